@@ -1,0 +1,48 @@
+# Everything a fresh machine needs: `make demo` (main job) and `make test` (tests).
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+OUT     ?= out
+EXAMPLE := src/syn2real/examples/example_curves.csv
+
+.PHONY: setup browser demo test test-slow test-all lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+# Headless Chromium for the report's browser test (Debian package, needs root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not installed: the browser test will be skipped"; fi; }
+
+# Main job: fit, advise and report on the bundled example curves.
+demo: setup
+	$(BIN)/syn2real fit $(EXAMPLE) --D 0.48 --json $(OUT)/fits.json
+	$(BIN)/syn2real advise $(EXAMPLE) --D 0.48 --target 0.28 --budget 1e7 --json $(OUT)/advice.json
+	$(BIN)/syn2real report $(EXAMPLE) --D 0.48 --target 0.28 -o $(OUT)/report
+
+test: setup browser
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: setup browser
+	$(BIN)/python -m pytest -m slow -q
+
+test-all: setup browser
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/bench_fit.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

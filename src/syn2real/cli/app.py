@@ -1,0 +1,311 @@
+"""The ``syn2real`` command line: one thin command per capability."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Scaling laws for synthetic-to-real transfer: fit, advise, report.")
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+LOSS_HELP = "Fitting loss: linear (authors' notebook), log (paper text) or huber."
+
+
+def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """User mistakes become one line on stderr and exit code 2, never a traceback."""
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DataError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
+          where: list[str] | None) -> CurveSet:
+    cs = read_curves(file, sep=sep, encoding=encoding, metric=metric, select=select,
+                     where=where or [])
+    for note in cs.notes:
+        err.print(f"[dim]note: {note}[/]", highlight=False)
+    return cs
+
+
+def _by(cs: CurveSet, by: str | None) -> list[str]:
+    if by is None:
+        return list(cs.groups)
+    cols = [c.strip() for c in by.split(",") if c.strip()]
+    for c in cols:
+        if c not in cs.data.columns:
+            raise DataError(f"{cs.source}: --by column '{c}' not found. Fix: use some of "
+                            f"{cs.groups}")
+    return cols
+
+
+def _write_json(path: str, payload: Any) -> None:
+    text = json.dumps(payload, indent=2, default=_json_default, allow_nan=False)
+    if path == "-":
+        sys.stdout.write(text + "\n")
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, p)
+    err.print(f"wrote {p}")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not serialisable: {type(o)}")
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _law_settings(metric: str) -> dict[str, tuple[float, float]]:
+    return {"C": (0.0, math.inf)} if metric == "loss" else {}
+
+
+def _ci(v: Any) -> str:
+    if not v:
+        return ""
+    return f"[{v[0]:.4g}, {v[1]:.4g}]"
+
+
+@app.command()
+@_friendly
+def fit(
+    file: Path = typer.Argument(..., help="CSV: cg-transfer schema or n,error[,s][,groups]."),
+    by: str | None = typer.Option(None, help="Comma-separated grouping columns "
+                                  "(default: every setting column)."),
+    D: str = typer.Option("free", "--D", help="Coefficient D: a number (paper: 0.48), 'free', "
+                          "'shared' (the paper's App. D iterated medians) or 'joint' (one D "
+                          "fitted jointly with every curve's alpha and C)."),
+    law: str = typer.Option("transfer", help="transfer | power | broken | full | additive."),
+    loss: str = typer.Option("linear", help=LOSS_HELP),
+    level: float = typer.Option(0.9, help="Confidence level of the intervals."),
+    select: str = typer.Option("last", help="cg-transfer: evaluation per run (last | best)."),
+    metric: str = typer.Option("error", help="error (in [0, 1]) or loss (unbounded)."),
+    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V; "
+                                           "repeatable."),
+    alpha_bounds: str | None = typer.Option(None, help="Bounds of alpha as LOW,HIGH."),
+    json_out: str | None = typer.Option(None, "--json", help="Write one object per group to "
+                                        "this file ('-' for stdout)."),
+    sep: str = typer.Option(",", help="Field delimiter."),
+    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+) -> None:
+    """Fit a law to every curve of FILE, with standard errors and profile intervals."""
+    from ..law import LAWS, joint_shared_D, shared_D_iterated
+
+    cs = _load(file, sep, encoding, metric, select, where)
+    by_cols = _by(cs, by)
+    if law not in LAWS:
+        raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
+    bounds = _law_settings(metric)
+    if alpha_bounds:
+        try:
+            lo, hi = (float(x) for x in alpha_bounds.split(","))
+        except ValueError:
+            raise ValueError(f"--alpha-bounds must be LOW,HIGH, got {alpha_bounds!r}") from None
+        bounds["alpha"] = (lo, hi)
+    cls = LAWS[law]
+    kwargs: dict[str, Any] = {"loss": loss, "bounds": bounds}
+    shared_note = None
+    curves = cs.curves(by_cols)
+    if law in ("full", "additive") and not cs.has_s:
+        raise DataError(f"{cs.source}: law '{law}' needs the fine-tuning size s. Fix: add an "
+                        "'s' column (or fratio and fdata in the cg-transfer schema)")
+    if D != "free":
+        if law != "transfer":
+            raise ValueError("--D applies to the transfer law only")
+        if D in ("shared", "joint"):
+            data = [{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()} for _, g in curves]
+            how = shared_D_iterated if D == "shared" else joint_shared_D
+            res = how(data, loss=loss, bounds=bounds or None)
+            kwargs["D"] = res.D
+            shared_note = {"D": res.D, "alpha_median": res.alpha, "iterations": res.n_iter,
+                           "converged": res.converged, "cycle": res.cycle, "note": res.note}
+            name = "App. D iterated medians" if D == "shared" else "joint least squares"
+            err.print(f"shared D ({name}): D = {res.D:.4f}; {res.note}")
+        else:
+            try:
+                kwargs["D"] = float(D)
+            except ValueError:
+                raise ValueError(f"--D must be a number, 'free', 'shared' or 'joint', got "
+                                 f"{D!r}") from None
+    rows = []
+    labels = curve_labels([grp for grp, _ in curves])
+    for (group, g), label in zip(curves, labels, strict=True):
+        est = cls(**kwargs)
+        args = [g["n"].to_numpy()] + ([g["s"].to_numpy()] if law in ("full", "additive")
+                                      else []) + [g["err"].to_numpy()]
+        est.fit(*args, weights=g["weight"].to_numpy())
+        d = est.to_dict(level=level)
+        d["group"] = group
+        d["label"] = label
+        rows.append(d)
+    table = Table(title=f"{cls.__name__} fits ({loss} loss, {int(level * 100)}% profile CI)")
+    table.add_column("curve")
+    table.add_column("points", justify="right")
+    shown = [p for p in cls.family.params]
+    for p in shown:
+        table.add_column(p, justify="right")
+    table.add_column("flags")
+    for d in rows:
+        cells = [d["label"], str(d["n_points"])]
+        for p in shown:
+            if d.get(f"{p}_fixed"):
+                cells.append(f"{d[p]:.4g} (fixed)")
+            else:
+                cells.append(f"{d[p]:.4g} ± {d[p + '_se']:.2g} {_ci(d.get(p + '_ci'))}")
+        cells.append(", ".join(d["flags"]))
+        table.add_row(*cells)
+    out.print(table)
+    if json_out:
+        extra = {"law": law, **({"shared_D": shared_note} if shared_note else {})}
+        _write_json(json_out, [_clean({**d, **extra}) for d in rows])
+
+
+@app.command()
+@_friendly
+def advise(
+    file: Path = typer.Argument(..., help="CSV of learning curves."),
+    target: float = typer.Option(..., help="Required error L*."),
+    budget: float | None = typer.Option(None, help="Most synthetic images you can render."),
+    cost_synthetic: float | None = typer.Option(None, help="Cost of one synthetic image "
+                                                "(with --cost-real: cheapest (n, s) mix)."),
+    cost_real: float | None = typer.Option(None, help="Cost of one real labelled image."),
+    by: str | None = typer.Option(None, help="Comma-separated grouping columns."),
+    D: str = typer.Option("free", "--D", help="D: a number or 'free'."),
+    loss: str = typer.Option("linear", help=LOSS_HELP),
+    level: float = typer.Option(0.9, help="Confidence level."),
+    select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
+    metric: str = typer.Option("error", help="error or loss."),
+    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
+    json_out: str | None = typer.Option(None, "--json", help="Write the advice as JSON."),
+    sep: str = typer.Option(",", help="Field delimiter."),
+    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+) -> None:
+    """Should you render more images or change how you render them?"""
+    from ..advise import advise as _advise
+    from ..advise import plan_mix
+    from ..law import FullTransferLaw, TransferLaw
+
+    cs = _load(file, sep, encoding, metric, select, where)
+    if (cost_synthetic is None) != (cost_real is None):
+        raise ValueError("give both --cost-synthetic and --cost-real, or neither")
+    kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(metric) or None}
+    if D != "free":
+        try:
+            kwargs["D"] = float(D)
+        except ValueError:
+            raise ValueError(f"--D must be a number or 'free', got {D!r}") from None
+    results = []
+    if cost_synthetic is not None:
+        if not cs.has_s:
+            raise DataError(f"{cs.source}: the cost-optimal mix needs the fine-tuning size s. "
+                            "Fix: add an 's' column (or fratio + fdata), or drop the costs")
+        by_cols = _by(cs, by) if by is not None else [
+            c for c in cs.groups if c not in ("fratio",)]
+        for group, g in cs.curves(by_cols):
+            full = FullTransferLaw(loss=loss).fit(g["n"], g["s"], g["err"], weights=g["weight"])
+            plan = plan_mix(full, target, cost_synthetic=cost_synthetic, cost_real=cost_real,
+                            level=level)
+            out.print(f"[bold]{curve_label(group)}[/]: {plan.verdict}", highlight=False)
+            results.append({"group": group, "mix": plan.to_dict()})
+    else:
+        curves = cs.curves(_by(cs, by))
+        labels = curve_labels([grp for grp, _ in curves])
+        for (group, g), label in zip(curves, labels, strict=True):
+            law = TransferLaw(**kwargs).fit(g["n"], g["err"], weights=g["weight"])
+            adv = _advise(law, target, budget=budget, level=level)
+            colour = {"reachable": "green", "reached": "green", "floor": "red",
+                      "infeasible": "yellow"}[adv.scenario]
+            out.print(f"[bold]{label}[/] [{colour}]{adv.scenario}[/]: "
+                      f"{adv.verdict}", highlight=False)
+            results.append({"group": group, "advice": adv.to_dict()})
+    if json_out:
+        _write_json(json_out, _clean(results))
+
+
+@app.command()
+@_friendly
+def report(
+    file: Path = typer.Argument(..., help="CSV of learning curves."),
+    output: Path = typer.Option(Path("report"), "-o", "--output", help="Output folder."),
+    by: str | None = typer.Option(None, help="Comma-separated grouping columns."),
+    D: str = typer.Option("free", "--D", help="D: a number, 'free' or 'shared'."),
+    loss: str = typer.Option("linear", help=LOSS_HELP),
+    target: float | None = typer.Option(None, help="Target error for the advisor section."),
+    cutoff: float | None = typer.Option(None, help="Extrapolation back-test: fit n < CUTOFF "
+                                        "(default: all but the two largest sizes)."),
+    select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
+    metric: str = typer.Option("error", help="error or loss."),
+    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
+    sep: str = typer.Option(",", help="Field delimiter."),
+    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+) -> None:
+    """Write an HTML report with the paper's figures for FILE."""
+    from ..report import build_report
+
+    cs = _load(file, sep, encoding, metric, select, where)
+    d_value: float | str | None = None
+    if D == "shared":
+        d_value = "shared"
+    elif D != "free":
+        try:
+            d_value = float(D)
+        except ValueError:
+            raise ValueError(f"--D must be a number, 'free' or 'shared', got {D!r}") from None
+    page = build_report(cs, output, by=_by(cs, by), D=d_value, loss=loss, target=target,
+                        cutoff=cutoff)
+    out.print(f"report written to {page}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from .. import __version__
+
+    out.print(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

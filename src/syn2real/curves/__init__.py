@@ -1,0 +1,15 @@
+"""Learning-curve tables: reading, validation and the bundled example."""
+
+from .example import example_path, make_example
+from .read import (
+                   CG_COLUMNS,
+                   DATASET_SIZES,
+                   CurveSet,
+                   DataError,
+                   curve_label,
+                   curve_labels,
+                   read_curves,
+)
+
+__all__ = ["CG_COLUMNS", "DATASET_SIZES", "CurveSet", "DataError", "curve_label", "curve_labels",
+           "example_path", "make_example", "read_curves"]

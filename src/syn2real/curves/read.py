@@ -1,0 +1,373 @@
+"""Read learning-curve tables (the cg-transfer schema or a plain one) with clear errors.
+
+Two schemas are recognised from the header:
+
+* **cg-transfer** (the paper authors' ``results_finetune.csv`` and ``syn2real export``):
+  ``n_eval,value,pretrain.data,pscale,ptask,fdata,fratio,ftask,model,nparam,pdata``;
+  ``value`` is a score in [0, 1] (accuracy, mAP, mIoU) and the error is ``1 - value``; several
+  evaluations per run are reduced to the last one (``select="last"``) or the best.
+* **plain**: ``n,error`` plus optionally ``s`` and any grouping columns (``err`` and
+  ``loss`` are accepted names for the error column).
+
+Rows with ``n = 0`` are from-scratch baselines: kept in :attr:`CurveSet.baseline`, never
+fitted, and reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CG_COLUMNS = ("n_eval", "value", "pretrain.data", "pscale", "ptask", "fdata", "fratio",
+              "ftask", "model", "nparam", "pdata")
+CG_GROUPS = ("pscale", "ptask", "fdata", "fratio", "ftask", "model", "pdata")
+#: Training-set sizes used to turn ``fratio`` (percent) into a number of real images ``s``.
+DATASET_SIZES = {"imagenet": 1_281_167, "coco": 118_287, "ade20k": 20_210}
+ERROR_NAMES = ("error", "err", "loss")
+
+
+class DataError(ValueError):
+    """Bad input table: the message names the file, the row, the column and the fix."""
+
+
+@dataclass
+class CurveSet:
+    """Validated learning curves.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        One row per (group, n[, s]) with columns ``n``, ``err``, ``weight`` (number of rows
+        averaged), optional ``s`` and the grouping columns.
+    groups : list of str
+        Grouping columns present.
+    baseline : pandas.DataFrame
+        From-scratch rows (``n = 0``), same columns.
+    schema : {"cg-transfer", "plain"}
+    metric : {"error", "loss"}
+    source : str
+    notes : list of str
+        Everything the reader changed or set aside (aggregations, baselines).
+    """
+
+    data: pd.DataFrame
+    groups: list[str]
+    baseline: pd.DataFrame
+    schema: str
+    metric: str
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_s(self) -> bool:
+        return "s" in self.data.columns and self.data["s"].notna().all()
+
+    def curves(self, by: Sequence[str] | None = None) -> list[tuple[dict, pd.DataFrame]]:
+        """Split into curves by ``by`` (default: all grouping columns)."""
+        by = list(self.groups if by is None else by)
+        if not by:
+            return [({}, self.data)]
+        return [(dict(zip(by, k if isinstance(k, tuple) else (k,), strict=True)), g)
+                for k, g in self.data.groupby(by, sort=True, dropna=False)]
+
+
+def _fail(path: str, msg: str, row: int | None = None, column: str | None = None,
+          fix: str | None = None) -> DataError:
+    where = path
+    if row is not None:
+        where += f", row {row}"
+    if column is not None:
+        where += f", column '{column}'"
+    text = f"{where}: {msg}"
+    if fix:
+        text += f". Fix: {fix}"
+    return DataError(text)
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file. Fix: check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a CSV file. Fix: give the CSV file") from None
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}, row {line}: cannot decode byte 0x{raw[exc.start]:02x} as "
+                        f"{encoding}. Fix: save the file as UTF-8 or pass --encoding latin-1"
+                        ) from None
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}. Fix: use e.g. utf-8 or latin-1") from None
+
+
+def read_curves(path: str | Path, *, sep: str = ",", encoding: str = "utf-8-sig",
+                metric: str = "error", select: str = "last",
+                where: Sequence[str] = ()) -> CurveSet:
+    """Read and validate a table of learning curves.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV file.
+    sep : str
+        Field delimiter.
+    encoding : str
+        Text encoding (UTF-8 with or without BOM by default).
+    metric : {"error", "loss"}
+        ``error``: values must lie in [0, 1]; ``loss``: any non-negative value.
+    select : {"last", "best"}
+        cg-transfer only: which evaluation of a run to keep.
+    where : sequence of str
+        Row filters ``col=v1|v2`` or ``col!=v``, applied before validation.
+
+    Raises
+    ------
+    DataError
+        With file, row, column and fix, for every problem found.
+    """
+    p = Path(path)
+    src = str(path)
+    if metric not in ("error", "loss"):
+        raise DataError(f"unknown metric {metric!r}. Fix: use --metric error or --metric loss")
+    if select not in ("last", "best"):
+        raise DataError(f"unknown selection {select!r}. Fix: use --select last or best")
+    text = _read_text(p, encoding)
+    if not text.strip():
+        raise _fail(src, "the file is empty", fix="write a header row 'n,error' (or the "
+                    "cg-transfer columns) and one row per measurement")
+    header = text.splitlines()[0]
+    if sep not in header:
+        try:
+            guess = csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+        except csv.Error:
+            guess = None
+        if guess and guess != sep:
+            shown = "\\t" if guess == "\t" else guess
+            raise _fail(src, f"the header is not {sep!r}-separated but looks "
+                        f"{shown!r}-separated", row=1, fix=f"pass --sep '{shown}'")
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                         skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        raise _fail(src, f"not a valid CSV table ({exc})", fix="check the delimiter "
+                    "(--sep) and that every row has as many fields as the header") from None
+    df.columns = [c.strip() for c in df.columns]
+    if len(df) == 0:
+        raise _fail(src, "the table has a header but no rows", fix="add measurements")
+    df.index = np.arange(2, len(df) + 2)  # file row numbers (header is row 1)
+    for w in where:
+        df = _apply_where(df, w, src)
+    cols = set(df.columns)
+    if {"value", "pretrain.data"} <= cols:
+        return _read_cg(df, src, metric, select)
+    return _read_plain(df, src, metric)
+
+
+def _apply_where(df: pd.DataFrame, expr: str, src: str) -> pd.DataFrame:
+    neg = "!=" in expr
+    key, _, val = expr.partition("!=" if neg else "=")
+    key = key.strip()
+    if not _ or key not in df.columns:
+        raise _fail(src, f"bad filter {expr!r}", fix="use COLUMN=VALUE[|VALUE...] or "
+                    f"COLUMN!=VALUE with a column of {list(df.columns)}")
+    vals = [v.strip() for v in val.split("|")]
+    col = df[key].str.strip()
+    mask = col.isin(vals)
+    return df[~mask] if neg else df[mask]
+
+
+def _numeric(df: pd.DataFrame, col: str, src: str) -> pd.Series:
+    raw = df[col].str.strip()
+    num = pd.to_numeric(raw, errors="coerce")
+    bad = num.isna() & ~raw.str.lower().isin(["nan", "inf", "-inf", "infinity"])
+    if bad.any():
+        r = int(bad.idxmax())
+        raise _fail(src, f"{raw[r]!r} is not a number", row=r, column=col,
+                    fix="write a plain number (e.g. 0.25) in every cell of this column")
+    nonfinite = ~np.isfinite(num.to_numpy(float))
+    if nonfinite.any():
+        r = int(df.index[nonfinite][0])
+        raise _fail(src, f"{raw[r]!r} is not a finite number", row=r, column=col,
+                    fix="remove the row or replace the value with a measurement")
+    return num.astype(float)
+
+
+def _missing(src: str, have: Sequence[str], need: str,
+             alternatives: Sequence[str] = ()) -> DataError:
+    names = [need, *alternatives]
+    close = difflib.get_close_matches(need, list(have), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return _fail(src, f"missing column '{need}'{hint}; found {list(have)}",
+                 fix=f"name the column {' or '.join(repr(x) for x in names)}; a plain table "
+                 "needs n,error[,s], the cg-transfer schema needs value,pretrain.data,...")
+
+
+def _check_range(df: pd.DataFrame, col: str, src: str, metric: str, what: str,
+                 shown: str | None = None) -> None:
+    v = df[col]
+    col = shown or col
+    if metric == "error":
+        bad = (v < 0) | (v > 1)
+        if bad.any():
+            r = int(bad.idxmax())
+            raise _fail(src, f"{what} {v[r]:g} is outside [0, 1]", row=r, column=col,
+                        fix="give errors as fractions (1 - accuracy), or pass --metric loss "
+                        "for unbounded losses")
+    elif (v < 0).any():
+        r = int((v < 0).idxmax())
+        raise _fail(src, f"loss {v[r]:g} is negative", row=r, column=col,
+                    fix="laws of this package describe non-negative losses")
+
+
+def _read_cg(df: pd.DataFrame, src: str, metric: str, select: str) -> CurveSet:
+    for c in ("n_eval", "value", "pretrain.data"):
+        if c not in df.columns:
+            raise _missing(src, df.columns, c)
+    na = df["pretrain.data"].str.strip().isin(["NA", ""])
+    notes = []
+    if na.any():
+        notes.append(f"{int(na.sum())} row(s) with pretrain.data = NA (no pre-training size, "
+                     f"first at row {int(df.index[na][0])}) set aside, not fitted")
+        df = df[~na]
+    if "pdata" in df.columns:
+        real = df["pdata"].str.strip().str.lower() == "imagenet"
+        if real.any():
+            notes.append(f"{int(real.sum())} row(s) pre-trained on real ImageNet (pdata = "
+                         "imagenet) set aside as a reference, not fitted")
+            df = df[~real]
+    out = pd.DataFrame(index=df.index)
+    out["n"] = _numeric(df, "pretrain.data", src)
+    out["value"] = _numeric(df, "value", src)
+    out["n_eval"] = _numeric(df, "n_eval", src)
+    _check_range(out, "value", src, "error" if metric == "error" else "loss", "score")
+    groups = [c for c in CG_GROUPS if c in df.columns]
+    for c in groups:
+        out[c] = df[c].str.strip()
+    if "fratio" in out:
+        out["fratio"] = _numeric(df, "fratio", src)
+        if "fdata" in out:
+            size = out["fdata"].map(DATASET_SIZES)
+            out["s"] = out["fratio"] / 100.0 * size
+    if "nparam" in df.columns:
+        out["nparam"] = pd.to_numeric(df["nparam"], errors="coerce")
+    _check_n(out, src, "pretrain.data")
+    keys = groups + ["n"]
+    if select == "last":
+        idx = out.groupby(keys, dropna=False)["n_eval"].idxmax()
+    else:
+        idx = out.groupby(keys, dropna=False)["value"].idxmax()
+    sel = out.loc[idx.to_numpy()].copy()
+    sel["err"] = 1.0 - sel["value"] if metric == "error" else sel["value"]
+    sel["weight"] = 1.0
+    notes.append(f"selected the {select} evaluation of each run ({len(out)} rows -> "
+                 f"{len(sel)})")
+    cs = _finish(sel.drop(columns=["value", "n_eval"]), groups, src, metric, "cg-transfer",
+                 notes)
+    return cs
+
+
+def _check_n(out: pd.DataFrame, src: str, col: str) -> None:
+    neg = out["n"] < 0
+    if neg.any():
+        r = int(neg.idxmax())
+        raise _fail(src, f"pre-training size {out['n'][r]:g} is negative", row=r, column=col,
+                    fix="n counts synthetic images: use 0 for the from-scratch baseline")
+
+
+def _read_plain(df: pd.DataFrame, src: str, metric: str) -> CurveSet:
+    if "n" not in df.columns:
+        raise _missing(src, df.columns, "n")
+    ecol = next((c for c in ERROR_NAMES if c in df.columns), None)
+    if ecol is None:
+        raise _missing(src, df.columns, "error", ERROR_NAMES[1:])
+    out = pd.DataFrame(index=df.index)
+    out["n"] = _numeric(df, "n", src)
+    out["err"] = _numeric(df, ecol, src)
+    _check_range(out, "err", src, metric, "error", shown=ecol)
+    _check_n(out, src, "n")
+    if "s" in df.columns:
+        out["s"] = _numeric(df, "s", src)
+        bad = out["s"] <= 0
+        if bad.any():
+            r = int(bad.idxmax())
+            raise _fail(src, f"fine-tuning size {out['s'][r]:g} must be > 0", row=r,
+                        column="s", fix="s counts real fine-tuning images")
+    if "weight" in df.columns:
+        out["weight"] = _numeric(df, "weight", src)
+    else:
+        out["weight"] = 1.0
+    groups = [c for c in df.columns if c not in ("n", ecol, "s", "weight")]
+    for c in groups:
+        out[c] = df[c].str.strip()
+    return _finish(out, groups, src, metric, "plain", [], err_col=ecol)
+
+
+def _finish(df: pd.DataFrame, groups: list[str], src: str, metric: str, schema: str,
+            notes: list[str], err_col: str = "value") -> CurveSet:
+    base = df[df["n"] == 0]
+    data = df[df["n"] > 0]
+    if len(base):
+        notes.append(f"{len(base)} row(s) with n = 0 kept as the from-scratch baseline, "
+                     "not fitted")
+    if data.empty:
+        raise _fail(src, "no row with n > 0", column="n",
+                    fix="add measurements at positive pre-training sizes")
+    keys = groups + ["n"] + (["s"] if "s" in data.columns else [])
+    dup = data.duplicated(keys, keep=False)
+    if dup.any():
+        first = data[dup].iloc[0]
+        where = ", ".join(f"{k}={first[k]}" for k in keys)
+        notes.append(f"{int(dup.sum())} rows share a (group, size) with another row "
+                     f"(first: {where}); averaged, each mean weighted by its row count")
+        agg = {"err": "mean", "weight": "sum"}
+        extra = {c: "first" for c in data.columns if c not in keys and c not in agg}
+        data = data.groupby(keys, dropna=False, sort=False).agg({**agg, **extra}).reset_index()
+        data = data[[c for c in df.columns if c in data.columns]]
+    for key, g in (data.groupby(groups, dropna=False) if groups else [((), data)]):
+        label = _label(groups, key)
+        if g["n"].nunique() < 3:
+            raise _fail(src, f"curve {label} has {g['n'].nunique()} distinct size(s) n",
+                        column="n", fix="a law needs at least 3 distinct sizes per curve; "
+                        "add sizes or drop the curve with --where")
+        if np.ptp(g["err"].to_numpy()) == 0:
+            raise _fail(src, f"curve {label} has the same error {g['err'].iloc[0]:g} at every "
+                        "size: the law's parameters are not identifiable", column=err_col,
+                        fix="check the measurements, or drop the curve with --where")
+    return CurveSet(data.reset_index(drop=True), groups, base.reset_index(drop=True), schema,
+                    metric, src, notes)
+
+
+def _label(groups: Sequence[str], key: object) -> str:
+    if not groups:
+        return "(all rows)"
+    key = key if isinstance(key, tuple) else (key,)
+    return "(" + ", ".join(f"{g}={k}" for g, k in zip(groups, key, strict=True)) + ")"
+
+
+def curve_label(group: dict) -> str:
+    """Short label of a group, e.g. ``objdet→objdet r50``."""
+    if not group:
+        return "all"
+    if {"ptask", "ftask"} <= group.keys():
+        rest = [str(v) for k, v in group.items() if k not in ("ptask", "ftask", "fdata")]
+        return f"{group['ptask']}→{group['ftask']} " + " ".join(rest)
+    return " ".join(f"{k}={v}" for k, v in group.items())
+
+
+def curve_labels(groups: Sequence[dict]) -> list[str]:
+    """Labels of several groups, leaving out the columns that are the same in all of them."""
+    groups = list(groups)
+    if len(groups) <= 1:
+        return [curve_label(g) for g in groups]
+    keys = [k for k in groups[0] if len({str(g.get(k)) for g in groups}) > 1]
+    keep = set(keys) | {k for k in ("ptask", "ftask") if k in groups[0]}
+    return [curve_label({k: v for k, v in g.items() if k in keep}) for g in groups]

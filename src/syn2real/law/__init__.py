@@ -1,0 +1,14 @@
+"""Law engine: fit, compare and back-test learning-curve laws (numpy + scipy only)."""
+
+from .backtest import backtest, compare
+from .base import BaseLaw, NotFittedError
+from .batch import fit_curves, fit_groups
+from .families import FAMILIES, Family
+from .laws import LAWS, AdditiveLaw, BrokenPowerLaw, FullTransferLaw, PowerLaw, TransferLaw
+from .shared import SharedDResult, joint_shared_D, shared_D_iterated
+
+__all__ = [
+    "FAMILIES", "LAWS", "AdditiveLaw", "BaseLaw", "BrokenPowerLaw", "Family",
+    "FullTransferLaw", "NotFittedError", "PowerLaw", "SharedDResult", "TransferLaw",
+    "backtest", "compare", "fit_curves", "fit_groups", "joint_shared_D", "shared_D_iterated",
+]

@@ -1,0 +1,464 @@
+"""Estimator machinery shared by every law (scikit-learn style)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .families import Family
+from .solver import LOSSES, Problem, fit_flags, jacobian_stats, residuals, solve
+from .uncertainty import boundary_search, case_weights
+
+Array = np.ndarray
+
+
+class NotFittedError(RuntimeError):
+    """Raised when a law is used before :meth:`BaseLaw.fit`."""
+
+
+def _as_1d(name: str, v: Any) -> Array:
+    a = np.asarray(v, dtype=float)
+    if a.ndim == 0:
+        a = a[None]
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    return a
+
+
+class BaseLaw:
+    """A learning-curve law fitted by bounded (weighted) least squares.
+
+    Parameters
+    ----------
+    loss : {"linear", "log", "huber"}
+        ``linear``: residuals ``y - f`` (the authors' notebook); ``log``: ``log y - log f``
+        (the paper's text, "log-log space"); ``huber``: linear residuals with the Huber
+        loss, transition at ``huber_delta`` (default ``1.345 * 1.4826 * MAD`` of the
+        linear-loss residuals).
+    bounds : mapping, optional
+        ``{param: (low, high)}`` overriding the family's defaults.
+    fixed : mapping, optional
+        ``{param: value}`` held fixed (e.g. ``{"D": 0.48}``).
+    huber_delta : float, optional
+        Huber transition scale in units of the error.
+    grid_size : int, optional
+        Grid points per non-linear parameter of the global search.
+    """
+
+    family: Family
+
+    def __init__(self, *, loss: str = "linear", bounds: Mapping[str, tuple[float, float]]
+                 | None = None, fixed: Mapping[str, float] | None = None,
+                 huber_delta: float | None = None, grid_size: int | None = None) -> None:
+        self.loss = loss
+        self.bounds = dict(bounds or {})
+        self.fixed = dict(fixed or {})
+        self.huber_delta = huber_delta
+        self.grid_size = grid_size
+
+    # ------------------------------------------------------------------ settings
+    def _bounds(self) -> dict[str, tuple[float, float]]:
+        out = dict(self.family.bounds)
+        for k, v in self.bounds.items():
+            if k not in out:
+                raise ValueError(f"unknown parameter {k!r} in bounds; {self.family.name} law "
+                                 f"has {list(out)}")
+            lo, hi = float(v[0]), float(v[1])
+            if not lo <= hi:
+                raise ValueError(f"bounds of {k!r} must satisfy low <= high, got {(lo, hi)}")
+            out[k] = (lo, hi)
+        return out
+
+    def _check_settings(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for k in self.fixed:
+            if k not in self.family.params:
+                raise ValueError(f"unknown parameter {k!r} in fixed; {self.family.name} law "
+                                 f"has {list(self.family.params)}")
+
+    @property
+    def free_params(self) -> list[str]:
+        """Parameters estimated from the data."""
+        return [p for p in self.family.params if p not in self.fixed]
+
+    # ------------------------------------------------------------------ data
+    def _inputs(self, **X: Any) -> dict[str, Array]:
+        out = {}
+        for name in self.family.inputs:
+            a = _as_1d(name, X[name])
+            if np.any(~np.isfinite(a)) or np.any(a <= 0):
+                bad = a[(~np.isfinite(a)) | (a <= 0)][:3]
+                raise ValueError(f"{name} must be finite and > 0 (got {bad})")
+            out[name] = a
+        sizes = {len(v) for v in out.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"inputs {list(out)} must have the same length, got {sorted(sizes)}")
+        return out
+
+    def _problem(self, X: Mapping[str, Array], y: Array, w: Array,
+                 fixed: Mapping[str, Array] | None = None, B: int = 1) -> Problem:
+        fx = {k: np.full(B, float(v)) for k, v in self.fixed.items()}
+        if fixed:
+            fx.update(fixed)
+        Xb = {k: np.broadcast_to(v, (B, v.shape[-1])) if v.ndim == 1 else v for k, v in X.items()}
+        yb = np.broadcast_to(y, (B, y.shape[-1])) if y.ndim == 1 else y
+        wb = np.broadcast_to(w, (B, w.shape[-1])) if w.ndim == 1 else w
+        f_scale = None
+        if self.loss == "huber":
+            f_scale = np.full(B, self.huber_delta_ if hasattr(self, "huber_delta_")
+                              else (self.huber_delta or 1.0))
+        return Problem(self.family, Xb, yb, wb, fx, self._bounds(), self.loss, f_scale)
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, X: dict[str, Array], y: Any, weights: Any = None) -> BaseLaw:
+        self._check_settings()
+        y = _as_1d("err", y)
+        m = len(next(iter(X.values())))
+        if len(y) != m:
+            raise ValueError(f"err has {len(y)} values but the inputs have {m}")
+        if np.any(~np.isfinite(y)):
+            raise ValueError("err contains NaN or inf")
+        if self.loss == "log" and np.any(y <= 0):
+            raise ValueError("loss='log' needs err > 0; use loss='linear' for zero errors")
+        w = np.ones(m) if weights is None else _as_1d("weights", weights)
+        if len(w) != m or np.any(w < 0) or not np.all(np.isfinite(w)):
+            raise ValueError("weights must be finite, >= 0 and one per point")
+        self.X_, self.y_, self.w_ = X, y, w
+        if self.loss == "huber":
+            if self.huber_delta is not None:
+                self.huber_delta_ = float(self.huber_delta)
+            else:
+                lin = self.clone(loss="linear")
+                lin._fit(X, y, w)
+                r = y - lin.predict(**X)
+                mad = 1.4826 * np.median(np.abs(r - np.median(r)))
+                self.huber_delta_ = float(max(1.345 * mad, 1e-6 * max(np.abs(y).max(), 1e-12)))
+        pb = self._problem(X, y, w)
+        sol = solve(pb, grid_size=self.grid_size)
+        self.params_ = {k: float(v[0]) for k, v in sol.params.items()}
+        self.objective_ = float(sol.objective[0])
+        self._post_fit()
+        return self
+
+    def _post_fit(self) -> None:
+        free = self.free_params
+        pb = self._problem(self.X_, self.y_, self.w_)
+        params = {k: np.array([v]) for k, v in self.params_.items()}
+        sigma, cov, se, cond = jacobian_stats(pb, params, free)
+        self.n_points_ = int(np.sum(self.w_ > 0))
+        self.dof_ = int(round(np.sum(self.w_))) - len(free)
+        r = residuals(pb, params)[0]
+        self.rss_ = float(np.sum(self.w_ * r * r))
+        self.sigma_ = float(sigma[0])
+        self.cov_ = cov[0]
+        self.condition_number_ = float(cond[0])
+        self.se_ = {p: float(v) for p, v in zip(free, se[0], strict=True)}
+        self.flags_ = fit_flags(self.params_, self.se_, self.condition_number_, self._bounds(),
+                                free, self.dof_)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() first")
+
+    def __getattr__(self, name: str) -> float:
+        # alpha_, C_, D_, ... read the fitted parameters
+        if name.endswith("_") and not name.startswith("_") and "params_" in self.__dict__:
+            key = name[:-1]
+            if key in self.params_:
+                return self.params_[key]
+            der = self.family.derived(self.params_)
+            if key in der:
+                return der[key]
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor settings (scikit-learn convention)."""
+        return {"loss": self.loss, "bounds": dict(self.bounds), "fixed": dict(self.fixed),
+                "huber_delta": self.huber_delta, "grid_size": self.grid_size}
+
+    def clone(self, **overrides: Any) -> BaseLaw:
+        """Unfitted copy with the same settings (some overridden)."""
+        return type(self)(**{**self.get_params(), **overrides})
+
+    # ------------------------------------------------------------------ predict
+    def _predict(self, X: dict[str, Array]) -> Array:
+        self._check_fitted()
+        return self.family.predict({k: np.array([v]) for k, v in self.params_.items()},
+                                   {k: v[None] for k, v in X.items()})[0]
+
+    # ------------------------------------------------------------------ info criteria
+    @property
+    def aic_(self) -> float:
+        """Gaussian AIC, ``m log(RSS/m) + 2(k+1)`` (k free parameters, +1 for the noise)."""
+        self._check_fitted()
+        m = self.n_points_
+        return float(m * np.log(max(self.rss_, 1e-300) / m) + 2 * (len(self.free_params) + 1))
+
+    @property
+    def bic_(self) -> float:
+        """Gaussian BIC, ``m log(RSS/m) + (k+1) log m``."""
+        self._check_fitted()
+        m = self.n_points_
+        return float(m * np.log(max(self.rss_, 1e-300) / m)
+                     + (len(self.free_params) + 1) * np.log(m))
+
+    # ------------------------------------------------------------------ profiles
+    def _crit(self, level: float) -> float:
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        return float(stats.f.ppf(level, 1, max(self.dof_, 1)))
+
+    def _refit_objective(self, fixed: Mapping[str, Array], X: Mapping[str, Array] | None = None,
+                         y: Array | None = None, w: Array | None = None) -> Array:
+        """Best objective of a batch of refits with some parameters held at given values."""
+        X = self.X_ if X is None else X
+        y = self.y_ if y is None else y
+        w = self.w_ if w is None else w
+        B = len(next(iter(fixed.values())))
+        pb = self._problem(X, y, w, fixed=fixed, B=B)
+        return solve(pb, grid_size=self.grid_size).objective
+
+    def profile_interval(self, param: str, level: float = 0.9) -> tuple[float, float]:
+        """Profile-likelihood confidence interval of one parameter.
+
+        Parameters
+        ----------
+        param : str
+            A free parameter, e.g. ``"alpha"`` or ``"C"``.
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        (low, high)
+            Clipped to the parameter's bounds when the profile stays below the critical
+            value up to the bound.
+        """
+        self._check_fitted()
+        if param not in self.free_params:
+            raise ValueError(f"{param!r} is not a free parameter of this fit "
+                             f"(free: {self.free_params})")
+        if self.dof_ <= 0:
+            return (float("nan"), float("nan"))
+        q = self._crit(level)
+        s2 = self.sigma_**2
+        est = self.params_[param]
+        lo_b, hi_b = self._bounds()[param]
+        se = self.se_.get(param, np.nan)
+        span = hi_b - lo_b if np.isfinite(hi_b - lo_b) else max(abs(est), 1.0)
+        step = se / 4 if np.isfinite(se) and se > 0 else 1e-3 * span
+        step = max(step, 1e-9 * max(abs(est), 1.0))
+
+        def fun(vals: Array) -> Array:
+            flat = vals.ravel()
+            obj = self._refit_objective({param: flat})
+            return (2.0 * (obj - self.objective_) / s2).reshape(vals.shape)
+
+        ends = boundary_search(fun, np.array([est, est]), np.array([-1.0, 1.0]),
+                               np.array([step, step]), np.array([lo_b, hi_b]), q)
+        return (float(ends[0]), float(ends[1]))
+
+    def conf_int(self, level: float = 0.9, method: str = "profile"
+                 ) -> dict[str, tuple[float, float]]:
+        """Confidence intervals of all free parameters (``method``: profile | wald)."""
+        self._check_fitted()
+        if method == "profile":
+            return {p: self.profile_interval(p, level) for p in self.free_params}
+        if method == "wald":
+            t = float(stats.t.ppf(0.5 + level / 2, max(self.dof_, 1)))
+            return {p: (self.params_[p] - t * self.se_[p], self.params_[p] + t * self.se_[p])
+                    for p in self.free_params}
+        raise ValueError(f"method must be 'profile' or 'wald', got {method!r}")
+
+    def confidence_probability(self, param: str, value: float) -> float:
+        """Confidence that ``param >= value``, from the signed profile root.
+
+        Uses the confidence distribution ``H(v) = F_t(sign(v - est) * sqrt(tau^2(v)))`` with
+        ``dof`` degrees of freedom, consistent with :meth:`profile_interval` (a frequentist
+        confidence, not a Bayesian posterior probability).
+        """
+        self._check_fitted()
+        est = self.params_[param]
+        lo_b, hi_b = self._bounds()[param]
+        if self.dof_ <= 0:
+            return float("nan")
+        if value <= lo_b:
+            return 1.0
+        if value > hi_b:
+            return 0.0
+        obj = self._refit_objective({param: np.array([float(value)])})[0]
+        tau = np.sqrt(max(2.0 * (obj - self.objective_) / self.sigma_**2, 0.0))
+        h = float(stats.t.cdf(np.sign(value - est) * tau, self.dof_))
+        return 1.0 - h
+
+    def _augmented_stat(self, X0: Mapping[str, Array], v: Array, w0: float) -> Array:
+        """tau^2 of adding points (X0, v) with weight w0: X0 values (N,), v (N, K)."""
+        N, K = v.shape
+        Xa = {k: np.concatenate([np.broadcast_to(self.X_[k], (N * K, len(self.y_))),
+                                 np.repeat(X0[k], K)[:, None]], axis=1) for k in self.X_}
+        ya = np.concatenate([np.broadcast_to(self.y_, (N * K, len(self.y_))),
+                             v.reshape(-1, 1)], axis=1)
+        wa = np.concatenate([np.broadcast_to(self.w_, (N * K, len(self.y_))),
+                             np.full((N * K, 1), w0)], axis=1)
+        fixed = {k: np.full(N * K, float(val)) for k, val in self.fixed.items()}
+        pb = self._problem(Xa, ya, wa, fixed=fixed, B=N * K)
+        obj = solve(pb, grid_size=self.grid_size).objective
+        return (2.0 * (obj - self.objective_) / self.sigma_**2).reshape(N, K)
+
+    def _predict_interval(self, X0: dict[str, Array], level: float, kind: str,
+                          method: str) -> tuple[Array, Array]:
+        self._check_fitted()
+        if kind not in ("observation", "mean"):
+            raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
+        yhat = self._predict(X0)
+        if self.dof_ <= 0:
+            nan = np.full_like(yhat, np.nan)
+            return nan, nan
+        if method == "delta":
+            free = self.free_params
+            G = np.zeros((len(yhat), len(free)))
+            for j, p in enumerate(free):
+                v = self.params_[p]
+                h = 1e-6 * max(abs(v), 1e-3)
+                up, dn = dict(self.params_), dict(self.params_)
+                up[p], dn[p] = v + h, v - h
+                fu = self.family.predict({k: np.array([x]) for k, x in up.items()},
+                                         {k: x[None] for k, x in X0.items()})[0]
+                fd = self.family.predict({k: np.array([x]) for k, x in dn.items()},
+                                         {k: x[None] for k, x in X0.items()})[0]
+                if self.loss == "log":
+                    fu, fd = np.log(fu), np.log(fd)
+                G[:, j] = (fu - fd) / (2 * h)
+            var = np.einsum("ij,jk,ik->i", G, self.cov_, G)
+            if kind == "observation":
+                var = var + self.sigma_**2
+            t = float(stats.t.ppf(0.5 + level / 2, self.dof_))
+            half = t * np.sqrt(var)
+            if self.loss == "log":
+                return yhat * np.exp(-half), yhat * np.exp(half)
+            return yhat - half, yhat + half
+        if method != "profile":
+            raise ValueError(f"method must be 'profile' or 'delta', got {method!r}")
+        q = self._crit(level)
+        w0 = 1.0 if kind == "observation" else 1e6
+        N = len(yhat)
+        log = self.loss == "log"
+        # both ends of every interval in one vectorised search
+        X2 = {k: np.concatenate([v, v]) for k, v in X0.items()}
+        center = np.log(yhat) if log else yhat
+        center = np.concatenate([center, center])
+        direction = np.concatenate([-np.ones(N), np.ones(N)])
+        step = np.full(2 * N, max(self.sigma_, 1e-9) / 2)
+        limit = direction * np.inf
+
+        def fun(v: Array) -> Array:
+            return self._augmented_stat(X2, np.exp(v) if log else v, w0)
+
+        ends = boundary_search(fun, center, direction, step, limit, q)
+        if log:
+            ends = np.exp(ends)
+        return ends[:N], ends[N:]
+
+    # ------------------------------------------------------------------ bootstrap
+    def _bootstrap(self, n_boot: int, kind: str, groups: Any, seed: int) -> dict[str, Array]:
+        self._check_fitted()
+        rng = np.random.default_rng(seed)
+        m = len(self.y_)
+        X = {k: np.broadcast_to(v, (n_boot, m)) for k, v in self.X_.items()}
+        if kind in ("case", "block"):
+            if kind == "block" and groups is None:
+                raise ValueError("kind='block' needs groups (one label per point)")
+            g = None if kind == "case" else np.asarray(groups)
+            if g is not None and len(g) != m:
+                raise ValueError(f"groups must have one label per point ({m}), got {len(g)}")
+            W = case_weights(m, n_boot, rng, g) * self.w_[None, :]
+            Y = np.broadcast_to(self.y_, (n_boot, m))
+        elif kind == "residual":
+            W = np.broadcast_to(self.w_, (n_boot, m))
+            yhat = self._predict(self.X_)
+            scale = self.sigma_ / np.sqrt(np.maximum(self.w_, 1e-12))
+            eps = rng.standard_normal((n_boot, m)) * scale
+            Y = yhat * np.exp(eps) if self.loss == "log" else yhat + eps
+        else:
+            raise ValueError(f"kind must be 'case', 'block' or 'residual', got {kind!r}")
+        pb = self._problem(X, np.ascontiguousarray(Y), np.ascontiguousarray(W), B=n_boot)
+        sol = solve(pb, grid_size=self.grid_size)
+        out = dict(sol.params)
+        for k in self.family.derived(self.params_):
+            out[k] = np.array([self.family.derived({p: v[i] for p, v in sol.params.items()})[k]
+                               for i in range(n_boot)])
+        return out
+
+    def bootstrap(self, n_boot: int = 1000, kind: str = "case", groups: Sequence[Any] | None
+                  = None, seed: int = 0) -> dict[str, Array]:
+        """Bootstrap distribution of the parameters.
+
+        Parameters
+        ----------
+        n_boot : int
+            Replicates.
+        kind : {"case", "block", "residual"}
+            ``case``: resample points; ``block``: resample whole groups (e.g. all checkpoints
+            of one run) given by ``groups``; ``residual``: parametric, ``yhat + N(0, s^2)``.
+        groups : sequence, optional
+            Block label per point (``kind="block"``).
+        seed : int
+            Seed of the resampling.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``n_boot`` samples per parameter (replicates are refitted by the same global
+            solver, vectorised).
+        """
+        return self._bootstrap(n_boot, kind, groups, seed)
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, level: float = 0.9, intervals: str = "profile") -> str:
+        """A readable table of the fit (statsmodels/lmfit style)."""
+        self._check_fitted()
+        fam = self.family
+        lines = [f"{type(self).__name__}: {fam.formula}",
+                 f"loss: {self.loss}   points: {self.n_points_}   dof: {self.dof_}   "
+                 f"residual sd: {self.sigma_:.4g}   RSS: {self.rss_:.4g}"]
+        if self.loss == "huber":
+            lines[-1] += f"   huber delta: {self.huber_delta_:.3g}"
+        lines.append(f"AIC: {self.aic_:.2f}   BIC: {self.bic_:.2f}")
+        ci = self.conf_int(level, intervals) if self.dof_ > 0 else {}
+        pct = int(level * 100)
+        head = f"{'param':<12}{'estimate':>12}{'std err':>12}   {pct}% CI ({intervals})"
+        lines += [head, "-" * len(head)]
+        for p in fam.params:
+            v = self.params_[p]
+            if p in self.fixed:
+                lines.append(f"{p:<12}{v:>12.5g}{'fixed':>12}")
+                continue
+            lo, hi = ci.get(p, (np.nan, np.nan))
+            lines.append(f"{p:<12}{v:>12.5g}{self.se_[p]:>12.3g}   [{lo:.5g}, {hi:.5g}]")
+        for k, v in fam.derived(self.params_).items():
+            lines.append(f"{k:<12}{v:>12.5g}{'derived':>12}")
+        lines.append("flags: " + (", ".join(self.flags_) if self.flags_ else "none"))
+        return "\n".join(lines)
+
+    def to_dict(self, level: float = 0.9, intervals: bool = True) -> dict[str, Any]:
+        """JSON-ready description of the fit (estimates, SEs, profile CIs, flags)."""
+        self._check_fitted()
+        ci = self.conf_int(level) if intervals and self.dof_ > 0 else {}
+        out: dict[str, Any] = {"law": self.family.name, "loss": self.loss,
+                               "n_points": self.n_points_, "dof": self.dof_,
+                               "sigma": self.sigma_, "rss": self.rss_, "aic": self.aic_,
+                               "bic": self.bic_, "flags": list(self.flags_)}
+        for p in self.family.params:
+            out[p] = self.params_[p]
+            if p in self.fixed:
+                out[f"{p}_fixed"] = True
+                continue
+            out[f"{p}_se"] = self.se_[p]
+            if p in ci:
+                out[f"{p}_ci"] = list(ci[p])
+        out.update(self.family.derived(self.params_))
+        return out

@@ -1,0 +1,196 @@
+"""The paper's figures from fitted curves (matplotlib, headless)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..law import FullTransferLaw, TransferLaw
+
+Array = np.ndarray
+
+
+@dataclass
+class CurveFit:
+    """One curve with its fitted law and what the report shows about it."""
+
+    label: str
+    group: dict
+    n: Array
+    err: Array
+    law: TransferLaw
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _grid(k: int, width: float = 3.2, height: float = 2.6, ncol: int = 4
+          ) -> tuple[plt.Figure, list[plt.Axes]]:
+    ncol = min(ncol, k)
+    nrow = math.ceil(k / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[k:]:
+        ax.set_visible(False)
+    return fig, flat[:k]
+
+
+def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
+    """Fig. 1: errors against n with the fitted law and its confidence band."""
+    fig, axes = _grid(len(fits))
+    for f, ax in zip(fits, axes, strict=True):
+        grid = np.geomspace(f.n.min() / 1.5, f.n.max() * 1.5, 40)
+        ax.plot(f.n, f.err, "o", ms=4, color="C0", label="measured")
+        ax.plot(grid, f.law.predict(grid), "-", color="C1", label="eq. 1 fit")
+        if "band" in f.extra:
+            lo, hi = f.extra["band"]
+            ax.fill_between(f.extra["band_n"], lo, hi, color="C1", alpha=0.2,
+                            label=f"{int(level * 100)}% band")
+        ax.set_xscale("log")
+        ax.set_title(f.label, fontsize=9)
+        ax.text(0.97, 0.95, f"α={f.law.alpha_:.3f}\nC={f.law.C_:.3f}\nD={f.law.D_:.3g}",
+                transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.set_xlabel("synthetic images n", fontsize=8)
+        ax.set_ylabel("fine-tuning error", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Fine-tuning error vs. pre-training size, L(n) = D n^-α + C")
+    fig.tight_layout()
+    return fig
+
+
+def fig_linearised(fits: Sequence[CurveFit]) -> plt.Figure:
+    """Fig. 10: ``L - C`` against n in log-log space should be the line ``D n^-alpha``."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for i, f in enumerate(fits):
+        y = f.err - f.law.C_
+        ok = y > 0
+        c = f"C{i % 10}"
+        ax.plot(f.n[ok], y[ok], "o", color=c, ms=4, label=f.label)
+        if (~ok).any():
+            ax.plot(f.n[~ok], np.full((~ok).sum(), np.nan), "x", color=c)
+        g = np.geomspace(f.n.min(), f.n.max(), 20)
+        ax.plot(g, f.law.D_ * g ** (-f.law.alpha_), "-", color=c, lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("synthetic images n")
+    ax.set_ylabel("L − Ĉ")
+    ax.set_title("Linearised check: points on straight lines support eq. 1")
+    if len(fits) <= 12:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def fig_extrapolation(items: Sequence[dict[str, Any]], level: float = 0.9) -> plt.Figure:
+    """Fig. 5: fit on small n, predict large n: eq. 1 against the power law."""
+    fig, axes = _grid(len(items), 4.0, 3.0, 3)
+    for it, ax in zip(items, axes, strict=True):
+        n, err, train = it["n"], it["err"], it["train"]
+        grid = np.geomspace(n.min(), n.max() * 2, 60)
+        ax.plot(n[train], err[train], "o", color="C0", ms=4, label="fitted points")
+        ax.plot(n[~train], err[~train], "s", color="C3", ms=4, label="held out")
+        ax.plot(grid, it["law"].predict(grid), "-", color="C1",
+                label=f"eq. 1 (RMSE {it['rmse_law']:.2g})")
+        ax.plot(grid, it["power"].predict(grid), "--", color="C2",
+                label=f"power law (RMSE {it['rmse_power']:.2g})")
+        if "pi" in it:
+            ax.fill_between(it["pi_n"], it["pi"][0], it["pi"][1], color="C1", alpha=0.2,
+                            label=f"{int(level * 100)}% prediction interval")
+        ax.axvspan(n[~train].min() / 1.2, grid.max(), color="0.9", zorder=-1)
+        ax.set_xscale("log")
+        ax.set_title(it["label"], fontsize=9)
+        ax.legend(fontsize=6)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("Extrapolation back-test (grey: predicted region)")
+    fig.tight_layout()
+    return fig
+
+
+def fig_params(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
+    """Fig. 8: alpha and C with their profile intervals per curve."""
+    k = len(fits)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * k + 1.5), sharey=True)
+    ypos = np.arange(k)
+    for ax, p in zip(axes, ("alpha", "C"), strict=True):
+        est = np.array([f.law.params_[p] for f in fits])
+        lo = np.array([f.ci.get(p, (np.nan, np.nan))[0] for f in fits])
+        hi = np.array([f.ci.get(p, (np.nan, np.nan))[1] for f in fits])
+        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+        ax.errorbar(est, ypos, xerr=np.nan_to_num(xerr), fmt="o", color="C0", capsize=3)
+        ax.set_xlabel({"alpha": "pre-training rate α", "C": "transfer gap C"}[p])
+        ax.grid(alpha=0.3)
+    axes[0].set_yticks(ypos, [f.label for f in fits], fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"Parameters with {int(level * 100)}% profile-likelihood intervals")
+    fig.tight_layout()
+    return fig
+
+
+def landscape(law: TransferLaw, alphas: Array, Ds: Array) -> Array:
+    """Objective over an (alpha, D) grid with C at its best value (Fig. 13/14)."""
+    n, y, w = law.X_["n"], law.y_, law.w_
+    clo, chi = law._bounds()["C"]
+    A, Dm = np.meshgrid(alphas, Ds, indexing="ij")
+    x = n[None, None, :] ** (-A[..., None])
+    resid0 = y[None, None, :] - Dm[..., None] * x
+    C = np.clip(np.sum(w * resid0, axis=-1) / np.sum(w), clo, chi)
+    r = resid0 - C[..., None]
+    return 0.5 * np.sum(w * r * r, axis=-1)
+
+
+def fig_landscape(fits: Sequence[CurveFit], max_panels: int = 4) -> plt.Figure:
+    """Fig. 13/14: the flat valley of the loss over (alpha, D)."""
+    sel = list(fits)[:max_panels]
+    fig, axes = _grid(len(sel), 3.6, 3.0, 4)
+    alphas = np.linspace(0.05, 1.5, 80)
+    Ds = np.geomspace(0.02, 20, 80)
+    for f, ax in zip(sel, axes, strict=True):
+        L = landscape(f.law, alphas, Ds)
+        cs = ax.contourf(alphas, Ds, np.log10(L.T + 1e-300), levels=20, cmap="viridis")
+        ax.plot(f.law.alpha_, f.law.D_, "r*", ms=10)
+        ax.set_yscale("log")
+        ax.set_xlabel("α", fontsize=8)
+        ax.set_ylabel("D", fontsize=8)
+        ax.set_title(f.label, fontsize=9)
+        fig.colorbar(cs, ax=ax, label="log10 loss")
+    fig.suptitle("Loss landscape over (α, D), C profiled out: a long flat valley")
+    fig.tight_layout()
+    return fig
+
+
+def fig_full(label: str, n: Array, s: Array, err: Array, law: FullTransferLaw) -> plt.Figure:
+    """Fig. 9: the full law as curves in n for each s and in s for each n."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ss = np.unique(s)
+    ns = np.unique(n)
+    gn = np.geomspace(ns.min(), ns.max(), 40)
+    for i, sv in enumerate(ss):
+        m = s == sv
+        a1.plot(n[m], err[m], "o", color=f"C{i % 10}", ms=4, label=f"s={sv:,.0f}")
+        a1.plot(gn, law.predict(gn, np.full_like(gn, sv)), "-", color=f"C{i % 10}", lw=1)
+    gs = np.geomspace(ss.min(), ss.max(), 40)
+    for i, nv in enumerate(ns):
+        m = n == nv
+        a2.plot(s[m], err[m], "o", color=f"C{i % 10}", ms=4, label=f"n={nv:,.0f}")
+        a2.plot(gs, law.predict(np.full_like(gs, nv), gs), "-", color=f"C{i % 10}", lw=1)
+    for ax, xl in ((a1, "synthetic images n"), (a2, "real fine-tuning images s")):
+        ax.set_xscale("log")
+        ax.set_xlabel(xl)
+        ax.set_ylabel("error")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{label}: L(n, s) = δ(γ + n^-α) s^-β, α={law.alpha_:.3f}, "
+                 f"β={law.beta_:.3f}, γ={law.gamma_:.3f}, δ={law.delta_:.3g}")
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["CurveFit", "fig_curves", "fig_extrapolation", "fig_full",
+           "fig_landscape", "fig_linearised", "fig_params", "landscape"]

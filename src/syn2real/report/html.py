@@ -1,0 +1,259 @@
+"""The HTML report: one self-contained page plus PNG and SVG files of every figure."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..advise import advise
+from ..curves import CurveSet, curve_label, curve_labels
+from ..law import FullTransferLaw, PowerLaw, TransferLaw, shared_D_iterated
+from .figures import (
+    CurveFit,
+    fig_curves,
+    fig_extrapolation,
+    fig_full,
+    fig_landscape,
+    fig_linearised,
+    fig_params,
+)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _save(fig: plt.Figure, out: Path, name: str) -> str:
+    """Write PNG and SVG; return the PNG as a data URI for the page."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
+    svg = io.BytesIO()
+    fig.savefig(svg, format="svg")
+    plt.close(fig)
+    _atomic_write(out / f"{name}.png", png.getvalue())
+    _atomic_write(out / f"{name}.svg", svg.getvalue())
+    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+
+
+def _fmt_ci(ci: Sequence[float] | None) -> str:
+    if not ci:
+        return ""
+    return f"[{ci[0]:.4g}, {ci[1]:.4g}]"
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px}
+th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:13px;color:#555}.flag{color:#b00}.note{color:#666;font-size:13px}
+.floor{color:#b00}.reachable,.reached{color:#070}.infeasible{color:#a60}
+"""
+
+_JS = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.length > 0 && imgs.every(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute('data-images-ok', ok ? 'yes' : 'no');
+  document.body.setAttribute('data-images', String(imgs.length));
+});
+"""
+
+
+def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None = None,
+                 D: float | str | None = None, loss: str = "linear",
+                 target: float | None = None, cutoff: float | None = None,
+                 level: float = 0.9) -> Path:
+    """Fit every curve and write ``index.html`` with the paper's figures.
+
+    Parameters
+    ----------
+    cs : CurveSet
+        Validated curves (:func:`syn2real.curves.read_curves`).
+    output : path
+        Folder; created if needed. Figures are written as PNG and SVG beside the page.
+    by : sequence of str, optional
+        Grouping columns (default: all).
+    D : float, "shared" or None
+        Fixed coefficient, the App. D shared value, or free.
+    loss : str
+        Fitting loss.
+    target : float, optional
+        Adds the advisor's verdict per curve.
+    cutoff : float, optional
+        Back-test split: fit n < cutoff (default: all but the two largest sizes).
+    level : float
+        Interval level.
+
+    Returns
+    -------
+    Path
+        The page.
+    """
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    curves = cs.curves(by)
+    bounds = {"C": (0.0, np.inf)} if cs.metric == "loss" else None
+    shared = None
+    if D == "shared":
+        shared = shared_D_iterated([{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()}
+                                    for _, g in curves], loss=loss, bounds=bounds)
+        D = shared.D
+    fits: list[CurveFit] = []
+    labels = curve_labels([grp for grp, _ in curves])
+    for (group, g), label in zip(curves, labels, strict=True):
+        n, err, w = g["n"].to_numpy(float), g["err"].to_numpy(float), g["weight"].to_numpy()
+        law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(n, err, weights=w)
+        f = CurveFit(label, group, n, err, law)
+        if law.dof_ > 0:
+            f.ci = law.conf_int(level)
+            bn = np.geomspace(n.min() / 1.5, n.max() * 1.5, 24)
+            f.extra["band"] = law.predict_interval(bn, level=level, kind="mean")
+            f.extra["band_n"] = bn
+        if target is not None:
+            f.extra["advice"] = advise(law, target, level=level, n_boot=200)
+        fits.append(f)
+    figs: list[tuple[str, str, str]] = []
+    figs.append(("curves", _save(fig_curves(fits, level), out, "fig1_curves"),
+                 "Fig. 1: fine-tuning error against the number of synthetic pre-training "
+                 "images, with the fitted law and its confidence band for the mean."))
+    figs.append(("params", _save(fig_params(fits, level), out, "fig8_params"),
+                 "Fig. 8: pre-training rate α and transfer gap C with profile-likelihood "
+                 "intervals."))
+    figs.append(("linear", _save(fig_linearised(fits), out, "fig10_linearised"),
+                 "Fig. 10: L − Ĉ in log-log space; eq. 1 predicts straight lines."))
+    # extrapolation back-test
+    items = []
+    for f in fits:
+        sizes = np.unique(f.n)
+        cut = cutoff if cutoff is not None else sizes[-2] if len(sizes) >= 5 else None
+        if cut is None:
+            continue
+        train = f.n < cut
+        if np.unique(f.n[train]).size < 3 or train.all():
+            continue
+        law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(f.n[train], f.err[train])
+        pw = PowerLaw(loss=loss).fit(f.n[train], f.err[train])
+        test = ~train
+        item = {"label": f.label, "n": f.n, "err": f.err, "train": train, "law": law,
+                "power": pw,
+                "rmse_law": float(np.sqrt(np.mean((law.predict(f.n[test]) - f.err[test]) ** 2))),
+                "rmse_power": float(np.sqrt(np.mean((pw.predict(f.n[test]) - f.err[test]) ** 2)))}
+        if law.dof_ > 0:
+            pn = np.geomspace(f.n[train].max(), f.n.max() * 2, 16)
+            item["pi"] = law.predict_interval(pn, level=level)
+            item["pi_n"] = pn
+            lo, hi = law.predict_interval(f.n[test], level=level)
+            item["covered"] = float(np.mean((f.err[test] >= lo) & (f.err[test] <= hi)))
+        items.append(item)
+    if items:
+        figs.append(("extrapolation", _save(fig_extrapolation(items, level), out,
+                                            "fig5_extrapolation"),
+                     "Fig. 5: fitted on the smaller sizes only; held-out sizes predicted by "
+                     "eq. 1 (with its profile prediction interval) and by the power law."))
+    figs.append(("landscape", _save(fig_landscape(fits), out, "fig13_landscape"),
+                 "Fig. 13/14: loss over (α, D) with C at its best value: D and α trade off "
+                 "along a flat valley, hence the shared D."))
+    full_rows = []
+    if cs.has_s:
+        sub_by = [c for c in (by or cs.groups) if c not in ("fratio", "s")]
+        for group, g in cs.curves(sub_by):
+            if g["s"].nunique() < 3:
+                continue
+            n, s, e = (g[c].to_numpy(float) for c in ("n", "s", "err"))
+            full = FullTransferLaw(loss=loss).fit(n, s, e, weights=g["weight"].to_numpy())
+            full_rows.append((curve_label(group), full))
+            if len(full_rows) <= 3:
+                figs.append((f"full{len(full_rows)}",
+                             _save(fig_full(curve_label(group), n, s, e, full), out,
+                                   f"fig9_full_law_{len(full_rows)}"),
+                             f"Fig. 9: the full law for {html.escape(curve_label(group))}."))
+    page = _page(cs, fits, items, figs, full_rows, shared, D, loss, target, level)
+    dest = out / "index.html"
+    _atomic_write(dest, page.encode())
+    summary = [{"curve": f.label, **f.law.to_dict(level=level, intervals=False),
+                "ci": {k: list(v) for k, v in f.ci.items()}} for f in fits]
+    _atomic_write(out / "fits.json", json.dumps(summary, indent=2, default=float).encode())
+    return dest
+
+
+def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tuple[str, str, str]],
+          full_rows: list[tuple[str, FullTransferLaw]], shared: Any, D: Any, loss: str,
+          target: float | None, level: float) -> str:
+    e = html.escape
+    pct = int(level * 100)
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>syn2real report"
+             f"</title><style>{_CSS}</style><script>{_JS}</script></head><body>",
+             "<h1>syn2real: syn-to-real transfer report</h1>",
+             f"<p>Source: <code>{e(cs.source)}</code> ({e(cs.schema)} schema, {len(fits)} "
+             f"curves). Law L(n) = D·n<sup>−α</sup> + C fitted by bounded least squares "
+             f"({e(loss)} loss), global optimum by profiling α; {pct}% profile-likelihood "
+             "intervals.</p>"]
+    if shared is not None:
+        parts.append(f"<p>Shared D by the paper's iterated-median procedure (App. D): "
+                     f"<b>D = {shared.D:.4f}</b> (median α {shared.alpha:.3f}); "
+                     f"{html.escape(shared.note)}.</p>")
+    elif D is not None:
+        parts.append(f"<p>D fixed at {float(D):.4g}.</p>")
+    if cs.notes:
+        parts.append("<ul class='note'>" + "".join(f"<li>{e(n)}</li>" for n in cs.notes)
+                     + "</ul>")
+    parts.append(f"<h2>Fits</h2><table><tr><th>curve</th><th>points</th><th>α</th>"
+                 f"<th>{pct}% CI</th><th>C</th><th>{pct}% CI</th><th>D</th><th>resid. sd</th>"
+                 "<th>flags</th></tr>")
+    for f in fits:
+        lw = f.law
+        parts.append(
+            f"<tr><td>{e(f.label)}</td><td>{lw.n_points_}</td><td>{lw.alpha_:.4f}</td>"
+            f"<td>{_fmt_ci(f.ci.get('alpha'))}</td><td>{lw.C_:.4f}</td>"
+            f"<td>{_fmt_ci(f.ci.get('C'))}</td><td>{lw.D_:.4g}</td><td>{lw.sigma_:.2g}</td>"
+            f"<td class='flag'>{e(', '.join(lw.flags_))}</td></tr>")
+    parts.append("</table>")
+    if target is not None:
+        parts.append(f"<h2>Advisor (target error {target:g})</h2><ul>")
+        for f in fits:
+            a = f.extra["advice"]
+            parts.append(f"<li><b>{e(f.label)}</b> <span class='{a.scenario}'>"
+                         f"[{a.scenario}]</span> {e(a.verdict)}</li>")
+        parts.append("</ul>")
+    if items:
+        parts.append("<h2>Extrapolation back-test</h2><table><tr><th>curve</th>"
+                     "<th>fitted points</th><th>held out</th><th>RMSE eq. 1</th>"
+                     f"<th>RMSE power law</th><th>ratio</th><th>{pct}% PI coverage</th></tr>")
+        for it in items:
+            ratio = it["rmse_power"] / max(it["rmse_law"], 1e-300)
+            cov = f"{it['covered']:.0%}" if "covered" in it else ""
+            parts.append(f"<tr><td>{e(it['label'])}</td><td>{int(it['train'].sum())}</td>"
+                         f"<td>{int((~it['train']).sum())}</td><td>{it['rmse_law']:.3g}</td>"
+                         f"<td>{it['rmse_power']:.3g}</td><td>{ratio:.2f}×</td>"
+                         f"<td>{cov}</td></tr>")
+        parts.append("</table>")
+    if full_rows:
+        parts.append("<h2>Full law L(n, s)</h2><table><tr><th>setting</th><th>α</th><th>β</th>"
+                     "<th>γ</th><th>δ</th><th>points</th></tr>")
+        for label, fl in full_rows:
+            parts.append(f"<tr><td>{e(label)}</td><td>{fl.alpha_:.3f} ± {fl.se_['alpha']:.2g}"
+                         f"</td><td>{fl.beta_:.3f} ± {fl.se_['beta']:.2g}</td>"
+                         f"<td>{fl.gamma_:.3f}</td><td>{fl.delta_:.3g}</td>"
+                         f"<td>{fl.n_points_}</td></tr>")
+        parts.append("</table>")
+    parts.append("<h2>Figures</h2>")
+    for key, uri, cap in figs:
+        parts.append(f"<figure id='{key}'><img src='{uri}' alt='{e(cap)}'>"
+                     f"<figcaption>{cap}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from syn2real.cli.app import app
+from syn2real.curves import example_path
+from syn2real.curves.example import TRUE_PARAMS
+
+runner = CliRunner()
+EX = str(example_path())
+
+
+def test_fit_table_and_json(tmp_path):
+    out = tmp_path / "fits.json"
+    res = runner.invoke(app, ["fit", EX, "--D", "0.48", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "TransferLaw fits" in res.output
+    rows = json.loads(out.read_text())
+    assert len(rows) == len(TRUE_PARAMS)
+    for r in rows:
+        key = (r["group"]["preset"], r["group"]["ptask"])
+        _, _alpha, C = TRUE_PARAMS[key]
+        for k in ("alpha", "alpha_se", "alpha_ci", "C", "C_se", "C_ci", "D", "loss",
+                  "n_points", "flags"):
+            assert k in r
+        assert r["D"] == 0.48 and r["n_points"] == 7 and r["loss"] == "linear"
+        assert abs(r["C"] - C) < 0.01
+        lo, hi = r["C_ci"]
+        assert lo <= r["C"] <= hi
+
+
+@pytest.mark.parametrize("how", ["shared", "joint"])
+def test_fit_shared_D_reports_the_value_used(tmp_path, how):
+    out = tmp_path / "f.json"
+    res = runner.invoke(app, ["fit", EX, "--D", how, "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(out.read_text())
+    assert "note" in rows[0]["shared_D"]
+    assert all(r["D"] == pytest.approx(rows[0]["shared_D"]["D"]) for r in rows)
+    assert all(r.get("D_fixed") for r in rows)
+
+
+def test_advise_gives_verdicts(tmp_path):
+    out = tmp_path / "a.json"
+    res = runner.invoke(app, ["advise", EX, "--D", "0.48", "--target", "0.28", "--json",
+                              str(out)])
+    assert res.exit_code == 0, res.output
+    adv = {(a["group"]["preset"], a["group"]["ptask"]): a["advice"]
+           for a in json.loads(out.read_text())}
+    assert adv[("lv2", "mulclass")]["scenario"] == "floor"     # C = 0.405 > 0.28
+    assert adv[("lv7", "objdet")]["scenario"] == "floor"       # C = 0.318
+    assert adv[("lv7", "mulclass")]["scenario"] in ("reachable", "reached")  # C = 0.262
+
+
+@pytest.mark.parametrize("args, text", [
+    (["fit", "missing.csv"], "no such file"),
+    (["fit", EX, "--law", "nope"], "unknown law"),
+    (["fit", EX, "--D", "abc"], "--D must be a number"),
+    (["fit", EX, "--by", "colour"], "--by column 'colour' not found"),
+    (["fit", EX, "--law", "full"], "needs the fine-tuning size s"),
+    (["advise", EX, "--target", "-1"], "target must be a positive error"),
+])
+def test_user_mistakes_exit_2_without_traceback(args, text):
+    res = subprocess.run([sys.executable, "-m", "syn2real.cli.app", *args],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert text in res.stderr.replace("\n", " ")
+    assert "Traceback" not in res.stderr + res.stdout

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from syn2real.law import BrokenPowerLaw, FullTransferLaw, NotFittedError, PowerLaw, TransferLaw
+
+N = 1000 * 2.0 ** np.arange(7)
+
+
+def test_recovers_parameters_from_exact_data():
+    y = 0.48 * N ** -0.44 + 0.935
+    law = TransferLaw(D=0.48).fit(N, y)
+    assert law.alpha_ == pytest.approx(0.44, abs=1e-6)
+    assert law.C_ == pytest.approx(0.935, abs=1e-6)
+    assert law.D_ == 0.48
+    free = TransferLaw().fit(N, 2.0 * N ** -0.6 + 0.2)
+    assert (free.alpha_, free.D_, free.C_) == pytest.approx((0.6, 2.0, 0.2), rel=1e-4)
+    assert np.allclose(free.predict([1e6]), 2.0 * 1e6 ** -0.6 + 0.2, rtol=1e-5)
+
+
+def test_fit_returns_self_and_sklearn_conventions():
+    law = TransferLaw(D=0.5, loss="log")
+    assert law.fit(N, 0.5 * N ** -0.3 + 0.1) is law
+    assert law.get_params()["D"] == 0.5
+    clone = law.clone()
+    assert not hasattr(clone, "params_") and clone.loss == "log" and clone.fixed == {"D": 0.5}
+    with pytest.raises(NotFittedError):
+        clone.predict([1000])
+
+
+def test_flags_bound_and_unstable_alpha():
+    # C pushed to its lower bound by a curve that falls below zero asymptote
+    y = 0.9 * N ** -0.2 - 0.01
+    law = TransferLaw(bounds={"alpha": (0.1, 1.5)}).fit(N, np.clip(y, 1e-4, None))
+    assert "at_bound:C" in law.flags_
+    rng = np.random.default_rng(0)
+    flat = 0.5 + rng.normal(0, 0.01, 7)
+    noisy = TransferLaw(D=0.48).fit(N, flat)
+    assert noisy.se_["alpha"] > 1 or "at_bound:alpha" in noisy.flags_
+
+
+def test_summary_is_readable():
+    law = TransferLaw(D=0.48).fit(N, 0.48 * N ** -0.4 + 0.8 + 1e-4 * np.sin(N))
+    text = law.summary()
+    assert "D * n^-alpha + C" in text and "alpha" in text and "fixed" in text
+    assert "90% CI (profile)" in text
+
+
+def test_full_law_recovers_and_derives_gamma():
+    n = np.tile(N, 4)
+    s = np.repeat([1e3, 4e3, 1.6e4, 6.4e4], 7)
+    y = 40.0 * (0.5 + n ** -0.55) * s ** -0.32
+    law = FullTransferLaw().fit(n, s, y)
+    assert law.alpha_ == pytest.approx(0.55, abs=1e-4)
+    assert law.beta_ == pytest.approx(0.32, abs=1e-5)
+    assert law.gamma_ == pytest.approx(0.5, rel=1e-4)
+    assert law.C_of(1e4) == pytest.approx(40 * 0.5 * 1e4 ** -0.32, rel=1e-4)
+
+
+def test_broken_power_law_fits_a_bend():
+    y = 3.0 * N ** -0.3 * (1 + N / 8000.0) ** -0.5 + 0.1
+    law = BrokenPowerLaw().fit(N, y)
+    assert law.objective_ < 1e-9
+    assert np.allclose(law.predict(N), y, atol=2e-5)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(n=[1000, 2000, -1], err=[0.5, 0.4, 0.3]), "n must be finite and > 0"),
+    (dict(n=[1000, 2000, 4000], err=[0.5, np.nan, 0.3]), "NaN"),
+    (dict(n=[1000, 2000], err=[0.5, 0.4, 0.3]), "err has 3 values"),
+])
+def test_bad_input_is_a_clear_error(bad, match):
+    with pytest.raises(ValueError, match=match):
+        TransferLaw().fit(bad["n"], bad["err"])
+
+
+def test_unknown_settings_are_rejected():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TransferLaw(loss="l1").fit(N, N ** -0.5)
+    with pytest.raises(ValueError, match="unknown parameter 'E'"):
+        PowerLaw(bounds={"E": (0, 1)}).fit(N, N ** -0.5)
