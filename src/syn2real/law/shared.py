@@ -102,7 +102,7 @@ def shared_D_iterated(curves: Sequence[Mapping[str, Any]], *, alpha0: float = 0.
     converged = False
     cycle = None
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (it is reported after the loop)
         rows_a = fit_curves(TransferLaw(D=d_hat, loss=loss, bounds=bounds), curves)
         rows_d = fit_curves(TransferLaw(loss=loss, bounds=bounds, fixed={"alpha": a_hat}),
                             curves)
