@@ -25,8 +25,8 @@ browser:
 # Main job: fit, advise and report on the bundled example curves.
 demo: setup
 	$(BIN)/syn2real fit $(EXAMPLE) --D 0.48 --json $(OUT)/fits.json
-	$(BIN)/syn2real advise $(EXAMPLE) --D 0.48 --target 0.28 --budget 1e7 --json $(OUT)/advice.json
-	$(BIN)/syn2real report $(EXAMPLE) --D 0.48 --target 0.28 -o $(OUT)/report
+	$(BIN)/syn2real advise $(EXAMPLE) --D 0.48 --target 0.27 --budget 1e7 --json $(OUT)/advice.json
+	$(BIN)/syn2real report $(EXAMPLE) --D 0.48 --target 0.27 -o $(OUT)/report
 
 test: setup browser
 	$(BIN)/ruff check src tests benchmarks

@@ -99,3 +99,17 @@ def test_batch_fit_equals_single_fits_and_handles_padding():
         assert row["n_points"] == len(c["n"])
         assert row["objective"] == pytest.approx(single.objective_, rel=1e-9, abs=1e-15)
         assert row["alpha_se"] == pytest.approx(single.se_["alpha"], rel=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["linear", "log"])
+def test_vectorised_refinement_matches_single_fits_for_the_full_law(loss):
+    rng = np.random.default_rng(9)
+    n = np.tile(N, 4)
+    s = np.repeat([1e3, 4e3, 1.6e4, 6.4e4], 7)
+    Y = np.stack([40.0 * (0.5 + n ** -0.55) * s ** -0.32 * np.exp(rng.normal(0, 0.01, n.size))
+                  for _ in range(12)])
+    rows = fit_curves(FullTransferLaw(loss=loss), [{"n": n, "s": s, "err": y} for y in Y])
+    for y, row in zip(Y, rows, strict=True):
+        single = FullTransferLaw(loss=loss).fit(n, s, y)
+        assert row["objective"] <= single.objective_ * (1 + 1e-6) + 1e-14
+        assert row["alpha"] == pytest.approx(single.alpha_, abs=1e-3)

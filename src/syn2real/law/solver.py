@@ -36,6 +36,7 @@ LOSSES = ("linear", "log", "huber")
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 _TINY = 1e-300
 _IRLS_ITERS = 12
+_SCIPY_POLISH_MAX = 8  # larger batches are refined by the vectorised LM
 
 
 @dataclass
@@ -386,6 +387,60 @@ def _polish_one(pb: Problem, b: int, start: Mapping[str, float], free: list[str]
     return out
 
 
+def _lm_refine(pb: Problem, params: dict[str, Array], free: list[str], iters: int = 100
+               ) -> tuple[dict[str, Array], Array]:
+    """Vectorised, bound-projected Levenberg-Marquardt on all free parameters.
+
+    Used instead of the per-curve scipy polish when many curves are solved at once
+    (bootstrap replicates, profile and prediction-interval refits); it starts from the
+    global-grid solution, so it only has to converge locally.
+    """
+    B = pb.B
+    p = len(free)
+    lo = np.array([pb.bounds[k][0] for k in free], float)
+    hi = np.array([pb.bounds[k][1] for k in free], float)
+    x = np.stack([params[k] for k in free], axis=1)
+    lam = np.full(B, 1e-3)
+    cur = {k: v.copy() for k, v in params.items()}
+    best = evaluate(pb, cur)
+    w = pb.w
+    for _ in range(iters):
+        r = residuals(pb, cur)
+        J = np.zeros(r.shape + (p,))
+        for j, name in enumerate(free):
+            h = 1e-7 * np.maximum(np.abs(x[:, j]), 1e-2)
+            up = dict(cur)
+            up[name] = x[:, j] + h
+            J[..., j] = -(residuals(pb, up) - r) / h[:, None]  # d(prediction)/dx
+        weff = w
+        if pb.loss == "huber":
+            f = pb.f_scale[:, None]
+            weff = w * np.minimum(1.0, f / np.maximum(np.abs(r), 1e-300))
+        Jw = J * weff[..., None]
+        A = np.einsum("bmi,bmj->bij", Jw, J)
+        g = np.einsum("bmi,bm->bi", Jw, np.where(w > 0, r, 0.0))
+        d = np.einsum("bii->bi", A) + 1e-300
+        Ad = A + (lam[:, None] * d)[:, :, None] * np.eye(p)[None]
+        try:
+            step = np.linalg.solve(Ad, g[..., None])[..., 0]  # r(x + step) ~ r - J step
+        except np.linalg.LinAlgError:
+            step = g / d
+        xn = np.clip(x + step, lo, hi)
+        trial = dict(cur)
+        for j, name in enumerate(free):
+            trial[name] = xn[:, j]
+        val = evaluate(pb, trial)
+        ok = val < best
+        x = np.where(ok[:, None], xn, x)
+        best = np.where(ok, val, best)
+        for j, name in enumerate(free):
+            cur[name] = x[:, j]
+        lam = np.where(ok, lam / 3, lam * 4)
+        if np.all(lam > 1e8):
+            break
+    return cur, best
+
+
 def solve(pb: Problem, grid_size: int | None = None, polish: bool | None = None,
           n_starts: int | None = None, chunk: int = 2048) -> Solution:
     """Fit every curve of the batch to its global optimum within bounds.
@@ -438,6 +493,9 @@ def solve(pb: Problem, grid_size: int | None = None, polish: bool | None = None,
         params = _assemble(pb, {})
         obj = None
     best_obj = evaluate(pb, params)
+    if polish and (free_nl or free_lin) and B > _SCIPY_POLISH_MAX:
+        params, best_obj = _lm_refine(pb, params, free_nl + free_lin)
+        polish = False
     if polish and (free_nl or free_lin):
         free = free_nl + free_lin
         starts: list[list[dict]] = [[{k: float(v[b]) for k, v in params.items()}]

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from syn2real.curves import example_path, read_curves
+from syn2real.report import build_report
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    build_report(read_curves(example_path()), out, D=0.48, target=0.28)
+    return out
+
+
+def test_report_writes_page_and_figures(report_dir):
+    page = (report_dir / "index.html").read_text()
+    for name in ("fig1_curves", "fig5_extrapolation", "fig8_params", "fig10_linearised",
+                 "fig13_landscape"):
+        png = report_dir / f"{name}.png"
+        assert png.stat().st_size > 10_000
+        assert (report_dir / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+        img = np.asarray(Image.open(png).convert("L"), float)
+        assert img.std() > 10  # not blank
+    assert page.count("data:image/png;base64,") == 5
+    assert "preset=lv2" in page and "[floor]" in page
+    assert "Extrapolation back-test" in page
+
+
+def test_report_has_full_law_section_when_s_is_known(tmp_path):
+    rows = ["n,s,error"]
+    for s in (1e5, 4e5, 1.6e6):
+        for n in 1000 * 2 ** np.arange(6):
+            rows.append(f"{n},{s},{40 * (0.5 + n ** -0.55) * s ** -0.32:.6f}")
+    p = tmp_path / "full.csv"
+    p.write_text("\n".join(rows) + "\n")
+    out = build_report(read_curves(p), tmp_path / "rep", by=[])
+    page = out.read_text()
+    assert "Full law L(n, s)" in page and (tmp_path / "rep" / "fig9_full_law_1.png").exists()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(report_dir, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed in CI (make browser installs it)")
+        pytest.skip("Debian package chromium not installed (make browser)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    url = (report_dir / "index.html").as_uri()
+    dom = subprocess.run([exe, *flags, "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120)
+    assert 'data-images-ok="yes"' in dom.stdout, dom.stderr[-2000:]
+    assert 'data-images="5"' in dom.stdout
+    shot = tmp_path / "shot.png"
+    subprocess.run([exe, *flags, f"--screenshot={shot}", "--window-size=1280,2400", url],
+                   capture_output=True, text=True, timeout=120)
+    img = np.asarray(Image.open(shot).convert("L"), float)
+    assert img.shape[0] >= 2000 and img.std() > 20
