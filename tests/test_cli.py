@@ -71,3 +71,20 @@ def test_user_mistakes_exit_2_without_traceback(args, text):
     assert res.returncode == 2
     assert text in res.stderr.replace("\n", " ")
     assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_advise_cost_optimal_mix_from_a_table_with_s(tmp_path):
+    rows = ["n,s,error"]
+    for s in (1e5, 4e5, 1.6e6):
+        for n in (1000, 2000, 4000, 8000, 16000, 32000):
+            rows.append(f"{n},{s},{40 * (0.5 + n ** -0.55) * s ** -0.32:.6f}")
+    p = tmp_path / "ns.csv"
+    p.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "mix.json"
+    res = runner.invoke(app, ["advise", str(p), "--target", "0.4", "--cost-synthetic", "0.001",
+                              "--cost-real", "0.5", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    mix = json.loads(out.read_text())[0]["mix"]
+    assert mix["feasible"] and mix["s"] >= mix["s_min"]
+    assert mix["cost"] == pytest.approx(0.001 * mix["n"] + 0.5 * mix["s"], rel=1e-9)
+    assert "Cheapest way to error 0.4" in res.output

@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import sys
-import tempfile
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
+from . import theory
+from .common import LOSS_HELP, clean, err, friendly, out, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scaling laws for synthetic-to-real transfer: fit, advise, report.")
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-LOSS_HELP = "Fitting loss: linear (authors' notebook), log (paper text) or huber."
-
-
-def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """User mistakes become one line on stderr and exit code 2, never a traceback."""
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (DataError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-    return wrapper
+app.add_typer(theory.app, name="theory")
 
 
 def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
@@ -58,42 +38,6 @@ def _by(cs: CurveSet, by: str | None) -> list[str]:
     return cols
 
 
-def _write_json(path: str, payload: Any) -> None:
-    text = json.dumps(payload, indent=2, default=_json_default, allow_nan=False)
-    if path == "-":
-        sys.stdout.write(text + "\n")
-        return
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
-    err.print(f"wrote {p}")
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"not serialisable: {type(o)}")
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def _law_settings(metric: str) -> dict[str, tuple[float, float]]:
     return {"C": (0.0, math.inf)} if metric == "loss" else {}
 
@@ -105,7 +49,7 @@ def _ci(v: Any) -> str:
 
 
 @app.command()
-@_friendly
+@friendly
 def fit(
     file: Path = typer.Argument(..., help="CSV: cg-transfer schema or n,error[,s][,groups]."),
     by: str | None = typer.Option(None, help="Comma-separated grouping columns "
@@ -195,11 +139,11 @@ def fit(
     out.print(table)
     if json_out:
         extra = {"law": law, **({"shared_D": shared_note} if shared_note else {})}
-        _write_json(json_out, [_clean({**d, **extra}) for d in rows])
+        write_json(json_out, [clean({**d, **extra}) for d in rows])
 
 
 @app.command()
-@_friendly
+@friendly
 def advise(
     file: Path = typer.Argument(..., help="CSV of learning curves."),
     target: float = typer.Option(..., help="Required error L*."),
@@ -257,11 +201,11 @@ def advise(
                       f"{adv.verdict}", highlight=False)
             results.append({"group": group, "advice": adv.to_dict()})
     if json_out:
-        _write_json(json_out, _clean(results))
+        write_json(json_out, clean(results))
 
 
 @app.command()
-@_friendly
+@friendly
 def report(
     file: Path = typer.Argument(..., help="CSV of learning curves."),
     output: Path = typer.Option(Path("report"), "-o", "--output", help="Output folder."),

@@ -192,5 +192,32 @@ def fig_full(label: str, n: Array, s: Array, err: Array, law: FullTransferLaw) -
     return fig
 
 
-__all__ = ["CurveFit", "fig_curves", "fig_extrapolation", "fig_full",
-           "fig_landscape", "fig_linearised", "fig_params", "landscape"]
+__all__ = [
+    "CurveFit",
+    "fig_curves",
+    "fig_extrapolation",
+    "fig_full",
+    "fig_landscape",
+    "fig_linearised",
+    "fig_params",
+    "fig_plateau",
+    "landscape",
+]
+
+
+def fig_plateau(n: Array, curves: dict[float, tuple[Array, float]], s: float) -> plt.Figure:
+    """L(n) at fixed s for several task dissimilarities, with each fitted floor C(s)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for i, (norm, (err, floor)) in enumerate(sorted(curves.items())):
+        c = f"C{i % 10}"
+        ax.plot(n, err, "o-", color=c, ms=4, label=f"‖φ1‖ = {norm:g}")
+        if np.isfinite(floor):
+            ax.axhline(floor, color=c, ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("pre-training steps n")
+    ax.set_ylabel("fine-tuning error E‖g − φ‖²")
+    ax.set_title(f"Transfer gap grows with task dissimilarity (s = {s:,.0f}; dotted: fitted C)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,122 @@
+"""``syn2real theory``: the two-layer ASGD simulation and the rate table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from .common import err, friendly, out, write_json
+
+app = typer.Typer(no_args_is_help=True, help="The theory of App. E: simulation and rates.")
+
+
+@app.command()
+@friendly
+def rates(
+    r0: float = typer.Option(..., help="Smoothness of phi0, in [1/2, 1]."),
+    r1: float = typer.Option(..., help="Smoothness of phi1, in [1/2, 1]."),
+    xi: float = typer.Option(..., help="NTK eigen-decay exponent, > 1."),
+    zeta: float = typer.Option(..., help="Fine-tuning learning rate eta1 = T1^-zeta."),
+    json_out: str | None = typer.Option(None, "--json", help="Write the cases as JSON."),
+) -> None:
+    """Which case of Table 1 applies, and the bound's exponents of T0 (alpha) and T1 (beta)."""
+    from ..theory import CONDITIONS, pretraining_exponent, rate_table
+
+    cases = rate_table(r0, r1, xi, zeta)
+    out.print(f"pre-training error ~ T0^-{pretraining_exponent(r0, xi):.4g}")
+    if not cases:
+        out.print("[yellow]No case of Table 1 covers these inputs.[/] Conditions:")
+        for k, v in CONDITIONS.items():
+            out.print(f"  {k}: {v}")
+    else:
+        table = Table(title="bound: eps + (c + c' T0^-p) T1^-q")
+        for col in ("case", "regime", "p (T0)", "q (T1)", "lambda1", "conditions"):
+            table.add_column(col)
+        for c in cases:
+            table.add_row(c.case, c.regime, f"{c.t0_exponent:.4g}", f"{c.t1_exponent:.4g}",
+                          c.lambda1, c.conditions)
+        out.print(table)
+    if json_out:
+        write_json(json_out, [c.to_dict() for c in cases])
+
+
+@app.command()
+@friendly
+def simulate(
+    config: Path | None = typer.Option(None, help="YAML file of SimulationConfig settings."),
+    output: Path = typer.Option(Path("theory-out"), "-o", "--output", help="Output folder."),
+    seeds: int | None = typer.Option(None, help="Override the number of seeds."),
+) -> None:
+    """Simulate pre-training + fine-tuning of a two-layer network; fit both laws."""
+    import yaml
+
+    from ..law.base import BaseLaw
+    from ..report.figures import fig_full, fig_plateau
+    from ..report.html import _save
+    from ..theory import SimulationConfig, fit_grid
+    from ..theory import simulate as run
+
+    raw: dict[str, Any] = {}
+    if config is not None:
+        try:
+            raw = yaml.safe_load(config.read_text()) or {}
+        except FileNotFoundError:
+            raise ValueError(f"{config}: no such file") from None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{config}: not valid YAML ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{config}: expected a mapping of settings")
+    if seeds is not None:
+        raw["seeds"] = seeds
+    try:
+        cfg = SimulationConfig(**raw)
+    except Exception as exc:  # pydantic.ValidationError: name the key and the rule
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+        key = ".".join(str(x) for x in first["loc"]) or "config"
+        raise ValueError(f"{config or 'settings'}: '{key}': {first['msg']}") from None
+    output.mkdir(parents=True, exist_ok=True)
+    res = run(cfg, progress=lambda m: err.print(f"[dim]{m}[/]"))
+    rows = res["rows"]
+    lines = ["n,s,phi1_norm,seed,error"] + [
+        f"{n},{s},{nm},{sd},{e:.8g}" for n, s, nm, sd, e in
+        zip(rows["n"], rows["s"], rows["phi1_norm"], rows["seed"], rows["error"], strict=True)]
+    (output / "grid.csv").write_text("\n".join(lines) + "\n")
+    fits = []
+    table = Table(title=f"laws fitted to the simulated grid (xi = {res['xi']:.3g})")
+    for col in ("||phi1||", "eq. 2 alpha", "beta", "gamma", "AIC mult.", "AIC add.",
+                "held-out mult.", "held-out add.", "winner"):
+        table.add_column(col)
+    plateau = {}
+    s_show = max(cfg.s_grid)
+    for norm in cfg.phi1_norms:
+        f = fit_grid(rows, norm)
+        mul, add = f["multiplicative"], f["additive"]
+        law = mul.pop("law")
+        add.pop("law")
+        table.add_row(f"{norm:g}", f"{mul['params']['alpha']:.3f}", f"{mul['params']['beta']:.3f}",
+                      f"{mul['params']['gamma']:.3g}", f"{mul['aic']:.1f}", f"{add['aic']:.1f}",
+                      f"{mul['holdout_rmse_log']:.3f}", f"{add['holdout_rmse_log']:.3f}",
+                      f"{f['winner_aic']} (AIC), {f['winner_holdout']} (held-out)")
+        fits.append(f)
+        m = (rows["phi1_norm"] == norm) & (rows["n"] > 0)
+        ns = np.unique(rows["n"][m])
+        mean = np.array([[rows["error"][m & (rows["n"] == n) & (rows["s"] == s)].mean()
+                          for n in ns] for s in cfg.s_grid])
+        plateau[norm] = (mean[-1], law.C_of(s_show))
+        n_flat = np.repeat(ns, len(cfg.s_grid)).astype(float)
+        s_flat = np.tile(cfg.s_grid, len(ns)).astype(float)
+        _save(fig_full(f"‖φ1‖ = {norm:g}", n_flat, s_flat, mean.T.ravel(), law), output,
+              f"fig9_full_law_norm{norm:g}")
+        assert isinstance(law, BaseLaw)
+    _save(fig_plateau(np.unique(rows["n"][rows["n"] > 0]).astype(float), plateau, s_show),
+          output, "fig_plateau")
+    out.print(table)
+    write_json(str(output / "fits.json"), {"xi": res["xi"], "a0": res["a0"],
+                                          "config": res["config"], "fits": fits})
+    json.dumps(res["config"])
+    out.print(f"wrote {output}/grid.csv, fits.json and figures")
