@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser demo test test-slow test-all lint bench clean
+.PHONY: setup browser demo theory test test-slow test-all lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ demo: setup
 	$(BIN)/syn2real fit $(EXAMPLE) --D 0.48 --json $(OUT)/fits.json
 	$(BIN)/syn2real advise $(EXAMPLE) --D 0.48 --target 0.27 --budget 1e7 --json $(OUT)/advice.json
 	$(BIN)/syn2real report $(EXAMPLE) --D 0.48 --target 0.27 -o $(OUT)/report
+
+# The theory's two-layer ASGD simulation (about 1 min on 2 cores).
+theory: setup
+	$(BIN)/syn2real theory rates --r0 1 --r1 0.5 --xi 2 --zeta 0.5
+	$(BIN)/syn2real theory simulate -o $(OUT)/theory
 
 test: setup browser
 	$(BIN)/ruff check src tests benchmarks

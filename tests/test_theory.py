@@ -3,8 +3,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from syn2real.theory import (SimulationConfig, asgd, fit_grid, forward, init_symmetric,
-                             ntk_eigenvalues, rate_table, simulate, sphere)
+from syn2real.theory import (
+    SimulationConfig,
+    asgd,
+    fit_grid,
+    forward,
+    init_symmetric,
+    ntk_eigenvalues,
+    rate_table,
+    simulate,
+    sphere,
+)
 from syn2real.theory.targets import harmonic_norms, make_target
 
 
@@ -130,3 +139,54 @@ def test_config_rejects_bad_settings():
         SimulationConfig(r0=0.3)
     with pytest.raises(ValueError):
         SimulationConfig(unknown_key=1)
+
+
+def test_cli_rates_and_simulate(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from syn2real.cli.app import app
+
+    runner = CliRunner()
+    out = tmp_path / "rates.json"
+    res = runner.invoke(app, ["theory", "rates", "--r0", "1", "--r1", "0.5", "--xi", "2",
+                              "--zeta", "0.5", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())[0]["case"] == "I-A"
+    res = runner.invoke(app, ["theory", "rates", "--r0", "0.2", "--r1", "0.5", "--xi", "2",
+                              "--zeta", "0.5"])
+    assert res.exit_code == 2 and "r0 must lie" in res.output
+    cfg = tmp_path / "sim.yaml"
+    cfg.write_text("d: 3\nwidth: 16\ndegrees: 3\nphi1_norms: [0.5]\nn_grid: [16, 32, 64, 128]\n"
+                   "s_grid: [16, 64]\nseeds: 1\ntest_points: 256\n")
+    res = runner.invoke(app, ["theory", "simulate", "--config", str(cfg), "-o",
+                              str(tmp_path / "sim")])
+    assert res.exit_code == 0, res.output
+    fits = json.loads((tmp_path / "sim" / "fits.json").read_text())
+    assert fits["fits"][0]["phi1_norm"] == 0.5
+    assert (tmp_path / "sim" / "grid.csv").read_text().startswith("n,s,phi1_norm,seed,error")
+    assert (tmp_path / "sim" / "fig_plateau.png").stat().st_size > 5000
+    cfg.write_text("width: 15\n")
+    res = runner.invoke(app, ["theory", "simulate", "--config", str(cfg), "-o",
+                              str(tmp_path / "bad")])
+    assert res.exit_code == 2 and "'width'" in res.output
+
+
+@pytest.mark.slow
+def test_default_grid_runs_within_five_minutes():
+    import time
+
+    cfg = SimulationConfig()
+    t0 = time.perf_counter()
+    res = simulate(cfg)
+    elapsed = time.perf_counter() - t0
+    rows = res["rows"]
+    expected = (len(cfg.n_grid) + 1) * len(cfg.s_grid) * len(cfg.phi1_norms) * cfg.seeds
+    assert len(rows["error"]) == expected
+    assert elapsed < 300, elapsed
+    for norm in cfg.phi1_norms:
+        f = fit_grid(rows, norm)
+        print(f"||phi1||={norm}: AIC winner {f['winner_aic']}, held-out winner "
+              f"{f['winner_holdout']}, alpha={f['multiplicative']['params']['alpha']:.3f}, "
+              f"beta={f['multiplicative']['params']['beta']:.3f}")

@@ -217,7 +217,8 @@ def fig_plateau(n: Array, curves: dict[float, tuple[Array, float]], s: float) ->
     ax.set_yscale("log")
     ax.set_xlabel("pre-training steps n")
     ax.set_ylabel("fine-tuning error E‖g − φ‖²")
-    ax.set_title(f"Transfer gap grows with task dissimilarity (s = {s:,.0f}; dotted: fitted C)")
+    ax.set_title(f"L(n) at s = {s:,.0f} per task dissimilarity (dotted: fitted C of eq. 1)",
+                 fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

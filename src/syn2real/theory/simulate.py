@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..law import AdditiveLaw, FullTransferLaw
+from ..law import AdditiveLaw, FullTransferLaw, TransferLaw
 from .network import Params, asgd, forward, init_symmetric, sphere
 from .rates import pretraining_exponent
 from .targets import eigen_decay_exponent, evaluate, make_target, ntk_eigenvalues
@@ -202,6 +202,15 @@ def fit_grid(rows: dict[str, Array], norm: float) -> dict[str, Any]:
         out[name] = {"params": {**law.params_, **law.family.derived(law.params_)},
                      "se": law.se_, "aic": law.aic_, "bic": law.bic_, "rss_log": law.rss_,
                      "holdout_rmse_log": rmse, "flags": law.flags_, "law": law}
+    # transfer gap at each s: eq. 1 fitted to the seed-mean L(n) (log loss, C unbounded above)
+    gaps = {}
+    for sv in np.unique(s):
+        ns = np.unique(n[s == sv])
+        mean = np.array([e[(s == sv) & (n == nv)].mean() for nv in ns])
+        if len(ns) >= 4:
+            t = TransferLaw(loss="log", bounds={"C": (0.0, np.inf)}).fit(ns, mean)
+            gaps[int(sv)] = {"C": t.C_, "alpha": t.alpha_, "D": t.D_, "flags": t.flags_}
+    out["transfer_gap"] = gaps
     a, b = out["multiplicative"], out["additive"]
     out["winner_aic"] = "multiplicative" if a["aic"] < b["aic"] else "additive"
     out["winner_holdout"] = ("multiplicative" if a["holdout_rmse_log"] < b["holdout_rmse_log"]
