@@ -74,7 +74,10 @@ def fit(
     from ..law import LAWS, joint_shared_D, shared_D_iterated
 
     cs = _load(file, sep, encoding, metric, select, where)
-    by_cols = _by(cs, by)
+    two_inputs = law in ("full", "additive")
+    # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
+    by_cols = _by(cs, by) if by is not None or not two_inputs else [
+        c for c in cs.groups if c != "fratio"]
     if law not in LAWS:
         raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
     bounds = _law_settings(metric)
@@ -88,7 +91,7 @@ def fit(
     kwargs: dict[str, Any] = {"loss": loss, "bounds": bounds}
     shared_note = None
     curves = cs.curves(by_cols)
-    if law in ("full", "additive") and not cs.has_s:
+    if two_inputs and not cs.has_s:
         raise DataError(f"{cs.source}: law '{law}' needs the fine-tuning size s. Fix: add an "
                         "'s' column (or fratio and fdata in the cg-transfer schema)")
     if D != "free":
@@ -113,7 +116,7 @@ def fit(
     labels = curve_labels([grp for grp, _ in curves])
     for (group, g), label in zip(curves, labels, strict=True):
         est = cls(**kwargs)
-        args = [g["n"].to_numpy()] + ([g["s"].to_numpy()] if law in ("full", "additive")
+        args = [g["n"].to_numpy()] + ([g["s"].to_numpy()] if two_inputs
                                       else []) + [g["err"].to_numpy()]
         est.fit(*args, weights=g["weight"].to_numpy())
         d = est.to_dict(level=level)
@@ -126,6 +129,10 @@ def fit(
     shown = [p for p in cls.family.params]
     for p in shown:
         table.add_column(p, justify="right")
+    derived = [k for k in rows[0] if k in cls.family.derived(
+        {p: 1.0 for p in cls.family.params})] if rows else []
+    for k in derived:
+        table.add_column(k, justify="right")
     table.add_column("flags")
     for d in rows:
         cells = [d["label"], str(d["n_points"])]
@@ -134,6 +141,7 @@ def fit(
                 cells.append(f"{d[p]:.4g} (fixed)")
             else:
                 cells.append(f"{d[p]:.4g} ± {d[p + '_se']:.2g} {_ci(d.get(p + '_ci'))}")
+        cells += [f"{d[k]:.4g}" for k in derived]
         cells.append(", ".join(d["flags"]))
         table.add_row(*cells)
     out.print(table)

@@ -54,8 +54,8 @@ def simulate(
     """Simulate pre-training + fine-tuning of a two-layer network; fit both laws."""
     import yaml
 
+    from ..report import save_figure
     from ..report.figures import fig_full, fig_plateau
-    from ..report.html import _save
     from ..theory import SimulationConfig, fit_grid
     from ..theory import simulate as run
 
@@ -110,9 +110,9 @@ def simulate(
         plateau[norm] = (mean[-1], gap)
         n_flat = np.repeat(ns, len(cfg.s_grid)).astype(float)
         s_flat = np.tile(cfg.s_grid, len(ns)).astype(float)
-        _save(fig_full(f"‖φ1‖ = {norm:g}", n_flat, s_flat, mean.T.ravel(), law), output,
+        save_figure(fig_full(f"‖φ1‖ = {norm:g}", n_flat, s_flat, mean.T.ravel(), law), output,
               f"fig9_full_law_norm{norm:g}")
-    _save(fig_plateau(np.unique(rows["n"][rows["n"] > 0]).astype(float), plateau, s_show),
+    save_figure(fig_plateau(np.unique(rows["n"][rows["n"] > 0]).astype(float), plateau, s_show),
           output, "fig_plateau")
     out.print(table)
     write_json(str(output / "fits.json"), clean({"xi": res["xi"], "a0": res["a0"],

@@ -1,5 +1,5 @@
 """Reports: the paper's figures and a self-contained HTML page."""
 
-from .html import build_report
+from .html import build_report, save_figure
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "save_figure"]

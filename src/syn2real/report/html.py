@@ -38,7 +38,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _save(fig: plt.Figure, out: Path, name: str) -> str:
+def save_figure(fig: plt.Figure, out: Path, name: str) -> str:
     """Write PNG and SVG; return the PNG as a data URI for the page."""
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=110)
@@ -128,13 +128,13 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
             f.extra["advice"] = advise(law, target, level=level, n_boot=200)
         fits.append(f)
     figs: list[tuple[str, str, str]] = []
-    figs.append(("curves", _save(fig_curves(fits, level), out, "fig1_curves"),
+    figs.append(("curves", save_figure(fig_curves(fits, level), out, "fig1_curves"),
                  "Fig. 1: fine-tuning error against the number of synthetic pre-training "
                  "images, with the fitted law and its confidence band for the mean."))
-    figs.append(("params", _save(fig_params(fits, level), out, "fig8_params"),
+    figs.append(("params", save_figure(fig_params(fits, level), out, "fig8_params"),
                  "Fig. 8: pre-training rate α and transfer gap C with profile-likelihood "
                  "intervals."))
-    figs.append(("linear", _save(fig_linearised(fits), out, "fig10_linearised"),
+    figs.append(("linear", save_figure(fig_linearised(fits), out, "fig10_linearised"),
                  "Fig. 10: L − Ĉ in log-log space; eq. 1 predicts straight lines."))
     # extrapolation back-test
     items = []
@@ -161,11 +161,11 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
             item["covered"] = float(np.mean((f.err[test] >= lo) & (f.err[test] <= hi)))
         items.append(item)
     if items:
-        figs.append(("extrapolation", _save(fig_extrapolation(items, level), out,
+        figs.append(("extrapolation", save_figure(fig_extrapolation(items, level), out,
                                             "fig5_extrapolation"),
                      "Fig. 5: fitted on the smaller sizes only; held-out sizes predicted by "
                      "eq. 1 (with its profile prediction interval) and by the power law."))
-    figs.append(("landscape", _save(fig_landscape(fits), out, "fig13_landscape"),
+    figs.append(("landscape", save_figure(fig_landscape(fits), out, "fig13_landscape"),
                  "Fig. 13/14: loss over (α, D) with C at its best value: D and α trade off "
                  "along a flat valley, hence the shared D."))
     full_rows = []
@@ -179,7 +179,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
             full_rows.append((curve_label(group), full))
             if len(full_rows) <= 3:
                 figs.append((f"full{len(full_rows)}",
-                             _save(fig_full(curve_label(group), n, s, e, full), out,
+                             save_figure(fig_full(curve_label(group), n, s, e, full), out,
                                    f"fig9_full_law_{len(full_rows)}"),
                              f"Fig. 9: the full law for {html.escape(curve_label(group))}."))
     page = _page(cs, fits, items, figs, full_rows, shared, D, loss, target, level)
