@@ -110,7 +110,9 @@ def simulate(
         plateau[norm] = (mean[-1], gap)
         n_flat = np.repeat(ns, len(cfg.s_grid)).astype(float)
         s_flat = np.tile(cfg.s_grid, len(ns)).astype(float)
-        save_figure(fig_full(f"‖φ1‖ = {norm:g}", n_flat, s_flat, mean.T.ravel(), law), output,
+        fig = fig_full(f"‖φ1‖ = {norm:g}", n_flat, s_flat, mean.T.ravel(), law,
+                       ("pre-training steps n", "fine-tuning steps s"))
+        save_figure(fig, output,
               f"fig9_full_law_norm{norm:g}")
     save_figure(fig_plateau(np.unique(rows["n"][rows["n"] > 0]).astype(float), plateau, s_show),
           output, "fig_plateau")

@@ -166,8 +166,13 @@ def fig_landscape(fits: Sequence[CurveFit], max_panels: int = 4) -> plt.Figure:
     return fig
 
 
-def fig_full(label: str, n: Array, s: Array, err: Array, law: FullTransferLaw) -> plt.Figure:
-    """Fig. 9: the full law as curves in n for each s and in s for each n."""
+def fig_full(label: str, n: Array, s: Array, err: Array, law: FullTransferLaw,
+             xlabels: tuple[str, str] = ("synthetic images n", "real fine-tuning images s")
+             ) -> plt.Figure:
+    """Fig. 9: the full law as curves in n for each s and in s for each n.
+
+    The error axis is logarithmic when the errors span more than a factor of 10.
+    """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     ss = np.unique(s)
     ns = np.unique(n)
@@ -181,8 +186,11 @@ def fig_full(label: str, n: Array, s: Array, err: Array, law: FullTransferLaw) -
         m = n == nv
         a2.plot(s[m], err[m], "o", color=f"C{i % 10}", ms=4, label=f"n={nv:,.0f}")
         a2.plot(gs, law.predict(np.full_like(gs, nv), gs), "-", color=f"C{i % 10}", lw=1)
-    for ax, xl in ((a1, "synthetic images n"), (a2, "real fine-tuning images s")):
+    logy = err.min() > 0 and err.max() / err.min() > 10
+    for ax, xl in ((a1, xlabels[0]), (a2, xlabels[1])):
         ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
         ax.set_xlabel(xl)
         ax.set_ylabel("error")
         ax.legend(fontsize=7)
