@@ -5,15 +5,23 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser demo theory test test-slow test-all lint bench clean
+.PHONY: setup browser render-deps demo theory test test-slow test-all lint bench bench-render clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,render]"
 	touch $@
+
+# Headless OpenGL for the renderer: Mesa's EGL (llvmpipe on CPUs). Debian packages, needs root.
+render-deps:
+	@if ! ldconfig -p | grep -q libEGL_mesa; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null; \
+	  else echo "Mesa EGL not installed: rendering tests will fail (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri)"; fi; fi
 
 # Headless Chromium for the report's browser test (Debian package, needs root).
 browser:
@@ -33,14 +41,14 @@ theory: setup
 	$(BIN)/syn2real theory rates --r0 1 --r1 0.5 --xi 2 --zeta 0.5
 	$(BIN)/syn2real theory simulate -o $(OUT)/theory
 
-test: setup browser
+test: setup browser render-deps
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-slow: setup browser
+test-slow: setup browser render-deps
 	$(BIN)/python -m pytest -m slow -q
 
-test-all: setup browser
+test-all: setup browser render-deps
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -48,6 +56,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_fit.py
+
+bench-render: setup render-deps
+	$(BIN)/python benchmarks/bench_render.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,180 @@
+"""Headless OpenGL renderer (moderngl, EGL; Mesa llvmpipe on CPUs).
+
+One pass writes three targets: colour (RGBA8), camera-frame normal + depth (RGBA32F) and
+the instance id (R32I). Lighting: ambient + one point light + the ceiling (area) light
+sampled at four points, Lambert with a small Blinn-Phong highlight. No anti-aliasing, so the
+masks are exact.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .objects import Mesh, class_mesh
+from .scene import ROOM_HALF, ROOM_HEIGHT, Scene, projection
+
+Array = np.ndarray
+
+_VS = """
+#version 330
+uniform mat4 model; uniform mat4 view; uniform mat4 proj; uniform mat3 nmat;
+in vec3 in_pos; in vec3 in_nrm; in vec2 in_uv;
+out vec3 w_pos; out vec3 w_nrm; out vec2 uv; out vec3 v_pos;
+void main() {
+  vec4 wp = model * vec4(in_pos, 1.0);
+  w_pos = wp.xyz; w_nrm = nmat * in_nrm; uv = in_uv;
+  vec4 vp = view * wp; v_pos = vp.xyz;
+  gl_Position = proj * vp;
+}
+"""
+
+_FS = """
+#version 330
+uniform sampler2D tex; uniform int use_tex; uniform vec3 albedo; uniform float uv_scale;
+uniform int inst; uniform mat4 view; uniform vec3 eye;
+uniform vec3 lpos[5]; uniform vec3 lcol[5];
+in vec3 w_pos; in vec3 w_nrm; in vec2 uv; in vec3 v_pos;
+layout(location = 0) out vec4 color;
+layout(location = 1) out vec4 nd;
+layout(location = 2) out int id;
+void main() {
+  vec3 n = normalize(w_nrm);
+  vec3 vdir = normalize(eye - w_pos);
+  if (dot(n, vdir) < 0.0) n = -n;
+  vec3 base = use_tex == 1 ? texture(tex, uv * uv_scale).rgb : albedo;
+  vec3 c = 0.18 * base;
+  for (int i = 0; i < 5; i++) {
+    vec3 d = lpos[i] - w_pos; float r2 = dot(d, d); vec3 l = d / sqrt(r2);
+    float lam = max(dot(n, l), 0.0);
+    float spec = pow(max(dot(n, normalize(l + vdir)), 0.0), 32.0);
+    c += lcol[i] * (base * lam + 0.15 * spec) / (1.0 + r2);
+  }
+  color = vec4(clamp(c, 0.0, 1.0), 1.0);
+  nd = vec4(normalize(mat3(view) * n), -v_pos.z);
+  id = inst;
+}
+"""
+
+
+def _room_mesh() -> Mesh:
+    h, s = ROOM_HALF, ROOM_HEIGHT
+    quads = [  # inward-facing floor and walls (normals point into the room)
+        ([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0]], [0, 0, 1]),
+        ([[-h, -h, 0], [-h, h, 0], [-h, h, s], [-h, -h, s]], [1, 0, 0]),
+        ([[h, -h, 0], [h, -h, s], [h, h, s], [h, h, 0]], [-1, 0, 0]),
+        ([[-h, -h, 0], [-h, -h, s], [h, -h, s], [h, -h, 0]], [0, 1, 0]),
+        ([[-h, h, 0], [h, h, 0], [h, h, s], [-h, h, s]], [0, -1, 0]),
+    ]
+    V, N, UV, F = [], [], [], []
+    for i, (q, n) in enumerate(quads):
+        V += q
+        N += [n] * 4
+        UV += [[0, 0], [1, 0], [1, 1], [0, 1]]
+        F += [[4 * i, 4 * i + 1, 4 * i + 2], [4 * i, 4 * i + 2, 4 * i + 3]]
+    return Mesh(np.array(V, float), np.array(N, float), np.array(UV, float), np.array(F))
+
+
+@dataclass
+class Frame:
+    """One rendered view: ``rgb`` (H, W, 3) uint8, ``normal`` (H, W, 3) float32 in the camera
+    frame, ``depth`` (H, W) float32 (distance along the optical axis), ``instance`` (H, W)
+    int32 (0: room, i: i-th object of the scene)."""
+
+    rgb: Array
+    normal: Array
+    depth: Array
+    instance: Array
+
+
+class Renderer:
+    """Renders scenes of one image size; reuse it for many scenes (GL objects are cached)."""
+
+    def __init__(self, size: int) -> None:
+        import moderngl
+
+        os.environ.setdefault("LP_NUM_THREADS", "1")
+        try:
+            self.ctx = moderngl.create_standalone_context(backend="egl", require=330)
+        except Exception as exc:  # no EGL / no Mesa: say how to fix it
+            raise RuntimeError(
+                "cannot create a headless OpenGL context (EGL). Install Debian's libegl1 "
+                "libegl-mesa0 libgl1-mesa-dri (make render-deps) and moderngl. Cause: "
+                f"{exc}") from None
+        self.size = size
+        ctx = self.ctx
+        self.prog = ctx.program(vertex_shader=_VS, fragment_shader=_FS)
+        self.color = ctx.texture((size, size), 4, dtype="f1")
+        self.nd = ctx.texture((size, size), 4, dtype="f4")
+        self.ids = ctx.texture((size, size), 1, dtype="i4")
+        self.depth = ctx.depth_renderbuffer((size, size))
+        self.fbo = ctx.framebuffer([self.color, self.nd, self.ids], self.depth)
+        self._vaos: dict[int, object] = {}
+        self.prog["proj"].write(projection().T.astype("f4").tobytes())
+        self._room = self._vao(-1, _room_mesh())
+
+    def _vao(self, key: int, mesh: Mesh):
+        if key not in self._vaos:
+            data = np.hstack([mesh.vertices, mesh.normals, mesh.uv]).astype("f4")
+            vbo = self.ctx.buffer(data.tobytes())
+            ibo = self.ctx.buffer(mesh.faces.astype("i4").tobytes())
+            self._vaos[key] = self.ctx.vertex_array(
+                self.prog, [(vbo, "3f 3f 2f", "in_pos", "in_nrm", "in_uv")], ibo)
+        return self._vaos[key]
+
+    def _texture(self, img: Array):
+        t = self.ctx.texture((img.shape[1], img.shape[0]), 3, np.ascontiguousarray(img).tobytes())
+        t.repeat_x = t.repeat_y = True
+        return t
+
+    def render(self, scene: Scene) -> list[Frame]:
+        """Render every camera view of a scene."""
+        ctx, prog = self.ctx, self.prog
+        lights = [scene.point, *scene.area]
+        prog["lpos"].write(np.array([li.position for li in lights], "f4").tobytes())
+        prog["lcol"].write(np.array([li.color * li.strength for li in lights], "f4").tobytes())
+        bg = self._texture(scene.background)
+        texs = [self._texture(o.tex) if o.tex is not None else None for o in scene.objects]
+        draws = [(self._room, np.eye(4), 0, bg, np.ones(3), 4.0)]
+        for i, o in enumerate(scene.objects):
+            draws.append((self._vao(o.class_id, class_mesh(o.class_id)), o.model_matrix(),
+                          i + 1, texs[i], o.color, 1.0))
+        frames = []
+        self.fbo.use()
+        ctx.enable(ctx.DEPTH_TEST)
+        for view, eye in scene.cameras:
+            self.fbo.clear(0.0, 0.0, 0.0, 1.0, depth=1.0)
+            prog["view"].write(view.T.astype("f4").tobytes())
+            prog["eye"].value = tuple(eye)
+            for vao, model, inst, tex, albedo, uv_scale in draws:
+                prog["model"].write(model.T.astype("f4").tobytes())
+                nmat = np.linalg.inv(model[:3, :3]).T
+                prog["nmat"].write(nmat.T.astype("f4").tobytes())
+                prog["inst"].value = inst
+                prog["albedo"].value = tuple(albedo)
+                prog["uv_scale"].value = uv_scale
+                if tex is not None:
+                    tex.use(0)
+                    prog["use_tex"].value = 1
+                else:
+                    prog["use_tex"].value = 0
+                vao.render()
+            frames.append(self._read())
+        bg.release()
+        for t in texs:
+            if t is not None:
+                t.release()
+        return frames
+
+    def _read(self) -> Frame:
+        n = self.size
+        rgba = np.frombuffer(self.color.read(), np.uint8).reshape(n, n, 4)[::-1, :, :3]
+        nd = np.frombuffer(self.nd.read(), np.float32).reshape(n, n, 4)[::-1]
+        ids = np.frombuffer(self.ids.read(), np.int32).reshape(n, n)[::-1]
+        return Frame(np.ascontiguousarray(rgba), np.ascontiguousarray(nd[..., :3]),
+                     np.ascontiguousarray(nd[..., 3]), np.ascontiguousarray(ids))
+
+    def release(self) -> None:
+        self.ctx.release()

@@ -1,0 +1,88 @@
+"""Declarative, seeded description of a synthetic dataset (BlenderProc/Kubric style).
+
+A :class:`DatasetSpec` fixes everything that decides the images: the four complexity knobs of
+the paper, the object library, image size, views per scene and the seed. Its stable hash (of
+the canonical JSON) names the dataset; shard ``k`` is rendered from
+``SeedSequence([seed, hash, k])`` alone, so any prefix of ``1000 * 2^i`` images is a valid
+dataset and "render more" appends shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class DatasetSpec(BaseModel):
+    """Everything that determines a rendered dataset.
+
+    The four knobs of the paper: ``appearance`` (one object or ``n_objects`` per scene),
+    ``light`` (fixed or random colour / position / strength of the point and area lights),
+    ``background`` (one texture for floor and walls, or a random texture per scene) and
+    ``object_texture`` (uniform colours or procedural textures).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    appearance: Literal["single", "multiple"] = "multiple"
+    n_objects: int = Field(10, ge=1, le=40, description="objects per scene when multiple")
+    light: Literal["fixed", "random"] = "random"
+    background: Literal["fixed", "random"] = "random"
+    object_texture: Literal["without", "with"] = "with"
+    size: int = Field(64, ge=16, le=1024, description="image side in pixels")
+    views: int = Field(10, ge=1, le=100, description="camera views per scene")
+    shard_size: int = Field(1000, ge=10, description="images per shard")
+    classes: int = Field(56, ge=2, le=56, description="first k classes of the library")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _shard_multiple_of_views(self) -> DatasetSpec:
+        if self.shard_size % self.views:
+            raise ValueError(f"shard_size ({self.shard_size}) must be a multiple of views "
+                             f"({self.views}) so that no scene spans two shards")
+        return self
+
+    @property
+    def objects_per_scene(self) -> int:
+        return 1 if self.appearance == "single" else self.n_objects
+
+    def spec_hash(self) -> str:
+        """Stable 16-hex-digit hash of the canonical JSON."""
+        text = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def shard_seed(self, shard: int) -> np.random.SeedSequence:
+        """Seed of one shard: depends on (seed, spec hash, shard index) only."""
+        return np.random.SeedSequence([self.seed, int(self.spec_hash(), 16) % 2**63, shard])
+
+
+#: cg-transfer's rendering levels (pdata bop-lv0 .. lv7).
+PRESETS: dict[str, dict] = {
+    "lv0": {"appearance": "single", "light": "fixed", "background": "fixed",
+            "object_texture": "without"},
+    "lv1": {"appearance": "single", "light": "fixed", "background": "fixed",
+            "object_texture": "with"},
+    "lv2": {"appearance": "multiple", "light": "fixed", "background": "fixed",
+            "object_texture": "without"},
+    "lv3": {"appearance": "multiple", "light": "random", "background": "fixed",
+            "object_texture": "without"},
+    "lv4": {"appearance": "multiple", "light": "fixed", "background": "fixed",
+            "object_texture": "with"},
+    "lv5": {"appearance": "multiple", "light": "random", "background": "fixed",
+            "object_texture": "with"},
+    "lv6": {"appearance": "multiple", "light": "random", "background": "random",
+            "object_texture": "without"},
+    "lv7": {"appearance": "multiple", "light": "random", "background": "random",
+            "object_texture": "with"},
+}
+
+
+def preset(name: str, **overrides: object) -> DatasetSpec:
+    """A preset spec (``lv0`` .. ``lv7``) with optional overrides (size, seed, ...)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return DatasetSpec(**{**PRESETS[name], **overrides})

@@ -1,0 +1,171 @@
+"""The synthetic scene generator, with the real headless renderer (moderngl + Mesa EGL)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("moderngl")
+pytest.importorskip("pycocotools")
+
+from syn2real.render import (
+    CLASS_NAMES,
+    PRESETS,
+    DatasetSpec,
+    ShardDataset,
+    class_mesh,
+    preset,
+    render_dataset,
+)
+from syn2real.render.shards import boxes_from_instances
+from syn2real.render.textures import KINDS, texture
+
+SMALL = {"size": 32, "shard_size": 20, "views": 10}
+
+
+def test_presets_follow_cg_transfer_levels():
+    assert sorted(PRESETS) == [f"lv{i}" for i in range(8)]
+    lv7, lv0 = preset("lv7"), preset("lv0")
+    assert (lv7.appearance, lv7.light, lv7.background, lv7.object_texture) == (
+        "multiple", "random", "random", "with")
+    assert (lv0.objects_per_scene, lv0.light, lv0.object_texture) == (1, "fixed", "without")
+    assert preset("lv6").object_texture == "without" and preset("lv6").background == "random"
+    assert preset("lv7").spec_hash() == preset("lv7").spec_hash() != preset("lv6").spec_hash()
+    with pytest.raises(ValueError, match="multiple of views"):
+        DatasetSpec(shard_size=25, views=10)
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("lv9")
+
+
+def test_object_library_has_56_stable_normalised_classes():
+    assert len(CLASS_NAMES) == 56 and len(set(CLASS_NAMES)) == 56
+    for c in (0, 2, 10, 25, 30, 55):
+        m = class_mesh(c)
+        assert abs(m.vertices[:, 2].min()) < 1e-9  # rests on the floor
+        r = np.linalg.norm(m.vertices - [0, 0, m.vertices[:, 2].max() / 2], axis=1)
+        assert r.max() == pytest.approx(1.0, abs=1e-6)
+        assert np.allclose(np.linalg.norm(m.normals, axis=1), 1.0, atol=1e-6)
+        assert m.faces.max() < len(m.vertices)
+
+
+def test_textures_are_deterministic_and_distinct():
+    for kind in KINDS:
+        a, b = texture(kind, 5), texture(kind, 5)
+        assert np.array_equal(a, b) and a.std() > 5
+        assert not np.array_equal(a, texture(kind, 6))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lv7")
+    spec = preset("lv7", **SMALL)
+    render_dataset(spec, root, 40)
+    return spec, root
+
+
+def test_ground_truth_is_consistent(small):
+    _spec, root = small
+    ds = ShardDataset(root)
+    assert len(ds) == 40
+    for i in (0, 13, 39):
+        it = ds[i]
+        inst, sem = np.asarray(it["instance"]), np.asarray(it["semantic"])
+        assert it["rgb"].shape == (32, 32, 3) and it["rgb"].dtype == np.uint8
+        # class mask = class of the instance; background where the room is
+        assert np.array_equal(sem == 0, inst == 0)
+        present = np.unique(sem[sem > 0]) - 1
+        assert np.array_equal(np.nonzero(it["labels"])[0], present)
+        n = np.asarray(it["normal"], np.float32)
+        assert np.allclose(np.linalg.norm(n, axis=-1), 1.0, atol=5e-3)
+        d = np.asarray(it["depth"], np.float32)
+        assert d.min() > 0.04 and d.max() < 20
+        # normals face the camera: n . ray < 0 for the pixel's viewing ray (camera frame)
+        f = 1 / np.tan(np.radians(30))
+        c = (np.arange(32) + 0.5) / 32 * 2 - 1
+        ray = np.stack(np.broadcast_arrays(c[None, :] / f, -c[:, None] / f, -1.0), -1)
+        assert np.mean(np.sum(n * ray, axis=-1) < 1e-2) > 0.99
+
+
+def test_coco_annotations_load_and_evaluate(small):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    _spec, root = small
+    ds = ShardDataset(root)
+    coco = COCO(str(ds.coco_path(1)))
+    assert len(coco.getImgIds()) == 20 and len(coco.getCatIds()) == 56
+    ann = coco.dataset["annotations"][0]
+    img_index = ann["image_id"] - 20
+    inst = np.asarray(ds[20 + img_index]["instance"])
+    mask = coco.annToMask(ann)
+    assert np.array_equal(mask.astype(bool), inst == ann["instance"])
+    x, y, w, h, area = boxes_from_instances(inst, 40)[ann["instance"]]
+    assert ann["bbox"] == [x, y, w, h] and ann["area"] == area
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+             "score": 1.0} for a in coco.dataset["annotations"]]
+    ev = COCOeval(coco, coco.loadRes(dets), "bbox")
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    assert ev.stats[0] == pytest.approx(1.0)
+
+
+def test_same_spec_gives_identical_bytes_with_any_worker_count(small, tmp_path):
+    spec, root = small
+    render_dataset(spec, tmp_path / "two", 40, workers=2)
+    a = json.loads((root / "manifest.json").read_text())["shards"]
+    b = json.loads((tmp_path / "two" / "manifest.json").read_text())["shards"]
+    assert a == b
+
+
+def test_render_more_appends_and_prefixes_are_datasets(small, tmp_path):
+    spec, root = small
+    part = tmp_path / "part"
+    render_dataset(spec, part, 20)
+    first = json.loads((part / "manifest.json").read_text())["shards"]["0"]
+    render_dataset(spec, part, 40)
+    full = json.loads((part / "manifest.json").read_text())["shards"]
+    assert full["0"] == first
+    assert full == json.loads((root / "manifest.json").read_text())["shards"]
+    assert len(ShardDataset(part, n=20)) == 20
+
+
+def test_interrupted_run_resumes_without_half_written_shards(small, tmp_path):
+    spec, root = small
+    run = tmp_path / "run"
+    shutil.copytree(root, run)
+    # a kill after shard 1 was renamed but before the manifest listed it, plus leftovers
+    m = json.loads((run / "manifest.json").read_text())
+    del m["shards"]["1"]
+    (run / "manifest.json").write_text(json.dumps(m))
+    (run / ".shard-00002.tmpxyz").mkdir()
+    (run / ".shard-00002.tmpxyz" / "rgb.npy").write_bytes(b"partial")
+    render_dataset(spec, run, 60)
+    m2 = json.loads((run / "manifest.json").read_text())
+    assert sorted(m2["shards"], key=int) == ["0", "1", "2"] and m2["images"] == 60
+    assert not list(run.glob(".shard-*"))
+    with pytest.raises(ValueError, match="another spec"):
+        render_dataset(preset("lv6", **SMALL), run, 20)
+
+
+def test_cli_render_writes_contact_sheet_and_rejects_bad_specs(tmp_path):
+    from typer.testing import CliRunner
+
+    from syn2real.cli.app import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["render", "--preset", "lv0", "--n", "20", "--size", "32",
+                              "--out", str(tmp_path / "d")])
+    assert res.exit_code != 0  # shard_size 1000 does not divide 20
+    spec = tmp_path / "s.yaml"
+    spec.write_text("preset: lv0\nsize: 32\nshard_size: 20\n")
+    res = runner.invoke(app, ["render", "--spec", str(spec), "--n", "20", "--out",
+                              str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "d" / "contact_sheet.png").stat().st_size > 1000
+    spec.write_text("preset: lv0\nlight: dim\n")
+    res = runner.invoke(app, ["render", "--spec", str(spec), "--out", str(tmp_path / "e")])
+    assert res.exit_code == 2 and "'light'" in res.output
