@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,render]"
+	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba]"
 	touch $@
 
 # Headless OpenGL for the renderer: Mesa's EGL (llvmpipe on CPUs). Debian packages, needs root.

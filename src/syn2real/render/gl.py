@@ -54,7 +54,7 @@ void main() {
   }
   color = vec4(clamp(c, 0.0, 1.0), 1.0);
   nd = vec4(normalize(mat3(view) * n), -v_pos.z);
-  id = inst;
+  id = inst + 1;  // 0 stays for pixels that hit nothing
 }
 """
 
@@ -81,7 +81,8 @@ def _room_mesh() -> Mesh:
 class Frame:
     """One rendered view: ``rgb`` (H, W, 3) uint8, ``normal`` (H, W, 3) float32 in the camera
     frame, ``depth`` (H, W) float32 (distance along the optical axis), ``instance`` (H, W)
-    int32 (0: room, i: i-th object of the scene)."""
+    int32 (0: room, i: i-th object of the scene, -1: nothing hit; normal and depth are
+    valid where ``instance >= 0``)."""
 
     rgb: Array
     normal: Array
@@ -172,7 +173,7 @@ class Renderer:
         n = self.size
         rgba = np.frombuffer(self.color.read(), np.uint8).reshape(n, n, 4)[::-1, :, :3]
         nd = np.frombuffer(self.nd.read(), np.float32).reshape(n, n, 4)[::-1]
-        ids = np.frombuffer(self.ids.read(), np.int32).reshape(n, n)[::-1]
+        ids = np.frombuffer(self.ids.read(), np.int32).reshape(n, n)[::-1] - 1
         return Frame(np.ascontiguousarray(rgba), np.ascontiguousarray(nd[..., :3]),
                      np.ascontiguousarray(nd[..., 3]), np.ascontiguousarray(ids))
 

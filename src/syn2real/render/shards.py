@@ -5,9 +5,10 @@ Layout of a dataset folder::
     manifest.json            spec, spec hash, shard list with SHA-256 checksums, licences
     shard-00000/             images 0 .. shard_size-1 (one folder per shard)
         rgb.npy              (N, H, W, 3) uint8
-        instance.npy         (N, H, W) int16     0: room, i: i-th object of the scene
+        instance.npy         (N, H, W) int16     0: room, i: i-th object, -1: nothing hit
         semantic.npy         (N, H, W) int16     0: background, c + 1: class c
-        normal.npy           (N, H, W, 3) float16 unit normals in the camera frame
+        normal.npy           (N, H, W, 3) float16 unit normals in the camera frame (valid
+                                                  where instance >= 0)
         depth.npy            (N, H, W) float16   distance along the optical axis
         labels.npy           (N, classes) uint8  multi-label vector (visible classes)
         coco.json            COCO instances (boxes, RLE masks), loadable by pycocotools
@@ -89,7 +90,7 @@ def render_shard_arrays(spec: DatasetSpec, shard: int) -> dict[str, Any]:
             img_id = shard * N + i
             rgb[i], nrm[i], dep[i] = fr.rgb, fr.normal, fr.depth
             inst[i] = fr.instance
-            sem[i] = lut[fr.instance]
+            sem[i] = np.where(fr.instance >= 0, lut[np.maximum(fr.instance, 0)], 0)
             images.append({"id": img_id, "width": S, "height": S,
                            "file_name": f"shard-{shard:05d}/{i}"})
             for j, (x, y, w, h, area) in boxes_from_instances(fr.instance,
