@@ -6,7 +6,9 @@ depth, labels, COCO RLE json, checksums, atomic shard writes) and the peak resid
 Baseline (named ``gl_only``): the same scenes rendered by one process with no ground truth
 post-processing and nothing written, measured in the same run; the ratio shows what the
 ground truth and the shard writing cost. The issue's targets on 2 cores: >= 150 img/s at
-64 px and >= 80 img/s at 128 px. Mitsuba is not implemented yet: no ratio to it.
+64 px and >= 80 img/s at 128 px. Also the Mitsuba 3 backend (scalar_rgb, 16 spp path
+tracing of the same scenes; its Python ray-cast ground truth excluded) at 64 px, with
+``ratio_gl_vs_mitsuba``.
 
 Usage: python benchmarks/bench_render.py [--images 400]
 Run it alone: a second busy process on 2 cores halves every figure.
@@ -57,6 +59,22 @@ def shards(size: int, images: int, workers: int) -> tuple[float, float]:
     return 2 * shard / dt, peak
 
 
+def mitsuba_rate(size: int, views: int = 4) -> float | None:
+    try:
+        import mitsuba  # noqa: F401
+    except ImportError:
+        return None
+    from syn2real.render.mitsuba_backend import _load, build_scene
+
+    mi = _load("scalar_rgb")
+    spec = preset("lv7", size=size, views=views)
+    scene = sample_scene(spec, np.random.default_rng(0))
+    t0 = time.perf_counter()
+    for view, _ in scene.cameras:
+        mi.render(build_scene(scene, view, size), spp=16)
+    return views / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=400, help="images per configuration")
@@ -66,6 +84,13 @@ def main() -> None:
         n = args.images if size < 256 else max(args.images // 2, 40)
         base = gl_only(size, n)
         print(f"{size:4d} px  gl_only (1 process, no GT, no writes): {base:7.1f} img/s")
+        if size == 64:
+            mrate = mitsuba_rate(size)
+            if mrate is None:
+                print("  64 px  mitsuba: not installed (pip install mitsuba)")
+            else:
+                print(f"  64 px  mitsuba scalar_rgb 16 spp: {mrate:7.2f} img/s  "
+                      f"ratio_gl_vs_mitsuba {base / mrate:6.0f}")
         for w in (1, 2):
             rate, peak = shards(size, n, w)
             line = (f"{size:4d} px  shards, {w} worker(s): {rate:7.1f} img/s  "

@@ -142,25 +142,32 @@ class Renderer:
         for i, o in enumerate(scene.objects):
             draws.append((self._vao(o.class_id, class_mesh(o.class_id)), o.model_matrix(),
                           i + 1, texs[i], o.color, 1.0))
+        # per-object uniforms are the same for every view: pack them once
+        packed = []
+        for vao, model, inst, tex, albedo, uv_scale in draws:
+            nmat = np.linalg.inv(model[:3, :3]).T
+            packed.append((vao, model.T.astype("f4").tobytes(), nmat.T.astype("f4").tobytes(),
+                           inst, tex, tuple(albedo), uv_scale))
         frames = []
         self.fbo.use()
         ctx.enable(ctx.DEPTH_TEST)
+        u_model, u_nmat, u_inst = prog["model"], prog["nmat"], prog["inst"]
+        u_albedo, u_uv, u_tex = prog["albedo"], prog["uv_scale"], prog["use_tex"]
         for view, eye in scene.cameras:
             self.fbo.clear(0.0, 0.0, 0.0, 1.0, depth=1.0)
             prog["view"].write(view.T.astype("f4").tobytes())
             prog["eye"].value = tuple(eye)
-            for vao, model, inst, tex, albedo, uv_scale in draws:
-                prog["model"].write(model.T.astype("f4").tobytes())
-                nmat = np.linalg.inv(model[:3, :3]).T
-                prog["nmat"].write(nmat.T.astype("f4").tobytes())
-                prog["inst"].value = inst
-                prog["albedo"].value = tuple(albedo)
-                prog["uv_scale"].value = uv_scale
+            for vao, model_b, nmat_b, inst, tex, albedo, uv_scale in packed:
+                u_model.write(model_b)
+                u_nmat.write(nmat_b)
+                u_inst.value = inst
+                u_albedo.value = albedo
+                u_uv.value = uv_scale
                 if tex is not None:
                     tex.use(0)
-                    prog["use_tex"].value = 1
+                    u_tex.value = 1
                 else:
-                    prog["use_tex"].value = 0
+                    u_tex.value = 0
                 vao.render()
             frames.append(self._read())
         bg.release()

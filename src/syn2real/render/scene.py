@@ -84,8 +84,15 @@ def _fixed_background(spec: DatasetSpec) -> Array:
     return texture("bricks", 1_000_003 + spec.seed)
 
 
-def sample_scene(spec: DatasetSpec, rng: np.random.Generator, tex_size: int = 64) -> Scene:
-    """Draw one scene (objects, lights, ``spec.views`` cameras) from ``rng``."""
+def sample_scene(spec: DatasetSpec, rng: np.random.Generator, tex_size: int | None = None
+                 ) -> Scene:
+    """Draw one scene (objects, lights, ``spec.views`` cameras) from ``rng``.
+
+    Textures are 32 px for images up to 64 px (objects span a few dozen pixels) and 64 px
+    above.
+    """
+    if tex_size is None:
+        tex_size = 32 if spec.size <= 64 else 64
     k = spec.objects_per_scene
     objs: list[SceneObject] = []
     tries = 0

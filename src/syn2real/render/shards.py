@@ -59,12 +59,16 @@ def _renderer(size: int):
 
 def boxes_from_instances(inst: Array, k: int) -> dict[int, tuple[int, int, int, int, int]]:
     """Tight boxes ``(x, y, w, h, area)`` of instance ids 1..k visible in ``inst``."""
+    from scipy.ndimage import find_objects
+
+    lab = np.clip(inst, 0, None)
+    area = np.bincount(lab.ravel(), minlength=k + 1)
     out = {}
-    for i in range(1, k + 1):
-        ys, xs = np.nonzero(inst == i)
-        if len(xs):
-            out[i] = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-                      int(ys.max() - ys.min() + 1), int(len(xs)))
+    for i, sl in enumerate(find_objects(lab, max_label=k), start=1):
+        if sl is not None:
+            ys, xs = sl
+            out[i] = (int(xs.start), int(ys.start), int(xs.stop - xs.start),
+                      int(ys.stop - ys.start), int(area[i]))
     return out
 
 
