@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .objects import Mesh, class_mesh
+from .objects import Mesh
 from .scene import ROOM_HALF, ROOM_HEIGHT, Scene, projection
 
 Array = np.ndarray
@@ -61,12 +61,13 @@ void main() {
 
 def _room_mesh() -> Mesh:
     h, s = ROOM_HALF, ROOM_HEIGHT
-    quads = [  # inward-facing floor and walls (normals point into the room)
+    quads = [  # inward-facing floor, walls and ceiling (normals point into the room)
         ([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0]], [0, 0, 1]),
         ([[-h, -h, 0], [-h, h, 0], [-h, h, s], [-h, -h, s]], [1, 0, 0]),
         ([[h, -h, 0], [h, -h, s], [h, h, s], [h, h, 0]], [-1, 0, 0]),
         ([[-h, -h, 0], [-h, -h, s], [h, -h, s], [h, -h, 0]], [0, 1, 0]),
         ([[-h, h, 0], [h, h, 0], [h, h, s], [-h, h, s]], [0, -1, 0]),
+        ([[-h, -h, s], [-h, h, s], [h, h, s], [h, -h, s]], [0, 0, -1]),  # ceiling
     ]
     V, N, UV, F = [], [], [], []
     for i, (q, n) in enumerate(quads):
@@ -112,11 +113,11 @@ class Renderer:
         self.ids = ctx.texture((size, size), 1, dtype="i4")
         self.depth = ctx.depth_renderbuffer((size, size))
         self.fbo = ctx.framebuffer([self.color, self.nd, self.ids], self.depth)
-        self._vaos: dict[int, object] = {}
+        self._vaos: dict[str, object] = {}
         self.prog["proj"].write(projection().T.astype("f4").tobytes())
-        self._room = self._vao(-1, _room_mesh())
+        self._room = self._vao("room", _room_mesh())
 
-    def _vao(self, key: int, mesh: Mesh):
+    def _vao(self, key: str, mesh: Mesh):
         if key not in self._vaos:
             data = np.hstack([mesh.vertices, mesh.normals, mesh.uv]).astype("f4")
             vbo = self.ctx.buffer(data.tobytes())
@@ -140,7 +141,7 @@ class Renderer:
         texs = [self._texture(o.tex) if o.tex is not None else None for o in scene.objects]
         draws = [(self._room, np.eye(4), 0, bg, np.ones(3), 4.0)]
         for i, o in enumerate(scene.objects):
-            draws.append((self._vao(o.class_id, class_mesh(o.class_id)), o.model_matrix(),
+            draws.append((self._vao(o.key, o.mesh), o.model_matrix(),
                           i + 1, texs[i], o.color, 1.0))
         # per-object uniforms are the same for every view: pack them once
         packed = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .gl import Frame, _room_mesh
-from .objects import Mesh, class_mesh
+from .objects import Mesh
 from .scene import FOV_DEG, Scene
 
 Array = np.ndarray
@@ -86,7 +86,7 @@ def build_scene(scene: Scene, view: Array, size: int, variant: str = "scalar_rgb
     d["room"] = _mi_mesh(mi, "room", _room_uv_scaled(), np.eye(4),
                          _bsdf(mi, np.ones(3), scene.background))
     for i, o in enumerate(scene.objects):
-        d[f"obj{i + 1}"] = _mi_mesh(mi, f"obj{i + 1}", class_mesh(o.class_id),
+        d[f"obj{i + 1}"] = _mi_mesh(mi, f"obj{i + 1}", o.mesh,
                                     o.model_matrix(), _bsdf(mi, o.color, o.tex))
     return mi.load_dict(d)
 
@@ -122,6 +122,9 @@ def render_view(scene: Scene, view_index: int, size: int, spp: int = 16,
                                        mi.Point2f(0.5, 0.5))
             dw = np.array([ray.d.x, ray.d.y, ray.d.z])
             si = msc.ray_intersect(mi.Ray3f(ray.o, ray.d))
+            if si.is_valid() and si.shape.id() == "ceiling":
+                # the emitter is a light, not scene geometry: look through it
+                si = msc.ray_intersect(si.spawn_ray(ray.d))
             if not si.is_valid():
                 continue
             inst[row, col] = index_of.get(si.shape.id(), -1)

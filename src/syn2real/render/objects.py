@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -293,3 +294,72 @@ def class_mesh(class_id: int) -> Mesh:
     if not 0 <= class_id < len(makers):
         raise ValueError(f"class id must be in 0..{len(makers) - 1}, got {class_id}")
     return makers[class_id][1]().normalised()
+
+
+MESH_SUFFIXES = (".obj", ".ply", ".glb", ".gltf", ".stl", ".off")
+
+
+def _uv_spherical(v: Array) -> Array:
+    c = v - v.mean(axis=0)
+    r = np.linalg.norm(c, axis=1) + 1e-12
+    return np.column_stack([0.5 + np.arctan2(c[:, 1], c[:, 0]) / (2 * np.pi),
+                            0.5 + np.arcsin(np.clip(c[:, 2] / r, -1, 1)) / np.pi])
+
+
+def load_mesh(path: str | Path) -> Mesh:
+    """A user mesh (OBJ, PLY, GLB, ... via trimesh), normalised like the built-in ones.
+
+    Texture coordinates are taken from the file when present, else projected spherically.
+    BOP ``models/obj_*.ply`` files (millimetres) load as they are: every mesh is rescaled.
+    """
+    import trimesh
+
+    try:
+        tm = trimesh.load(str(path), force="mesh", process=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read the mesh ({exc})") from None
+    if not isinstance(tm, trimesh.Trimesh) or len(tm.faces) == 0:
+        raise ValueError(f"{path}: no triangles in the file")
+    v = np.asarray(tm.vertices, float)
+    uv = getattr(tm.visual, "uv", None)
+    uv = np.asarray(uv, float) if uv is not None and len(uv) == len(v) else _uv_spherical(v)
+    n = np.asarray(tm.vertex_normals, float)
+    return Mesh(v, n, uv, np.asarray(tm.faces, np.int64)).normalised()
+
+
+@dataclass(frozen=True)
+class Library:
+    """The classes a dataset draws from: the built-in set or the meshes of a folder."""
+
+    names: tuple[str, ...]
+    paths: tuple[Path, ...] = ()
+
+    def mesh(self, class_id: int) -> Mesh:
+        if not self.paths:
+            return class_mesh(class_id)
+        return _user_mesh(str(self.paths[class_id]))
+
+    def key(self, class_id: int) -> str:
+        return f"builtin:{class_id}" if not self.paths else str(self.paths[class_id])
+
+
+@lru_cache(maxsize=4096)
+def _user_mesh(path: str) -> Mesh:
+    return load_mesh(path)
+
+
+@lru_cache(maxsize=16)
+def get_library(mesh_dir: str | None = None) -> Library:
+    """The library of a spec: built-in (``mesh_dir=None``) or a folder's meshes, sorted by
+    relative path (a BOP dataset's ``models/`` folder works as it is)."""
+    if mesh_dir is None:
+        return Library(CLASS_NAMES)
+    root = Path(mesh_dir)
+    if not root.is_dir():
+        raise ValueError(f"mesh_dir {root} is not a folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MESH_SUFFIXES)
+    if len(files) < 2:
+        raise ValueError(f"{root}: found {len(files)} mesh file(s) ({', '.join(MESH_SUFFIXES)}); "
+                         "need at least 2 classes")
+    names = tuple(str(p.relative_to(root).with_suffix("")) for p in files)
+    return Library(names, tuple(files))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .objects import Mesh, get_library
 from .spec import DatasetSpec
 from .textures import random_texture, texture
 
@@ -22,6 +23,8 @@ FOV_DEG = 60.0
 @dataclass
 class SceneObject:
     class_id: int
+    mesh: Mesh
+    key: str
     scale: float
     position: Array   # (3,) on the floor
     yaw: float
@@ -94,6 +97,8 @@ def sample_scene(spec: DatasetSpec, rng: np.random.Generator, tex_size: int | No
     if tex_size is None:
         tex_size = 32 if spec.size <= 64 else 64
     k = spec.objects_per_scene
+    lib = get_library(spec.mesh_dir)
+    n_classes = spec.n_classes
     objs: list[SceneObject] = []
     tries = 0
     while len(objs) < k and tries < 500:
@@ -102,13 +107,14 @@ def sample_scene(spec: DatasetSpec, rng: np.random.Generator, tex_size: int | No
         pos = np.array([*rng.uniform(-2.2, 2.2, 2), 0.0]) if k > 1 else np.zeros(3)
         if any(np.linalg.norm(pos[:2] - o.position[:2]) < scale + o.scale for o in objs):
             continue
-        cls = int(rng.integers(spec.classes))
+        cls = int(rng.integers(n_classes))
         yaw = rng.uniform(0, 2 * np.pi)
         color = rng.uniform(0.15, 0.95, 3)
-        tex = random_texture(rng, tex_size) if spec.object_texture == "with" else None
-        objs.append(SceneObject(cls, scale, pos, yaw, color, tex))
-    background = (random_texture(rng, tex_size) if spec.background == "random"
-                  else _fixed_background(spec))
+        tex = (random_texture(rng, tex_size, spec.texture_dir)
+               if spec.object_texture == "with" else None)
+        objs.append(SceneObject(cls, lib.mesh(cls), lib.key(cls), scale, pos, yaw, color, tex))
+    background = (random_texture(rng, tex_size, spec.texture_dir)
+                  if spec.background == "random" else _fixed_background(spec))
     if spec.light == "random":
         point = Light(np.array([*rng.uniform(-2.5, 2.5, 2), rng.uniform(1.2, 2.9)]),
                       rng.uniform(0.6, 1.0, 3), rng.uniform(3.0, 9.0))

@@ -36,7 +36,12 @@ class DatasetSpec(BaseModel):
     size: int = Field(64, ge=16, le=1024, description="image side in pixels")
     views: int = Field(10, ge=1, le=100, description="camera views per scene")
     shard_size: int = Field(1000, ge=10, description="images per shard")
-    classes: int = Field(56, ge=2, le=56, description="first k classes of the library")
+    classes: int | None = Field(None, ge=2, description="first k classes of the library "
+                                "(default: all)")
+    mesh_dir: str | None = Field(None, description="folder of user meshes (OBJ/PLY/GLB; a "
+                                 "BOP models/ folder) instead of the built-in library")
+    texture_dir: str | None = Field(None, description="folder of user textures (PNG/JPG) "
+                                    "instead of procedural ones")
     seed: int = 0
 
     @model_validator(mode="after")
@@ -50,14 +55,40 @@ class DatasetSpec(BaseModel):
     def objects_per_scene(self) -> int:
         return 1 if self.appearance == "single" else self.n_objects
 
+    @property
+    def n_classes(self) -> int:
+        """Classes actually used: ``classes`` or every class of the library."""
+        from .objects import get_library
+
+        available = len(get_library(self.mesh_dir).names)
+        if self.classes is not None and self.classes > available:
+            raise ValueError(f"classes = {self.classes} but the library has {available}")
+        return self.classes or available
+
     def spec_hash(self) -> str:
-        """Stable 16-hex-digit hash of the canonical JSON."""
-        text = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Stable 16-hex-digit hash of the canonical JSON and of the user asset files."""
+        h = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True,
+                                      separators=(",", ":")).encode())
+        for folder in (self.mesh_dir, self.texture_dir):
+            if folder is not None:
+                h.update(_folder_digest(folder).encode())
+        return h.hexdigest()[:16]
 
     def shard_seed(self, shard: int) -> np.random.SeedSequence:
         """Seed of one shard: depends on (seed, spec hash, shard index) only."""
         return np.random.SeedSequence([self.seed, int(self.spec_hash(), 16) % 2**63, shard])
+
+
+def _folder_digest(folder: str) -> str:
+    """Content hash of a folder of assets (relative paths and bytes)."""
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    root = Path(folder)
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
 
 
 #: cg-transfer's rendering levels (pdata bop-lv0 .. lv7).

@@ -87,7 +87,31 @@ def _bricks(rng: np.random.Generator, x: Array, y: Array) -> Array:
     return ((yy % 1 > mortar) & (xx % 1 > mortar / 2)).astype(float)
 
 
-def random_texture(rng: np.random.Generator, n: int = 64) -> Array:
-    """A texture of a random kind with a random seed drawn from ``rng``."""
+def random_texture(rng: np.random.Generator, n: int = 64, folder: str | None = None
+                   ) -> Array:
+    """A texture of a random kind with a random seed drawn from ``rng`` (or a random image
+    of ``folder`` when given)."""
+    if folder is not None:
+        bank = user_textures(folder, n)
+        return bank[int(rng.integers(len(bank)))]
     kind = KINDS[int(rng.integers(len(KINDS)))]
     return texture(kind, int(rng.integers(2**31)), n)
+
+
+_USER: dict[tuple[str, int], list[Array]] = {}
+
+
+def user_textures(folder: str, n: int) -> list[Array]:
+    """Images of a folder (PNG/JPG, sorted by name) resized to ``n`` x ``n`` RGB."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    key = (folder, n)
+    if key not in _USER:
+        files = sorted(p for p in Path(folder).rglob("*")
+                       if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif"))
+        if not files:
+            raise ValueError(f"texture_dir {folder}: no PNG/JPG images found")
+        _USER[key] = [np.asarray(Image.open(f).convert("RGB").resize((n, n))) for f in files]
+    return _USER[key]
