@@ -246,3 +246,19 @@ def test_kill_during_render_then_resume(tmp_path):
     assert not list(out.glob(".shard-*"))
     ref = render_dataset(preset("lv7", size=32, shard_size=100), tmp_path / "clean", 600)
     assert ref["shards"] == m["shards"]  # byte-identical to an uninterrupted run
+
+
+def test_shadows_darken_without_changing_ground_truth():
+    from syn2real.render.gl import Renderer
+    from syn2real.render.scene import sample_scene
+
+    spec = preset("lv4", size=64, views=2)
+    scene = sample_scene(spec, np.random.default_rng(5))
+    plain = Renderer(64).render(scene)
+    shaded = Renderer(64, shadows=True).render(scene)
+    for a, b in zip(plain, shaded, strict=True):
+        assert np.array_equal(a.instance, b.instance)
+        assert np.allclose(a.normal, b.normal)
+        assert np.all(b.rgb.astype(int) <= a.rgb.astype(int) + 1)  # light only removed
+        assert b.rgb.mean() < a.rgb.mean()
+    assert preset("lv7", shadows=True).spec_hash() != preset("lv7").spec_hash()

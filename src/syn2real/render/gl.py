@@ -31,9 +31,22 @@ void main() {
 }
 """
 
+_SHADOW_VS = """
+#version 330
+uniform mat4 model; uniform mat4 light_vp;
+in vec3 in_pos;
+void main() { gl_Position = light_vp * model * vec4(in_pos, 1.0); }
+"""
+
+_SHADOW_FS = """
+#version 330
+void main() {}
+"""
+
 _FS = """
 #version 330
 uniform sampler2D tex; uniform int use_tex; uniform vec3 albedo; uniform float uv_scale;
+uniform sampler2D shadow_map; uniform int use_shadow; uniform mat4 light_vp;
 uniform int inst; uniform mat4 view; uniform vec3 eye;
 uniform vec3 lpos[5]; uniform vec3 lcol[5];
 in vec3 w_pos; in vec3 w_nrm; in vec2 uv; in vec3 v_pos;
@@ -46,11 +59,21 @@ void main() {
   if (dot(n, vdir) < 0.0) n = -n;
   vec3 base = use_tex == 1 ? texture(tex, uv * uv_scale).rgb : albedo;
   vec3 c = 0.18 * base;
+  float lit0 = 1.0;
+  if (use_shadow == 1) {  // shadow map of the point light (light 0)
+    vec4 lp = light_vp * vec4(w_pos, 1.0);
+    vec3 q = lp.xyz / lp.w * 0.5 + 0.5;
+    if (lp.w > 0.0 && all(greaterThan(q.xy, vec2(0.0))) && all(lessThan(q.xy, vec2(1.0)))) {
+      float bias = 0.0015;
+      lit0 = q.z - bias > texture(shadow_map, q.xy).r ? 0.0 : 1.0;
+    }
+  }
   for (int i = 0; i < 5; i++) {
     vec3 d = lpos[i] - w_pos; float r2 = dot(d, d); vec3 l = d / sqrt(r2);
     float lam = max(dot(n, l), 0.0);
     float spec = pow(max(dot(n, normalize(l + vdir)), 0.0), 32.0);
-    c += lcol[i] * (base * lam + 0.15 * spec) / (1.0 + r2);
+    float vis = i == 0 ? lit0 : 1.0;
+    c += vis * lcol[i] * (base * lam + 0.15 * spec) / (1.0 + r2);
   }
   color = vec4(clamp(c, 0.0, 1.0), 1.0);
   nd = vec4(normalize(mat3(view) * n), -v_pos.z);
@@ -94,7 +117,7 @@ class Frame:
 class Renderer:
     """Renders scenes of one image size; reuse it for many scenes (GL objects are cached)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, shadows: bool = False, shadow_size: int = 1024) -> None:
         import moderngl
 
         os.environ.setdefault("LP_NUM_THREADS", "1")
@@ -115,16 +138,50 @@ class Renderer:
         self.fbo = ctx.framebuffer([self.color, self.nd, self.ids], self.depth)
         self._vaos: dict[str, object] = {}
         self.prog["proj"].write(projection().T.astype("f4").tobytes())
+        self.shadows = shadows
+        self.prog["use_shadow"].value = int(shadows)
+        if shadows:
+            self.shadow_prog = ctx.program(vertex_shader=_SHADOW_VS, fragment_shader=_SHADOW_FS)
+            self.shadow_tex = ctx.depth_texture((shadow_size, shadow_size))
+            self.shadow_tex.compare_func = ""
+            self.shadow_fbo = ctx.framebuffer(depth_attachment=self.shadow_tex)
+            self.prog["shadow_map"].value = 1
+            self._shadow_vaos: dict[str, object] = {}
+        self._meshes: dict[str, Mesh] = {}
         self._room = self._vao("room", _room_mesh())
 
     def _vao(self, key: str, mesh: Mesh):
+        self._meshes[key] = mesh
         if key not in self._vaos:
             data = np.hstack([mesh.vertices, mesh.normals, mesh.uv]).astype("f4")
             vbo = self.ctx.buffer(data.tobytes())
             ibo = self.ctx.buffer(mesh.faces.astype("i4").tobytes())
-            self._vaos[key] = self.ctx.vertex_array(
+            vao = self.ctx.vertex_array(
                 self.prog, [(vbo, "3f 3f 2f", "in_pos", "in_nrm", "in_uv")], ibo)
+            vao._vbo, vao._ibo = vbo, ibo
+            self._vaos[key] = vao
         return self._vaos[key]
+
+    def _shadow_pass(self, scene: Scene, draws: list) -> None:
+        """Depth from the point light looking down (120 degree frustum) into the shadow map."""
+        from .scene import _look_at
+
+        lp = scene.point.position
+        lview = _look_at(lp, lp - np.array([0.0, 0.0, 1.0]), 0.0)
+        light_vp = projection(near=0.05, far=10.0, fov_deg=120.0) @ lview
+        vp_bytes = light_vp.T.astype("f4").tobytes()
+        self.prog["light_vp"].write(vp_bytes)
+        self.shadow_prog["light_vp"].write(vp_bytes)
+        self.shadow_fbo.use()
+        self.shadow_fbo.clear(depth=1.0)
+        for key, model in draws:
+            if key not in self._shadow_vaos:
+                vao = self._vaos[key]
+                self._shadow_vaos[key] = self.ctx.vertex_array(
+                    self.shadow_prog, [(vao._vbo, "3f 3x4 2x4", "in_pos")], vao._ibo)
+            self.shadow_prog["model"].write(model.T.astype("f4").tobytes())
+            self._shadow_vaos[key].render()
+        self.shadow_tex.use(1)
 
     def _texture(self, img: Array):
         t = self.ctx.texture((img.shape[1], img.shape[0]), 3, np.ascontiguousarray(img).tobytes())
@@ -150,8 +207,11 @@ class Renderer:
             packed.append((vao, model.T.astype("f4").tobytes(), nmat.T.astype("f4").tobytes(),
                            inst, tex, tuple(albedo), uv_scale))
         frames = []
-        self.fbo.use()
         ctx.enable(ctx.DEPTH_TEST)
+        if self.shadows:
+            self._shadow_pass(scene, [("room", np.eye(4))] + [
+                (o.key, o.model_matrix()) for o in scene.objects])
+        self.fbo.use()
         u_model, u_nmat, u_inst = prog["model"], prog["nmat"], prog["inst"]
         u_albedo, u_uv, u_tex = prog["albedo"], prog["uv_scale"], prog["use_tex"]
         for view, eye in scene.cameras:

@@ -42,6 +42,7 @@ class DatasetSpec(BaseModel):
                                  "BOP models/ folder) instead of the built-in library")
     texture_dir: str | None = Field(None, description="folder of user textures (PNG/JPG) "
                                     "instead of procedural ones")
+    shadows: bool = Field(False, description="shadow map for the point light")
     seed: int = 0
 
     @model_validator(mode="after")
