@@ -59,11 +59,7 @@ def shards(size: int, images: int, workers: int) -> tuple[float, float]:
     return 2 * shard / dt, peak
 
 
-def mitsuba_rate(size: int, views: int = 4) -> float | None:
-    try:
-        import mitsuba  # noqa: F401
-    except ImportError:
-        return None
+def _mitsuba_job(size: int, views: int) -> float:
     from syn2real.render.mitsuba_backend import _load, build_scene
 
     mi = _load("scalar_rgb")
@@ -73,6 +69,17 @@ def mitsuba_rate(size: int, views: int = 4) -> float | None:
     for view, _ in scene.cameras:
         mi.render(build_scene(scene, view, size), spp=16)
     return views / (time.perf_counter() - t0)
+
+
+def mitsuba_rate(size: int, views: int = 4) -> float | None:
+    """Mitsuba in a child process: it must not share a process with llvmpipe."""
+    import importlib.util
+    import multiprocessing as mp
+
+    if importlib.util.find_spec("mitsuba") is None:
+        return None
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_mitsuba_job, (size, views))
 
 
 def main() -> None:

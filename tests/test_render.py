@@ -175,14 +175,13 @@ def test_cli_render_writes_contact_sheet_and_rejects_bad_specs(tmp_path):
 def test_mitsuba_backend_agrees_with_opengl():
     pytest.importorskip("mitsuba")
     from syn2real.render.gl import Renderer
-    from syn2real.render.mitsuba_backend import render_view
+    from syn2real.render.mitsuba_backend import render_views
     from syn2real.render.scene import sample_scene
 
     spec = preset("lv7", size=48, views=2)
     scene = sample_scene(spec, np.random.default_rng(11))
     gl = Renderer(48).render(scene)
-    for v in range(2):
-        mi = render_view(scene, v, 48, spp=4)
+    for v, mi in enumerate(render_views(scene, 48, spp=4)):
         assert np.mean(mi.instance == gl[v].instance) >= 0.99
         ok = (mi.instance >= 0) & (mi.instance == gl[v].instance)
         cos = np.clip(np.sum(mi.normal[ok] * gl[v].normal[ok], axis=-1), -1, 1)

@@ -190,6 +190,11 @@ class Renderer:
 
     def render(self, scene: Scene) -> list[Frame]:
         """Render every camera view of a scene."""
+        # several renderers may live in one process: make this one's context current
+        with self.ctx:
+            return self._render(scene)
+
+    def _render(self, scene: Scene) -> list[Frame]:
         ctx, prog = self.ctx, self.prog
         lights = [scene.point, *scene.area]
         prog["lpos"].write(np.array([li.position for li in lights], "f4").tobytes())

@@ -7,6 +7,9 @@ so the two backends can be compared pixel by pixel; the RGB image is path traced
 
 Variants: ``llvm_ad_rgb`` needs Debian's ``libllvm19``; ``scalar_rgb`` needs nothing and is
 the default here. Install with ``pip install mitsuba``.
+
+Mitsuba's Dr.Jit and Mesa's llvmpipe both load LLVM; in one process the OpenGL renderer can
+abort after Mitsuba ran. :func:`render_views` therefore runs Mitsuba in a child process.
 """
 
 from __future__ import annotations
@@ -135,3 +138,18 @@ def render_view(scene: Scene, view_index: int, size: int, spp: int = 16,
             p = np.array([si.p.x, si.p.y, si.p.z]) - cam_to_world[:3, 3]
             depth[row, col] = -(R.T @ p)[2]  # along the optical axis (rays start at near clip)
     return Frame(rgb, normal, depth, inst)
+
+
+def _views_job(args: tuple) -> list[Frame]:
+    scene, views, size, spp, variant = args
+    return [render_view(scene, v, size, spp, variant) for v in views]
+
+
+def render_views(scene: Scene, size: int, views: list[int] | None = None, spp: int = 16,
+                 variant: str = "scalar_rgb") -> list[Frame]:
+    """Render views of ``scene`` with Mitsuba in a separate process (see module notes)."""
+    import multiprocessing as mp
+
+    views = list(range(len(scene.cameras))) if views is None else views
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_views_job, ((scene, views, size, spp, variant),))
