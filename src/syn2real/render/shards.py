@@ -138,7 +138,10 @@ def write_shard(spec: DatasetSpec, shard: int, root: Path) -> dict[str, Any]:
         for name in FILES:
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
+        seq = spec.shard_seed(shard)
         entry = {"index": shard, "images": spec.shard_size,
+                 "first_image": shard * spec.shard_size,
+                 "seed": {"entropy": [int(x) for x in seq.entropy]},
                  "sha256": {name: _sha256(tmp / name) for name in FILES}}
         (tmp / "entry.json").write_text(json.dumps(entry))
         os.replace(tmp, final)
