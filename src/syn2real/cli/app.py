@@ -12,12 +12,15 @@ from rich.table import Table
 from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
 from . import render as render_cli
 from . import theory
+from . import train as train_cli
 from .common import LOSS_HELP, clean, err, friendly, out, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scaling laws for synthetic-to-real transfer: fit, advise, report.")
 app.add_typer(theory.app, name="theory")
 app.command(name="render")(render_cli.render)
+app.command(name="pretrain")(train_cli.pretrain)
+app.command(name="finetune")(train_cli.finetune)
 
 
 def _load(file: Path, sep: str, encoding: str, metric: str, select: str,

@@ -1,0 +1,1 @@
+"""Tasks: model builders, losses and metrics per pre-training / fine-tuning task."""

@@ -1,0 +1,187 @@
+"""Pre-train on rendered shards, fine-tune on offline real data; one JSON row per run."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from .. import __version__
+from ..tasks.models import build_model
+from .datasets import BoardTask, RealClassification, SyntheticTask, collate
+from .loop import evaluate, save_checkpoint, train
+
+PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
+FINETUNE_TASKS = ("sinclass", "objdet", "semseg")
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _seed_all(seed: int, threads: int | None) -> torch.Generator:
+    torch.manual_seed(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    return {"syn2real": __version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "python": platform.python_version()}
+
+
+def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out: str | Path,
+             iters: int = 600, batch: int = 64, lr: float = 0.05, val_images: int = 1000,
+             small_stem: bool = True, seed: int = 0, device: str = "auto", bf16: bool = False,
+             channels_last: bool = False, threads: int | None = None,
+             val_every: int = 0) -> dict[str, Any]:
+    """Pre-train ``arch`` on the first ``n`` images of a rendered dataset.
+
+    The best checkpoint by the validation error on the ``val_images`` images that follow the
+    training prefix (held-out synthetic images, as in the paper) is written to
+    ``out/backbone.pt`` atomically.
+    """
+    from ..render.shards import ShardDataset
+
+    if task not in PRETRAIN_TASKS:
+        raise ValueError(f"unknown pre-training task {task!r}; choose one of {PRETRAIN_TASKS}")
+    ds = ShardDataset(data)
+    if n < 1 or n + val_images > len(ds):
+        raise ValueError(f"{data} has {len(ds)} images; pre-training on n = {n} plus "
+                         f"{val_images} validation images needs n + val <= {len(ds)} (render "
+                         "more with syn2real render, or lower --val-images)")
+    g = _seed_all(seed, threads)
+    dev = _device(device)
+    n_classes = ds.spec.n_classes
+    num = n_classes + 1 if task == "semseg" else n_classes
+    size = ds.spec.size
+    model = build_model(task, arch, num, small_stem, size)
+    train_ds = SyntheticTask(ds, task, 0, n, flip=True, seed=seed)
+    loader = DataLoader(train_ds, batch_size=batch, shuffle=True, generator=g,
+                        collate_fn=collate(task), drop_last=n >= batch)
+    val_loader = DataLoader(SyntheticTask(ds, task, n, n + val_images), batch_size=batch,
+                            collate_fn=collate(task))
+    out = Path(out)
+    ckpt = out / "backbone.pt"
+    config = {"data": str(data), "spec_hash": ds.manifest["spec_hash"], "n": n, "task": task,
+              "model": arch, "small_stem": small_stem, "iters": iters, "batch": batch, "lr": lr,
+              "seed": seed, "val_images": val_images, "image_size": size,
+              "num_classes": num}
+
+    def on_best(m: torch.nn.Module, v: dict) -> None:
+        save_checkpoint(ckpt, {"format": "syn2real-backbone/1", "arch": arch,
+                               "small_stem": small_stem, "task": task,
+                               "backbone": m.backbone_state(), "model": m.state_dict(),
+                               "val": v, "config": config})
+
+    t0 = time.perf_counter()
+    res = train(task, model, loader, iters=iters, lr=lr, device=dev, bf16=bf16,
+                channels_last=channels_last,
+                validate=lambda m: evaluate(task, m, val_loader, num, dev),
+                val_every=val_every or max(1, iters // 4), on_best=on_best)
+    return {"kind": "pretrain", "config": config, "checkpoint": str(ckpt),
+            "metrics": {"val_error_best": res["best_val_error"],
+                        "loss_last": res["history"][-1]["loss"]},
+            "timings": {"seconds": time.perf_counter() - t0,
+                        "train_images_per_s": res["images_per_s"]},
+            "versions": versions()}
+
+
+def _real_split(dataset: str, data_path: str | None, seed: int):
+    from ..data import load_real, stratified_split
+
+    if dataset == "fashion-mnist":
+        train_set = load_real(dataset, split="train", path=data_path)
+        test_set = load_real(dataset, split="test", path=data_path)
+        from ..data import balanced_subset
+
+        test_set = test_set.take(balanced_subset(test_set.labels, count=2000, seed=seed))
+        return train_set, test_set
+    full = load_real(dataset, path=data_path)
+    tr, te = stratified_split(full.labels, 0.4 if dataset == "mnist" else 0.3, seed=12345)
+    return full.take(tr), full.take(te)
+
+
+def finetune(backbone: str | Path | None, dataset: str, task: str, *,
+             fraction: float | None = None, count: int | None = None, arch: str | None = None,
+             small_stem: bool | None = None, iters: int = 300, batch: int = 64, lr: float = 0.02,
+             size: int = 32, reg_lambda: float = 0.0, boards: int = 200, seed: int = 0,
+             device: str = "auto", bf16: bool = False, channels_last: bool = False,
+             threads: int | None = None, val_every: int = 0,
+             data_path: str | None = None) -> dict[str, Any]:
+    """Fine-tune all parameters on real data; ``backbone=None`` is the from-scratch baseline.
+
+    Returns the error at the last iteration and the best over the evaluations.
+    """
+    from ..data import balanced_subset, compose_boards
+
+    if task not in FINETUNE_TASKS:
+        raise ValueError(f"unknown fine-tuning task {task!r}; choose one of {FINETUNE_TASKS}")
+    ck: dict[str, Any] | None = None
+    if backbone is not None:
+        try:
+            ck = torch.load(backbone, map_location="cpu", weights_only=False)
+        except FileNotFoundError:
+            raise ValueError(f"{backbone}: no such checkpoint") from None
+        if not isinstance(ck, dict) or ck.get("format") != "syn2real-backbone/1":
+            raise ValueError(f"{backbone}: not a syn2real backbone checkpoint")
+        arch = arch or ck["arch"]
+        small_stem = ck["small_stem"] if small_stem is None else small_stem
+    arch = arch or "resnet18"
+    small_stem = True if small_stem is None else small_stem
+    g = _seed_all(seed, threads)
+    dev = _device(device)
+    train_set, test_set = _real_split(dataset, data_path, seed)
+    if (fraction is None) == (count is None):
+        fraction = 0.1 if count is None else None
+    idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=seed)
+    n_cls = len(train_set.classes)
+    if task == "sinclass":
+        num = n_cls
+        tr = RealClassification(train_set.images[idx], train_set.labels[idx], size, flip=False,
+                                seed=seed)
+        te = RealClassification(test_set.images, test_set.labels, size)
+    else:
+        num = n_cls + 1 if task == "semseg" else n_cls
+        b_tr = compose_boards(train_set.take(idx), boards, size=size, seed=seed)
+        b_te = compose_boards(test_set, max(boards // 2, 20), size=size, seed=seed + 1)
+        tr, te = BoardTask(b_tr, task), BoardTask(b_te, task)
+    model = build_model(task, arch, num, small_stem, size)
+    if ck is not None:
+        model.load_backbone(ck["backbone"])
+    loader = DataLoader(tr, batch_size=min(batch, len(tr)), shuffle=True, generator=g,
+                        collate_fn=collate(task), drop_last=len(tr) >= batch)
+    test_loader = DataLoader(te, batch_size=batch, collate_fn=collate(task))
+    evals: list[dict[str, float]] = []
+
+    def validate(m: torch.nn.Module) -> dict[str, float]:
+        v = evaluate(task, m, test_loader, num, dev)
+        evals.append(v)
+        return v
+
+    t0 = time.perf_counter()
+    res = train(task, model, loader, iters=iters, lr=lr, device=dev, bf16=bf16,
+                channels_last=channels_last, reg_lambda=reg_lambda, validate=validate,
+                val_every=val_every or max(1, iters // 4))
+    config = {"backbone": None if backbone is None else str(backbone),
+              "pretrain": None if ck is None else ck.get("config"), "dataset": dataset,
+              "task": task, "fraction": fraction, "count": count, "s": int(len(idx)),
+              "model": arch, "small_stem": small_stem, "iters": iters, "batch": batch,
+              "lr": lr, "size": size, "reg_lambda": reg_lambda, "seed": seed}
+    return {"kind": "finetune", "config": config,
+            "metrics": {"error_last": evals[-1]["error"],
+                        "error_best": min(e["error"] for e in evals), "last": evals[-1]},
+            "timings": {"seconds": time.perf_counter() - t0,
+                        "train_images_per_s": res["images_per_s"]},
+            "versions": versions()}

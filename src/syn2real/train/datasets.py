@@ -1,0 +1,142 @@
+"""Torch datasets over rendered shards, real image sets and composed boards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+Array = np.ndarray
+MEAN = torch.tensor([0.5, 0.5, 0.5]).view(3, 1, 1)
+STD = torch.tensor([0.25, 0.25, 0.25]).view(3, 1, 1)
+
+
+def to_tensor(img: Array, size: int | None = None, normalise: bool = True) -> torch.Tensor:
+    """uint8 (H, W) or (H, W, 3) → float (3, S, S); grey images are repeated to 3 channels and
+    centre-padded (never interpolated) to ``size``."""
+    a = torch.from_numpy(np.array(img, copy=True)).float() / 255.0  # mmap is read-only
+    a = a.unsqueeze(0).repeat(3, 1, 1) if a.ndim == 2 else a.permute(2, 0, 1)
+    if size is not None and a.shape[-1] != size:
+        pad = size - a.shape[-1]
+        if pad < 0:
+            raise ValueError(f"image of {a.shape[-1]} px is larger than the input size {size}")
+        a = torch.nn.functional.pad(a, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2))
+    return (a - MEAN) / STD if normalise else a
+
+
+class SyntheticTask(Dataset):
+    """Images ``[start, stop)`` of a rendered dataset with the target of a pre-training task.
+
+    ``mulclass``: multi-label vector; ``semseg``: class mask (0 background); ``normal``:
+    (normals (3, H, W), valid mask); ``objdet``: torchvision target dict (boxes, labels).
+    """
+
+    def __init__(self, shards: Any, task: str, start: int, stop: int, flip: bool = False,
+                 seed: int = 0) -> None:
+        self.ds, self.task, self.start, self.stop = shards, task, start, stop
+        self.flip = flip and task != "normal"  # a flip would break the normals' frame
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, i: int):
+        item = self.ds[self.start + i]
+        x = to_tensor(np.asarray(item["rgb"]), normalise=True)
+        flip = self.flip and bool(np.random.default_rng((self.seed, self.epoch, i)).integers(2))
+        if self.task == "mulclass":
+            y: Any = torch.from_numpy(np.asarray(item["labels"], np.float32))
+        elif self.task == "semseg":
+            y = torch.from_numpy(np.asarray(item["semantic"], np.int64))
+        elif self.task == "normal":
+            y = (torch.from_numpy(np.asarray(item["normal"], np.float32)).permute(2, 0, 1),
+                 torch.from_numpy(np.asarray(item["instance"]) >= 0))
+        elif self.task == "objdet":
+            y = _det_target(np.asarray(item["instance"]), np.asarray(item["semantic"]))
+        else:
+            raise ValueError(f"unknown pre-training task {self.task!r}")
+        if flip:
+            x = x.flip(-1)
+            if self.task == "semseg":
+                y = y.flip(-1)
+            elif self.task == "objdet":
+                y = _flip_target(y, x.shape[-1])
+        return x, y
+
+
+def _det_target(inst: Array, sem: Array) -> dict[str, torch.Tensor]:
+    from scipy.ndimage import find_objects
+
+    lab = np.clip(inst, 0, None)
+    boxes, labels = [], []
+    for j, sl in enumerate(find_objects(lab), start=1):
+        if sl is None:
+            continue
+        ys, xs = sl
+        if xs.stop - xs.start < 2 or ys.stop - ys.start < 2:
+            continue
+        boxes.append([xs.start, ys.start, xs.stop, ys.stop])
+        labels.append(int(sem[lab == j].max()))
+    return {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            "labels": torch.tensor(labels, dtype=torch.int64)}
+
+
+def _flip_target(t: dict[str, torch.Tensor], width: int) -> dict[str, torch.Tensor]:
+    b = t["boxes"].clone()
+    b[:, [0, 2]] = width - t["boxes"][:, [2, 0]]
+    return {"boxes": b, "labels": t["labels"]}
+
+
+class RealClassification(Dataset):
+    """Single-label classification on an :class:`~syn2real.data.real.ImageSet` subset."""
+
+    def __init__(self, images: Array, labels: Array, size: int, flip: bool = False,
+                 seed: int = 0) -> None:
+        self.images, self.labels, self.size, self.flip, self.seed = images, labels, size, flip, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        x = to_tensor(self.images[i], self.size)
+        if self.flip and np.random.default_rng((self.seed, self.epoch, i)).integers(2):
+            x = x.flip(-1)
+        return x, int(self.labels[i])
+
+
+class BoardTask(Dataset):
+    """Detection or segmentation on composed boards (:class:`~syn2real.data.boards.Boards`)."""
+
+    def __init__(self, boards: Any, task: str) -> None:
+        if task not in ("objdet", "semseg"):
+            raise ValueError(f"boards support objdet and semseg, got {task!r}")
+        self.b, self.task = boards, task
+
+    def __len__(self) -> int:
+        return len(self.b)
+
+    def __getitem__(self, i: int):
+        x = to_tensor(self.b.images[i])
+        if self.task == "semseg":
+            return x, torch.from_numpy(self.b.semantic[i].astype(np.int64))
+        return x, {"boxes": torch.from_numpy(self.b.boxes[i]),
+                   "labels": torch.from_numpy(self.b.classes[i] + 1)}
+
+
+def collate(task: str):
+    """Batching: stacked tensors, except detection targets (lists)."""
+    def fn(batch):
+        xs = torch.stack([b[0] for b in batch])
+        ys = [b[1] for b in batch]
+        if task == "objdet":
+            return xs, ys
+        if task == "normal":
+            return xs, (torch.stack([y[0] for y in ys]), torch.stack([y[1] for y in ys]))
+        if isinstance(ys[0], torch.Tensor):
+            return xs, torch.stack(ys)
+        return xs, torch.tensor(ys)
+    return fn

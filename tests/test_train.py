@@ -1,0 +1,158 @@
+"""Training engine: real torch training on tiny inputs (CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from syn2real.tasks import metrics  # noqa: E402
+
+
+def test_average_precision_hand_computed():
+    # ranking: pos, neg, pos -> precisions at positives 1/1 and 2/3
+    assert metrics.average_precision(np.array([0.9, 0.8, 0.7]), np.array([1, 0, 1])) == \
+        pytest.approx((1 + 2 / 3) / 2)
+    s = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    t = np.array([[1, 0], [0, 1], [0, 0]])
+    assert metrics.multilabel_map(s, t) == pytest.approx(1.0)
+    assert metrics.accuracy(np.array([[2.0, 1.0], [0.0, 3.0]]), np.array([0, 0])) == 0.5
+
+
+def test_mean_iou_and_normal_errors_hand_computed():
+    pred = np.array([0, 0, 1, 1])
+    tgt = np.array([0, 1, 1, 1])
+    conf = metrics.confusion(pred, tgt, 2)
+    # class 0: inter 1, union 2; class 1: inter 2, union 3
+    assert metrics.mean_iou(conf) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    n = np.zeros((1, 3, 1, 2))
+    n[0, 2] = 1.0
+    p = n.copy() * 5.0
+    p[0, :, 0, 1] = [1.0, 0.0, 1.0]  # 45 degrees off
+    r = metrics.normal_errors(p, n, np.ones((1, 1, 2), bool))
+    assert r["mean_angle"] == pytest.approx(22.5, abs=1e-4)
+    assert r["within_11.25"] == 0.5
+
+
+def test_detection_map_matches_cocoeval_cases():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    t = [{"boxes": boxes, "labels": np.array([1, 2])}]
+    perfect = [{"boxes": boxes, "labels": np.array([1, 2]), "scores": np.array([0.9, 0.8])}]
+    assert metrics.detection_map(perfect, t, 2) == pytest.approx(1.0)
+    wrong = [{"boxes": boxes + 15, "labels": np.array([1, 2]), "scores": np.array([0.9, 0.8])}]
+    assert metrics.detection_map(wrong, t, 2) == pytest.approx(0.0)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    from syn2real.render import preset, render_dataset
+
+    root = tmp_path_factory.mktemp("synthetic")
+    render_dataset(preset("lv4", size=32, shard_size=20, n_objects=3, classes=6), root, 140)
+    return root
+
+
+def _untrained_error(task, shards, arch_kwargs, start, stop):
+    from torch.utils.data import DataLoader
+
+    from syn2real.render import ShardDataset
+    from syn2real.tasks.models import build_model
+    from syn2real.train.datasets import SyntheticTask, collate
+    from syn2real.train.loop import evaluate
+
+    ds = ShardDataset(shards)
+    num = ds.spec.n_classes + (1 if task == "semseg" else 0)
+    torch.manual_seed(0)
+    model = build_model(task, "resnet18", num, image_size=32, **arch_kwargs)
+    loader = DataLoader(SyntheticTask(ds, task, start, stop), batch_size=20,
+                        collate_fn=collate(task))
+    return evaluate(task, model, loader, num, torch.device("cpu"))["error"]
+
+
+def test_pretrain_mulclass_learns_and_checkpoint_uses_torchvision_names(shards, tmp_path):
+    import torchvision
+
+    from syn2real.train.api import pretrain
+
+    row = pretrain(shards, 100, "mulclass", out=tmp_path, iters=30, batch=20, lr=0.1,
+                   val_images=40, threads=2, val_every=8)
+    assert set(row) >= {"config", "metrics", "timings", "versions"}
+    assert row["metrics"]["val_error_best"] < _untrained_error("mulclass", shards,
+                                                               {"small_stem": True}, 100, 140)
+    ck = torch.load(tmp_path / "backbone.pt", weights_only=False)
+    net = torchvision.models.resnet18()
+    net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    net.maxpool = torch.nn.Identity()
+    missing, unexpected = net.load_state_dict(ck["backbone"], strict=False)
+    assert sorted(missing) == ["fc.bias", "fc.weight"] and not unexpected
+    assert not list(tmp_path.glob(".backbone.pt.*"))  # written atomically
+
+
+@pytest.mark.parametrize("task", ["semseg", "normal"])
+def test_pretrain_dense_tasks_learn(shards, tmp_path, task):
+    from syn2real.train.api import pretrain
+
+    row = pretrain(shards, 100, task, out=tmp_path, iters=20, batch=20, lr=0.05,
+                   val_images=40, threads=2, small_stem=False, val_every=10)
+    base = _untrained_error(task, shards, {"small_stem": False}, 100, 140)
+    assert row["metrics"]["val_error_best"] < base
+
+
+def test_finetune_from_checkpoint_and_scratch_learn(shards, tmp_path):
+    from syn2real.train.api import finetune, pretrain
+
+    pretrain(shards, 100, "mulclass", out=tmp_path, iters=4, batch=20, val_images=40,
+             threads=2)
+    kw = {"count": 300, "iters": 30, "batch": 16, "lr": 0.05, "size": 16, "threads": 2,
+          "val_every": 15}
+    scratch = finetune(None, "digits", "sinclass", **kw)
+    tuned = finetune(tmp_path / "backbone.pt", "digits", "sinclass", **kw)
+    for row in (scratch, tuned):
+        assert row["metrics"]["error_last"] < 0.5  # chance is 0.9
+        assert row["metrics"]["error_best"] <= row["metrics"]["error_last"]
+    assert tuned["config"]["pretrain"]["task"] == "mulclass"
+    again = finetune(None, "digits", "sinclass", **kw)
+    assert again["metrics"]["error_last"] == scratch["metrics"]["error_last"]  # deterministic
+
+
+def test_detection_on_boards_trains(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from syn2real.data import compose_boards, load_real
+    from syn2real.tasks.models import build_model
+    from syn2real.train.datasets import BoardTask, collate
+    from syn2real.train.loop import evaluate, train
+
+    torch.manual_seed(0)
+    src = load_real("digits")
+    boards = compose_boards(src, 40, size=48, items=(1, 2), scale=(2.0, 3.0), threshold=40)
+    ds = BoardTask(boards, "objdet")
+    loader = DataLoader(ds, batch_size=8, shuffle=True, collate_fn=collate("objdet"))
+    model = build_model("objdet", "resnet18", 10, small_stem=False, image_size=48)
+    res = train("objdet", model, loader, iters=16, lr=0.02)
+    losses = [h["loss"] for h in res["history"]]
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    ev = evaluate("objdet", model, DataLoader(ds, batch_size=8, collate_fn=collate("objdet")),
+                  10, torch.device("cpu"))
+    assert 0.0 <= ev["mAP"] <= 1.0
+
+
+def test_cli_finetune_prints_a_json_row_and_rejects_bad_input(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "syn2real.cli.app", "finetune", "--dataset", "digits",
+           "--count", "100", "--iters", "4", "--batch", "16", "--size", "16", "--threads", "2",
+           "--json", str(tmp_path / "row.json")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    row = json.loads((tmp_path / "row.json").read_text())
+    assert row["kind"] == "finetune" and row["config"]["s"] == 100
+    assert 0 <= row["metrics"]["error_last"] <= 1 and "torch" in row["versions"]
+    bad = subprocess.run(cmd[:4] + ["--backbone", str(tmp_path / "none.pt")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "no such checkpoint" in bad.stderr
+    assert "Traceback" not in bad.stderr
