@@ -73,3 +73,30 @@ def clean(v: Any) -> Any:
     return v
 
 
+
+
+def load_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file that must hold a mapping of settings; clear errors otherwise."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of settings")
+    return raw
+
+
+def build_settings(model: Any, fields: dict[str, Any], source: object) -> Any:
+    """Validate settings with a pydantic model; the first error names the key and the rule."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(x) for x in first["loc"]) or "settings"
+        raise ValueError(f"{source}: '{key}': {first['msg']}") from None

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from .common import err, friendly, out
+from .common import build_settings, err, friendly, load_yaml_mapping, out
 
 
 @friendly
@@ -23,22 +23,12 @@ def render(
     sheet: bool = typer.Option(True, help="Write contact_sheet.png."),
 ) -> None:
     """Render synthetic scenes with RGB, masks, normals, depth, boxes and labels."""
-    import yaml
-    from pydantic import ValidationError
-
     from ..render import PRESETS, DatasetSpec, render_dataset
     from ..render.sheet import contact_sheet
 
     fields: dict[str, Any] = {}
     if spec is not None:
-        try:
-            loaded = yaml.safe_load(spec.read_text()) or {}
-        except FileNotFoundError:
-            raise ValueError(f"{spec}: no such file") from None
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{spec}: not valid YAML ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{spec}: expected a mapping of DatasetSpec fields")
+        loaded = load_yaml_mapping(spec)
         base = loaded.pop("preset", None)
         if base is not None and base not in PRESETS:
             raise ValueError(f"{spec}: unknown preset {base!r}; choose one of {sorted(PRESETS)}")
@@ -51,12 +41,7 @@ def render(
         fields["size"] = size
     if seed is not None:
         fields["seed"] = seed
-    try:
-        ds_spec = DatasetSpec(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(x) for x in first["loc"]) or "spec"
-        raise ValueError(f"{spec or 'spec'}: '{key}': {first['msg']}") from None
+    ds_spec = build_settings(DatasetSpec, fields, spec or "spec")
     total = n // ds_spec.shard_size if n > 0 else 0
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=err) as prog:

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from .common import clean, err, friendly, out, write_json
+from .common import build_settings, clean, err, friendly, load_yaml_mapping, out, write_json
 
 app = typer.Typer(no_args_is_help=True, help="The theory of App. E: simulation and rates.")
 
@@ -52,8 +52,6 @@ def simulate(
     seeds: int | None = typer.Option(None, help="Override the number of seeds."),
 ) -> None:
     """Simulate pre-training + fine-tuning of a two-layer network; fit both laws."""
-    import yaml
-
     from ..report import save_figure
     from ..report.figures import fig_full, fig_plateau
     from ..theory import SimulationConfig, fit_grid
@@ -61,22 +59,10 @@ def simulate(
 
     raw: dict[str, Any] = {}
     if config is not None:
-        try:
-            raw = yaml.safe_load(config.read_text()) or {}
-        except FileNotFoundError:
-            raise ValueError(f"{config}: no such file") from None
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{config}: not valid YAML ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ValueError(f"{config}: expected a mapping of settings")
+        raw = load_yaml_mapping(config)
     if seeds is not None:
         raw["seeds"] = seeds
-    try:
-        cfg = SimulationConfig(**raw)
-    except Exception as exc:  # pydantic.ValidationError: name the key and the rule
-        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
-        key = ".".join(str(x) for x in first["loc"]) or "config"
-        raise ValueError(f"{config or 'settings'}: '{key}': {first['msg']}") from None
+    cfg = build_settings(SimulationConfig, raw, config or "settings")
     output.mkdir(parents=True, exist_ok=True)
     res = run(cfg, progress=lambda m: err.print(f"[dim]{m}[/]"))
     rows = res["rows"]
