@@ -85,3 +85,42 @@ def test_boards_have_consistent_masks_and_boxes():
     ev.accumulate()
     ev.summarize()
     assert ev.stats[0] == pytest.approx(1.0)
+
+
+def test_user_folders_imagefolder_coco_ade20k(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from syn2real.data import load_ade20k, load_coco, load_image_folder
+
+    for c, colour in (("cat", 40), ("dog", 200)):
+        (tmp_path / "inet" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((20, 30, 3), colour + i, np.uint8)).save(
+                tmp_path / "inet" / c / f"{i}.png")
+    ds = load_image_folder(tmp_path / "inet", size=16)
+    assert ds.images.shape == (6, 16, 16, 3) and ds.classes == ("cat", "dog")
+    assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    # COCO: one 40x20 image with one box, rescaled to 16 px
+    (tmp_path / "coco").mkdir()
+    Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(tmp_path / "coco" / "a.png")
+    ann = {"images": [{"id": 7, "file_name": "a.png", "width": 40, "height": 20}],
+           "annotations": [{"id": 1, "image_id": 7, "category_id": 3, "bbox": [10, 5, 20, 10],
+                            "area": 200, "iscrowd": 0}],
+           "categories": [{"id": 3, "name": "thing"}]}
+    (tmp_path / "coco" / "ann.json").write_text(json.dumps(ann))
+    det = load_coco(tmp_path / "coco" / "ann.json", tmp_path / "coco", size=16)
+    assert det.classes == ("thing",) and det.labels[0].tolist() == [0]
+    assert det.boxes[0].tolist() == [[4.0, 4.0, 12.0, 12.0]]
+    # ADE20K layout
+    for sub in ("images/training", "annotations/training"):
+        (tmp_path / "ade" / sub).mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "ade/images/training/x.jpg")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:4] = 5
+    Image.fromarray(mask).save(tmp_path / "ade/annotations/training/x.png")
+    seg = load_ade20k(tmp_path / "ade", size=8)
+    assert seg.masks.shape == (1, 8, 8) and set(np.unique(seg.masks)) == {0, 5}
+    with pytest.raises(FileNotFoundError, match="ADEChallengeData2016"):
+        load_ade20k(tmp_path / "inet")
