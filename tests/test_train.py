@@ -156,3 +156,14 @@ def test_cli_finetune_prints_a_json_row_and_rejects_bad_input(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "no such checkpoint" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("task", ["semseg", "objdet"])
+def test_finetune_on_boards_runs_end_to_end(task):
+    from syn2real.train.api import finetune
+
+    row = finetune(None, "digits", task, count=200, iters=4, batch=16, size=32,
+                   small_stem=False, boards=40, threads=2)
+    assert row["config"]["s"] == 200 and row["config"]["task"] == task
+    assert 0.0 <= row["metrics"]["error_last"] <= 1.0
+    assert ("mIoU" if task == "semseg" else "mAP") in row["metrics"]["last"]
