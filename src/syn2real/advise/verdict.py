@@ -48,13 +48,18 @@ class Advice:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (infinite values as ``None``)."""
-        def clean(v: Any) -> Any:
-            if isinstance(v, tuple | list):
-                return [clean(x) for x in v]
-            if isinstance(v, float) and not np.isfinite(v):
-                return None
-            return v
-        return {k: clean(v) for k, v in asdict(self).items()}
+        return _json_ready(self)
+
+
+def _json_ready(obj: Any) -> dict[str, Any]:
+    """A dataclass as a dict, tuples as lists and non-finite floats as ``None``."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, tuple | list):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v
+    return {k: clean(v) for k, v in asdict(obj).items()}
 
 
 def _fmt_n(n: float) -> str:
@@ -182,7 +187,7 @@ class MixPlan:
     verdict: str
 
     def to_dict(self) -> dict[str, Any]:
-        return Advice.to_dict(self)  # type: ignore[arg-type]
+        return _json_ready(self)
 
 
 def _cheapest(params: dict[str, float], target: float, cn: float, cs: float,

@@ -17,6 +17,7 @@ from .objects import Mesh
 from .scene import ROOM_HALF, ROOM_HEIGHT, Scene, projection
 
 Array = np.ndarray
+ROOM_UV_SCALE = 4.0  # the floor/wall texture repeats 4 times per side
 
 _VS = """
 #version 330
@@ -201,7 +202,7 @@ class Renderer:
         prog["lcol"].write(np.array([li.color * li.strength for li in lights], "f4").tobytes())
         bg = self._texture(scene.background)
         texs = [self._texture(o.tex) if o.tex is not None else None for o in scene.objects]
-        draws = [(self._room, np.eye(4), 0, bg, np.ones(3), 4.0)]
+        draws = [(self._room, np.eye(4), 0, bg, np.ones(3), ROOM_UV_SCALE)]
         for i, o in enumerate(scene.objects):
             draws.append((self._vao(o.key, o.mesh), o.model_matrix(),
                           i + 1, texs[i], o.color, 1.0))

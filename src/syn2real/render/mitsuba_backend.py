@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gl import Frame, _room_mesh
+from .gl import ROOM_UV_SCALE, Frame, _room_mesh
 from .objects import Mesh
 from .scene import FOV_DEG, Scene
 
@@ -96,7 +96,7 @@ def build_scene(scene: Scene, view: Array, size: int, variant: str = "scalar_rgb
 
 def _room_uv_scaled() -> Mesh:
     m = _room_mesh()
-    return Mesh(m.vertices, m.normals, m.uv * 4.0, m.faces)
+    return Mesh(m.vertices, m.normals, m.uv * ROOM_UV_SCALE, m.faces)
 
 
 def render_view(scene: Scene, view_index: int, size: int, spp: int = 16,

@@ -59,7 +59,22 @@ def _feature_channels(net: tvm.ResNet) -> tuple[int, int]:
     return _out(net.layer3[-1]), _out(net.layer4[-1])
 
 
-class Classifier(nn.Module):
+class _WithBackbone(nn.Module):
+    """Exports and loads the ResNet part under torchvision's key names (``fc.*`` excluded)."""
+
+    def _body(self) -> nn.Module:
+        raise NotImplementedError
+
+    def backbone_state(self) -> OrderedDict:
+        return OrderedDict((k, v) for k, v in self._body().state_dict().items()
+                           if not k.startswith("fc."))
+
+    def load_backbone(self, state: dict) -> None:
+        missing, unexpected = self._body().load_state_dict(state, strict=False)
+        _check_load(missing, unexpected, ("fc.",))
+
+
+class Classifier(_WithBackbone):
     """ResNet with a new linear head (multi-label or single-label)."""
 
     def __init__(self, backbone: tvm.ResNet, num_classes: int) -> None:
@@ -70,16 +85,11 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def backbone_state(self) -> OrderedDict:
-        return OrderedDict((k, v) for k, v in self.net.state_dict().items()
-                           if not k.startswith("fc."))
-
-    def load_backbone(self, state: dict) -> None:
-        missing, unexpected = self.net.load_state_dict(state, strict=False)
-        _check_load(missing, unexpected, ("fc.",))
+    def _body(self) -> nn.Module:
+        return self.net
 
 
-class DenseModel(nn.Module):
+class DenseModel(_WithBackbone):
     """DeepLabV3 on a dilated ResNet (+ FCN auxiliary head on layer3 for segmentation)."""
 
     def __init__(self, backbone: tvm.ResNet, out_channels: int, aux: bool) -> None:
@@ -104,15 +114,11 @@ class DenseModel(nn.Module):
                                                    mode="bilinear", align_corners=False)
         return out
 
-    def backbone_state(self) -> OrderedDict:
-        return OrderedDict(self.backbone.state_dict())
-
-    def load_backbone(self, state: dict) -> None:
-        missing, unexpected = self.backbone.load_state_dict(state, strict=False)
-        _check_load(missing, unexpected, ("fc.",))
+    def _body(self) -> nn.Module:
+        return self.backbone
 
 
-class Detector(nn.Module):
+class Detector(_WithBackbone):
     """Faster R-CNN + FPN on a ResNet, sized for small images."""
 
     def __init__(self, backbone: tvm.ResNet, num_classes: int, image_size: int) -> None:
@@ -141,12 +147,8 @@ class Detector(nn.Module):
     def forward(self, images, targets=None):
         return self.model(images, targets)
 
-    def backbone_state(self) -> OrderedDict:
-        return OrderedDict(self.model.backbone.body.state_dict())
-
-    def load_backbone(self, state: dict) -> None:
-        missing, unexpected = self.model.backbone.body.load_state_dict(state, strict=False)
-        _check_load(missing, unexpected, ("fc.",))
+    def _body(self) -> nn.Module:
+        return self.model.backbone.body
 
 
 def _check_load(missing: list[str], unexpected: list[str], allowed: tuple[str, ...]) -> None:
