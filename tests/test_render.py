@@ -256,3 +256,42 @@ def test_shadows_darken_without_changing_ground_truth():
         assert np.all(b.rgb.astype(int) <= a.rgb.astype(int) + 1)  # light only removed
         assert b.rgb.mean() < a.rgb.mean()
     assert preset("lv7", shadows=True).spec_hash() != preset("lv7").spec_hash()
+
+
+def test_class_selection_by_name_patterns_labels_in_list_order(tmp_path):
+    spec = DatasetSpec(classes=["glyph_[0-9]"], **SMALL)
+    assert spec.n_classes == 10 and spec.class_names[0] == "glyph_0"
+    assert spec.class_names[-1] == "glyph_9"
+    m = render_dataset(spec, tmp_path / "digits", 20)
+    assert m["classes"] == [f"glyph_{d}" for d in range(10)]
+    coco = json.loads(ShardDataset(tmp_path / "digits").coco_path(0).read_text())
+    assert {a["category_id"] for a in coco["annotations"]} <= set(range(1, 11))
+    assert DatasetSpec(classes=3, **SMALL).class_ids == (0, 1, 2)
+    with pytest.raises(ValueError, match="matches no class"):
+        _ = DatasetSpec(classes=["glyph_Z"], **SMALL).class_ids
+    with pytest.raises(ValueError, match="need at least 2"):
+        DatasetSpec(classes=1, **SMALL)
+
+
+def test_camera_ranges_change_views_and_default_keeps_the_hash():
+    from syn2real.render.scene import sample_scene
+    from syn2real.render.spec import CameraSpec
+
+    base = DatasetSpec(**SMALL)
+    assert DatasetSpec(camera=CameraSpec(), **SMALL).spec_hash() == base.spec_hash()
+    front = DatasetSpec(camera={"elevation": [10, 20], "azimuth": [-5, 5], "roll": 0},
+                        appearance="single", **{k: v for k, v in SMALL.items()
+                                                if k != "appearance"})
+    assert front.spec_hash() != base.spec_hash()
+    scene = sample_scene(front, np.random.default_rng(0))
+    obj = scene.objects[0]
+    front_dir = np.array([np.sin(obj.yaw), -np.cos(obj.yaw)])  # the object's -y axis
+    for view, eye in scene.cameras:
+        d = eye - (obj.position + np.array([0, 0, obj.scale * 0.8]))
+        elev = np.degrees(np.arcsin(d[2] / np.linalg.norm(d)))
+        assert 9.9 <= elev <= 20.1
+        cos_az = d[:2] @ front_dir / np.linalg.norm(d[:2])
+        assert cos_az > np.cos(np.radians(5.1))
+        assert abs(view[0, 2]) < 1e-9  # no roll: the camera's x axis stays horizontal
+    with pytest.raises(ValueError, match="elevation"):
+        DatasetSpec(camera={"elevation": [50, 10]}, **SMALL)

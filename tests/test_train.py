@@ -80,7 +80,7 @@ def test_pretrain_mulclass_learns_and_checkpoint_uses_torchvision_names(shards, 
                    val_images=40, threads=2, val_every=8)
     assert set(row) >= {"config", "metrics", "timings", "versions"}
     assert row["metrics"]["val_error_best"] < _untrained_error("mulclass", shards,
-                                                               {"small_stem": True}, 100, 140)
+                                                               {"small_stem": "small"}, 100, 140)
     ck = torch.load(tmp_path / "backbone.pt", weights_only=False)
     net = torchvision.models.resnet18()
     net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
@@ -95,8 +95,8 @@ def test_pretrain_dense_tasks_learn(shards, tmp_path, task):
     from syn2real.train.api import pretrain
 
     row = pretrain(shards, 100, task, out=tmp_path, iters=20, batch=20, lr=0.05,
-                   val_images=40, threads=2, small_stem=False, val_every=10)
-    base = _untrained_error(task, shards, {"small_stem": False}, 100, 140)
+                   val_images=40, threads=2, stem="imagenet", val_every=10)
+    base = _untrained_error(task, shards, {"small_stem": "imagenet"}, 100, 140)
     assert row["metrics"]["val_error_best"] < base
 
 
@@ -163,7 +163,49 @@ def test_finetune_on_boards_runs_end_to_end(task):
     from syn2real.train.api import finetune
 
     row = finetune(None, "digits", task, count=200, iters=4, batch=16, size=32,
-                   small_stem=False, boards=40, threads=2)
+                   stem="imagenet", boards=40, threads=2)
     assert row["config"]["s"] == 200 and row["config"]["task"] == task
     assert 0.0 <= row["metrics"]["error_last"] <= 1.0
     assert ("mIoU" if task == "semseg" else "mAP") in row["metrics"]["last"]
+
+
+def test_stems_set_the_resolution_kept_to_layer4():
+    from syn2real.tasks.models import build_backbone, stem_name
+
+    x = torch.zeros(1, 3, 32, 32)
+    sides = {}
+    for stem in ("imagenet", "small-pool", "small"):
+        net = build_backbone("resnet18", stem).eval()
+        f = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+        sides[stem] = net.layer4(net.layer3(net.layer2(net.layer1(f)))).shape[-1]
+    assert sides == {"imagenet": 1, "small-pool": 2, "small": 4}
+    assert stem_name(True) == "small" and stem_name(False) == "imagenet"
+    with pytest.raises(ValueError, match="unknown stem"):
+        stem_name("tiny")
+
+
+@pytest.mark.slow
+def test_objdet_pretrain_on_shards_then_finetune_on_boards(shards, tmp_path):
+    from syn2real.train.api import finetune, pretrain
+
+    row = pretrain(shards, 100, "objdet", out=tmp_path, iters=30, batch=10, lr=0.02,
+                   val_images=40, threads=2, stem="imagenet", val_every=15)
+    assert row["metrics"]["loss_last"] < row["metrics"]["loss_first"]
+    assert 0.0 <= row["metrics"]["val_error_best"] <= 1.0
+    ck = torch.load(tmp_path / "backbone.pt", weights_only=False)
+    assert ck["task"] == "objdet" and not any(k.startswith("fc.") for k in ck["backbone"])
+    tuned = finetune(tmp_path / "backbone.pt", "digits", "objdet", count=200, iters=4,
+                     batch=8, size=32, boards=30, threads=2)
+    assert tuned["config"]["pretrain"]["task"] == "objdet"
+    assert 0.0 <= tuned["metrics"]["error_last"] <= 1.0
+
+
+@pytest.mark.slow
+def test_board_segmentation_learns():
+    from syn2real.train.api import finetune
+
+    kw = {"count": 300, "batch": 16, "size": 32, "stem": "imagenet", "boards": 80,
+          "threads": 2, "lr": 0.05}
+    untrained = finetune(None, "digits", "semseg", iters=1, **{**kw, "lr": 1e-8})
+    trained = finetune(None, "digits", "semseg", iters=60, **kw)
+    assert trained["metrics"]["error_last"] < untrained["metrics"]["error_last"] - 0.05

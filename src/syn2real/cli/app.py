@@ -10,7 +10,9 @@ import typer
 from rich.table import Table
 
 from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
+from . import analysis as analysis_cli
 from . import render as render_cli
+from . import sweep as sweep_cli
 from . import theory
 from . import train as train_cli
 from .common import LOSS_HELP, clean, err, friendly, out, write_json
@@ -21,6 +23,11 @@ app.add_typer(theory.app, name="theory")
 app.command(name="render")(render_cli.render)
 app.command(name="pretrain")(train_cli.pretrain)
 app.command(name="finetune")(train_cli.finetune)
+app.command(name="plan")(sweep_cli.plan)
+app.command(name="run")(sweep_cli.run)
+app.command(name="export")(sweep_cli.export)
+app.command(name="complexity")(analysis_cli.complexity)
+app.command(name="modelsize")(analysis_cli.modelsize)
 
 
 def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
@@ -231,6 +238,8 @@ def report(
     select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
     metric: str = typer.Option("error", help="error or loss."),
     where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
+    model_size: bool = typer.Option(False, help="Add the transfer gap vs model size study "
+                                    "(needs model and nparam columns, >= 3 models)."),
     sep: str = typer.Option(",", help="Field delimiter."),
     encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
 ) -> None:
@@ -246,8 +255,14 @@ def report(
             d_value = float(D)
         except ValueError:
             raise ValueError(f"--D must be a number, 'free' or 'shared', got {D!r}") from None
+    study = None
+    if model_size:
+        from ..analysis import model_size_study
+
+        study = model_size_study(cs, D=d_value if isinstance(d_value, float) else None,
+                                 loss=loss)
     page = build_report(cs, output, by=_by(cs, by), D=d_value, loss=loss, target=target,
-                        cutoff=cutoff)
+                        cutoff=cutoff, model_size=study)
     out.print(f"report written to {page}")
 
 

@@ -21,7 +21,8 @@ def pretrain(
     batch: int = typer.Option(64, help="Batch size."),
     lr: float = typer.Option(0.05, help="Peak learning rate."),
     val_images: int = typer.Option(1000, help="Held-out synthetic images after the prefix."),
-    small_stem: bool = typer.Option(True, help="3x3 stride-1 stem, no max-pool (32-64 px)."),
+    stem: str = typer.Option("small", help="small (3x3/1, no max-pool) | small-pool (3x3/1 "
+                             "+ max-pool, ~4x cheaper) | imagenet (7x7/2 + max-pool)."),
     seed: int = typer.Option(0, help="Seed."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     bf16: bool = typer.Option(False, help="bf16 autocast."),
@@ -34,7 +35,7 @@ def pretrain(
     from ..train.api import pretrain as run
 
     row = run(data, n, task, model, out=out_dir, iters=iters, batch=batch, lr=lr,
-              val_images=val_images, small_stem=small_stem, seed=seed, device=device,
+              val_images=val_images, stem=stem, seed=seed, device=device,
               bf16=bf16, channels_last=channels_last, threads=threads)
     out.print_json(json.dumps(clean(row)))
     if json_out:
@@ -49,23 +50,30 @@ def finetune(
     fraction: float | None = typer.Option(None, help="Share of each class used (s)."),
     count: int | None = typer.Option(None, help="Real images used (class-balanced)."),
     model: str | None = typer.Option(None, help="Architecture when no backbone is given."),
+    stem: str | None = typer.Option(None, help="Stem when no backbone is given (default "
+                                    "small)."),
     iters: int = typer.Option(300, help="SGD iterations (all parameters)."),
     batch: int = typer.Option(64, help="Batch size."),
     lr: float = typer.Option(0.02, help="Peak learning rate."),
     size: int = typer.Option(32, help="Input size (images are padded)."),
     reg_lambda: float = typer.Option(0.0, help="lambda ||theta - theta0||^2."),
-    seed: int = typer.Option(0, help="Seed."),
+    seed: int = typer.Option(0, help="Training seed (head, batch order, flips)."),
+    data_seed: int = typer.Option(0, help="Seed of the real subset (keep it fixed to "
+                                  "compare backbones on the same images)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     threads: int | None = typer.Option(None, help="torch threads."),
     data_path: str | None = typer.Option(None, help="Folder of the fashion-mnist files."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Also save the fine-tuned "
+                                        "backbone here (backbone.pt)."),
     json_out: str | None = typer.Option(None, "--json", help="Also write the row here."),
 ) -> None:
     """Fine-tune on real data; prints one JSON row (error at the last iteration and best)."""
     from ..train.api import finetune as run
 
-    row = run(backbone, dataset, task, fraction=fraction, count=count, arch=model,
+    row = run(backbone, dataset, task, fraction=fraction, count=count, arch=model, stem=stem,
               iters=iters, batch=batch, lr=lr, size=size, reg_lambda=reg_lambda, seed=seed,
-              device=device, threads=threads, data_path=data_path)
+              device=device, threads=threads, data_path=data_path, out=out_dir,
+              data_seed=data_seed)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))

@@ -254,13 +254,17 @@ def _read_cg(df: pd.DataFrame, src: str, metric: str, select: str) -> CurveSet:
         out[c] = df[c].str.strip()
     if "fratio" in out:
         out["fratio"] = _numeric(df, "fratio", src)
-        if "fdata" in out:
+        if "s" in df.columns:  # syn2real export: the real image count itself
+            out["s"] = _numeric(df, "s", src)
+        elif "fdata" in out:
             size = out["fdata"].map(DATASET_SIZES)
             out["s"] = out["fratio"] / 100.0 * size
+    if "seed" in df.columns:  # one run per seed (any label); seeds are averaged below
+        out["seed"] = df["seed"].astype(str).str.strip()
     if "nparam" in df.columns:
         out["nparam"] = pd.to_numeric(df["nparam"], errors="coerce")
     _check_n(out, src, "pretrain.data")
-    keys = groups + ["n"]
+    keys = groups + ["n"] + (["seed"] if "seed" in out else [])
     if select == "last":
         idx = out.groupby(keys, dropna=False)["n_eval"].idxmax()
     else:
@@ -270,7 +274,8 @@ def _read_cg(df: pd.DataFrame, src: str, metric: str, select: str) -> CurveSet:
     sel["weight"] = 1.0
     notes.append(f"selected the {select} evaluation of each run ({len(out)} rows -> "
                  f"{len(sel)})")
-    cs = _finish(sel.drop(columns=["value", "n_eval"]), groups, src, metric, "cg-transfer",
+    sel = sel.drop(columns=["value", "n_eval"] + (["seed"] if "seed" in sel else []))
+    cs = _finish(sel, groups, src, metric, "cg-transfer",
                  notes)
     return cs
 

@@ -72,6 +72,15 @@ def _read_idx(path: Path) -> Array:
 
 def _fashion(path: str | Path | None, split: str) -> ImageSet:
     prefix = "train" if split == "train" else "t10k"
+    if path is not None:  # a folder the user named must hold the files: no silent fallback
+        root = Path(path)
+        img = root / f"{prefix}-images-idx3-ubyte.gz"
+        lab = root / f"{prefix}-labels-idx1-ubyte.gz"
+        if not (img.exists() and lab.exists()):
+            raise DatasetUnavailable(
+                f"fashion-mnist: {root} lacks {img.name} and/or {lab.name}; point --data-path "
+                "at the folder with the four *-ubyte.gz files, or leave it out to use "
+                "Debian's dataset-fashion-mnist")
     tried = []
     for root in ([Path(path)] if path else []) + [FASHION_DEBIAN]:
         img = root / f"{prefix}-images-idx3-ubyte.gz"

@@ -98,7 +98,8 @@ def sample_scene(spec: DatasetSpec, rng: np.random.Generator, tex_size: int | No
         tex_size = 32 if spec.size <= 64 else 64
     k = spec.objects_per_scene
     lib = get_library(spec.mesh_dir)
-    n_classes = spec.n_classes
+    class_ids = spec.class_ids
+    n_classes = len(class_ids)
     objs: list[SceneObject] = []
     tries = 0
     while len(objs) < k and tries < 500:
@@ -112,7 +113,9 @@ def sample_scene(spec: DatasetSpec, rng: np.random.Generator, tex_size: int | No
         color = rng.uniform(0.15, 0.95, 3)
         tex = (random_texture(rng, tex_size, spec.texture_dir)
                if spec.object_texture == "with" else None)
-        objs.append(SceneObject(cls, lib.mesh(cls), lib.key(cls), scale, pos, yaw, color, tex))
+        lib_id = class_ids[cls]
+        objs.append(SceneObject(cls, lib.mesh(lib_id), lib.key(lib_id), scale, pos, yaw, color,
+                                tex))
     background = (random_texture(rng, tex_size, spec.texture_dir)
                   if spec.background == "random" else _fixed_background(spec))
     if spec.light == "random":
@@ -127,16 +130,20 @@ def sample_scene(spec: DatasetSpec, rng: np.random.Generator, tex_size: int | No
     area = [Light(np.array([x, y, area_h]), area_c, area_s / 4)
             for x in (-0.8, 0.8) for y in (-0.8, 0.8)]
     scene = Scene(objs, background, point, area)
+    cam = spec.camera
     for _ in range(spec.views):
         target_obj = objs[int(rng.integers(len(objs)))]
         target = target_obj.position + np.array([0, 0, target_obj.scale * 0.8])
-        elev = np.radians(rng.uniform(5, 89))
-        azim = rng.uniform(0, 2 * np.pi)
-        dist = rng.uniform(1.2, 3.5) * (1.0 if k > 1 else 0.8)
+        elev = np.radians(rng.uniform(*cam.elevation))
+        if cam.azimuth is None:
+            azim = rng.uniform(0, 2 * np.pi)
+        else:  # from the object's front: its -y axis, rotated by its yaw
+            azim = target_obj.yaw - np.pi / 2 + np.radians(rng.uniform(*cam.azimuth))
+        dist = rng.uniform(*cam.distance) * (1.0 if k > 1 else 0.8)
         d = np.array([np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim), np.sin(elev)])
         eye = target + dist * d
         eye[:2] = np.clip(eye[:2], -ROOM_HALF + 0.1, ROOM_HALF - 0.1)
         eye[2] = np.clip(eye[2], 0.15, ROOM_HEIGHT - 0.1)
-        roll = np.radians(rng.uniform(-45, 45))
+        roll = np.radians(rng.uniform(-cam.roll, cam.roll))
         scene.cameras.append((_look_at(eye, target, roll), eye))
     return scene

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from .objects import get_library
 from .scene import sample_scene
 from .spec import DatasetSpec
 
@@ -78,7 +77,7 @@ def render_shard_arrays(spec: DatasetSpec, shard: int) -> dict[str, Any]:
     from pycocotools import mask as mask_utils
 
     rng = np.random.default_rng(spec.shard_seed(shard))
-    names = get_library(spec.mesh_dir).names
+    names = spec.class_names
     N, S = spec.shard_size, spec.size
     rgb = np.empty((N, S, S, 3), np.uint8)
     inst = np.empty((N, S, S), np.int16)
@@ -204,7 +203,7 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
     else:
         manifest = {"format": "syn2real-shards/1", "spec": spec.model_dump(),
                     "spec_hash": spec.spec_hash(),
-                    "classes": list(get_library(spec.mesh_dir).names[:spec.n_classes]),
+                    "classes": list(spec.class_names),
                     "licences": LICENCES, "shards": {}}
     # shards renamed into place but not yet in the manifest (interrupted run)
     for d in sorted(root.glob("shard-*")):

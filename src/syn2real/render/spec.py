@@ -17,6 +17,35 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class CameraSpec(BaseModel):
+    """Where the camera views come from (degrees; BlenderProc-style sampling ranges).
+
+    Each view looks at a random object of the scene from ``distance`` (scene units; x 0.8
+    for single objects) at an elevation in ``elevation``, with a roll in ``[-roll, roll]``;
+    ``azimuth`` ``None`` is all around, a range is measured from the front of the looked-at
+    object (its readable side for glyphs).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    elevation: tuple[float, float] = (5.0, 89.0)
+    azimuth: tuple[float, float] | None = None
+    roll: float = Field(45.0, ge=0, le=180)
+    distance: tuple[float, float] = (1.2, 3.5)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CameraSpec:
+        lo, hi = self.elevation
+        if not -89.0 <= lo <= hi <= 89.5:
+            raise ValueError(f"elevation {self.elevation}: need -89 <= low <= high <= 89.5")
+        dlo, dhi = self.distance
+        if not 0 < dlo <= dhi:
+            raise ValueError(f"distance {self.distance}: need 0 < low <= high")
+        if self.azimuth is not None and self.azimuth[0] > self.azimuth[1]:
+            raise ValueError(f"azimuth {self.azimuth}: need low <= high")
+        return self
+
+
 class DatasetSpec(BaseModel):
     """Everything that determines a rendered dataset.
 
@@ -36,13 +65,15 @@ class DatasetSpec(BaseModel):
     size: int = Field(64, ge=16, le=1024, description="image side in pixels")
     views: int = Field(10, ge=1, le=100, description="camera views per scene")
     shard_size: int = Field(1000, ge=10, description="images per shard")
-    classes: int | None = Field(None, ge=2, description="first k classes of the library "
-                                "(default: all)")
+    classes: int | list[str] | None = Field(
+        None, description="first k classes of the library, or a list of class names / glob "
+        "patterns (e.g. ['glyph_[0-9]'] for the ten digits); default: all")
     mesh_dir: str | None = Field(None, description="folder of user meshes (OBJ/PLY/GLB; a "
                                  "BOP models/ folder) instead of the built-in library")
     texture_dir: str | None = Field(None, description="folder of user textures (PNG/JPG) "
                                     "instead of procedural ones")
     shadows: bool = Field(False, description="shadow map for the point light")
+    camera: CameraSpec = Field(default_factory=CameraSpec)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -56,20 +87,59 @@ class DatasetSpec(BaseModel):
     def objects_per_scene(self) -> int:
         return 1 if self.appearance == "single" else self.n_objects
 
+    @model_validator(mode="after")
+    def _classes_valid(self) -> DatasetSpec:
+        if isinstance(self.classes, int) and self.classes < 2:
+            raise ValueError(f"classes = {self.classes}: need at least 2")
+        if isinstance(self.classes, list) and not self.classes:
+            raise ValueError("classes = []: list at least one class name or pattern")
+        return self
+
     @property
-    def n_classes(self) -> int:
-        """Classes actually used: ``classes`` or every class of the library."""
+    def class_ids(self) -> tuple[int, ...]:
+        """Library indices of the classes used; label ``k`` is library class ``class_ids[k]``."""
+        from fnmatch import fnmatchcase
+
         from .objects import get_library
 
-        available = len(get_library(self.mesh_dir).names)
-        if self.classes is not None and self.classes > available:
-            raise ValueError(f"classes = {self.classes} but the library has {available}")
-        return self.classes or available
+        names = get_library(self.mesh_dir).names
+        if self.classes is None:
+            return tuple(range(len(names)))
+        if isinstance(self.classes, int):
+            if self.classes > len(names):
+                raise ValueError(f"classes = {self.classes} but the library has {len(names)}")
+            return tuple(range(self.classes))
+        ids: list[int] = []
+        for pat in self.classes:
+            hit = [i for i, n in enumerate(names) if fnmatchcase(n, pat) and i not in ids]
+            if not hit and not any(fnmatchcase(n, pat) for n in names):
+                raise ValueError(f"classes: {pat!r} matches no class of the library (e.g. "
+                                 f"{', '.join(names[:4])}, ...; glob patterns like "
+                                 "'glyph_[0-9]' are allowed)")
+            ids.extend(hit)
+        if len(ids) < 2:
+            raise ValueError(f"classes {self.classes} select {len(ids)} class; need at least 2")
+        return tuple(ids)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Names of the classes used, in label order."""
+        from .objects import get_library
+
+        names = get_library(self.mesh_dir).names
+        return tuple(names[i] for i in self.class_ids)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes used: ``classes`` or every class of the library."""
+        return len(self.class_ids)
 
     def spec_hash(self) -> str:
         """Stable 16-hex-digit hash of the canonical JSON and of the user asset files."""
-        h = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True,
-                                      separators=(",", ":")).encode())
+        d = self.model_dump(mode="json")
+        if self.camera == CameraSpec():  # hashes of specs made before the camera settings
+            d.pop("camera")
+        h = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode())
         for folder in (self.mesh_dir, self.texture_dir):
             if folder is not None:
                 h.update(_folder_digest(folder).encode())

@@ -44,10 +44,13 @@ def _grid(k: int, width: float = 3.2, height: float = 2.6, ncol: int = 4
 
 def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
     """Fig. 1: errors against n with the fitted law and its confidence band."""
-    fig, axes = _grid(len(fits))
+    fig, axes = _grid(len(fits), width=5.0 if len(fits) == 1 else 3.2)
     for f, ax in zip(fits, axes, strict=True):
         grid = np.geomspace(f.n.min() / 1.5, f.n.max() * 1.5, 40)
         ax.plot(f.n, f.err, "o", ms=4, color="C0", label="measured")
+        if "baseline" in f.extra:
+            ax.axhline(f.extra["baseline"], ls="--", color="0.4", lw=1,
+                       label="from scratch (n = 0)")
         ax.plot(grid, f.law.predict(grid), "-", color="C1", label="eq. 1 fit")
         if "band" in f.extra:
             lo, hi = f.extra["band"]
@@ -61,7 +64,7 @@ def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
         ax.set_ylabel("fine-tuning error", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Fine-tuning error vs. pre-training size, L(n) = D n^-α + C")
+    fig.suptitle("Fine-tuning error vs. pre-training size, L(n) = D n^-α + C", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -228,5 +231,64 @@ def fig_plateau(n: Array, curves: dict[float, tuple[Array, float]], s: float) ->
     ax.set_title(f"L(n) at s = {s:,.0f} per task dissimilarity (dotted: fitted C of eq. 1)",
                  fontsize=10)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_model_size(study: Sequence[dict[str, Any]], level: float = 0.9) -> plt.Figure:
+    """Fig. 4 (right): transfer gap C against backbone parameters, log-log, with the C
+    intervals and the fitted power law ``C = k P^-b`` per setting."""
+    k = max(1, len(study))
+    fig, axes = _grid(k, width=3.6, height=3.0, ncol=3)
+    for ax, s in zip(axes, study, strict=False):
+        pts = s["points"]
+        if pts:
+            P = np.array([p["size"] for p in pts])
+            C = np.array([p["C"] for p in pts])
+            lo = np.array([p["C_ci"][0] for p in pts])
+            hi = np.array([p["C_ci"][1] for p in pts])
+            ax.errorbar(P, C, yerr=np.vstack([np.clip(C - lo, 0, None),
+                                              np.clip(hi - C, 0, None)]),
+                        fmt="o", capsize=3, color="C0")
+            for p in pts:
+                ax.annotate(str(p["model"]), (p["size"], p["C"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+            f = s.get("fit")
+            if f:
+                grid = np.geomspace(P.min() / 1.3, P.max() * 1.3, 50)
+                ax.plot(grid, f["k"] * grid ** -f["b"], color="C1",
+                        label=f"C = {f['k']:.3g}·P^-{f['b']:.3f}\n"
+                              f"b {int(level * 100)}% CI [{f['b_ci'][0]:.3f}, "
+                              f"{f['b_ci'][1]:.3f}]")
+                ax.legend(fontsize=7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("backbone parameters (millions)")
+        ax.set_ylabel("transfer gap C")
+        ax.set_title(s.get("label") or "all curves", fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def fig_complexity(rows: Sequence[dict[str, Any]], level: float = 0.9) -> plt.Figure:
+    """Fig. 6: per rendering setting, negative entropy against alpha and against C (with
+    their intervals)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    H = np.array([r["negative_entropy"] for r in rows])
+    for ax, p, name in zip(axes, ("alpha", "C"), ("pre-training rate α", "transfer gap C"),
+                           strict=True):
+        est = np.array([r[p] for r in rows])
+        lo = np.array([r[f"{p}_ci"][0] if r.get(f"{p}_ci") else np.nan for r in rows])
+        hi = np.array([r[f"{p}_ci"][1] if r.get(f"{p}_ci") else np.nan for r in rows])
+        yerr = np.nan_to_num(np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)]))
+        ax.errorbar(H, est, yerr=yerr, fmt="o", capsize=3)
+        for r in rows:
+            ax.annotate(r["setting"], (r["negative_entropy"], r[p]), fontsize=8,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("negative entropy −H (lower: more complex data)")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Data complexity against the law's parameters ({int(level * 100)}% intervals)")
     fig.tight_layout()
     return fig

@@ -20,11 +20,13 @@ from ..curves import CurveSet, curve_label, curve_labels
 from ..law import FullTransferLaw, PowerLaw, TransferLaw, shared_D_iterated
 from .figures import (
     CurveFit,
+    fig_complexity,
     fig_curves,
     fig_extrapolation,
     fig_full,
     fig_landscape,
     fig_linearised,
+    fig_model_size,
     fig_params,
 )
 
@@ -77,7 +79,9 @@ window.addEventListener('load', function () {
 def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None = None,
                  D: float | str | None = None, loss: str = "linear",
                  target: float | None = None, cutoff: float | None = None,
-                 level: float = 0.9) -> Path:
+                 level: float = 0.9, model_size: Sequence[dict[str, Any]] | None = None,
+                 complexity: Sequence[dict[str, Any]] | None = None,
+                 knob_effects: dict[str, Any] | None = None) -> Path:
     """Fit every curve and write ``index.html`` with the paper's figures.
 
     Parameters
@@ -98,6 +102,13 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         Back-test split: fit n < cutoff (default: all but the two largest sizes).
     level : float
         Interval level.
+    model_size : list of dict, optional
+        :func:`syn2real.analysis.model_size_study` output: adds the C-vs-size section.
+    complexity : list of dict, optional
+        Per rendering setting: ``setting``, ``negative_entropy``, ``alpha``, ``alpha_ci``,
+        ``C``, ``C_ci`` (the data-complexity study): adds the Fig. 6 section.
+    knob_effects : dict, optional
+        :func:`syn2real.analysis.knobs.knob_effects` output, shown with that section.
 
     Returns
     -------
@@ -119,6 +130,12 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         n, err, w = g["n"].to_numpy(float), g["err"].to_numpy(float), g["weight"].to_numpy()
         law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(n, err, weights=w)
         f = CurveFit(label, group, n, err, law)
+        base = cs.baseline
+        for col, val in group.items():
+            if col in base.columns:
+                base = base[base[col] == val]
+        if len(base):
+            f.extra["baseline"] = float(np.average(base["err"], weights=base["weight"]))
         if law.dof_ > 0:
             f.ci = law.conf_int(level)
             bn = np.geomspace(n.min() / 1.5, n.max() * 1.5, 24)
@@ -182,7 +199,23 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                              save_figure(fig_full(curve_label(group), n, s, e, full), out,
                                    f"fig9_full_law_{len(full_rows)}"),
                              f"Fig. 9: the full law for {html.escape(curve_label(group))}."))
-    page = _page(cs, fits, items, figs, full_rows, shared, D, loss, target, level)
+    extra_html = []
+    if model_size:
+        figs.append(("modelsize", save_figure(fig_model_size(model_size, level), out,
+                                              "fig4_model_size"),
+                     "Fig. 4 (right): transfer gap C against backbone parameters, with the "
+                     "power law C = k·P<sup>−b</sup> fitted per setting."))
+        extra_html.append(_model_size_html(model_size, level))
+    if complexity:
+        figs.append(("complexity", save_figure(fig_complexity(complexity, level), out,
+                                               "fig6_complexity"),
+                     "Fig. 6: negative entropy of each rendering setting's features against "
+                     "α and C."))
+        extra_html.append(_complexity_html(complexity, level))
+        if knob_effects:
+            extra_html.append(_knobs_html(knob_effects))
+    page = _page(cs, fits, items, figs, full_rows, shared, D, loss, target, level,
+                 extra_html)
     dest = out / "index.html"
     _atomic_write(dest, page.encode())
     summary = [{"curve": f.label, **f.law.to_dict(level=level, intervals=False),
@@ -193,7 +226,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
 
 def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tuple[str, str, str]],
           full_rows: list[tuple[str, FullTransferLaw]], shared: Any, D: Any, loss: str,
-          target: float | None, level: float) -> str:
+          target: float | None, level: float, extra_html: Sequence[str] = ()) -> str:
     e = html.escape
     pct = int(level * 100)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>syn2real report"
@@ -251,9 +284,62 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
                          f"<td>{fl.gamma_:.3f}</td><td>{fl.delta_:.3g}</td>"
                          f"<td>{fl.n_points_}</td></tr>")
         parts.append("</table>")
+    parts.extend(extra_html)
     parts.append("<h2>Figures</h2>")
     for key, uri, cap in figs:
         parts.append(f"<figure id='{key}'><img src='{uri}' alt='{e(cap)}'>"
                      f"<figcaption>{cap}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _model_size_html(study: Sequence[dict[str, Any]], level: float) -> str:
+    e = html.escape
+    pct = int(level * 100)
+    rows = ["<h2>Transfer gap against model size</h2><table><tr><th>setting</th><th>model</th>"
+            f"<th>params (M)</th><th>C</th><th>{pct}% CI</th><th>fit C = k·P<sup>−b</sup>"
+            "</th></tr>"]
+    for s in study:
+        f = s.get("fit")
+        fit = (f"b = {f['b']:.3f} {_fmt_ci(f['b_ci'])}" if f else e(s.get("note", "")))
+        for i, p in enumerate(s["points"]):
+            rows.append(f"<tr><td>{e(s.get('label') or '') if i == 0 else ''}</td>"
+                        f"<td>{e(str(p['model']))}</td><td>{p['size']:.1f}</td>"
+                        f"<td>{p['C']:.4f}</td><td>{_fmt_ci(p['C_ci'])}</td>"
+                        f"<td>{fit if i == 0 else ''}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _complexity_html(rows_in: Sequence[dict[str, Any]], level: float) -> str:
+    e = html.escape
+    pct = int(level * 100)
+    rows = ["<h2>Data complexity</h2><table><tr><th>setting</th><th>knobs</th>"
+            f"<th>−H</th><th>covariance</th><th>α</th><th>{pct}% CI</th><th>C</th>"
+            f"<th>{pct}% CI</th></tr>"]
+    for r in rows_in:
+        rows.append(f"<tr><td>{e(r['setting'])}</td><td>{e(r.get('knobs', ''))}</td>"
+                    f"<td>{r['negative_entropy']:.1f}</td><td>{e(r.get('estimator', ''))}</td>"
+                    f"<td>{r['alpha']:.3f}</td><td>{_fmt_ci(r.get('alpha_ci'))}</td>"
+                    f"<td>{r['C']:.4f}</td><td>{_fmt_ci(r.get('C_ci'))}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _knobs_html(effects: dict[str, Any]) -> str:
+    e = html.escape
+    parts = ["<h3>Which knob moves which parameter</h3>",
+             f"<p class='note'>{e(effects.get('note', ''))}</p>"]
+    if effects.get("effects"):
+        qs = list(effects["effects"])
+        parts.append("<table><tr><th>knob (second option)</th>"
+                     + "".join(f"<th>effect on {e(q)}</th>" for q in qs) + "</tr>")
+        for knob in effects["knobs"]:
+            cells = []
+            for q in qs:
+                v = effects["effects"][q][knob]
+                se = "" if v["se"] != v["se"] else f" ± {v['se']:.3g}"
+                cells.append(f"<td>{v['effect']:+.4g}{se}</td>")
+            parts.append(f"<tr><td>{e(knob)}</td>{''.join(cells)}</tr>")
+        parts.append("</table>")
+    return "".join(parts)

@@ -25,18 +25,39 @@ RESNETS = {"resnet18": tvm.resnet18, "resnet34": tvm.resnet34, "resnet50": tvm.r
 TASKS = ("mulclass", "sinclass", "semseg", "normal", "objdet")
 
 
-def build_backbone(arch: str = "resnet18", small_stem: bool = False,
+#: stems: torchvision's 7x7/2 conv + max-pool; 3x3/1 conv without max-pool (32 px inputs
+#: keep 4x4 at layer4, ~5x the cost); 3x3/1 conv with the max-pool kept (2x2 at layer4).
+STEMS = ("imagenet", "small", "small-pool")
+
+
+def stem_name(small_stem: bool | str | None) -> str:
+    """Normalise a stem choice: ``True`` is ``"small"``, ``False``/``None`` ``"imagenet"``."""
+    if small_stem is None or small_stem is False:
+        return "imagenet"
+    if small_stem is True:
+        return "small"
+    if small_stem not in STEMS:
+        raise ValueError(f"unknown stem {small_stem!r}; choose one of {STEMS}")
+    return str(small_stem)
+
+
+def build_backbone(arch: str = "resnet18", small_stem: bool | str = False,
                    dilated: bool = False) -> tvm.ResNet:
-    """A randomly initialised torchvision ResNet (``fc`` kept, replaced by the heads)."""
+    """A randomly initialised torchvision ResNet (``fc`` kept, replaced by the heads).
+
+    ``small_stem``: one of :data:`STEMS` (``True`` means ``"small"``).
+    """
     if arch not in RESNETS:
         raise ValueError(f"unknown model {arch!r}; choose one of {sorted(RESNETS)}")
     net = RESNETS[arch](weights=None)
     if dilated:  # output stride 8 for dense heads; weight shapes unchanged
         _dilate(net.layer3, 2)
         _dilate(net.layer4, 4)
-    if small_stem:
+    stem = stem_name(small_stem)
+    if stem != "imagenet":
         net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
-        net.maxpool = nn.Identity()
+        if stem == "small":
+            net.maxpool = nn.Identity()
     return net
 
 
@@ -159,7 +180,7 @@ def _check_load(missing: list[str], unexpected: list[str], allowed: tuple[str, .
 
 
 def build_model(task: str, arch: str = "resnet18", num_classes: int = 10,
-                small_stem: bool = False, image_size: int = 64) -> nn.Module:
+                small_stem: bool | str = False, image_size: int = 64) -> nn.Module:
     """The model of a task (random initialisation)."""
     if task in ("mulclass", "sinclass"):
         return Classifier(build_backbone(arch, small_stem), num_classes)

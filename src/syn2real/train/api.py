@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .. import __version__
-from ..tasks.models import build_model
+from ..tasks.models import build_model, stem_name
 from .datasets import BoardTask, RealClassification, SyntheticTask, collate
 from .loop import evaluate, save_checkpoint, train
 
@@ -43,7 +43,7 @@ def versions() -> dict[str, str]:
 
 def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out: str | Path,
              iters: int = 600, batch: int = 64, lr: float = 0.05, val_images: int = 1000,
-             small_stem: bool = True, seed: int = 0, device: str = "auto", bf16: bool = False,
+             stem: bool | str = "small", seed: int = 0, device: str = "auto", bf16: bool = False,
              channels_last: bool = False, threads: int | None = None,
              val_every: int = 0) -> dict[str, Any]:
     """Pre-train ``arch`` on the first ``n`` images of a rendered dataset.
@@ -61,12 +61,13 @@ def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out
         raise ValueError(f"{data} has {len(ds)} images; pre-training on n = {n} plus "
                          f"{val_images} validation images needs n + val <= {len(ds)} (render "
                          "more with syn2real render, or lower --val-images)")
+    stem = stem_name(stem)
     g = _seed_all(seed, threads)
     dev = _device(device)
     n_classes = ds.spec.n_classes
     num = n_classes + 1 if task == "semseg" else n_classes
     size = ds.spec.size
-    model = build_model(task, arch, num, small_stem, size)
+    model = build_model(task, arch, num, stem, size)
     train_ds = SyntheticTask(ds, task, 0, n, flip=True, seed=seed)
     loader = DataLoader(train_ds, batch_size=batch, shuffle=True, generator=g,
                         collate_fn=collate(task), drop_last=n >= batch)
@@ -75,13 +76,13 @@ def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out
     out = Path(out)
     ckpt = out / "backbone.pt"
     config = {"data": str(data), "spec_hash": ds.manifest["spec_hash"], "n": n, "task": task,
-              "model": arch, "small_stem": small_stem, "iters": iters, "batch": batch, "lr": lr,
+              "model": arch, "stem": stem, "iters": iters, "batch": batch, "lr": lr,
               "seed": seed, "val_images": val_images, "image_size": size,
               "num_classes": num}
 
     def on_best(m: torch.nn.Module, v: dict) -> None:
         save_checkpoint(ckpt, {"format": "syn2real-backbone/1", "arch": arch,
-                               "small_stem": small_stem, "task": task,
+                               "stem": stem, "task": task,
                                "backbone": m.backbone_state(), "model": m.state_dict(),
                                "val": v, "config": config})
 
@@ -92,6 +93,7 @@ def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out
                 val_every=val_every or max(1, iters // 4), on_best=on_best)
     return {"kind": "pretrain", "config": config, "checkpoint": str(ckpt),
             "metrics": {"val_error_best": res["best_val_error"],
+                        "loss_first": res["history"][0]["loss"],
                         "loss_last": res["history"][-1]["loss"]},
             "timings": {"seconds": time.perf_counter() - t0,
                         "train_images_per_s": res["images_per_s"]},
@@ -115,12 +117,20 @@ def _real_split(dataset: str, data_path: str | None, seed: int):
 
 def finetune(backbone: str | Path | None, dataset: str, task: str, *,
              fraction: float | None = None, count: int | None = None, arch: str | None = None,
-             small_stem: bool | None = None, iters: int = 300, batch: int = 64, lr: float = 0.02,
+             stem: bool | str | None = None, iters: int = 300, batch: int = 64, lr: float = 0.02,
              size: int = 32, reg_lambda: float = 0.0, boards: int = 200, seed: int = 0,
              device: str = "auto", bf16: bool = False, channels_last: bool = False,
              threads: int | None = None, val_every: int = 0,
-             data_path: str | None = None) -> dict[str, Any]:
+             data_path: str | None = None, out: str | Path | None = None,
+             data_seed: int = 0) -> dict[str, Any]:
     """Fine-tune all parameters on real data; ``backbone=None`` is the from-scratch baseline.
+
+    ``data_seed`` picks the real subset (and test subset, boards); ``seed`` the training
+    randomness (head initialisation, batch order, flips). Keeping ``data_seed`` fixed makes
+    runs with different backbones or seeds paired comparisons on the same real images.
+
+    ``out``: also write the fine-tuned model as a backbone checkpoint ``out/backbone.pt`` (at
+    the last iteration), e.g. the real-data backbone of the data-complexity analysis.
 
     Returns the error at the last iteration and the best over the evaluations.
     """
@@ -137,15 +147,16 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
         if not isinstance(ck, dict) or ck.get("format") != "syn2real-backbone/1":
             raise ValueError(f"{backbone}: not a syn2real backbone checkpoint")
         arch = arch or ck["arch"]
-        small_stem = ck["small_stem"] if small_stem is None else small_stem
+        if stem is None:
+            stem = ck["stem"] if "stem" in ck else ck.get("small_stem", True)
     arch = arch or "resnet18"
-    small_stem = True if small_stem is None else small_stem
+    stem = stem_name(True if stem is None else stem)
     g = _seed_all(seed, threads)
     dev = _device(device)
-    train_set, test_set = _real_split(dataset, data_path, seed)
+    train_set, test_set = _real_split(dataset, data_path, data_seed)
     if (fraction is None) == (count is None):
         fraction = 0.1 if count is None else None
-    idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=seed)
+    idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=data_seed)
     n_cls = len(train_set.classes)
     if task == "sinclass":
         num = n_cls
@@ -154,10 +165,10 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
         te = RealClassification(test_set.images, test_set.labels, size)
     else:
         num = n_cls + 1 if task == "semseg" else n_cls
-        b_tr = compose_boards(train_set.take(idx), boards, size=size, seed=seed)
-        b_te = compose_boards(test_set, max(boards // 2, 20), size=size, seed=seed + 1)
+        b_tr = compose_boards(train_set.take(idx), boards, size=size, seed=data_seed)
+        b_te = compose_boards(test_set, max(boards // 2, 20), size=size, seed=data_seed + 1)
         tr, te = BoardTask(b_tr, task), BoardTask(b_te, task)
-    model = build_model(task, arch, num, small_stem, size)
+    model = build_model(task, arch, num, stem, size)
     if ck is not None:
         model.load_backbone(ck["backbone"])
     loader = DataLoader(tr, batch_size=min(batch, len(tr)), shuffle=True, generator=g,
@@ -177,8 +188,15 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
     config = {"backbone": None if backbone is None else str(backbone),
               "pretrain": None if ck is None else ck.get("config"), "dataset": dataset,
               "task": task, "fraction": fraction, "count": count, "s": int(len(idx)),
-              "model": arch, "small_stem": small_stem, "iters": iters, "batch": batch,
-              "lr": lr, "size": size, "reg_lambda": reg_lambda, "seed": seed}
+              "train_pool": int(len(train_set)),
+              "model": arch, "stem": stem, "iters": iters, "batch": batch,
+              "lr": lr, "size": size, "reg_lambda": reg_lambda, "seed": seed,
+              "data_seed": data_seed}
+    if out is not None:
+        save_checkpoint(Path(out) / "backbone.pt", {
+            "format": "syn2real-backbone/1", "arch": arch, "stem": stem, "task": task,
+            "backbone": model.backbone_state(), "model": model.state_dict(),
+            "val": evals[-1], "config": config})
     return {"kind": "finetune", "config": config,
             "metrics": {"error_last": evals[-1]["error"],
                         "error_best": min(e["error"] for e in evals), "last": evals[-1]},

@@ -1,0 +1,214 @@
+"""``syn2real plan``, ``syn2real run`` and ``syn2real export``: a whole study from one YAML."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from .common import clean, err, friendly, out, write_json
+
+
+def _run_dir(cfg: Any, config: Path, out_dir: Path | None) -> Path:
+    return out_dir or Path("runs") / (cfg.name or config.stem)
+
+
+def _fmt_s(s: float) -> str:
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+@friendly
+def plan(
+    config: Path = typer.Argument(..., help="Experiment YAML."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Run folder (default runs/NAME)."),
+    json_out: str | None = typer.Option(None, "--json", help="Write the DAG as JSON."),
+) -> None:
+    """Print the job DAG and its estimated cost; runs nothing."""
+    from ..sweep import Store, build_plan, load_config
+
+    cfg = load_config(config)
+    run_dir = _run_dir(cfg, config, out_dir)
+    p = build_plan(cfg, run_dir)
+    db = run_dir / "results.sqlite"
+    status = Store(db).status() if db.exists() else {}
+    history = Store(db).seconds_per_unit() if db.exists() else {}
+    est = p.estimate_seconds(history)
+    workers = cfg.executor.workers
+    table = Table(title=f"plan of {config} -> {run_dir}")
+    for c in ("job", "needs", "state", "est."):
+        table.add_column(c)
+    todo_keys = []
+    for j in p.order():
+        st = status.get(j.key, "todo")
+        if st != "done":
+            todo_keys.append(j.key)
+        needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.deps) or "-"
+        table.add_row(j.label, needs, st, _fmt_s(est[j.key]))
+    out.print(table)
+    kinds = Counter(j.kind for j in p.order())
+    src = "measured in this run folder" if history else "built-in 2-core figures"
+    out.print(f"{len(p.jobs)} jobs ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
+              f"then fit -> advise -> report. Remaining: "
+              f"~{_fmt_s(p.wall_seconds(todo_keys, history, workers))} with {workers} "
+              f"worker(s) ({src}).", highlight=False)
+    if json_out:
+        write_json(json_out, clean({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
+                                                                      p.order()],
+                                    "estimate_s": est}))
+
+
+@friendly
+def run(
+    config: Path = typer.Argument(..., help="Experiment YAML."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Run folder (default runs/NAME)."),
+    executor: str | None = typer.Option(None, help="local | ray (default: the config's)."),
+    address: str | None = typer.Option(None, help="Ray address: auto or HOST:PORT."),
+    workers: int | None = typer.Option(None, help="Local jobs at a time."),
+    threads: int | None = typer.Option(None, help="Torch threads per job."),
+    retry_failed: bool = typer.Option(False, help="Rerun jobs that failed before."),
+    report: bool = typer.Option(True, help="Write the HTML report at the end."),
+    json_out: str | None = typer.Option(None, "--json", help="Write fits and verdicts here."),
+) -> None:
+    """Run a study: render, pre-train, fine-tune, fit, advise, report (resumable)."""
+    from rich.live import Live
+
+    from ..sweep import Store, build_plan, execute, load_config
+    from ..sweep.analyse import analyse
+
+    cfg = load_config(config)
+    if executor not in (None, "local", "ray"):
+        raise ValueError(f"--executor must be local or ray, got {executor!r}")
+    run_dir = _run_dir(cfg, config, out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(Path(config).read_text())
+    store = Store(run_dir / "results.sqlite")
+    p = build_plan(cfg, run_dir)
+    view = _Progress(p, store, workers or cfg.executor.workers)
+    t0 = time.perf_counter()
+    with Live(view.render(), console=err, refresh_per_second=2, transient=False) as live:
+        def on_event(what: str, job: Any, info: dict | None) -> None:
+            view.update(what, job, info)
+            live.update(view.render())
+
+        summary = execute(p, store, executor=executor, workers=workers, threads=threads,
+                          address=address, retry_failed=retry_failed, on_event=on_event)
+    for key, msg in summary.failed.items():
+        err.print(f"[red]failed[/] {p.jobs[key].label}: {msg.splitlines()[0]}", highlight=False)
+    if summary.blocked:
+        err.print(f"{len(summary.blocked)} job(s) not run because a job they need failed")
+    err.print(f"jobs: {len(summary.ran)} ran, {len(summary.cached)} cached, "
+              f"{len(summary.failed)} failed, {len(summary.blocked)} blocked "
+              f"({_fmt_s(time.perf_counter() - t0)})", highlight=False)
+    if not store.rows("finetune"):
+        raise ValueError("no fine-tuning result yet: nothing to fit (see the failures above)")
+    res = analyse(cfg, run_dir, store, report=report)
+    for note in res["notes"]:
+        err.print(f"[dim]note: {note}[/]", highlight=False)
+    _print_results(res)
+    if json_out:
+        write_json(json_out, clean(res))
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _print_results(res: dict[str, Any]) -> None:
+    t = Table(title="transfer law per curve (profile intervals)")
+    for c in ("curve", "alpha", "C (transfer gap)", "D", "verdict"):
+        t.add_column(c)
+    adv = {a["label"]: a for a in res["advice"]}
+    for f in res["fits"]:
+        a = adv.get(f["label"])
+        t.add_row(f["label"], _cell(f, "alpha"), _cell(f, "C"),
+                  _cell(f, "D") if "D" in f else "-", a["verdict"] if a else "")
+    out.print(t)
+    for m in res["margins"]:
+        se = "" if math.isnan(m["margin_se"]) else f" ± {m['margin_se']:.3f}"
+        out.print(f"transfer at n = {m['n_max']}: error {m['err_n_max']:.3f} vs from scratch "
+                  f"{m['err_scratch']:.3f} -> margin {m['margin']:+.3f}{se} "
+                  f"({m['setting']} {m['ptask']} -> {m['ftask']}/{m['dataset']})",
+                  highlight=False)
+    out.print(f"results: {res['csv']}" + (f"; report: {res['report']}" if res["report"] else ""))
+
+
+def _cell(fit: dict[str, Any], k: str) -> str:
+    ci = fit.get(f"{k}_ci")
+    text = f"{fit[k]:.3g}"
+    if ci and not fit.get(f"{k}_fixed"):
+        text += f" [{ci[0]:.3g}, {ci[1]:.3g}]"
+    return text
+
+
+class _Progress:
+    """The live view: counts by state, the running jobs and an ETA from measured speeds."""
+
+    def __init__(self, plan: Any, store: Any, workers: int) -> None:
+        self.plan = plan
+        self.total = len(plan.jobs)
+        self.counts = {"done": 0, "cached": 0, "failed": 0, "blocked": 0}
+        self.running: dict[str, float] = {}
+        self.history = store.seconds_per_unit()
+        self.workers = workers
+        self.left = set(plan.jobs)
+        self.t0 = time.perf_counter()
+
+    def update(self, what: str, job: Any, info: dict | None) -> None:
+        if what == "start":
+            self.running[job.key] = time.perf_counter()
+            return
+        self.running.pop(job.key, None)
+        self.counts[what] += 1
+        self.left.discard(job.key)
+
+    def _eta(self) -> float:
+        return self.plan.wall_seconds(sorted(self.left), self.history, self.workers)
+
+    def render(self) -> Table:
+        t = Table.grid(padding=(0, 2))
+        c = self.counts
+        finished = c["done"] + c["cached"] + c["failed"] + c["blocked"]
+        elapsed = time.perf_counter() - self.t0
+        t.add_row(f"[bold]{finished}/{self.total}[/] jobs", f"[green]{c['done']} done[/]",
+                  f"{c['cached']} cached", f"[red]{c['failed']} failed[/]",
+                  f"{len(self.running)} running", f"elapsed {_fmt_s(elapsed)}",
+                  f"ETA ~{_fmt_s(self._eta())}")
+        for key, since in list(self.running.items())[:4]:
+            t.add_row(f"  > {self.plan.jobs[key].label}", f"{_fmt_s(time.perf_counter() - since)}",
+                      "", "", "", "", "")
+        return t
+
+
+@friendly
+def export(
+    run_dir: Path = typer.Argument(..., help="Run folder (holds results.sqlite)."),
+    fmt: str = typer.Option("cg-transfer", "--format", help="cg-transfer (the paper's CSV)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="CSV path (default "
+                                       "RUN_DIR/results.csv)."),
+) -> None:
+    """Write a run's fine-tuning results as CSV that ``syn2real fit`` reads unchanged."""
+    from ..sweep import Store, export_cg
+
+    if fmt != "cg-transfer":
+        raise ValueError(f"--format must be cg-transfer, got {fmt!r}")
+    db = run_dir / "results.sqlite"
+    if not db.exists():
+        raise ValueError(f"{run_dir}: no results.sqlite (run syn2real run CONFIG --out "
+                         f"{run_dir} first)")
+    keys = None
+    cfg_path = run_dir / "config.yaml"
+    if cfg_path.exists():  # only the jobs of the run's current config
+        from ..sweep import build_plan, load_config
+
+        keys = set(build_plan(load_config(cfg_path), run_dir).jobs)
+    else:
+        err.print(f"note: {cfg_path} not found: exporting every fine-tuning row of the store")
+    path = export_cg(Store(db), output or run_dir / "results.csv", keys)
+    out.print(f"wrote {path}")

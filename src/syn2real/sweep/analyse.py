@@ -1,0 +1,155 @@
+"""The end of a study: fit the law per curve, the advisor's verdict, the transfer margin and
+the HTML report, all from the results store."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import StudyConfig
+from .plan import build_plan
+from .results import export_cg
+from .store import Store
+
+
+def transfer_margins(store: Store, keys: Collection[str] | None = None
+                     ) -> list[dict[str, Any]]:
+    """Per curve: from-scratch error vs the error at the largest n (means over seeds).
+
+    ``margin`` = scratch - largest-n error (positive: pre-training helps) with its standard
+    error from the seed-to-seed spread (``nan`` with one seed).
+    """
+    groups: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    scratch: dict[tuple, list[float]] = defaultdict(list)
+    for r in store.rows("finetune"):
+        if keys is not None and r["key"] not in keys:
+            continue
+        p = r["params"]
+        err = r["result"]["metrics"]["error_last"]
+        ft = (p["task"], p["dataset"], p.get("count", p.get("fraction")), p["model"],
+              p["finetune_index"])
+        if p["n"] == 0:
+            scratch[ft].append(err)
+        else:
+            groups[(p["setting"], p["ptask"]) + ft][p["n"]].append(err)
+    out = []
+    for key, by_n in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        ft = key[2:]
+        if ft not in scratch:
+            continue
+        n_max = max(by_n)
+        a, b = np.array(scratch[ft]), np.array(by_n[n_max])
+        se = (math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+              if len(a) > 1 and len(b) > 1 else math.nan)
+        out.append({"setting": key[0], "ptask": key[1], "ftask": ft[0], "dataset": ft[1],
+                    "s": ft[2], "model": ft[3], "n_max": n_max,
+                    "err_scratch": float(a.mean()), "err_n_max": float(b.mean()),
+                    "margin": float(a.mean() - b.mean()), "margin_se": se,
+                    "seeds": (len(a), len(b))})
+    return out
+
+
+def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
+            report: bool = True) -> dict[str, Any]:
+    """Export the CSV, fit the transfer law per curve with intervals, advise, write the report.
+
+    Only the jobs of ``cfg``'s plan count: rows left in the store by an earlier version of the
+    config (e.g. another fine-tuning learning rate) stay in the store but are not mixed in.
+
+    Returns a JSON-ready dict: ``csv``, ``fits`` (one per curve), ``advice``, ``margins``,
+    ``report`` (path) and ``notes``.
+    """
+    from ..advise import advise
+    from ..curves import DataError, curve_labels, read_curves
+    from ..law import PowerLaw, TransferLaw
+
+    run_dir = Path(run_dir)
+    keys = set(build_plan(cfg, run_dir).jobs)
+    csv_path = export_cg(store, run_dir / "results.csv", keys)
+    margins = transfer_margins(store, keys)
+    try:
+        cs = read_curves(csv_path)
+    except DataError as exc:  # e.g. failed jobs left a curve with fewer than 3 sizes
+        return {"csv": str(csv_path), "fits": [], "advice": [], "margins": margins,
+                "target": cfg.fit.target, "report": None,
+                "notes": [f"no law fitted: {exc}"]}
+    fc = cfg.fit
+    curves = cs.curves()
+    labels = curve_labels([g for g, _ in curves])
+    fits, advice = [], []
+    best = float(cs.data["err"].min())
+    target = fc.target if fc.target is not None else 0.8 * best
+    notes = list(cs.notes)
+    if fc.target is None:
+        notes.append(f"no fit.target in the config: the verdict is for 80% of the best error "
+                     f"measured ({target:.4g})")
+    for (group, g), label in zip(curves, labels, strict=True):
+        kwargs: dict[str, Any] = {"loss": fc.loss}
+        if fc.law == "transfer" and fc.D is not None:
+            kwargs["D"] = fc.D
+        est = (TransferLaw if fc.law == "transfer" else PowerLaw)(**kwargs)
+        est.fit(g["n"].to_numpy(), g["err"].to_numpy(), weights=g["weight"].to_numpy())
+        d = est.to_dict(level=fc.level)
+        d.update({"group": group, "label": label})
+        fits.append(d)
+        if fc.law == "transfer":
+            adv = advise(est, target, budget=fc.budget, level=fc.level)
+            advice.append({"group": group, "label": label, **adv.to_dict()})
+    complexity = complexity_rows(cfg, store, fits)
+    effects = None
+    if complexity and len({r["pdata"] for r in complexity}) >= 3:
+        from ..analysis.knobs import knob_effects
+
+        effects = knob_effects([r["knob_options"] for r in complexity],
+                               {q: [r[q] for r in complexity]
+                                for q in ("negative_entropy", "alpha", "C")})
+    model_size = None
+    if "model" in cs.groups and cs.data["model"].nunique() >= 3:
+        from ..analysis import model_size_study
+
+        model_size = model_size_study(cs, D=fc.D, loss=fc.loss, level=fc.level,
+                                      alpha_bounds=None)
+    page = None
+    if report:
+        from ..report import build_report
+
+        page = build_report(cs, run_dir / "report", D=fc.D, loss=fc.loss, target=target,
+                            level=fc.level, model_size=model_size, complexity=complexity,
+                            knob_effects=effects)
+    return {"csv": str(csv_path), "fits": fits, "advice": advice,
+            "margins": margins, "target": target, "complexity": complexity,
+            "knob_effects": effects,
+            "model_size": None if model_size is None else [
+                {**m, "fit": None if m["fit"] is None else
+                 {k: v for k, v in m["fit"].items() if k != "law"}} for m in model_size],
+            "report": None if page is None else str(page), "notes": notes}
+
+
+def complexity_rows(cfg: StudyConfig, store: Store, fits: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """Join each rendering setting's negative entropy with the fitted alpha and C of its
+    curves (one row per curve)."""
+    from ..analysis.knobs import KNOBS
+
+    keys = set(build_plan(cfg, store.path.parent).jobs)
+    ent = {r["params"]["setting"]: r["result"] for r in store.rows("complexity")
+           if r["key"] in keys}
+    rows = []
+    for f in fits:
+        setting = f["group"].get("pdata")
+        if setting not in ent:
+            continue
+        spec = cfg.render.spec(setting)
+        options = {k: getattr(spec, k) for k in KNOBS}
+        rows.append({"setting": f["label"], "pdata": setting,
+                     "negative_entropy": ent[setting]["negative_entropy"],
+                     "estimator": ent[setting]["estimator"], "note": ent[setting]["note"],
+                     "alpha": f["alpha"], "alpha_ci": f.get("alpha_ci"),
+                     "C": f["C"], "C_ci": f.get("C_ci"), "knob_options": options,
+                     "knobs": "/".join(options.values())})
+    return rows

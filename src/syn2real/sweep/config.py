@@ -1,0 +1,264 @@
+"""The experiment config: one YAML file describes a whole study (validated by pydantic).
+
+A study renders one dataset per rendering setting, pre-trains every (task, model, n, seed),
+fine-tunes every pre-trained backbone (and the from-scratch baseline, ``n = 0``) on every
+fine-tuning setting, then fits the law per curve, gives the advisor's verdict and writes the
+report. Example (``examples/quickstart.yaml``)::
+
+    name: quickstart
+    render:
+      presets: [lv0]
+      overrides: {size: 32, classes: ["glyph_[0-9]"]}
+    pretrain:
+      tasks: [mulclass]
+      n: [125, 250, 500, 1000, 2000, 4000, 8000]
+      iters: 200
+    finetune:
+      - {task: sinclass, dataset: mnist, counts: [100], iters: 100}
+    seeds: [0, 1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
+FINETUNE_TASKS = ("sinclass", "objdet", "semseg")
+DATASETS = ("mnist", "fashion-mnist", "digits")
+MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run: the message names the file, the key and the allowed values."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RenderConfig(_Strict):
+    """Rendering settings: presets (``lv0`` .. ``lv7``) and/or named inline specs.
+
+    ``overrides`` apply to every preset and spec (e.g. ``size``, ``classes``, ``seed``).
+    """
+
+    presets: list[str] = Field(default_factory=lambda: ["lv7"])
+    specs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    workers: int = Field(2, ge=1, le=256, description="render processes per dataset")
+
+    @model_validator(mode="after")
+    def _valid(self) -> RenderConfig:
+        from ..render.spec import PRESETS
+
+        if not self.presets and not self.specs:
+            raise ValueError("list at least one preset or spec")
+        for p in self.presets:
+            if p not in PRESETS:
+                raise ValueError(f"unknown preset {p!r}; allowed: {', '.join(PRESETS)}")
+        for name in self.settings():
+            try:
+                self.spec(name).class_ids  # noqa: B018  (validates the class selection)
+            except (ValidationError, ValueError) as exc:
+                raise ValueError(f"rendering setting {name!r}: {_first_error(exc)}") from None
+        dup = set(self.presets) & set(self.specs)
+        if dup:
+            raise ValueError(f"{sorted(dup)} named both as preset and spec; rename the spec")
+        return self
+
+    def settings(self) -> list[str]:
+        """Names of the rendering settings, in config order."""
+        return list(self.presets) + list(self.specs)
+
+    def spec(self, name: str):
+        """The :class:`~syn2real.render.spec.DatasetSpec` of a setting."""
+        from ..render.spec import PRESETS, DatasetSpec
+
+        base = dict(PRESETS[name]) if name in PRESETS else dict(self.specs[name])
+        return DatasetSpec(**{**base, **self.overrides})
+
+
+class PretrainConfig(_Strict):
+    """Pre-training grid and budget (a fixed number of SGD iterations for every n)."""
+
+    tasks: list[Literal["mulclass", "objdet", "semseg", "normal"]] = Field(
+        default_factory=lambda: ["mulclass"])
+    models: list[Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]] = Field(
+        default_factory=lambda: ["resnet18"])
+    n: list[int] = Field(default_factory=lambda: [1000 * 2**i for i in range(7)],
+                         description="synthetic image counts (default 1000 * 2^i, i = 0..6)")
+    iters: int = Field(600, ge=1)
+    batch: int = Field(64, ge=1)
+    lr: float = Field(0.05, gt=0)
+    stem: Literal["small", "small-pool", "imagenet"] = "small"
+    val_images: int = Field(1000, ge=1, description="held-out synthetic images for the "
+                            "best-checkpoint choice")
+    bf16: bool = False
+    channels_last: bool = False
+
+    @field_validator("n")
+    @classmethod
+    def _n(cls, v: list[int]) -> list[int]:
+        if len(v) < 3:
+            raise ValueError(f"{len(v)} size(s): a law needs at least 3 distinct sizes n")
+        if any(x < 1 for x in v) or len(set(v)) != len(v):
+            raise ValueError("sizes n must be distinct positive integers")
+        return sorted(v)
+
+
+class FinetuneConfig(_Strict):
+    """One fine-tuning setting: task, real dataset, sizes s and budget."""
+
+    task: Literal["sinclass", "objdet", "semseg"] = "sinclass"
+    dataset: Literal["mnist", "fashion-mnist", "digits"] = "mnist"
+    counts: list[int] | None = Field(None, description="real images used (class-balanced)")
+    fractions: list[float] | None = Field(None, description="share of each class used")
+    iters: int = Field(300, ge=1)
+    batch: int = Field(64, ge=1)
+    lr: float = Field(0.02, gt=0)
+    size: int = Field(32, ge=16)
+    reg_lambda: float = Field(0.0, ge=0)
+    boards: int = Field(200, ge=2, description="composed boards (objdet / semseg)")
+    data_seed: int = Field(0, description="picks the real subset (fixed across seeds and "
+                           "backbones: paired comparisons)")
+    seeds: list[int] | None = Field(None, min_length=1, description="fine-tuning seeds per "
+                                    "backbone (default: the pre-training seed; scratch runs "
+                                    "use the study's seeds)")
+    evals: int = Field(1, ge=1, description="test-set evaluations during fine-tuning (the "
+                       "last one is the reported error; more give error_best too)")
+    data_path: str | None = None
+
+    @model_validator(mode="after")
+    def _sizes(self) -> FinetuneConfig:
+        if self.counts is None and self.fractions is None:
+            raise ValueError("give counts (e.g. [100]) or fractions (e.g. [0.1])")
+        if self.counts is not None and self.fractions is not None:
+            raise ValueError("give counts or fractions, not both")
+        if self.counts is not None and any(c < 1 for c in self.counts):
+            raise ValueError("counts must be positive")
+        if self.fractions is not None and any(not 0 < f <= 1 for f in self.fractions):
+            raise ValueError("fractions must lie in (0, 1]")
+        return self
+
+    def sizes(self) -> list[tuple[str, float]]:
+        """``[("count", 100), ...]`` or ``[("fraction", 0.1), ...]``."""
+        if self.counts is not None:
+            return [("count", c) for c in self.counts]
+        return [("fraction", f) for f in self.fractions or []]
+
+
+class ExecutorConfig(_Strict):
+    """Where jobs run: ``local`` (process pool) or ``ray`` (a Ray cluster)."""
+
+    kind: Literal["local", "ray"] = "local"
+    workers: int = Field(1, ge=1, description="jobs at a time (local)")
+    threads: int | None = Field(None, ge=1, description="torch threads per job (default: "
+                                "cores // workers)")
+    address: str | None = Field(None, description="Ray address: auto or HOST:PORT (default: "
+                                "start a local instance)")
+    gpus_per_job: float = Field(0.0, ge=0, description="Ray GPUs per training job")
+
+
+class FitConfig(_Strict):
+    """Law fitting and the advisor's question."""
+
+    law: Literal["transfer", "power"] = "transfer"
+    D: float | None = Field(None, gt=0, description="fix D (the paper's shared-D procedure "
+                            "gives 0.48); default: fitted per curve")
+    loss: Literal["linear", "log", "huber"] = "linear"
+    level: float = Field(0.9, gt=0, lt=1)
+    target: float | None = Field(None, gt=0, lt=1, description="target error for the verdict")
+    budget: float | None = Field(None, gt=0, description="largest n you could render")
+
+
+class ComplexityConfig(_Strict):
+    """The data-complexity study (paper Sec. 4.3): a backbone trained on real data embeds
+    ``images`` rendered images of every setting; the negative entropy of their fitted
+    Gaussian is set against alpha and C."""
+
+    dataset: Literal["mnist", "fashion-mnist", "digits"] = "mnist"
+    model: Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] = "resnet18"
+    stem: Literal["small", "small-pool", "imagenet"] = "imagenet"
+    fraction: float = Field(1.0, gt=0, le=1, description="share of the real training set")
+    iters: int = Field(300, ge=1)
+    batch: int = Field(64, ge=1)
+    lr: float = Field(0.05, gt=0)
+    size: int = Field(32, ge=16)
+    images: int = Field(1000, ge=2, description="rendered images per setting")
+    estimator: Literal["auto", "empirical", "ledoit-wolf"] = "auto"
+    data_path: str | None = None
+
+
+class StudyConfig(_Strict):
+    """A whole study: rendering, pre-training, fine-tuning, seeds, executor, fit."""
+
+    name: str = "study"
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    finetune: list[FinetuneConfig] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    scratch: bool = Field(True, description="fine-tune from scratch too (the n = 0 baseline)")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    fit: FitConfig = Field(default_factory=FitConfig)
+    complexity: ComplexityConfig | None = None
+
+    def config_hash(self) -> str:
+        return stable_hash(self.model_dump(mode="json"))
+
+
+def stable_hash(obj: Any, digits: int = 16) -> str:
+    """Hash of the canonical JSON of ``obj``."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:digits]
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        e = exc.errors()[0]
+        loc = ".".join(str(x) for x in e["loc"])
+        return f"{loc}: {e['msg']}" if loc else e["msg"]
+    return str(exc)
+
+
+def _describe(e: dict) -> str:
+    loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after"))
+    msg = e["msg"]
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see syn2real.sweep.config for the keys)"
+    elif e["type"] == "literal_error" and "expected" in e.get("ctx", {}):
+        msg = f"got {e['input']!r}; allowed: {e['ctx']['expected']}"
+    elif e["type"] == "missing":
+        msg = "required key is missing"
+    msg = msg.removeprefix("Value error, ")
+    return f"'{loc or 'config'}': {msg}"
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> StudyConfig:
+    """Validate a mapping; :class:`ConfigError` names the source, the key and the rule."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return StudyConfig(**raw)
+    except ValidationError as exc:
+        errs = exc.errors()
+        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
+        raise ConfigError(f"{source}: {_describe(errs[0])}{more}") from None
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate an experiment YAML file."""
+    import yaml
+
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    return parse_config(raw or {}, str(p))

@@ -1,0 +1,230 @@
+"""Run a plan's jobs on a local process pool or a Ray cluster, recording each in the store.
+
+Both executors share one scheduling loop: a job starts when every job it depends on is done;
+a finished job is recorded at once (so a kill loses at most the jobs in flight, which rerun);
+a failed job is recorded with its error and only its dependents are held back. Jobs already
+done in the store are skipped; jobs that failed before are skipped unless ``retry_failed``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .jobs import run_job
+from .plan import Job, Plan, work_units
+from .store import Store
+
+Event = Callable[[str, Job, dict[str, Any] | None], None]
+
+
+@dataclass
+class RunSummary:
+    """What a run did: job keys by outcome."""
+
+    ran: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    blocked: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.blocked
+
+
+def cpu_count() -> int:
+    """Cores this process may use (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def execute(plan: Plan, store: Store, *, executor: str | None = None,
+            workers: int | None = None, threads: int | None = None,
+            address: str | None = None, gpus_per_job: float | None = None,
+            retry_failed: bool = False, on_event: Event | None = None) -> RunSummary:
+    """Run every unfinished job of ``plan``.
+
+    Parameters
+    ----------
+    plan, store
+        The DAG and its results store.
+    executor : {"local", "ray"}, optional
+        Default: the config's ``executor.kind``.
+    workers : int, optional
+        Jobs at a time on the local pool (default: the config's).
+    threads : int, optional
+        Torch threads per job; default ``cores // workers`` so threads x processes <= cores.
+    address : str, optional
+        Ray address (``auto`` or ``HOST:PORT``); default: start a local Ray instance.
+    gpus_per_job : float, optional
+        Ray GPUs per training job (default: the config's).
+    retry_failed : bool
+        Rerun jobs recorded as failed.
+    on_event : callable, optional
+        ``on_event(what, job, info)`` with what in start / done / failed / cached / blocked.
+    """
+    ec = plan.config.executor
+    kind = executor or ec.kind
+    workers = workers or ec.workers
+    cores = cpu_count()
+    threads = threads or ec.threads or max(1, cores // workers)
+    emit = on_event or (lambda *a: None)
+    summary = RunSummary()
+    status = store.status()
+    todo: dict[str, Job] = {}
+    for job in plan.order():
+        st = status.get(job.key)
+        if st == "done":
+            summary.cached.append(job.key)
+            emit("cached", job, None)
+        elif st == "failed" and not retry_failed:
+            summary.failed[job.key] = "failed in an earlier run (use --retry-failed)"
+            emit("failed", job, {"error": summary.failed[job.key], "earlier": True})
+        else:
+            todo[job.key] = job
+    done = set(summary.cached)
+    bad = set(summary.failed)
+    if kind == "local":
+        runner: _Runner = _LocalRunner(workers)
+    elif kind == "ray":
+        runner = _RayRunner(address, threads, gpus_per_job if gpus_per_job is not None
+                            else ec.gpus_per_job)
+    else:
+        raise ValueError(f"unknown executor {kind!r}; choose local or ray")
+    running: dict[Any, Job] = {}
+    try:
+        while todo or running:
+            for key in [k for k, j in todo.items() if any(d in bad for d in j.deps)]:
+                bad.add(key)
+                summary.blocked.append(key)
+                emit("blocked", todo.pop(key), None)
+            ready = [j for j in todo.values() if all(d in done for d in j.deps)]
+            for job in ready[:max(0, runner.slots - len(running))]:
+                del todo[job.key]
+                running[runner.submit(job, threads)] = job
+                emit("start", job, None)
+            if not running:
+                if todo:  # nothing can start: a dependency is missing from the plan
+                    raise RuntimeError(f"jobs {sorted(todo)[:3]} wait on jobs not in the plan")
+                break
+            handle, out = runner.wait(list(running))
+            job = running.pop(handle)
+            units = work_units(job)
+            if "error" in out:
+                store.record(job.key, job.kind, job.params, error=out["error"],
+                             seconds=out["seconds"], units=units, label=job.label)
+                summary.failed[job.key] = out["error"]
+                bad.add(job.key)
+                emit("failed", job, out)
+            else:
+                store.record(job.key, job.kind, job.params, result=out["result"],
+                             seconds=out["seconds"], units=units, label=job.label)
+                summary.ran.append(job.key)
+                done.add(job.key)
+                emit("done", job, out)
+    finally:
+        runner.close()
+    return summary
+
+
+class _Runner:
+    slots: int
+
+    def submit(self, job: Job, threads: int) -> Any: ...
+
+    def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class _LocalRunner(_Runner):
+    """A spawn-context process pool: a crashing job (segfault, out of memory) is a recorded
+    failure, not the end of the sweep."""
+
+    def __init__(self, workers: int) -> None:
+        self.slots = workers
+        self._pool = self._new_pool()
+
+    def _new_pool(self):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.slots, mp_context=mp.get_context("spawn"),
+                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
+
+    def submit(self, job: Job, threads: int) -> Any:
+        return self._pool.submit(run_job, job.to_dict(), threads)
+
+    def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        finished, _ = wait(handles, return_when=FIRST_COMPLETED)
+        fut = next(iter(finished))
+        try:
+            return fut, fut.result()
+        except BrokenProcessPool as exc:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return fut, {"error": f"worker process died ({exc}); out of memory?", "seconds": 0.0}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initialiser: end this worker when the sweep process dies (kill -9), so that no
+    orphan keeps writing while the rerun starts."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _RayRunner(_Runner):
+    """Ray tasks: ``num_cpus`` = threads per job, ``num_gpus`` per training job."""
+
+    def __init__(self, address: str | None, threads: int, gpus: float) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise RuntimeError("the ray executor needs Ray: pip install 'syn2real[ray]'") from None
+        self._ray = ray
+        self._own = not ray.is_initialized()
+        if self._own:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False)
+        total = int(ray.cluster_resources().get("CPU", 1))
+        self.slots = max(1, total // threads)
+        self._fn = ray.remote(run_job)
+        self._gpus = gpus
+
+    def submit(self, job: Job, threads: int) -> Any:
+        gpus = self._gpus if job.kind != "render" else 0
+        cpus = threads if job.kind != "render" else max(threads, job.params.get("workers", 1))
+        cpus = min(cpus, int(self._ray.cluster_resources().get("CPU", 1)))
+        return self._fn.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(
+            job.to_dict(), threads)
+
+    def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
+        ready, _ = self._ray.wait(handles, num_returns=1)
+        ref = ready[0]
+        try:
+            return ref, self._ray.get(ref)
+        except Exception as exc:  # a task that died (node lost, OOM kill)
+            return ref, {"error": f"Ray task failed: {exc}", "seconds": 0.0}
+
+    def close(self) -> None:
+        if self._own:
+            self._ray.shutdown()

@@ -1,0 +1,205 @@
+"""The plan of a study: a DAG of render, pretrain and finetune jobs with content keys.
+
+Every job's key hashes what decides its output: its own settings and the keys of the jobs it
+reads. A job is skipped when its key is finished in the results store, so changing one setting
+reruns only what depends on it (e.g. a fine-tuning learning rate reruns the fine-tunes, not the
+pre-training). Rendering happens once per setting at the largest ``n`` plus the validation
+images; smaller ``n`` are prefixes of the same shards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import StudyConfig, stable_hash
+
+#: rough single-core-pair costs measured on 2 CPU cores (seconds per image-step), used by
+#: ``syn2real plan`` when no finished job of the same kind is in the store yet.
+_RENDER_S_PER_IMAGE_64 = 1 / 190
+_TRAIN_S_PER_IMAGE_32 = {"small": 0.058, "small-pool": 0.0175, "imagenet": 0.0094}
+_MODEL_COST = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 2.3, "resnet101": 4.3,
+               "resnet152": 6.2}
+_TASK_COST = {"mulclass": 1.0, "sinclass": 1.0, "semseg": 3.0, "normal": 3.0, "objdet": 4.0}
+
+
+#: parameters that are paths inside the run folder (not part of a job's identity)
+_PATH_FIELDS = ("out", "data", "backbone")
+
+
+@dataclass
+class Job:
+    """One unit of work. ``params`` is everything the job function needs (plain values)."""
+
+    key: str
+    kind: str  # "render" | "pretrain" | "finetune" | "backbone" | "complexity"
+    params: dict[str, Any]
+    deps: list[str] = field(default_factory=list)
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind, "params": self.params, "deps": self.deps,
+                "label": self.label}
+
+
+@dataclass
+class Plan:
+    """The DAG of a study, in a valid execution order."""
+
+    config: StudyConfig
+    run_dir: Path
+    jobs: dict[str, Job]
+
+    def order(self) -> list[Job]:
+        return list(self.jobs.values())
+
+    def by_kind(self, kind: str) -> list[Job]:
+        return [j for j in self.jobs.values() if j.kind == kind]
+
+    def dependents(self, key: str) -> set[str]:
+        """Every job downstream of ``key``."""
+        out: set[str] = set()
+        frontier = {key}
+        while frontier:
+            nxt = {j.key for j in self.jobs.values() if set(j.deps) & frontier} - out
+            out |= nxt
+            frontier = nxt
+        return out
+
+    def wall_seconds(self, keys: list[str], history: dict[str, float] | None = None,
+                     workers: int = 1) -> float:
+        """Estimated wall time of the jobs ``keys``: the built-in figures are for one job
+        using every core (parallel jobs share them); measured figures already include the
+        sharing, so they are divided by the number of workers."""
+        history = history or {}
+        est = self.estimate_seconds(history)
+        total = 0.0
+        for k in keys:
+            kind = self.jobs[k].kind
+            total += est[k] / workers if kind in history else est[k]
+        return total
+
+    def estimate_seconds(self, history: dict[str, float] | None = None) -> dict[str, float]:
+        """Estimated seconds per job (2 CPU cores; ``history``: measured seconds per unit of
+        work and kind from the store, used instead of the built-in constants)."""
+        return {k: _estimate(j, history or {}) for k, j in self.jobs.items()}
+
+
+def work_units(job: Job) -> float:
+    """A job's size in the unit its cost scales with (images rendered or image-steps
+    weighted by model, task, stem and resolution)."""
+    p = job.params
+    if job.kind == "render":
+        return p["n_images"] * (p["spec"]["size"] / 64) ** 2
+    if job.kind == "complexity":  # a forward pass costs about a third of a training step
+        return p["images"] / 3 * _MODEL_COST.get(p["model"], 1.0) * (p["image_size"] / 32) ** 2
+    size = p["image_size"]
+    w = _MODEL_COST.get(p["model"], 1.0) * _TASK_COST.get(p["task"], 1.0) * (size / 32) ** 2
+    w *= _TRAIN_S_PER_IMAGE_32.get(p["stem"], 0.01) / _TRAIN_S_PER_IMAGE_32["small-pool"]
+    n_evals = p.get("evals", 4)
+    evals = n_evals * (p.get("val_images") or p.get("test_images") or 0) / 3
+    return w * (p["iters"] * p["batch"] + evals)
+
+
+def _estimate(job: Job, history: dict[str, float]) -> float:
+    units = work_units(job)
+    if job.kind in history:
+        return units * history[job.kind]
+    if job.kind == "render":
+        return units * _RENDER_S_PER_IMAGE_64 + 3
+    return units * _TRAIN_S_PER_IMAGE_32["small-pool"] + 5
+
+
+def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
+    """Expand a config into its jobs (render -> pretrain -> finetune)."""
+    run_dir = Path(run_dir)
+    pc = cfg.pretrain
+    jobs: dict[str, Job] = {}
+
+    def add(kind: str, params: dict[str, Any], deps: list[str], label: str) -> str:
+        # paths inside the run folder are left out: a moved run folder keeps its keys
+        ident = {k: v for k, v in params.items() if k not in _PATH_FIELDS}
+        key = f"{kind[:2]}-" + stable_hash({"kind": kind, "params": ident, "deps": deps})
+        jobs[key] = Job(key, kind, params, deps, label)
+        return key
+
+    backbones: list[tuple[str | None, dict[str, Any]]] = []
+    pscale = _k(max(pc.n))  # the pool of pre-training images (cg-transfer's pscale)
+    if cfg.scratch:
+        for model in pc.models:
+            backbones.append((None, {"setting": "scratch", "ptask": "scratch", "model": model,
+                                     "n": 0, "stem": pc.stem, "pseed": None,
+                                     "pscale": pscale}))
+    for name in cfg.render.settings():
+        spec = cfg.render.spec(name)
+        n_images = _round_up(max(pc.n) + pc.val_images, spec.shard_size)
+        data_dir = run_dir / "data" / f"{name}-{spec.spec_hash()}"
+        rkey = add("render", {"setting": name, "spec": spec.model_dump(mode="json"),
+                              "spec_hash": spec.spec_hash(), "n_images": n_images,
+                              "out": str(data_dir), "workers": cfg.render.workers},
+                   [], f"render {name} ({n_images} images)")
+        for task in pc.tasks:
+            for model in pc.models:
+                for seed in cfg.seeds:
+                    for n in pc.n:
+                        params = {"setting": name, "data": str(data_dir),
+                                  "spec_hash": spec.spec_hash(), "n": n, "task": task,
+                                  "model": model, "seed": seed, "iters": pc.iters,
+                                  "batch": pc.batch, "lr": pc.lr, "stem": pc.stem,
+                                  "val_images": pc.val_images, "bf16": pc.bf16,
+                                  "channels_last": pc.channels_last, "image_size": spec.size}
+                        pkey_hash = stable_hash({"p": params, "d": rkey})
+                        params["out"] = str(run_dir / "pretrain" / f"pt-{pkey_hash}")
+                        pkey = add("pretrain", params, [rkey],
+                                   f"pretrain {name} {task} {model} n={n} seed={seed}")
+                        backbones.append((pkey, {"setting": name, "ptask": task,
+                                                 "model": model, "n": n, "stem": pc.stem,
+                                                 "pseed": seed, "pscale": pscale}))
+    if cfg.complexity is not None:
+        cc = cfg.complexity
+        bparams = {"dataset": cc.dataset, "model": cc.model, "stem": cc.stem,
+                   "fraction": cc.fraction, "iters": cc.iters, "batch": cc.batch, "lr": cc.lr,
+                   "image_size": cc.size, "data_path": cc.data_path, "task": "sinclass",
+                   "seed": 0, "test_images": 2000}
+        bparams["out"] = str(run_dir / "real-backbone" / f"rb-{stable_hash(bparams)}")
+        bkey = add("backbone", bparams, [], f"real backbone {cc.model} on {cc.dataset}")
+        for rkey in [k for k, j in jobs.items() if j.kind == "render"]:
+            r = jobs[rkey].params
+            add("complexity", {"setting": r["setting"], "data": r["out"],
+                               "backbone": str(Path(bparams["out"]) / "backbone.pt"),
+                               "images": min(cc.images, r["n_images"]),
+                               "estimator": cc.estimator, "model": cc.model,
+                               "image_size": r["spec"]["size"]},
+                [rkey, bkey], f"complexity {r['setting']}")
+    for fi, ft in enumerate(cfg.finetune):
+        for pkey, info in backbones:
+            for how, amount in ft.sizes():
+                if ft.seeds is not None:  # every backbone fine-tuned with each of these
+                    ft_seeds = list(ft.seeds)
+                elif pkey is None:
+                    ft_seeds = list(cfg.seeds)
+                else:  # paired with the pre-training seed
+                    ft_seeds = [info["pseed"]]
+                for seed in ft_seeds:
+                    params = {"finetune_index": fi, "task": ft.task, "dataset": ft.dataset,
+                              how: amount, "iters": ft.iters, "batch": ft.batch, "lr": ft.lr,
+                              "image_size": ft.size, "reg_lambda": ft.reg_lambda,
+                              "boards": ft.boards, "data_path": ft.data_path, "seed": seed,
+                              "evals": ft.evals, "data_seed": ft.data_seed,
+                              "backbone": (None if pkey is None else
+                                           str(Path(jobs[pkey].params["out"]) / "backbone.pt")),
+                              "test_images": 2000, **info}
+                    add("finetune", params, [] if pkey is None else [pkey],
+                        f"finetune {ft.task}/{ft.dataset} {how}={amount} <- "
+                        f"{info['setting']} {info['ptask']} {info['model']} n={info['n']} "
+                        f"pseed={info['pseed']} seed={seed}")
+    return Plan(cfg, run_dir, jobs)
+
+
+def _round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def _k(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)

@@ -1,0 +1,107 @@
+"""The results store: one SQLite file (WAL) next to the outputs, one row per finished job.
+
+A row is written only after the job's artefacts are in place (they appear atomically), and
+writes are idempotent: recording the same key twice keeps one row (a success replaces an
+earlier failure, never the other way round). Readers see a consistent snapshot while a sweep
+writes (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    key       TEXT PRIMARY KEY,
+    kind      TEXT NOT NULL,
+    status    TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    label     TEXT,
+    params    TEXT NOT NULL,
+    result    TEXT,
+    error     TEXT,
+    seconds   REAL,
+    units     REAL,
+    finished  REAL NOT NULL,
+    attempts  INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS jobs_kind ON jobs(kind, status);
+"""
+
+
+class Store:
+    """SQLite results store of one run folder (``RUN_DIR/results.sqlite``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=60)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+            with con:  # one transaction
+                yield con
+        finally:
+            con.close()
+
+    def record(self, key: str, kind: str, params: dict[str, Any], *, result: Any = None,
+               error: str | None = None, seconds: float | None = None,
+               units: float | None = None, label: str = "") -> None:
+        """Record a finished job (``error`` set: failed). Idempotent per key."""
+        status = "failed" if error is not None else "done"
+        row = (key, kind, status, label, json.dumps(params, sort_keys=True, default=str),
+               None if result is None else json.dumps(result, default=str), error, seconds,
+               units, time.time())
+        with self._connect() as con:
+            con.execute(
+                """INSERT INTO jobs (key, kind, status, label, params, result, error, seconds,
+                                     units, finished)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(key) DO UPDATE SET
+                     status = excluded.status, label = excluded.label,
+                     params = excluded.params, result = excluded.result,
+                     error = excluded.error, seconds = excluded.seconds,
+                     units = excluded.units, finished = excluded.finished,
+                     attempts = jobs.attempts + 1
+                   WHERE jobs.status = 'failed'""", row)
+
+    def status(self) -> dict[str, str]:
+        """``{key: "done" | "failed"}`` of every recorded job."""
+        with self._connect() as con:
+            return dict(con.execute("SELECT key, status FROM jobs").fetchall())
+
+    def rows(self, kind: str | None = None, status: str | None = "done") -> list[dict[str, Any]]:
+        """Recorded jobs as dicts (``params`` and ``result`` decoded)."""
+        q, args = "SELECT * FROM jobs WHERE 1=1", []
+        if kind:
+            q += " AND kind = ?"
+            args.append(kind)
+        if status:
+            q += " AND status = ?"
+            args.append(status)
+        with self._connect() as con:
+            con.row_factory = sqlite3.Row
+            out = []
+            for r in con.execute(q + " ORDER BY finished", args):
+                d = dict(r)
+                d["params"] = json.loads(d["params"])
+                d["result"] = None if d["result"] is None else json.loads(d["result"])
+                out.append(d)
+        return out
+
+    def seconds_per_unit(self) -> dict[str, float]:
+        """Measured seconds per work unit and kind (for cost estimates)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT kind, SUM(seconds), SUM(units) FROM jobs WHERE "
+                               "status = 'done' AND units > 0 GROUP BY kind").fetchall()
+        return {k: s / u for k, s, u in rows if s and u}

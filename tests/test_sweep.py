@@ -1,0 +1,321 @@
+"""Sweeps: config validation, the DAG, the SQLite store, local and Ray execution, crash safety.
+
+Real components throughout: real rendering, real torch training on tiny inputs, real SQLite,
+real worker processes, a real local Ray instance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from syn2real.sweep import ConfigError, Store, build_plan, parse_config
+
+pytest.importorskip("torch")
+
+TINY = {
+    "name": "tiny",
+    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
+               "workers": 1},
+    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
+                 "val_images": 20},
+    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
+                  "batch": 16}],
+    "seeds": [0],
+    "executor": {"workers": 1, "threads": 2},
+    "fit": {"target": 0.5},
+    "complexity": {"dataset": "digits", "fraction": 0.2, "iters": 2, "batch": 16,
+                   "images": 40},
+}
+
+
+def _cfg(**changes):
+    raw = json.loads(json.dumps(TINY))
+    for dotted, value in changes.items():
+        d = raw
+        *path, last = dotted.split(".")
+        for k in path:
+            d = d[int(k)] if isinstance(d, list) else d[k]
+        d[last] = value
+    return raw
+
+
+def _write(tmp_path: Path, raw: dict, name: str = "study.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+# --- config -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("change", "expect"), [
+    ({"pretrain.tasks": ["mulclas"]}, ["'pretrain.tasks.0'", "'mulclass'", "'objdet'"]),
+    ({"pretrain.n": [1000, 2000]}, ["'pretrain.n'", "at least 3"]),
+    ({"finetune.0.dataset": "imagenet"}, ["'finetune.0.dataset'", "'mnist'"]),
+    ({"finetune.0.counts": None}, ["'finetune.0'", "counts", "fractions"]),
+    ({"render.presets": ["lv9"]}, ["'render'", "lv9", "lv7"]),
+    ({"render.overrides": {"classes": ["glyph_Z"]}}, ["glyph_Z", "matches no class"]),
+    ({"executor.kind": "slurm"}, ["'executor.kind'", "'ray'"]),
+])
+def test_config_errors_name_the_key_and_allowed_values(change, expect):
+    with pytest.raises(ConfigError) as exc:
+        parse_config(_cfg(**change), "study.yaml")
+    msg = str(exc.value)
+    assert msg.startswith("study.yaml: ")
+    for piece in expect:
+        assert piece in msg, msg
+
+
+def test_config_unknown_key_is_refused():
+    raw = _cfg()
+    raw["pretrian"] = {}
+    with pytest.raises(ConfigError, match="'pretrian': unknown key"):
+        parse_config(raw, "x.yaml")
+
+
+def test_config_defaults_follow_the_paper_protocol():
+    cfg = parse_config({"finetune": [{"counts": [100]}]})
+    assert cfg.pretrain.n == [1000 * 2**i for i in range(7)]
+    assert cfg.executor.kind == "local" and cfg.scratch
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path):
+    from syn2real.cli.app import app
+
+    path = _write(tmp_path, _cfg(**{"finetune.0.task": "depth"}))
+    res = CliRunner().invoke(app, ["plan", str(path)])
+    assert res.exit_code == 2
+    assert "finetune.0.task" in res.output and "Traceback" not in res.output
+
+
+# --- plan -------------------------------------------------------------------------------
+
+
+def test_plan_is_a_dag_with_prefix_rendering_and_content_keys(tmp_path):
+    cfg = parse_config(_cfg(seeds=[0, 1]))
+    plan = build_plan(cfg, tmp_path)
+    kinds = [j.kind for j in plan.order()]
+    assert kinds.count("render") == 1 and kinds.count("pretrain") == 6
+    assert kinds.count("backbone") == 1 and kinds.count("complexity") == 1
+    cx = plan.by_kind("complexity")[0]
+    assert {plan.jobs[d].kind for d in cx.deps} == {"render", "backbone"}
+    # 2 scratch + 6 pre-trained (each fine-tuned with its own seed)
+    assert kinds.count("finetune") == 8
+    render = plan.by_kind("render")[0]
+    assert render.params["n_images"] == 90  # largest n + validation, rounded to shards
+    seen: set[str] = set()
+    for j in plan.order():  # every job comes after what it needs
+        assert set(j.deps) <= seen
+        seen.add(j.key)
+    for j in plan.by_kind("finetune"):
+        if j.deps:
+            assert plan.jobs[j.deps[0]].params["seed"] == j.params["seed"]
+    again = build_plan(parse_config(_cfg(seeds=[0, 1])), tmp_path)
+    assert list(again.jobs) == list(plan.jobs)
+    moved = build_plan(parse_config(_cfg(seeds=[0, 1])), tmp_path / "elsewhere")
+    assert list(moved.jobs) == list(plan.jobs)  # keys do not depend on the run folder
+    repeats = build_plan(parse_config(_cfg(**{"finetune.0.seeds": [3, 4]})), tmp_path)
+    ft = repeats.by_kind("finetune")
+    assert len(ft) == 4 * 2 and {j.params["seed"] for j in ft} == {3, 4}
+
+
+def test_changing_one_setting_changes_only_what_depends_on_it(tmp_path):
+    base = build_plan(parse_config(_cfg()), tmp_path)
+    ft_lr = build_plan(parse_config(_cfg(**{"finetune.0.lr": 0.2})), tmp_path)
+    pt_it = build_plan(parse_config(_cfg(**{"pretrain.iters": 3})), tmp_path)
+
+    def keys(p, kind):
+        return {j.key for j in p.by_kind(kind)}
+
+    assert keys(ft_lr, "render") == keys(base, "render")
+    assert keys(ft_lr, "pretrain") == keys(base, "pretrain")
+    assert not keys(ft_lr, "finetune") & keys(base, "finetune")
+    assert keys(pt_it, "render") == keys(base, "render")
+    assert not keys(pt_it, "pretrain") & keys(base, "pretrain")
+    # the from-scratch fine-tune does not depend on pre-training settings
+    assert len(keys(pt_it, "finetune") & keys(base, "finetune")) == 1
+
+
+# --- store ------------------------------------------------------------------------------
+
+
+def test_store_writes_are_idempotent_and_success_wins(tmp_path):
+    s = Store(tmp_path / "r.sqlite")
+    s.record("a", "finetune", {"x": 1}, error="boom")
+    s.record("a", "finetune", {"x": 1}, error="boom again")
+    assert s.status() == {"a": "failed"}
+    s.record("a", "finetune", {"x": 1}, result={"ok": 1}, seconds=2.0, units=4.0)
+    s.record("a", "finetune", {"x": 1}, error="late failure")  # never overwrites a success
+    s.record("a", "finetune", {"x": 1}, result={"ok": 2})
+    rows = s.rows()
+    assert len(rows) == 1 and rows[0]["result"] == {"ok": 1} and rows[0]["attempts"] == 3
+    assert s.seconds_per_unit() == {"finetune": 0.5}
+    con = sqlite3.connect(tmp_path / "r.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+def _invoke(args):
+    from syn2real.cli.app import app
+
+    return CliRunner().invoke(app, args)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    cfg = _write(tmp, TINY)
+    res = _invoke(["run", str(cfg), "--out", str(tmp / "run"), "--json",
+                   str(tmp / "out.json")])
+    assert res.exit_code == 0, res.output
+    return tmp, cfg, res
+
+
+def test_run_local_end_to_end_then_rerun_skips_everything(finished_run):
+    from syn2real.curves import read_curves
+
+    tmp, cfg, res = finished_run
+    run = tmp / "run"
+    store = Store(run / "results.sqlite")
+    plan = build_plan(parse_config(TINY), run)
+    assert set(store.status().values()) == {"done"} and len(store.status()) == len(plan.jobs)
+    cs = read_curves(run / "results.csv")
+    assert sorted(cs.data["n"].unique()) == [20, 40, 60] and len(cs.baseline) == 1
+    out = json.loads((tmp / "out.json").read_text())
+    assert out["fits"][0]["n_points"] == 3 and out["advice"][0]["target"] == 0.5
+    assert out["margins"][0]["n_max"] == 60
+    cx = out["complexity"][0]
+    assert cx["pdata"] == "lv0" and math.isfinite(cx["negative_entropy"])
+    assert cx["estimator"] == "ledoit-wolf"  # 40 images, 512 features
+    assert cx["alpha"] == out["fits"][0]["alpha"]
+    page = (run / "report" / "index.html").read_text()
+    assert "Data complexity" in page and (run / "report" / "fig6_complexity.png").exists()
+    assert "transfer at n = 60" in res.output
+    for j in plan.by_kind("pretrain"):  # every checkpoint loads
+        import torch
+
+        ck = torch.load(Path(j.params["out"]) / "backbone.pt", weights_only=False)
+        assert ck["config"]["n"] == j.params["n"]
+    before = store.rows()
+    again = _invoke(["run", str(cfg), "--out", str(run), "--no-report"])
+    assert again.exit_code == 0, again.output
+    assert f"0 ran, {len(plan.jobs)} cached" in again.output
+    after = store.rows()
+    assert [r["finished"] for r in after] == [r["finished"] for r in before]
+    # a new fine-tuning lr reruns only the fine-tunes; the old rows stay in the store but
+    # are not mixed into the results
+    changed = _write(tmp, _cfg(**{"finetune.0.lr": 0.03}), "changed.yaml")
+    res3 = _invoke(["run", str(changed), "--out", str(run), "--no-report"])
+    assert res3.exit_code == 0, res3.output
+    n_ft = len(plan.by_kind("finetune"))
+    assert f"{n_ft} ran, {len(plan.jobs) - n_ft} cached" in res3.output
+    assert len(store.rows("finetune")) == 2 * n_ft
+    assert len((run / "results.csv").read_text().splitlines()) == 1 + n_ft
+
+
+def test_export_writes_the_cg_transfer_schema_that_fit_reads(finished_run, tmp_path):
+    tmp, _, _ = finished_run
+    dest = tmp_path / "exported.csv"
+    res = _invoke(["export", str(tmp / "run"), "--format", "cg-transfer", "-o", str(dest)])
+    assert res.exit_code == 0, res.output
+    header = dest.read_text().splitlines()[0].split(",")
+    assert header[:11] == ["n_eval", "value", "pretrain.data", "pscale", "ptask", "fdata",
+                           "fratio", "ftask", "model", "nparam", "pdata"]
+    fit = _invoke(["fit", str(dest), "--json", str(tmp_path / "fit.json")])
+    assert fit.exit_code == 0, fit.output
+    rows = json.loads((tmp_path / "fit.json").read_text())
+    assert len(rows) == 1 and rows[0]["group"]["model"] == "r18"
+    bad = _invoke(["export", str(tmp_path / "nowhere")])
+    assert bad.exit_code == 2 and "no results.sqlite" in bad.output
+
+
+def test_plan_command_shows_state_and_estimate(finished_run):
+    tmp, cfg, _ = finished_run
+    res = _invoke(["plan", str(cfg), "--out", str(tmp / "run")])
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    assert "done" in text and "measured in this run folder" in text
+
+
+def test_a_failing_job_is_recorded_and_does_not_stop_the_others(tmp_path):
+    raw = _cfg()
+    raw["finetune"].append({"task": "sinclass", "dataset": "fashion-mnist", "counts": [30],
+                            "iters": 2, "batch": 16, "data_path": str(tmp_path / "missing")})
+    cfg = _write(tmp_path, raw)
+    run = tmp_path / "run"
+    res = _invoke(["run", str(cfg), "--out", str(run), "--no-report"])
+    assert res.exit_code == 1
+    store = Store(run / "results.sqlite")
+    failed = store.rows(status="failed")
+    assert len(failed) == 4 and all("missing" in r["error"] for r in failed)
+    assert len(store.rows("finetune")) == 4  # the digits fine-tunes all finished
+    res2 = _invoke(["run", str(cfg), "--out", str(run), "--no-report", "--retry-failed"])
+    assert res2.exit_code == 1
+    assert "4 failed" in res2.output
+    assert {r["attempts"] for r in store.rows(status="failed")} == {2}
+
+
+@pytest.mark.slow
+def test_kill_9_mid_sweep_then_rerun_loses_and_duplicates_nothing(tmp_path):
+    import torch
+
+    cfg = _write(tmp_path, _cfg(**{"pretrain.iters": 15}))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "syn2real.cli.app", "run", str(cfg), "--out", str(run),
+           "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    db = run / "results.sqlite"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill once a pre-training job is recorded
+        if db.exists() and len(Store(db).rows("pretrain")) >= 1:
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = Store(db).status()
+    plan = build_plan(parse_config(_cfg(**{"pretrain.iters": 15})), run)
+    assert 0 < len(partial) < len(plan.jobs)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    store = Store(db)
+    assert len(store.status()) == len(plan.jobs)
+    assert all(r["attempts"] == 1 for r in store.rows())
+    keys = [r["key"] for r in store.rows()]
+    assert len(keys) == len(set(keys))
+    for j in plan.by_kind("pretrain"):
+        torch.load(Path(j.params["out"]) / "backbone.pt", weights_only=False)
+    lines = (run / "results.csv").read_text().splitlines()
+    assert len(lines) == 1 + len(plan.by_kind("finetune"))
+
+
+@pytest.mark.slow
+def test_ray_executor_on_a_local_instance_gives_the_local_results(finished_run, tmp_path):
+    pytest.importorskip("ray")
+    tmp, cfg, _ = finished_run
+    res = _invoke(["run", str(cfg), "--out", str(tmp_path / "ray"), "--executor", "ray",
+                   "--no-report"])
+    assert res.exit_code == 0, res.output
+    local = {r["label"]: r["result"]["metrics"] for r in Store(tmp / "run" /
+                                                                 "results.sqlite").rows()
+             if r["kind"] == "finetune"}
+    ray_rows = {r["label"]: r["result"]["metrics"] for r in Store(tmp_path / "ray" /
+                                                                    "results.sqlite").rows()
+                if r["kind"] == "finetune"}
+    assert ray_rows.keys() == local.keys()
+    for k in local:  # deterministic on CPU: the same numbers whichever executor ran them
+        assert ray_rows[k]["error_last"] == pytest.approx(local[k]["error_last"], abs=1e-9)
