@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-all lint bench bench-render clean
+.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-all lint bench bench-render clean
 
 setup: $(VENV)/.installed
 
@@ -40,7 +40,7 @@ browser:
 	  else echo "chromium not installed: the browser test will be skipped"; fi; }
 
 # Main job: the quickstart study (render -> pre-train at 7 sizes -> fine-tune on real MNIST ->
-# fit -> verdict -> report), about 12 min on 2 cores; rerunning skips finished jobs.
+# fit -> verdict -> report), about 10 min on 2 cores; rerunning skips finished jobs.
 demo: setup render-deps
 	$(BIN)/syn2real run examples/quickstart.yaml --out $(OUT)/quickstart --json $(OUT)/quickstart.json
 
@@ -57,10 +57,14 @@ theory: setup
 
 test: setup browser render-deps data-deps
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow and not quickstart" -q
 
 test-slow: setup browser render-deps data-deps
 	$(BIN)/python -m pytest -m slow -q
+
+# The README's main job with its transfer claim checked (about 10 min on 2 cores).
+test-quickstart: setup render-deps
+	$(BIN)/python -m pytest -m quickstart -q
 
 test-all: setup browser render-deps data-deps
 	$(BIN)/python -m pytest -q

@@ -63,7 +63,7 @@ def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
         ax.set_xlabel("synthetic images n", fontsize=8)
         ax.set_ylabel("fine-tuning error", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].legend(fontsize=7, loc="best")
     fig.suptitle("Fine-tuning error vs. pre-training size, L(n) = D n^-α + C", fontsize=10)
     fig.tight_layout()
     return fig
