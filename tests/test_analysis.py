@@ -74,6 +74,8 @@ def test_gap_vs_size_power_law_recovers_its_exponent():
     C = 0.9 * P ** -0.12
     f = fit_gap_vs_size(P, C)
     assert f["b"] == pytest.approx(0.12, abs=1e-6) and f["k"] == pytest.approx(0.9, rel=1e-5)
+    with pytest.raises(ValueError, match="positive"):
+        fit_gap_vs_size(P, np.r_[C[:-1], 0.0])
     noisy = C * np.exp(np.random.default_rng(0).normal(0, 0.01, C.size))
     g = fit_gap_vs_size(P, noisy)
     assert g["b_ci"][0] < 0.12 < g["b_ci"][1]

@@ -70,8 +70,13 @@ def model_size_study(cs: CurveSet, *, D: float | None = 0.48, loss: str = "linea
         entry: dict[str, Any] = {"setting": dict(zip(others, key, strict=True)),
                                  "label": curve_label(dict(zip(others, key, strict=True))),
                                  "points": points, "fit": None}
+        zero = [p["model"] for p in points if p["C"] <= 0]
         if len(points) < 3 or len({p["size"] for p in points}) < 3:
             entry["note"] = f"{len(points)} model(s) with >= 3 sizes: need 3 to fit C(P)"
+        elif zero:
+            entry["note"] = (f"C = 0 (at its bound) for {', '.join(map(str, zero))}: no "
+                             "power law in size through a zero gap; the curves show no floor "
+                             "yet (more sizes n or seeds would tell)")
         else:
             entry["fit"] = fit_gap_vs_size([p["size"] for p in points],
                                            [p["C"] for p in points], level=level)

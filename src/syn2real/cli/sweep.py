@@ -134,7 +134,7 @@ def _print_results(res: dict[str, Any]) -> None:
         se = "" if math.isnan(m["margin_se"]) else f" ± {m['margin_se']:.3f}"
         out.print(f"transfer at n = {m['n_max']}: error {m['err_n_max']:.3f} vs from scratch "
                   f"{m['err_scratch']:.3f} -> margin {m['margin']:+.3f}{se} "
-                  f"({m['setting']} {m['ptask']} -> {m['ftask']}/{m['dataset']})",
+                  f"({m['setting']} {m['ptask']} {m['model']} -> {m['ftask']}/{m['dataset']})",
                   highlight=False)
     out.print(f"results: {res['csv']}" + (f"; report: {res['report']}" if res["report"] else ""))
 
