@@ -100,7 +100,7 @@ def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
         if fc.law == "transfer":
             adv = advise(est, target, budget=fc.budget, level=fc.level)
             advice.append({"group": group, "label": label, **adv.to_dict()})
-    complexity = complexity_rows(cfg, store, fits)
+    complexity = complexity_rows(cfg, store, fits, keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
         from ..analysis.knobs import knob_effects
@@ -130,13 +130,12 @@ def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
             "report": None if page is None else str(page), "notes": notes}
 
 
-def complexity_rows(cfg: StudyConfig, store: Store, fits: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+def complexity_rows(cfg: StudyConfig, store: Store, fits: list[dict[str, Any]],
+                    keys: Collection[str]) -> list[dict[str, Any]]:
     """Join each rendering setting's negative entropy with the fitted alpha and C of its
     curves (one row per curve)."""
     from ..analysis.knobs import KNOBS
 
-    keys = set(build_plan(cfg, store.path.parent).jobs)
     ent = {r["params"]["setting"]: r["result"] for r in store.rows("complexity")
            if r["key"] in keys}
     rows = []

@@ -57,16 +57,6 @@ class Plan:
     def by_kind(self, kind: str) -> list[Job]:
         return [j for j in self.jobs.values() if j.kind == kind]
 
-    def dependents(self, key: str) -> set[str]:
-        """Every job downstream of ``key``."""
-        out: set[str] = set()
-        frontier = {key}
-        while frontier:
-            nxt = {j.key for j in self.jobs.values() if set(j.deps) & frontier} - out
-            out |= nxt
-            frontier = nxt
-        return out
-
     def wall_seconds(self, keys: list[str], history: dict[str, float] | None = None,
                      workers: int = 1) -> float:
         """Estimated wall time of the jobs ``keys``: the built-in figures are for one job
