@@ -1,5 +1,7 @@
-"""Advisor: verdicts and plans from fitted laws."""
+"""Advisor: verdicts and plans from fitted laws and predictive distributions."""
 
-from .verdict import Advice, MixPlan, advise, plan_mix
+from .decide import advise, advise_many, decide, next_run
+from .legacy import Advice, MixPlan, NextRun, advise_legacy, plan_mix
 
-__all__ = ["Advice", "MixPlan", "advise", "plan_mix"]
+__all__ = ["Advice", "MixPlan", "NextRun", "advise", "advise_legacy", "advise_many", "decide",
+           "next_run", "plan_mix"]

@@ -5,10 +5,28 @@ from .base import BaseLaw, NotFittedError
 from .batch import fit_curves, fit_groups
 from .families import FAMILIES, Family
 from .laws import LAWS, AdditiveLaw, BrokenPowerLaw, FullTransferLaw, PowerLaw, TransferLaw
+from .predictive import CurvePredictor, PredictivePrior, fit_predictors
 from .shared import SharedDResult, joint_shared_D, shared_D_iterated
 
 __all__ = [
-    "FAMILIES", "LAWS", "AdditiveLaw", "BaseLaw", "BrokenPowerLaw", "Family",
-    "FullTransferLaw", "NotFittedError", "PowerLaw", "SharedDResult", "TransferLaw",
-    "backtest", "compare", "fit_curves", "fit_groups", "joint_shared_D", "shared_D_iterated",
+    "FAMILIES",
+    "LAWS",
+    "AdditiveLaw",
+    "BaseLaw",
+    "BrokenPowerLaw",
+    "CurvePredictor",
+    "Family",
+    "FullTransferLaw",
+    "NotFittedError",
+    "PowerLaw",
+    "PredictivePrior",
+    "SharedDResult",
+    "TransferLaw",
+    "backtest",
+    "compare",
+    "fit_curves",
+    "fit_groups",
+    "fit_predictors",
+    "joint_shared_D",
+    "shared_D_iterated",
 ]

@@ -1,4 +1,7 @@
-"""Verdicts a practitioner can act on, from fitted laws (the paper's Fig. 3 scenarios).
+"""The advisor as of commit a633873 (``advise(..., method="legacy")``) and the full-law plan.
+
+Kept for comparison (``benchmarks/bench_decide.py`` scores it as a baseline); the default
+engine is :mod:`syn2real.advise.decide`. Scenarios of the paper's Fig. 3:
 
 * ``reached``: the fitted curve is already at or below the target at the largest n.
 * ``reachable``: the transfer gap C is below the target; ``n* = (D / (L* - C))^(1/alpha)``
@@ -14,7 +17,7 @@ from a parametric bootstrap of the fit.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +26,33 @@ from ..law import FullTransferLaw, TransferLaw
 
 Array = np.ndarray
 N_MAX_SEARCH = 1e13
+
+
+@dataclass
+class NextRun:
+    """The measurement that would best settle an undecided verdict.
+
+    Attributes
+    ----------
+    n : float
+        Size to train and measure next.
+    p_decide : float
+        Probability that, once measured, the verdict is decided (reached, or
+        ``p_reach`` beyond the confidence threshold either way).
+    p_wrong_now, p_wrong_after : float
+        Probability of a wrong call now (``min(p, 1 - p)``) and expected after the run.
+    cost : float
+        Its cost relative to the largest run so far (compute grows with ``n``).
+    candidates : list of dict
+        Every size considered with its ``p_decide`` and ``value`` per unit of cost.
+    """
+
+    n: float
+    p_decide: float
+    p_wrong_now: float
+    p_wrong_after: float
+    cost: float
+    candidates: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +75,12 @@ class Advice:
     gain_doubling: float
     gain_doubling_ci: tuple[float, float]
     budget: float | None
+    p_reach: float = float("nan")
+    method: str = "legacy"
+    err_best: float = float("nan")
+    confidence: float = float("nan")
+    next_run: NextRun | None = None
+    flags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (infinite values as ``None``)."""
@@ -54,6 +90,8 @@ class Advice:
 def _json_ready(obj: Any) -> dict[str, Any]:
     """A dataclass as a dict, tuples as lists and non-finite floats as ``None``."""
     def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
         if isinstance(v, tuple | list):
             return [clean(x) for x in v]
         if isinstance(v, float) and not np.isfinite(v):
@@ -84,9 +122,9 @@ def _crossing(n: Array, curve: Array, target: float) -> float:
     return float(np.exp(x0 + t * (x1 - x0)))
 
 
-def advise(law: TransferLaw, target: float, *, budget: float | None = None,
+def advise_legacy(law: TransferLaw, target: float, *, budget: float | None = None,
            level: float = 0.9, n_boot: int = 400, seed: int = 0) -> Advice:
-    """Advice for reaching error ``target`` from a fitted :class:`TransferLaw`.
+    """The legacy advice for reaching error ``target`` from a fitted :class:`TransferLaw`.
 
     Parameters
     ----------
@@ -163,10 +201,13 @@ def advise(law: TransferLaw, target: float, *, budget: float | None = None,
         if not np.isfinite(n_hi):
             verdict += (f" The upper end is unbounded: the floor may lie above the target "
                         f"(confidence {p_floor:.0%} that C ≥ target).")
+    # the legacy engine has no P(reach within budget): 1 - p_floor stands in for it
+    p_reach = {"reached": 1.0, "infeasible": 0.0}.get(scenario, 1.0 - float(p_floor))
     return Advice(scenario, verdict, float(target), float(level), float(n_star),
                   (float(n_lo), float(n_hi)), float(p_floor), float(C),
                   (float(C_ci[0]), float(C_ci[1])), float(a), (float(a_ci[0]), float(a_ci[1])),
-                  n_cur, err_cur, float(gain), gain_ci, budget)
+                  n_cur, err_cur, float(gain), gain_ci, budget, p_reach=p_reach,
+                  err_best=float(np.min(law.y_)), flags=list(law.flags_))
 
 
 @dataclass

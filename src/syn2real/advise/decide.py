@@ -1,0 +1,322 @@
+"""Verdicts from the predictive distribution: reached, render more, change the rendering,
+infeasible within the budget, or undecided with the run that would settle it.
+
+``p_reach`` is the probability that the runs of rendering more (doublings of the largest
+run up to the budget, :func:`schedule`) measure an error at or below the target, from
+:class:`syn2real.law.CurvePredictor` (members averaged by their own leave-future-out
+back-tests, spread calibrated on them and on a corpus prior). The verdict:
+
+==============  ==================================================================
+``reached``     a *measured* error is already at or below the target
+``reachable``   ``p_reach >= confidence``: render more; n* (predictive median) and its
+                90% interval
+``floor``       ``p_reach <= 1 - confidence`` and reaching it at any practical size
+                (1000x the budget) is as unlikely: change the rendering
+``infeasible``  ``p_reach <= 1 - confidence`` but a larger size might: n* beyond the
+                budget ("not within any practical budget" past 1000x)
+``undecided``   otherwise, or fewer than four sizes: the next run is the size whose
+                measurement most lowers the chance of a wrong call per unit of compute
+==============  ==================================================================
+
+The next run is found by pre-posterior simulation: for each candidate size (doublings of
+the largest run up to the budget) the measurement is drawn at stratified quantiles of its
+predictive distribution, the predictor is refitted on each augmented curve (all of them in
+one vectorised batch) and the new ``p_reach`` computed. ``p_decide`` is the share of draws
+after which the verdict is decided.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..law import TransferLaw
+from ..law.predictive import PRACTICAL_FACTOR, CurvePredictor, fit_predictors
+from .legacy import Advice, NextRun, _fmt_n, advise_legacy
+
+N_DRAWS = 8
+MAX_CANDIDATES = 5
+
+
+def _predictor_of(curve: Any) -> tuple[CurvePredictor, TransferLaw | None]:
+    if isinstance(curve, CurvePredictor):
+        curve.check_is_fitted()
+        return curve, None
+    if isinstance(curve, TransferLaw):
+        curve._check_fitted()
+        return CurvePredictor().fit(curve.X_["n"], curve.y_, curve.w_), curve
+    if isinstance(curve, tuple | list) and len(curve) in (2, 3):
+        return CurvePredictor().fit(*curve), None
+    raise TypeError("advise() takes a fitted TransferLaw, a fitted CurvePredictor or an "
+                    f"(n, err[, weights]) tuple, got {type(curve).__name__}")
+
+
+def _check(target: float, budget: float | None, confidence: float) -> None:
+    if not np.isfinite(target) or target <= 0:
+        raise ValueError(f"target must be a positive error, got {target}")
+    if budget is not None and not budget > 0:
+        raise ValueError(f"budget must be a positive number of images, got {budget}")
+    if not 0.5 < confidence < 1:
+        raise ValueError(f"confidence must be in (0.5, 1), got {confidence}")
+
+
+def schedule(n_max: float, budget: float) -> np.ndarray:
+    """The runs a user who renders more would do: doublings of the largest run, the budget."""
+    k = int(np.floor(np.log2(budget / n_max) + 1e-9)) if budget > n_max else 0
+    runs = n_max * 2.0 ** np.arange(1, k + 1)
+    return np.append(runs[runs < budget * (1 - 1e-9)], budget)
+
+
+def _candidates(n_max: float, budget: float) -> np.ndarray:
+    k = int(np.floor(np.log2(budget / n_max) + 1e-9))
+    if k < 1:
+        return np.array([budget]) if budget > n_max else np.array([])
+    cand = n_max * 2.0 ** np.arange(1, k + 1)
+    if budget > cand[-1] * 1.0001:
+        cand = np.append(cand, budget)
+    if len(cand) > MAX_CANDIDATES:
+        idx = np.unique(np.round(np.linspace(0, len(cand) - 1, MAX_CANDIDATES)).astype(int))
+        cand = cand[idx]
+    return cand
+
+
+def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: float = 0.9,
+             n_draws: int = N_DRAWS) -> NextRun | None:
+    """The size whose measurement best settles "is ``target`` reached within ``budget``?".
+
+    Parameters
+    ----------
+    pred : CurvePredictor
+        Fitted on the runs so far.
+    target, budget : float
+        The question.
+    confidence : float
+        Threshold of a decided verdict.
+    n_draws : int
+        Simulated measurements per candidate (stratified quantiles).
+
+    Returns
+    -------
+    NextRun or None
+        ``None`` when no size between the largest run and the budget exists.
+    """
+    n_max = float(pred.n_[-1])
+    cand = _candidates(n_max, budget)
+    if len(cand) == 0:
+        return None
+    qs = (np.arange(n_draws) + 0.5) / n_draws
+    p0 = pred.p_reach(target, budget, at=schedule(n_max, budget))
+    curves, meta = [], []
+    for nc in cand:
+        draws = pred.quantile([nc] * n_draws, qs)
+        for y in draws:
+            curves.append({"n": np.append(pred.n_, nc), "err": np.append(pred.err_, y),
+                           "weights": np.append(pred.counts_, 1.0)})
+            meta.append((nc, y))
+    refits = fit_predictors(curves, prior=pred.prior)
+    rows = []
+    lo, hi = 1 - confidence, confidence
+    for i, nc in enumerate(cand):
+        dec, wrong = [], []
+        for j in range(n_draws):
+            p, (_, y) = refits[i * n_draws + j], meta[i * n_draws + j]
+            if y <= target and nc <= budget:
+                dec.append(True)
+                wrong.append(0.0)
+                continue
+            pr = p.p_reach(target, budget, at=schedule(float(nc), budget))
+            dec.append(pr >= hi or pr <= lo)
+            wrong.append(min(pr, 1 - pr))
+        cost = float(nc / n_max)
+        gain = min(p0, 1 - p0) - float(np.mean(wrong))
+        rows.append({"n": float(nc), "p_decide": float(np.mean(dec)),
+                     "p_wrong_after": float(np.mean(wrong)), "cost": cost,
+                     "value": gain / cost})
+    best = max(rows, key=lambda r: (round(r["value"], 12), -r["n"]))
+    return NextRun(best["n"], best["p_decide"], float(min(p0, 1 - p0)), best["p_wrong_after"],
+                   best["cost"], rows)
+
+
+def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
+           level: float = 0.9, confidence: float = 0.9, law: TransferLaw | None = None,
+           with_next_run: bool = True) -> Advice:
+    """The verdict for reaching error ``target`` within ``budget`` images.
+
+    Parameters
+    ----------
+    pred : CurvePredictor
+        Fitted predictor of the curve.
+    target : float
+        Required error L*.
+    budget : float, optional
+        Most synthetic images one can render (default: 1000x the largest run, "any
+        practical budget").
+    level : float
+        Level of the n* interval.
+    confidence : float
+        A verdict is decided when ``p_reach >= confidence`` or ``<= 1 - confidence``.
+    law : TransferLaw, optional
+        A fitted eq. 1 whose α and C (with profile intervals) are reported beside the
+        verdict; by default those of the predictor's eq.-1 member.
+    with_next_run : bool
+        Search the next run of an undecided verdict.
+    """
+    _check(target, budget, confidence)
+    pred.check_is_fitted()
+    n, err = pred.n_, pred.err_
+    n_max = float(n[-1])
+    eff_budget = float(budget) if budget is not None else n_max * PRACTICAL_FACTOR
+    practical = max(eff_budget, n_max) * PRACTICAL_FACTOR
+    pct = int(round(level * 100))
+    q = (1 - level) / 2
+    p_reach = pred.p_reach(target, eff_budget, at=schedule(n_max, eff_budget))
+    p_any = pred.p_reach(target, practical, at=schedule(n_max, practical))
+    n_star = pred.crossing(target, 0.5, n_max=practical * 10)
+    n_ci = (pred.crossing(target, q, n_max=practical * 10),
+            pred.crossing(target, 1 - q, n_max=practical * 10))
+    err_best = float(err.min())
+    med_now = float(pred.predict([n_max])[0])
+    lo2, hi2 = pred.predict_interval([2 * n_max], level, kind="mean")
+    gain = med_now - float(pred.predict([2 * n_max])[0])
+    gain_ci = (med_now - float(hi2[0]), med_now - float(lo2[0]))
+    if law is not None and law.dof_ > 0:
+        C, a = law.params_["C"], law.params_["alpha"]
+        C_ci = law.profile_interval("C", level) if "C" in law.free_params else (C, C)
+        a_ci = law.profile_interval("alpha", level) if "alpha" in law.free_params else (a, a)
+        p_floor_law = law.confidence_probability("C", target) if "C" in law.free_params \
+            else float(C >= target)
+    else:
+        _, a, Cn = pred._P[0]
+        C = float(Cn * np.exp(pred._ly0))
+        C_ci = a_ci = (float("nan"), float("nan"))
+        p_floor_law = float("nan")
+    flags = list(pred.flags_)
+    notes = _flag_notes(flags)
+    budget_txt = (f"within the budget of {_fmt_n(eff_budget)}" if budget is not None
+                  else f"within {_fmt_n(eff_budget)} images (1000x the largest run)")
+    ci_txt = f"{pct}% interval {_fmt_n(n_ci[0])}–{_fmt_n(n_ci[1])}"
+    nxt = None
+    few = len(n) < 4
+    if err_best <= target:
+        scenario = "reached"
+        i = int(np.argmax(err <= target))
+        verdict = (f"Already there: the error measured at n = {_fmt_n(float(n[i]))} is "
+                   f"{float(err[i]):.4g} ≤ target {target:.4g}.")
+    elif not few and p_reach >= confidence:
+        scenario = "reachable"
+        verdict = (f"Render more: n* ≈ {_fmt_n(n_star)} synthetic images reach error "
+                   f"{target:.4g} ({ci_txt}); P(reached {budget_txt}) = {p_reach:.0%}. "
+                   f"Now n = {_fmt_n(n_max)} measures {float(err[-1]):.4g}; doubling n "
+                   f"lowers the error by about {gain:.2g}.")
+    elif not few and p_reach <= 1 - confidence and p_any <= 1 - confidence:
+        scenario = "floor"
+        verdict = (f"Change the rendering (3D models, lights, textures, backgrounds) or the "
+                   f"model: more synthetic data will not get there. P(reached {budget_txt}) "
+                   f"= {p_reach:.0%}, and {p_any:.0%} even at {_fmt_n(practical)} images; "
+                   f"the curve levels off near {float(pred.predict([practical])[0]):.4g} "
+                   f"(target {target:.4g}).")
+    elif not few and p_reach <= 1 - confidence:
+        scenario = "infeasible"
+        where = ("not within any practical budget" if n_star > practical
+                 else f"only at n* ≈ {_fmt_n(n_star)} ({ci_txt})")
+        verdict = (f"Not {budget_txt} (P = {p_reach:.0%}): reachable {where}. The rate is "
+                   "too low for the budget: change the rendering to raise it, or accept a "
+                   "higher error.")
+    else:
+        scenario = "undecided"
+        why = ("too few points to decide (fewer than four sizes)" if few
+               else f"P(reached {budget_txt}) = {p_reach:.0%}")
+        verdict = f"Undecided: {why}."
+        if with_next_run:
+            nxt = next_run(pred, target, eff_budget, confidence=confidence)
+        if nxt is not None:
+            verdict += (f" Run n = {_fmt_n(nxt.n)} next: it decides with "
+                        f"{nxt.p_decide:.0%} probability.")
+    if notes:
+        verdict += " " + notes
+    return Advice(scenario, verdict, float(target), float(level), float(n_star),
+                  (float(n_ci[0]), float(n_ci[1])), float(1 - p_any if np.isnan(p_floor_law)
+                                                           else p_floor_law),
+                  float(C), (float(C_ci[0]), float(C_ci[1])), float(a),
+                  (float(a_ci[0]), float(a_ci[1])), n_max, med_now, float(gain),
+                  (float(gain_ci[0]), float(gain_ci[1])), budget, p_reach=float(p_reach),
+                  method="predictive", err_best=err_best, confidence=float(confidence),
+                  next_run=nxt, flags=flags)
+
+
+def _flag_notes(flags: list[str]) -> str:
+    txt = {"transfer:C_at_best_error": "Eq. 1 puts the floor C at the best measured error "
+                                       "(a plateau; its bound, not the data, sets it).",
+           "transfer:C_at_zero": "Eq. 1 resolves no floor (C at its bound 0: a pure power "
+                                 "law), so the floor is not identified.",
+           "transfer:alpha_at_bound": "Eq. 1's rate α sits at a bound: α is not identified "
+                                      "by these points.",
+           "no_backtest": "No back-test was possible on so few points: the spread is the "
+                          "corpus prior's."}
+    parts = [txt[f] for f in flags if f in txt]
+    if any(f.startswith("transfer:") for f in flags):
+        parts.append("The intervals are widened for it.")
+    return " ".join(parts)
+
+
+def advise(curve: Any, target: float, *, budget: float | None = None, level: float = 0.9,
+           confidence: float = 0.9, method: str = "predictive", n_boot: int = 400,
+           seed: int = 0, with_next_run: bool = True) -> Advice:
+    """Should you render more images or change how you render them?
+
+    Parameters
+    ----------
+    curve : TransferLaw, CurvePredictor or (n, err[, weights])
+        A fitted eq. 1 (its data are used, and its α and C reported), a fitted predictor, or
+        the measurements.
+    target : float
+        Required error L*.
+    budget : float, optional
+        Most synthetic images one can render.
+    level : float
+        Interval level.
+    confidence : float
+        Threshold of a decided verdict (predictive method).
+    method : {"predictive", "legacy"}
+        ``legacy`` is the advisor of commit a633873 (profile-likelihood of eq. 1 alone).
+    n_boot, seed : int
+        Legacy method: bootstrap replicates and seed.
+    with_next_run : bool
+        Search the next run when undecided.
+    """
+    if method == "legacy":
+        if not isinstance(curve, TransferLaw):
+            raise TypeError("method='legacy' needs a fitted TransferLaw")
+        return advise_legacy(curve, target, budget=budget, level=level, n_boot=n_boot,
+                             seed=seed)
+    if method != "predictive":
+        raise ValueError(f"method must be 'predictive' or 'legacy', got {method!r}")
+    _check(target, budget, confidence)
+    pred, law = _predictor_of(curve)
+    return decide(pred, target, budget=budget, level=level, confidence=confidence, law=law,
+                  with_next_run=with_next_run)
+
+
+def advise_many(curves: list[dict[str, Any]], targets: Any, *, budgets: Any = None,
+                level: float = 0.9, confidence: float = 0.9, laws: list[Any] | None = None,
+                with_next_run: bool = True) -> list[Advice]:
+    """Advice for many curves, their predictors fitted in one vectorised batch.
+
+    Parameters
+    ----------
+    curves : list of dict
+        ``{"n": ..., "err": ..., ["weights": ...]}`` per curve.
+    targets, budgets : float or sequence
+        One per curve (or one for all); ``budgets`` entries may be ``None``.
+    laws : list of TransferLaw or None, optional
+        Fitted eq. 1 per curve, reported beside the verdict.
+    """
+    preds = fit_predictors(curves)
+    B = len(preds)
+    tg = np.broadcast_to(np.asarray(targets, float), (B,))
+    bud = [budgets] * B if budgets is None or np.ndim(budgets) == 0 else list(budgets)
+    laws = laws or [None] * B
+    return [decide(p, float(t), budget=None if b is None else float(b), level=level,
+                   confidence=confidence, law=lw, with_next_run=with_next_run)
+            for p, t, b, lw in zip(preds, tg, bud, laws, strict=True)]

@@ -1,0 +1,190 @@
+"""The predictive engine (CurvePredictor) and the decisions made from it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from syn2real.advise import advise, advise_many, next_run
+from syn2real.law import CurvePredictor, TransferLaw, fit_predictors
+from syn2real.law.predictive import NotFittedError
+
+N = 1000 * 2.0 ** np.arange(7)
+
+
+def _curve(alpha=0.4, C=0.1, D=1.0, sd=0.005, seed=0, n=N):
+    rng = np.random.default_rng(seed)
+    return n, (D * n**-alpha + C) * np.exp(rng.normal(0, sd, len(n)))
+
+
+def _simulated(B=400, seed=0):
+    rng = np.random.default_rng(seed)
+    fit, later = [], []
+    for _ in range(B):
+        a, C, D = rng.uniform(0.2, 0.7), rng.uniform(0.02, 0.3), rng.uniform(0.5, 3.0)
+        y = (D * N**-a + C) * np.exp(rng.normal(0, 0.01, len(N)))
+        fit.append({"n": N[:5], "err": y[:5]})
+        later.append(y[5:])
+    return fit_predictors(fit), np.array(later)
+
+
+def test_prediction_intervals_cover_simulated_extrapolations():
+    """Fit 5 sizes of eq.-1 curves with 1% noise; the 90% intervals at 2x and 4x the data
+    cover the measurements 90% of the time (800 checks; sampling SE ~0.01, curves share
+    nothing but the generator)."""
+    preds, later = _simulated()
+    cover = []
+    for p, y in zip(preds, later, strict=True):
+        lo, hi = p.predict_interval(N[5:], 0.9)
+        cover.append((y >= lo) & (y <= hi))
+    rate = float(np.mean(cover))
+    assert 0.86 <= rate <= 0.95, rate
+
+
+def test_p_reach_tracks_how_often_targets_are_reached():
+    preds, later = _simulated(seed=1)
+    rng = np.random.default_rng(2)
+    p, hit = [], []
+    for pr, y in zip(preds, later, strict=True):
+        t = y[-1] * rng.uniform(0.97, 1.03)
+        p.append(pr.p_reach(t, N[-1]))
+        hit.append(y[-1] <= t)
+    p, hit = np.array(p), np.array(hit)
+    brier = float(np.mean((p - hit) ** 2))
+    assert brier < 0.24  # a constant 0.5 scores 0.25; an uninformed engine cannot beat it
+    lo, hi = p < 0.3, p > 0.7
+    assert hit[lo].mean() < 0.35 and hit[hi].mean() > 0.65
+
+
+def test_members_see_a_steepening_curve_a_plateau_and_noise():
+    n, y = _curve(alpha=0.5, C=0.0, D=2.0, sd=0.0)
+    p = CurvePredictor().fit(n, y)
+    assert p.predict([4 * n[-1]])[0] == pytest.approx(2.0 * (4 * n[-1]) ** -0.5, rel=0.02)
+    assert "transfer:C_at_zero" in p.flags_
+    n2, y2 = _curve(alpha=1.5, C=0.2, D=50.0, sd=0.0)
+    flat = CurvePredictor().fit(n2, y2)
+    assert flat.predict([1e9])[0] == pytest.approx(0.2, rel=0.02)
+    assert flat.noise_ < 1e-3
+    noisy = CurvePredictor().fit(*_curve(sd=0.03, seed=4))
+    assert 0.01 < noisy.noise_ < 0.08
+
+
+def test_not_fitted_is_an_attribute_error_and_a_value_error():
+    p = CurvePredictor()
+    assert not hasattr(p, "kappa_")
+    with pytest.raises(NotFittedError):
+        p.predict([1e4])
+    with pytest.raises(ValueError, match="at least 3 distinct sizes"):
+        CurvePredictor().fit([1, 2], [0.5, 0.4])
+    with pytest.raises(ValueError, match="err must be finite and > 0"):
+        CurvePredictor().fit([1, 2, 3], [0.5, -0.4, 0.3])
+
+
+def test_clear_cases_get_clear_verdicts():
+    n, y = _curve(alpha=0.5, C=0.02, D=2.0)
+    target = 2.0 * (2 * n[-1]) ** -0.5 + 0.02         # the true curve gets there at 2x
+    adv = advise((n, y), target, budget=64 * n[-1])
+    assert adv.scenario == "reachable" and adv.p_reach >= 0.9
+    lo, hi = adv.n_star_ci
+    assert lo <= 2 * n[-1] <= hi and lo < adv.n_star < hi
+    assert "Render more" in adv.verdict and adv.next_run is None
+    floor = advise(_curve(alpha=0.5, C=0.3, D=2.0), 0.2, budget=1e8)
+    assert floor.scenario == "floor" and floor.p_reach < 0.1
+    assert "Change the rendering" in floor.verdict
+    slow = advise(_curve(alpha=0.12, C=0.0, D=1.0, sd=0.001), 0.08, budget=1e6)
+    assert slow.scenario == "infeasible" and slow.n_star > 1e6
+    assert "not within any practical budget" in slow.verdict or "only at n*" in slow.verdict
+
+
+def test_n_star_beyond_1000x_the_budget_is_not_practical():
+    n, y = _curve(alpha=0.05, C=0.0, D=1.0, sd=0.0005)
+    adv = advise((n, y), 0.38, budget=1e5)       # the true n* is 0.38^-20 = 2.5e8
+    assert adv.scenario == "infeasible"
+    assert adv.n_star > 1e8
+    assert "not within any practical budget" in adv.verdict
+
+
+def test_reached_needs_a_measured_error_at_or_below_the_target():
+    n, y = _curve(alpha=0.5, C=0.1, D=2.0, sd=0.0)
+    trend = y.copy()
+    y = y.copy()
+    y[-1] *= 1.03                              # the last run came out worse than the trend
+    target = float(trend[-1]) * 1.01           # below every measurement, above the trend
+    assert np.all(y > target)
+    adv = advise((n, y), target, budget=2 * n[-1])
+    assert adv.scenario != "reached"
+    hit = advise((n, y), float(y[-2]), budget=2 * n[-1])
+    assert hit.scenario == "reached" and "measured" in hit.verdict
+
+
+def test_undecided_names_the_run_that_settles_it():
+    n, y = _curve(alpha=0.3, C=0.1, D=1.0, sd=0.01, seed=3)
+    pred = CurvePredictor().fit(n, y)
+    budget = 64 * n[-1]
+    target = float(pred.predict([budget])[0])        # right on the median: a coin flip
+    adv = advise(pred, target, budget=budget)
+    assert adv.scenario == "undecided" and 0.3 < adv.p_reach < 0.7
+    nr = adv.next_run
+    assert nr is not None and n[-1] < nr.n <= budget
+    assert "Run n = " in adv.verdict and "decides with" in adv.verdict
+    by_n = {c["n"]: c for c in nr.candidates}
+    # measuring at the budget itself answers the question (nearly) for sure
+    assert by_n[budget]["p_decide"] >= 0.75
+    assert nr.n == max(nr.candidates, key=lambda c: (c["value"], -c["n"]))["n"]
+    assert 0 <= nr.p_wrong_after <= nr.p_wrong_now <= 0.5
+    assert next_run(pred, target, n[-1]) is None   # nothing to run below the largest size
+
+
+def test_three_points_are_too_few_to_decide():
+    adv = advise(([1e3, 2e3, 4e3], [0.5, 0.45, 0.42]), 0.3, budget=1e6)
+    assert adv.scenario == "undecided"
+    assert "too few points" in adv.verdict and adv.next_run is not None
+
+
+def test_losses_above_one_are_not_pinned():
+    n = 1e9 * 2.0 ** np.arange(7)
+    y = 8.0 * (n / 1e9) ** -0.3 + 1.7
+    adv = advise((n, y), 2.5, budget=1e13)
+    assert adv.C > 1.0          # eq. 1's floor in the data's scale, no silent C = 1
+    assert adv.scenario in ("reachable", "undecided", "infeasible")
+    legacy = advise(TransferLaw().fit(n, y), 2.5, method="legacy")
+    assert legacy.C == pytest.approx(1.0)  # what the legacy default bounds did
+
+
+def test_parameter_at_a_bound_is_named_and_widens():
+    n, y = _curve(alpha=0.5, C=0.0, D=2.0, sd=0.0)
+    p = CurvePredictor().fit(n, y)
+    assert "transfer:C_at_zero" in p.flags_
+    adv = advise(p, float(p.predict([8 * n[-1]])[0]), budget=1e7)
+    assert "not identified" in adv.verdict and "widened" in adv.verdict
+    plain = p.with_prior(p.prior)
+    plain._widen = 1.0
+    plain._apply_prior(p.prior)
+    lo_w, hi_w = p.predict_interval([1e7])
+    lo_p, hi_p = plain.predict_interval([1e7])
+    assert hi_w[0] - lo_w[0] > hi_p[0] - lo_p[0]
+
+
+def test_more_planned_runs_raise_p_reach_and_batch_equals_single():
+    n, y = _curve(alpha=0.3, C=0.1, sd=0.03, seed=5, n=1000 * 2.0 ** np.arange(10))
+    p = CurvePredictor().fit(n, y)
+    assert p.noise_ > 0.01
+    t = float(p.predict([8 * n[-1]])[0])
+    one = p.p_reach(t, 8 * n[-1])
+    several = p.p_reach(t, 8 * n[-1], at=n[-1] * np.array([2, 4, 8]))
+    assert several > one
+    batch = advise_many([{"n": n, "err": y}, {"n": n, "err": y * 1.1}], [t, t * 1.1],
+                        budgets=[8 * n[-1], 8 * n[-1]], with_next_run=False)
+    single = advise((n, y), t, budget=8 * n[-1], with_next_run=False)
+    assert batch[0].p_reach == pytest.approx(single.p_reach, rel=1e-12)
+    assert batch[0].verdict == single.verdict
+
+
+def test_transfer_law_input_reports_its_profile_intervals():
+    n, y = _curve(alpha=0.4, C=0.2, D=1.0, sd=0.003)
+    law = TransferLaw().fit(n, y)
+    adv = advise(law, 0.25, budget=1e7, with_next_run=False)
+    assert adv.method == "predictive"
+    assert adv.C == pytest.approx(law.C_) and adv.C_ci[0] <= adv.C <= adv.C_ci[1]
+    d = adv.to_dict()
+    assert d["p_reach"] == pytest.approx(adv.p_reach) and "next_run" in d
