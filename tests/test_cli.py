@@ -57,6 +57,31 @@ def test_advise_gives_verdicts(tmp_path):
     assert adv[("lv7", "mulclass")]["scenario"] in ("reachable", "reached")  # C = 0.262
 
 
+def test_advise_undecided_names_the_next_run_and_legacy_still_works(tmp_path):
+    import numpy as np
+
+    from syn2real.curves import read_curves
+    from syn2real.law import CurvePredictor
+
+    g = read_curves(EX).data
+    g = g[(g["preset"] == "lv7-notex")]
+    pred = CurvePredictor().fit(g["n"], g["err"])
+    target = float(pred.predict([64 * g["n"].max()])[0])     # a coin flip at the budget
+    out = tmp_path / "a.json"
+    res = runner.invoke(app, ["advise", EX, "--where", "preset=lv7-notex", "--target",
+                              str(target), "--budget", str(64 * g["n"].max()), "--json",
+                              str(out)])
+    assert res.exit_code == 0, res.output
+    assert "undecided" in res.output and "Run n = " in res.output
+    adv = json.loads(out.read_text())[0]["advice"]
+    assert adv["scenario"] == "undecided" and 0.1 < adv["p_reach"] < 0.9
+    assert g["n"].max() < adv["next_run"]["n"] <= 64 * g["n"].max()
+    assert np.isfinite(adv["next_run"]["p_decide"])
+    res = runner.invoke(app, ["advise", EX, "--D", "0.48", "--target", "0.28", "--method",
+                              "legacy"])
+    assert res.exit_code == 0 and "floor" in res.output
+
+
 @pytest.mark.parametrize("args, text", [
     (["fit", "missing.csv"], "no such file"),
     (["fit", EX, "--law", "nope"], "unknown law"),

@@ -30,7 +30,7 @@ def test_report_writes_page_and_figures(report_dir):
         img = np.asarray(Image.open(png).convert("L"), float)
         assert img.std() > 10  # not blank
     assert page.count("data:image/png;base64,") == 5
-    assert "preset=lv2" in page and "[floor]" in page
+    assert "preset=lv2" in page and "class='floor'>floor<" in page and "P(reach)" in page
     assert "Extrapolation back-test" in page
 
 

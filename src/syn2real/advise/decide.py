@@ -205,8 +205,14 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
                    f"{float(err[i]):.4g} ≤ target {target:.4g}.")
     elif not few and p_reach >= confidence:
         scenario = "reachable"
-        verdict = (f"Render more: n* ≈ {_fmt_n(n_star)} synthetic images reach error "
-                   f"{target:.4g} ({ci_txt}); P(reached {budget_txt}) = {p_reach:.0%}. "
+        if n_star <= n_max * 1.01:
+            how = (f"the target is within the noise of the largest run (n = {_fmt_n(n_max)} "
+                   f"measures {float(err[-1]):.4g}): a run at n = {_fmt_n(2 * n_max)} "
+                   "should get there")
+        else:
+            how = (f"n* ≈ {_fmt_n(n_star)} synthetic images reach error {target:.4g} "
+                   f"({ci_txt})")
+        verdict = (f"Render more: {how}; P(reached {budget_txt}) = {p_reach:.0%}. "
                    f"Now n = {_fmt_n(n_max)} measures {float(err[-1]):.4g}; doubling n "
                    f"lowers the error by about {gain:.2g}.")
     elif not few and p_reach <= 1 - confidence and p_any <= 1 - confidence:
@@ -218,9 +224,10 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
                    f"(target {target:.4g}).")
     elif not few and p_reach <= 1 - confidence:
         scenario = "infeasible"
-        where = ("not within any practical budget" if n_star > practical
-                 else f"only at n* ≈ {_fmt_n(n_star)} ({ci_txt})")
-        verdict = (f"Not {budget_txt} (P = {p_reach:.0%}): reachable {where}. The rate is "
+        where = (f"not within any practical budget either (n* beyond {_fmt_n(practical)})"
+                 if n_star > practical else f"reachable only at n* ≈ {_fmt_n(n_star)} "
+                 f"({ci_txt})")
+        verdict = (f"Not {budget_txt} (P = {p_reach:.0%}); {where}. The rate is "
                    "too low for the budget: change the rendering to raise it, or accept a "
                    "higher error.")
     else:

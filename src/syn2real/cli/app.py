@@ -175,6 +175,10 @@ def advise(
     D: str = typer.Option("free", "--D", help="D: a number or 'free'."),
     loss: str = typer.Option("linear", help=LOSS_HELP),
     level: float = typer.Option(0.9, help="Confidence level."),
+    confidence: float = typer.Option(0.9, help="A verdict is decided when P(reach) is at "
+                                     "least this, or at most 1 minus it."),
+    method: str = typer.Option("predictive", help="predictive (default) or legacy (the "
+                               "eq.-1-only advisor of earlier versions)."),
     select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
     metric: str = typer.Option("error", help="error or loss."),
     where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
@@ -183,8 +187,7 @@ def advise(
     encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
 ) -> None:
     """Should you render more images or change how you render them?"""
-    from ..advise import advise as _advise
-    from ..advise import plan_mix
+    from ..advise import advise_legacy, advise_many, plan_mix
     from ..law import FullTransferLaw, TransferLaw
 
     cs = _load(file, sep, encoding, metric, select, where)
@@ -210,15 +213,24 @@ def advise(
             out.print(f"[bold]{curve_label(group)}[/]: {plan.verdict}", highlight=False)
             results.append({"group": group, "mix": plan.to_dict()})
     else:
+        if method not in ("predictive", "legacy"):
+            raise ValueError(f"--method must be predictive or legacy, got {method!r}")
         curves = cs.curves(_by(cs, by))
         labels = curve_labels([grp for grp, _ in curves])
-        for (group, g), label in zip(curves, labels, strict=True):
-            law = TransferLaw(**kwargs).fit(g["n"], g["err"], weights=g["weight"])
-            adv = _advise(law, target, budget=budget, level=level)
+        laws = [TransferLaw(**kwargs).fit(g["n"], g["err"], weights=g["weight"])
+                for _, g in curves]
+        if method == "legacy":
+            advice = [advise_legacy(law, target, budget=budget, level=level) for law in laws]
+        else:
+            advice = advise_many([{"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
+                                   "weights": g["weight"].to_numpy(float)} for _, g in curves],
+                                 target, budgets=budget, level=level, confidence=confidence,
+                                 laws=laws)
+        for (group, _), label, adv in zip(curves, labels, advice, strict=True):
             colour = {"reachable": "green", "reached": "green", "floor": "red",
-                      "infeasible": "yellow"}[adv.scenario]
-            out.print(f"[bold]{label}[/] [{colour}]{adv.scenario}[/]: "
-                      f"{adv.verdict}", highlight=False)
+                      "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]
+            out.print(f"[bold]{label}[/] [{colour}]{adv.scenario}[/] "
+                      f"(P(reach) {adv.p_reach:.0%}): {adv.verdict}", highlight=False)
             results.append({"group": group, "advice": adv.to_dict()})
     if json_out:
         write_json(json_out, clean(results))
@@ -238,6 +250,8 @@ def report(
     select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
     metric: str = typer.Option("error", help="error or loss."),
     where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
+    budget: float | None = typer.Option(None, help="Most synthetic images you can render "
+                                        "(advisor section)."),
     model_size: bool = typer.Option(False, help="Add the transfer gap vs model size study "
                                     "(needs model and nparam columns, >= 3 models)."),
     sep: str = typer.Option(",", help="Field delimiter."),
@@ -262,7 +276,7 @@ def report(
         study = model_size_study(cs, D=d_value if isinstance(d_value, float) else None,
                                  loss=loss)
     page = build_report(cs, output, by=_by(cs, by), D=d_value, loss=loss, target=target,
-                        cutoff=cutoff, model_size=study)
+                        budget=budget, cutoff=cutoff, model_size=study)
     out.print(f"report written to {page}")
 
 

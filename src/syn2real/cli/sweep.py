@@ -122,13 +122,15 @@ def run(
 
 def _print_results(res: dict[str, Any]) -> None:
     t = Table(title="transfer law per curve (profile intervals)")
-    for c in ("curve", "alpha", "C (transfer gap)", "D", "verdict"):
+    for c in ("curve", "alpha", "C (transfer gap)", "D", "P(reach)", "verdict"):
         t.add_column(c)
     adv = {a["label"]: a for a in res["advice"]}
     for f in res["fits"]:
         a = adv.get(f["label"])
         t.add_row(f["label"], _cell(f, "alpha"), _cell(f, "C"),
-                  _cell(f, "D") if "D" in f else "-", a["verdict"] if a else "")
+                  _cell(f, "D") if "D" in f else "-",
+                  f"{a['p_reach']:.0%}" if a and a.get("p_reach") is not None else "",
+                  a["verdict"] if a else "")
     out.print(t)
     for m in res["margins"]:
         se = "" if math.isnan(m["margin_se"]) else f" ± {m['margin_se']:.3f}"

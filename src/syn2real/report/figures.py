@@ -27,6 +27,7 @@ class CurveFit:
     n: Array
     err: Array
     law: TransferLaw
+    w: Array | None = None
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -100,12 +101,15 @@ def fig_extrapolation(items: Sequence[dict[str, Any]], level: float = 0.9) -> pl
         grid = np.geomspace(n.min(), n.max() * 2, 60)
         ax.plot(n[train], err[train], "o", color="C0", ms=4, label="fitted points")
         ax.plot(n[~train], err[~train], "s", color="C3", ms=4, label="held out")
-        ax.plot(grid, it["law"].predict(grid), "-", color="C1",
+        if "predictive" in it:
+            ax.plot(grid, it["predictive"].predict(grid), "-", color="C0",
+                    label=f"syn2real median (RMSE {it['rmse_predictive']:.2g})")
+        ax.plot(grid, it["law"].predict(grid), "-.", color="C1",
                 label=f"eq. 1 (RMSE {it['rmse_law']:.2g})")
         ax.plot(grid, it["power"].predict(grid), "--", color="C2",
                 label=f"power law (RMSE {it['rmse_power']:.2g})")
         if "pi" in it:
-            ax.fill_between(it["pi_n"], it["pi"][0], it["pi"][1], color="C1", alpha=0.2,
+            ax.fill_between(it["pi_n"], it["pi"][0], it["pi"][1], color="C0", alpha=0.2,
                             label=f"{int(level * 100)}% prediction interval")
         ax.axvspan(n[~train].min() / 1.2, grid.max(), color="0.9", zorder=-1)
         ax.set_xscale("log")

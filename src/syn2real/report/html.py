@@ -15,9 +15,10 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..advise import advise
+from ..advise import advise_many
+from ..advise.legacy import _fmt_n
 from ..curves import CurveSet, curve_label, curve_labels
-from ..law import FullTransferLaw, PowerLaw, TransferLaw, shared_D_iterated
+from ..law import CurvePredictor, FullTransferLaw, PowerLaw, TransferLaw, shared_D_iterated
 from .figures import (
     CurveFit,
     fig_complexity,
@@ -63,7 +64,7 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#22
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px}
 th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:13px;color:#555}.flag{color:#b00}.note{color:#666;font-size:13px}
-.floor{color:#b00}.reachable,.reached{color:#070}.infeasible{color:#a60}
+.floor{color:#b00}.reachable,.reached{color:#070}.infeasible{color:#a60}.undecided{color:#06c}
 """
 
 _JS = """
@@ -78,7 +79,8 @@ window.addEventListener('load', function () {
 
 def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None = None,
                  D: float | str | None = None, loss: str = "linear",
-                 target: float | None = None, cutoff: float | None = None,
+                 target: float | None = None, budget: float | None = None,
+                 cutoff: float | None = None,
                  level: float = 0.9, model_size: Sequence[dict[str, Any]] | None = None,
                  complexity: Sequence[dict[str, Any]] | None = None,
                  knob_effects: dict[str, Any] | None = None) -> Path:
@@ -97,7 +99,9 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     loss : str
         Fitting loss.
     target : float, optional
-        Adds the advisor's verdict per curve.
+        Adds the advisor's verdict per curve (:func:`syn2real.advise.advise_many`).
+    budget : float, optional
+        Most synthetic images one can render (default: 1000x the largest run).
     cutoff : float, optional
         Back-test split: fit n < cutoff (default: all but the two largest sizes).
     level : float
@@ -129,7 +133,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     for (group, g), label in zip(curves, labels, strict=True):
         n, err, w = g["n"].to_numpy(float), g["err"].to_numpy(float), g["weight"].to_numpy()
         law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(n, err, weights=w)
-        f = CurveFit(label, group, n, err, law)
+        f = CurveFit(label, group, n, err, law, w=w)
         base = cs.baseline
         for col, val in group.items():
             if col in base.columns:
@@ -141,9 +145,12 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
             bn = np.geomspace(n.min() / 1.5, n.max() * 1.5, 24)
             f.extra["band"] = law.predict_interval(bn, level=level, kind="mean")
             f.extra["band_n"] = bn
-        if target is not None:
-            f.extra["advice"] = advise(law, target, level=level, n_boot=200)
         fits.append(f)
+    if target is not None:
+        advice = advise_many([{"n": f.n, "err": f.err, "weights": f.w} for f in fits], target,
+                             budgets=budget, level=level, laws=[f.law for f in fits])
+        for f, a in zip(fits, advice, strict=True):
+            f.extra["advice"] = a
     figs: list[tuple[str, str, str]] = []
     figs.append(("curves", save_figure(fig_curves(fits, level), out, "fig1_curves"),
                  "Fig. 1: fine-tuning error against the number of synthetic pre-training "
@@ -165,23 +172,28 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
             continue
         law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(f.n[train], f.err[train])
         pw = PowerLaw(loss=loss).fit(f.n[train], f.err[train])
+        pred = CurvePredictor().fit(f.n[train], f.err[train],
+                                    None if f.w is None else f.w[train])
         test = ~train
+
+        def rmse(model: Any, test: np.ndarray = test, f: CurveFit = f) -> float:
+            return float(np.sqrt(np.mean((model.predict(f.n[test]) - f.err[test]) ** 2)))
+
         item = {"label": f.label, "n": f.n, "err": f.err, "train": train, "law": law,
-                "power": pw,
-                "rmse_law": float(np.sqrt(np.mean((law.predict(f.n[test]) - f.err[test]) ** 2))),
-                "rmse_power": float(np.sqrt(np.mean((pw.predict(f.n[test]) - f.err[test]) ** 2)))}
-        if law.dof_ > 0:
-            pn = np.geomspace(f.n[train].max(), f.n.max() * 2, 16)
-            item["pi"] = law.predict_interval(pn, level=level)
-            item["pi_n"] = pn
-            lo, hi = law.predict_interval(f.n[test], level=level)
-            item["covered"] = float(np.mean((f.err[test] >= lo) & (f.err[test] <= hi)))
+                "power": pw, "predictive": pred, "rmse_law": rmse(law),
+                "rmse_power": rmse(pw), "rmse_predictive": rmse(pred)}
+        pn = np.geomspace(f.n[train].max(), f.n.max() * 2, 24)
+        item["pi"] = pred.predict_interval(pn, level=level)
+        item["pi_n"] = pn
+        lo, hi = pred.predict_interval(f.n[test], level=level)
+        item["covered"] = float(np.mean((f.err[test] >= lo) & (f.err[test] <= hi)))
         items.append(item)
     if items:
         figs.append(("extrapolation", save_figure(fig_extrapolation(items, level), out,
                                             "fig5_extrapolation"),
                      "Fig. 5: fitted on the smaller sizes only; held-out sizes predicted by "
-                     "eq. 1 (with its profile prediction interval) and by the power law."))
+                     "syn2real's predictive distribution (median and prediction interval), "
+                     "eq. 1 alone and the power law."))
     figs.append(("landscape", save_figure(fig_landscape(fits), out, "fig13_landscape"),
                  "Fig. 13/14: loss over (α, D) with C at its best value: D and α trade off "
                  "along a flat valley, hence the shared D."))
@@ -257,23 +269,18 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
             f"<td class='flag'>{e(', '.join(lw.flags_))}</td></tr>")
     parts.append("</table>")
     if target is not None:
-        parts.append(f"<h2>Advisor (target error {target:g})</h2><ul>")
-        for f in fits:
-            a = f.extra["advice"]
-            parts.append(f"<li><b>{e(f.label)}</b> <span class='{a.scenario}'>"
-                         f"[{a.scenario}]</span> {e(a.verdict)}</li>")
-        parts.append("</ul>")
+        parts.append(_advice_html(fits, target, pct))
     if items:
         parts.append("<h2>Extrapolation back-test</h2><table><tr><th>curve</th>"
-                     "<th>fitted points</th><th>held out</th><th>RMSE eq. 1</th>"
-                     f"<th>RMSE power law</th><th>ratio</th><th>{pct}% PI coverage</th></tr>")
+                     "<th>fitted points</th><th>held out</th><th>RMSE syn2real</th>"
+                     "<th>RMSE eq. 1</th><th>RMSE power law</th>"
+                     f"<th>{pct}% PI coverage (syn2real)</th></tr>")
         for it in items:
-            ratio = it["rmse_power"] / max(it["rmse_law"], 1e-300)
             cov = f"{it['covered']:.0%}" if "covered" in it else ""
             parts.append(f"<tr><td>{e(it['label'])}</td><td>{int(it['train'].sum())}</td>"
-                         f"<td>{int((~it['train']).sum())}</td><td>{it['rmse_law']:.3g}</td>"
-                         f"<td>{it['rmse_power']:.3g}</td><td>{ratio:.2f}×</td>"
-                         f"<td>{cov}</td></tr>")
+                         f"<td>{int((~it['train']).sum())}</td>"
+                         f"<td>{it['rmse_predictive']:.3g}</td><td>{it['rmse_law']:.3g}</td>"
+                         f"<td>{it['rmse_power']:.3g}</td><td>{cov}</td></tr>")
         parts.append("</table>")
     if full_rows:
         parts.append("<h2>Full law L(n, s)</h2><table><tr><th>setting</th><th>α</th><th>β</th>"
@@ -291,6 +298,28 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
                      f"<figcaption>{cap}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _advice_html(fits: Sequence[CurveFit], target: float, pct: int) -> str:
+    e = html.escape
+    rows = [f"<h2>Advisor (target error {target:g})</h2>",
+            "<ul class='verdicts'>"]
+    for f in fits:
+        a = f.extra["advice"]
+        rows.append(f"<li><b>{e(f.label)}</b>: <span class='{a.scenario}'>{e(a.verdict)}"
+                    "</span></li>")
+    rows.append("</ul><table><tr><th>curve</th><th>verdict</th><th>P(reach)</th>"
+                f"<th>n*</th><th>{pct}% interval</th><th>next run</th><th>flags</th></tr>")
+    for f in fits:
+        a = f.extra["advice"]
+        nxt = (f"n = {_fmt_n(a.next_run.n)} (decides with {a.next_run.p_decide:.0%})"
+               if a.next_run is not None else "")
+        rows.append(f"<tr><td>{e(f.label)}</td><td class='{a.scenario}'>{a.scenario}</td>"
+                    f"<td>{a.p_reach:.0%}</td><td>{_fmt_n(a.n_star)}</td>"
+                    f"<td>{_fmt_n(a.n_star_ci[0])}–{_fmt_n(a.n_star_ci[1])}</td>"
+                    f"<td>{e(nxt)}</td><td class='flag'>{e(', '.join(a.flags))}</td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
 
 
 def _model_size_html(study: Sequence[dict[str, Any]], level: float) -> str:

@@ -64,7 +64,7 @@ def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     Returns a JSON-ready dict: ``csv``, ``fits`` (one per curve), ``advice``, ``margins``,
     ``report`` (path) and ``notes``.
     """
-    from ..advise import advise
+    from ..advise import advise_many
     from ..curves import DataError, curve_labels, read_curves
     from ..law import PowerLaw, TransferLaw
 
@@ -88,6 +88,7 @@ def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     if fc.target is None:
         notes.append(f"no fit.target in the config: the verdict is for 80% of the best error "
                      f"measured ({target:.4g})")
+    laws = []
     for (group, g), label in zip(curves, labels, strict=True):
         kwargs: dict[str, Any] = {"loss": fc.loss}
         if fc.law == "transfer" and fc.D is not None:
@@ -97,9 +98,18 @@ def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
         d = est.to_dict(level=fc.level)
         d.update({"group": group, "label": label})
         fits.append(d)
-        if fc.law == "transfer":
-            adv = advise(est, target, budget=fc.budget, level=fc.level)
-            advice.append({"group": group, "label": label, **adv.to_dict()})
+        laws.append(est if fc.law == "transfer" else None)
+    # the verdicts come from the predictive engine, whatever law the table shows
+    ok = [i for i, (_, g) in enumerate(curves) if np.unique(g["n"]).size >= 3]
+    verdicts = advise_many([{"n": curves[i][1]["n"].to_numpy(float),
+                             "err": curves[i][1]["err"].to_numpy(float),
+                             "weights": curves[i][1]["weight"].to_numpy(float)} for i in ok],
+                           target, budgets=fc.budget, level=fc.level,
+                           laws=[laws[i] for i in ok]) if ok else []
+    for i, adv in zip(ok, verdicts, strict=True):
+        advice.append({"group": curves[i][0], "label": labels[i], **adv.to_dict()})
+    for i in sorted(set(range(len(curves))) - set(ok)):
+        notes.append(f"{labels[i]}: fewer than 3 sizes, no verdict")
     complexity = complexity_rows(cfg, store, fits, keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
@@ -119,6 +129,7 @@ def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
         from ..report import build_report
 
         page = build_report(cs, run_dir / "report", D=fc.D, loss=fc.loss, target=target,
+                            budget=fc.budget,
                             level=fc.level, model_size=model_size, complexity=complexity,
                             knob_effects=effects)
     return {"csv": str(csv_path), "fits": fits, "advice": advice,
