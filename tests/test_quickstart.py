@@ -30,6 +30,10 @@ def test_quickstart_shows_transfer_and_fits_the_law(tmp_path):
     assert fit["n_points"] == 7
     drop = fit["D"] * (20.0 ** -fit["alpha"] - 1280.0 ** -fit["alpha"])
     assert drop > 0.05  # the fitted law falls from n = 20 to n = 1,280, as the data do
-    assert summary["advice"][0]["scenario"] in ("reachable", "reached", "floor", "infeasible")
+    (adv,) = summary["advice"]
+    assert adv["method"] == "predictive" and 0 <= adv["p_reach"] <= 1
+    assert adv["scenario"] in ("reachable", "reached", "floor", "infeasible", "undecided")
+    if adv["scenario"] == "undecided":  # then it names the run that would settle it
+        assert adv["next_run"]["n"] > 1280 and "Run n = " in adv["verdict"]
     assert (out / "report" / "index.html").exists()
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 16

@@ -239,7 +239,12 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
             nxt = next_run(pred, target, eff_budget, confidence=confidence)
         if nxt is not None:
             verdict += (f" Run n = {_fmt_n(nxt.n)} next: it decides with "
-                        f"{nxt.p_decide:.0%} probability.")
+                        f"{nxt.p_decide:.0%} probability")
+            sure = max(nxt.candidates, key=lambda c: (round(c["p_decide"], 9), -c["n"]))
+            if sure["n"] != nxt.n and sure["p_decide"] > nxt.p_decide + 0.1:
+                verdict += (f" (the most for its cost; n = {_fmt_n(sure['n'])} decides with "
+                            f"{sure['p_decide']:.0%})")
+            verdict += "."
     if notes:
         verdict += " " + notes
     return Advice(scenario, verdict, float(target), float(level), float(n_star),

@@ -74,8 +74,12 @@ def negative_entropy(features: np.ndarray, estimator: str = "auto") -> Entropy:
     else:
         cov, shrink = np.cov(x, rowvar=False), 0.0
         note = f"sample covariance (N = {n} > 2 d = {2 * d})"
-    sign, logdet = np.linalg.slogdet(np.atleast_2d(cov))
-    if sign <= 0 or not np.isfinite(logdet):
+    cov = np.atleast_2d(cov)
+    sign, logdet = np.linalg.slogdet(cov)
+    # a sample covariance of N <= d points is singular; slogdet may still return a finite,
+    # meaningless value from round-off, so the rank decides
+    rank_deficient = not use_lw and (n - 1 < d or np.linalg.matrix_rank(cov) < d)
+    if sign <= 0 or not np.isfinite(logdet) or rank_deficient:
         raise ValueError(f"the {'shrunk' if use_lw else 'sample'} covariance is singular "
                          "(constant features?); use estimator='ledoit-wolf' or more samples")
     return Entropy(gaussian_negative_entropy(float(logdet), d), float(logdet), d, n,
