@@ -38,7 +38,8 @@ def versions() -> dict[str, str]:
     import torchvision
 
     return {"syn2real": __version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "python": platform.python_version()}
+            "torchvision": torchvision.__version__, "python": platform.python_version(),
+            "cpu_kernels": torch.backends.cpu.get_cpu_capability()}
 
 
 def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out: str | Path,
