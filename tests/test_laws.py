@@ -80,3 +80,14 @@ def test_unknown_settings_are_rejected():
         TransferLaw(loss="l1").fit(N, N ** -0.5)
     with pytest.raises(ValueError, match="unknown parameter 'E'"):
         PowerLaw(bounds={"E": (0, 1)}).fit(N, N ** -0.5)
+
+
+def test_not_fitted_attributes_are_absent_as_in_scikit_learn():
+    law = TransferLaw()
+    assert not hasattr(law, "aic_") and not hasattr(law, "alpha_")
+    with pytest.raises(NotFittedError, match="not fitted"):
+        law.check_is_fitted()
+    with pytest.raises(ValueError):  # also a ValueError, as scikit-learn's
+        law.predict([1000.0])
+    law.fit(1000 * 2.0 ** np.arange(6), 0.5 * (1000 * 2.0 ** np.arange(6)) ** -0.3 + 0.1)
+    assert hasattr(law, "aic_") and law.alpha_ == law.params_["alpha"]

@@ -15,8 +15,9 @@ from .uncertainty import boundary_search, case_weights
 Array = np.ndarray
 
 
-class NotFittedError(RuntimeError):
-    """Raised when a law is used before :meth:`BaseLaw.fit`."""
+class NotFittedError(ValueError, AttributeError):
+    """Raised when an estimator is used before ``fit`` (as scikit-learn's: ``hasattr`` of a
+    fitted attribute is then simply False)."""
 
 
 def _as_1d(name: str, v: Any) -> Array:
@@ -160,12 +161,18 @@ class BaseLaw:
         self.flags_ = fit_flags(self.params_, self.se_, self.condition_number_, self._bounds(),
                                 free, self.dof_)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
+    def check_is_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless :meth:`fit` has run."""
+        if "params_" not in self.__dict__:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() first")
+
+    _check_fitted = check_is_fitted
 
     def __getattr__(self, name: str) -> float:
         # alpha_, C_, D_, ... read the fitted parameters
+        if name.endswith("_") and not name.startswith("_") and "params_" not in self.__dict__:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: {name} exists "
+                                 "after fit()")
         if name.endswith("_") and not name.startswith("_") and "params_" in self.__dict__:
             key = name[:-1]
             if key in self.params_:

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .base import NotFittedError
 from .batch import pad_curves
 from .laws import TransferLaw
 from .solver import solve
@@ -67,10 +68,6 @@ ALPHA_BOUNDS = (0.02, 3.0)
 WIDEN_AT_BOUND = 1.5
 #: Sizes this far beyond the largest measured one count as "any practical budget".
 PRACTICAL_FACTOR = 1000.0
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a predictor is used before :meth:`CurvePredictor.fit`."""
 
 
 @dataclass(frozen=True)
