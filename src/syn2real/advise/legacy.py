@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..law import FullTransferLaw, TransferLaw
+from ..law.predictive import first_crossing
 
 Array = np.ndarray
 N_MAX_SEARCH = 1e13
@@ -108,20 +109,6 @@ def _fmt_n(n: float) -> str:
     return f"{round(n, -2 if n >= 1e4 else 0):,.0f}"
 
 
-def _crossing(n: Array, curve: Array, target: float) -> float:
-    """Smallest n at which a decreasing curve reaches the target (log-linear interpolation)."""
-    below = curve <= target
-    if not below.any():
-        return float("inf")
-    i = int(np.argmax(below))
-    if i == 0:
-        return float(n[0])
-    x0, x1 = np.log(n[i - 1]), np.log(n[i])
-    y0, y1 = curve[i - 1], curve[i]
-    t = (y0 - target) / (y0 - y1) if y0 != y1 else 1.0
-    return float(np.exp(x0 + t * (x1 - x0)))
-
-
 def advise_legacy(law: TransferLaw, target: float, *, budget: float | None = None,
            level: float = 0.9, n_boot: int = 400, seed: int = 0) -> Advice:
     """The legacy advice for reaching error ``target`` from a fitted :class:`TransferLaw`.
@@ -157,7 +144,7 @@ def advise_legacy(law: TransferLaw, target: float, *, budget: float | None = Non
     grid = np.geomspace(n_min, N_MAX_SEARCH, 48)
     if law.dof_ > 0:
         lo_band, hi_band = law.predict_interval(grid, level=level, kind="mean")
-        n_lo, n_hi = _crossing(grid, lo_band, target), _crossing(grid, hi_band, target)
+        n_lo, n_hi = first_crossing(grid, lo_band, target), first_crossing(grid, hi_band, target)
         if np.isfinite(n_star):
             n_lo, n_hi = min(n_lo, n_star), max(n_hi, n_star)
     else:

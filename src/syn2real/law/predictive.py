@@ -228,6 +228,26 @@ def _member_log(P: Array, u: Array) -> Array:
     return out
 
 
+def first_crossing(n: Array, values: Array, target: float, *, log_values: bool = False
+                   ) -> float:
+    """Smallest ``n`` at which ``values`` (on an increasing grid ``n``) reach ``target``.
+
+    Interpolated linearly in ``log n`` (and in ``log values`` if asked); ``inf`` if never,
+    ``n[0]`` if already there.
+    """
+    below = values <= target
+    if not below.any():
+        return float("inf")
+    i = int(np.argmax(below))
+    if i == 0:
+        return float(n[0])
+    f = np.log if log_values else (lambda v: v)
+    x0, x1 = np.log(n[i - 1]), np.log(n[i])
+    y0, y1, yt = f(values[i - 1]), f(values[i]), f(target)
+    t = (y0 - yt) / (y0 - y1) if y0 != y1 else 1.0
+    return float(np.exp(x0 + t * (x1 - x0)))
+
+
 # --------------------------------------------------------------------------- predictor
 class CurvePredictor:
     """Predictive distribution of the measured error at any size ``n`` (scikit-learn style).
@@ -372,17 +392,7 @@ class CurvePredictor:
         self.check_is_fitted()
         hi = n_max if n_max is not None else self.n_[-1] * PRACTICAL_FACTOR * 1e3
         grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 600)
-        qs = self.quantile(grid, q, kind)
-        below = qs <= target
-        if not below.any():
-            return float("inf")
-        i = int(np.argmax(below))
-        if i == 0:
-            return float(grid[0])
-        x0, x1 = np.log(grid[i - 1]), np.log(grid[i])
-        y0, y1 = np.log(qs[i - 1]), np.log(qs[i])
-        t = (y0 - np.log(target)) / (y0 - y1) if y0 != y1 else 1.0
-        return float(np.exp(x0 + t * (x1 - x0)))
+        return first_crossing(grid, self.quantile(grid, q, kind), target, log_values=True)
 
     def _apply_prior(self, prior: PredictivePrior) -> None:
         weight = prior.nu + self.n_backtests_
