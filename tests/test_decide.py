@@ -114,7 +114,7 @@ def test_reached_needs_a_measured_error_at_or_below_the_target():
     adv = advise((n, y), target, budget=2 * n[-1])
     assert adv.scenario != "reached"
     hit = advise((n, y), float(y[-2]), budget=2 * n[-1])
-    assert hit.scenario == "reached" and "measured" in hit.verdict
+    assert hit.scenario == "reached" and "measured" in hit.verdict and hit.p_reach == 1.0
 
 
 def test_undecided_names_the_run_that_settles_it():

@@ -198,9 +198,12 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
     ci_txt = f"{pct}% interval {_fmt_n(n_ci[0])}–{_fmt_n(n_ci[1])}"
     nxt = None
     few = len(n) < 4
-    if err_best <= target:
+    hit = (err <= target) & (n <= eff_budget * (1 + 1e-12))
+    if hit.any():
         scenario = "reached"
-        i = int(np.argmax(err <= target))
+        i = int(np.argmax(hit))
+        p_reach = 1.0
+        notes = ""
         verdict = (f"Already there: the error measured at n = {_fmt_n(float(n[i]))} is "
                    f"{float(err[i]):.4g} ≤ target {target:.4g}.")
     elif not few and p_reach >= confidence:
