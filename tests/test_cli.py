@@ -113,3 +113,21 @@ def test_advise_cost_optimal_mix_from_a_table_with_s(tmp_path):
     assert mix["feasible"] and mix["s"] >= mix["s_min"]
     assert mix["cost"] == pytest.approx(0.001 * mix["n"] + 0.5 * mix["s"], rel=1e-9)
     assert "Cheapest way to error 0.4" in res.output
+
+
+def test_atomic_write_keeps_the_umask_and_leaves_no_temp_file(tmp_path):
+    import os
+
+    from syn2real.atomic import atomic_open, atomic_write
+
+    old = os.umask(0o022)
+    try:
+        p = atomic_write(tmp_path / "sub" / "a.json", "{}")
+        assert p.read_text() == "{}" and (p.stat().st_mode & 0o777) == 0o644
+        with pytest.raises(RuntimeError), atomic_open(tmp_path / "b.csv", "w") as fh:
+            fh.write("half")
+            raise RuntimeError("disk went away")
+        assert not (tmp_path / "b.csv").exists()
+        assert [f.name for f in tmp_path.iterdir()] == ["sub"]   # no temporary file left
+    finally:
+        os.umask(old)

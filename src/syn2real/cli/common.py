@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from ..atomic import atomic_write
 from ..curves import DataError
 
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -43,14 +42,7 @@ def write_json(path: str, payload: Any) -> None:
     if path == "-":
         sys.stdout.write(text + "\n")
         return
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
+    p = atomic_write(path, text + "\n")
     err.print(f"wrote {p}")
 
 

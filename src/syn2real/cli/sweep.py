@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..atomic import atomic_write
 from .common import clean, err, friendly, out, write_json
 
 
@@ -89,7 +90,7 @@ def run(
         raise ValueError(f"--executor must be local or ray, got {executor!r}")
     run_dir = _run_dir(cfg, config, out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(Path(config).read_text())
+    atomic_write(run_dir / "config.yaml", Path(config).read_text())
     store = Store(run_dir / "results.sqlite")
     p = build_plan(cfg, run_dir)
     view = _Progress(p, store, workers or cfg.executor.workers)

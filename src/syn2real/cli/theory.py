@@ -9,6 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from ..atomic import atomic_write
 from .common import build_settings, clean, err, friendly, load_yaml_mapping, out, write_json
 
 app = typer.Typer(no_args_is_help=True, help="The theory of App. E: simulation and rates.")
@@ -69,7 +70,7 @@ def simulate(
     lines = ["n,s,phi1_norm,seed,error"] + [
         f"{n},{s},{nm},{sd},{e:.8g}" for n, s, nm, sd, e in
         zip(rows["n"], rows["s"], rows["phi1_norm"], rows["seed"], rows["error"], strict=True)]
-    (output / "grid.csv").write_text("\n".join(lines) + "\n")
+    atomic_write(output / "grid.csv", "\n".join(lines) + "\n")
     fits = []
     table = Table(title=f"laws fitted to the simulated grid (xi = {res['xi']:.3g})")
     for col in ("||phi1||", "eq. 2 alpha", "beta", "gamma", f"C at s={max(cfg.s_grid)}",

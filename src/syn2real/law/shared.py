@@ -14,10 +14,9 @@ import numpy as np
 
 from .batch import fit_curves, pad_curves
 from .laws import TransferLaw
-from .solver import solve
+from .solver import golden_section, solve
 
 Array = np.ndarray
-_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 
 @dataclass
@@ -153,18 +152,7 @@ def joint_shared_D(curves: Sequence[Mapping[str, Any]], *, loss: str = "linear",
     vals = total(g)
     i = int(np.argmin(vals))
     a, b = g[max(i - 1, 0)], g[min(i + 1, grid - 1)]
-    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-    fc, fd = total(np.array([c, d]))
-    for _ in range(iters):
-        if fc <= fd:
-            b, d, fd = d, c, fc
-            c = b - _GOLDEN * (b - a)
-            fc = total(np.array([c]))[0]
-        else:
-            a, c, fc = c, d, fd
-            d = a + _GOLDEN * (b - a)
-            fd = total(np.array([d]))[0]
-    best = c if fc <= fd else d
+    best = float(golden_section(total, np.array([a]), np.array([b]), iters)[0])
     D = float(10.0**best)
     final = fit_curves(TransferLaw(D=D, loss=loss, bounds=bounds), curves)
     res = SharedDResult(D=D, alpha=float("nan"), n_iter=iters, converged=True,

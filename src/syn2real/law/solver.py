@@ -23,7 +23,7 @@ with residuals ``r = y - f`` (``linear``, ``huber``) or ``r = log y - log f`` (`
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -314,25 +314,34 @@ def _grid(pb: Problem, free_nl: list[str], size: int | None) -> list[Array]:
     return [a.ravel() for a in mesh]
 
 
-def _golden(pb: Problem, name: str, lo: Array, hi: Array, iters: int = 34) -> Array:
-    """Vectorised golden-section search of the profile in [lo, hi] per curve."""
-    a, b = lo.copy(), hi.copy()
+def golden_section(fun: Callable[[Array], Array], lo: Array, hi: Array, iters: int = 34
+                   ) -> Array:
+    """Vectorised golden-section minimisation of ``fun`` in ``[lo, hi]`` per problem.
+
+    ``fun`` maps candidate values ``(B,)`` to objective values ``(B,)``; one new evaluation
+    per iteration.
+    """
+    a, b = np.array(lo, float), np.array(hi, float)
     c = b - _GOLDEN * (b - a)
     d = a + _GOLDEN * (b - a)
-    fc = profile(pb, {name: c[:, None]})[0][:, 0]
-    fd = profile(pb, {name: d[:, None]})[0][:, 0]
+    fc, fd = fun(c), fun(d)
     for _ in range(iters):
         left = fc <= fd
         b = np.where(left, d, b)
         a = np.where(left, a, c)
         new = np.where(left, b - _GOLDEN * (b - a), a + _GOLDEN * (b - a))
-        fn = profile(pb, {name: new[:, None]})[0][:, 0]
+        fn = fun(new)
         d_new = np.where(left, c, new)
         fd_new = np.where(left, fc, fn)
         c = np.where(left, new, d)
         fc = np.where(left, fn, fd)
         d, fd = d_new, fd_new
     return np.where(fc <= fd, c, d)
+
+
+def _golden(pb: Problem, name: str, lo: Array, hi: Array, iters: int = 34) -> Array:
+    """Golden-section search of the exact profile in [lo, hi] per curve."""
+    return golden_section(lambda x: profile(pb, {name: x[:, None]})[0][:, 0], lo, hi, iters)
 
 
 def _assemble(pb: Problem, theta: Mapping[str, Array]) -> dict[str, Array]:

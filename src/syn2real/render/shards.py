@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .scene import sample_scene
 from .spec import DatasetSpec
 
@@ -151,12 +152,7 @@ def write_shard(spec: DatasetSpec, shard: int, root: Path) -> dict[str, Any]:
 
 
 def _write_json_atomic(path: Path, payload: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(payload, indent=1))
 
 
 def _render_job(args: tuple[dict, int, str]) -> dict[str, Any]:

@@ -10,11 +10,12 @@ dataset and "render more" appends shards.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..hashing import stable_hash
 
 
 class CameraSpec(BaseModel):
@@ -139,11 +140,8 @@ class DatasetSpec(BaseModel):
         d = self.model_dump(mode="json")
         if self.camera == CameraSpec():  # hashes of specs made before the camera settings
             d.pop("camera")
-        h = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode())
-        for folder in (self.mesh_dir, self.texture_dir):
-            if folder is not None:
-                h.update(_folder_digest(folder).encode())
-        return h.hexdigest()[:16]
+        return stable_hash(d, 16, [_folder_digest(f) for f in (self.mesh_dir, self.texture_dir)
+                                   if f is not None])
 
     def shard_seed(self, shard: int) -> np.random.SeedSequence:
         """Seed of one shard: depends on (seed, spec hash, shard index) only."""

@@ -6,8 +6,6 @@ import base64
 import html
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import numpy as np
 
 from ..advise import advise_many
 from ..advise.legacy import _fmt_n
+from ..atomic import atomic_write
 from ..curves import CurveSet, curve_label, curve_labels
 from ..law import CurvePredictor, FullTransferLaw, PowerLaw, TransferLaw, shared_D_iterated
 from .figures import (
@@ -32,15 +31,6 @@ from .figures import (
 )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def save_figure(fig: plt.Figure, out: Path, name: str) -> str:
     """Write PNG and SVG; return the PNG as a data URI for the page."""
     png = io.BytesIO()
@@ -48,8 +38,8 @@ def save_figure(fig: plt.Figure, out: Path, name: str) -> str:
     svg = io.BytesIO()
     fig.savefig(svg, format="svg")
     plt.close(fig)
-    _atomic_write(out / f"{name}.png", png.getvalue())
-    _atomic_write(out / f"{name}.svg", svg.getvalue())
+    atomic_write(out / f"{name}.png", png.getvalue())
+    atomic_write(out / f"{name}.svg", svg.getvalue())
     return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
 
 
@@ -229,10 +219,10 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     page = _page(cs, fits, items, figs, full_rows, shared, D, loss, target, level,
                  extra_html)
     dest = out / "index.html"
-    _atomic_write(dest, page.encode())
+    atomic_write(dest, page.encode())
     summary = [{"curve": f.label, **f.law.to_dict(level=level, intervals=False),
                 "ci": {k: list(v) for k, v in f.ci.items()}} for f in fits]
-    _atomic_write(out / "fits.json", json.dumps(summary, indent=2, default=float).encode())
+    atomic_write(out / "fits.json", json.dumps(summary, indent=2, default=float).encode())
     return dest
 
 

@@ -20,12 +20,12 @@ report. Example (``examples/quickstart.yaml``)::
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..hashing import stable_hash
 
 PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
 FINETUNE_TASKS = ("sinclass", "objdet", "semseg")
@@ -209,12 +209,6 @@ class StudyConfig(_Strict):
 
     def config_hash(self) -> str:
         return stable_hash(self.model_dump(mode="json"))
-
-
-def stable_hash(obj: Any, digits: int = 16) -> str:
-    """Hash of the canonical JSON of ``obj``."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:digits]
 
 
 def _first_error(exc: Exception) -> str:

@@ -8,13 +8,12 @@ fdata, fratio, ftask, model, nparam, pdata``) plus ``s`` (real images used) and 
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Collection
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_open
 from .store import Store
 
 CG_HEADER = ("n_eval", "value", "pretrain.data", "pscale", "ptask", "fdata", "fratio",
@@ -65,15 +64,10 @@ def export_cg(store: Store, path: str | Path, keys: Collection[str] | None = Non
         raise ValueError(f"{store.path}: no finished fine-tuning job to export yet")
     rows = _with_scratch_per_setting(rows)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CG_HEADER)
         w.writeheader()
         w.writerows(rows)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path
 
 

@@ -8,8 +8,6 @@ SGD with momentum 0.9 and weight decay 1e-4; linear warm-up then cosine decay (p
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..atomic import atomic_open
 from ..tasks import metrics
 
 
@@ -176,15 +175,5 @@ def train(task: str, model: nn.Module, loader: DataLoader, *, iters: int, lr: fl
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """torch.save to a temporary file in the same folder, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        torch.save(payload, fh)

@@ -1,0 +1,59 @@
+"""Files that appear whole or not at all: write to a temporary name in the same folder, fsync,
+rename. The temporary file is removed when writing fails, and the result gets the usual
+permissions (``0666`` less the umask, not ``mkstemp``'s private ``0600``), so collaborators on
+shared storage can read results.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on a clean exit it replaces ``path``.
+
+    Parameters
+    ----------
+    path : path
+        Final name; its folder is created if needed.
+    mode : {"wb", "w"}
+        Binary or text.
+    **kwargs
+        Passed to :func:`os.fdopen` (e.g. ``newline=""`` for CSV).
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (bytes or text, UTF-8) to ``path`` atomically; returns the path."""
+    binary = isinstance(data, bytes)
+    with atomic_open(path, "wb" if binary else "w", **({} if binary else
+                                                        {"encoding": "utf-8"})) as fh:
+        fh.write(data)
+    return Path(path)
