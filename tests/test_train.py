@@ -218,3 +218,15 @@ def test_board_segmentation_learns():
     untrained = finetune(None, "digits", "semseg", iters=1, **{**kw, "lr": 1e-8})
     trained = finetune(None, "digits", "semseg", iters=60, **kw)
     assert trained["metrics"]["error_last"] < untrained["metrics"]["error_last"] - 0.05
+
+
+def test_checkpoint_errors_name_the_file_and_the_fix(tmp_path):
+    from syn2real.train.checkpoint import load_checkpoint
+
+    with pytest.raises(ValueError, match="is a folder; give the checkpoint file"):
+        load_checkpoint(tmp_path)
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a syn2real backbone checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")

@@ -16,14 +16,9 @@ def load_backbone(checkpoint: str | Path):
     import torch
 
     from ..tasks.models import build_backbone
+    from ..train.checkpoint import load_checkpoint
 
-    try:
-        ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise ValueError(f"{checkpoint}: no such checkpoint") from None
-    if not isinstance(ck, dict) or ck.get("format") != "syn2real-backbone/1":
-        raise ValueError(f"{checkpoint}: not a syn2real backbone checkpoint (write one with "
-                         "syn2real finetune --out DIR or syn2real pretrain)")
+    ck = load_checkpoint(checkpoint)
     stem = ck.get("stem", ck.get("small_stem", True))
     net = build_backbone(ck["arch"], stem)
     missing, unexpected = net.load_state_dict(ck["backbone"], strict=False)

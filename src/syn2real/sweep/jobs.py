@@ -65,11 +65,10 @@ def _render(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pretrain(p: dict[str, Any], threads: int | None) -> dict[str, Any]:
-    from pathlib import Path
-
     from ..train.api import pretrain
+    from ..train.checkpoint import checkpoint_path
 
-    ckpt = Path(p["out"]) / "backbone.pt"
+    ckpt = checkpoint_path(p["out"])
     row = pretrain(p["data"], p["n"], p["task"], p["model"], out=p["out"], iters=p["iters"],
                    batch=p["batch"], lr=p["lr"], val_images=p["val_images"], stem=p["stem"],
                    seed=p["seed"], bf16=p["bf16"], channels_last=p["channels_last"],

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..train.checkpoint import checkpoint_path
 from .config import StudyConfig, stable_hash
 
 #: rough single-core-pair costs measured on 2 CPU cores (seconds per image-step), used by
@@ -157,7 +158,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         for rkey in [k for k, j in jobs.items() if j.kind == "render"]:
             r = jobs[rkey].params
             add("complexity", {"setting": r["setting"], "data": r["out"],
-                               "backbone": str(Path(bparams["out"]) / "backbone.pt"),
+                               "backbone": str(checkpoint_path(bparams["out"])),
                                "images": min(cc.images, r["n_images"]),
                                "estimator": cc.estimator, "model": cc.model,
                                "image_size": r["spec"]["size"]},
@@ -178,7 +179,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                               "boards": ft.boards, "data_path": ft.data_path, "seed": seed,
                               "evals": ft.evals, "data_seed": ft.data_seed,
                               "backbone": (None if pkey is None else
-                                           str(Path(jobs[pkey].params["out"]) / "backbone.pt")),
+                                           str(checkpoint_path(jobs[pkey].params["out"]))),
                               "test_images": 2000, **info}
                     add("finetune", params, [] if pkey is None else [pkey],
                         f"finetune {ft.task}/{ft.dataset} {how}={amount} <- "

@@ -12,8 +12,9 @@ from torch.utils.data import DataLoader
 
 from .. import __version__
 from ..tasks.models import build_model, stem_name
+from .checkpoint import checkpoint_path, load_checkpoint, save_backbone
 from .datasets import BoardTask, RealClassification, SyntheticTask, collate
-from .loop import evaluate, save_checkpoint, train
+from .loop import evaluate, train
 
 PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
 FINETUNE_TASKS = ("sinclass", "objdet", "semseg")
@@ -75,17 +76,14 @@ def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out
     val_loader = DataLoader(SyntheticTask(ds, task, n, n + val_images), batch_size=batch,
                             collate_fn=collate(task))
     out = Path(out)
-    ckpt = out / "backbone.pt"
+    ckpt = checkpoint_path(out)
     config = {"data": str(data), "spec_hash": ds.manifest["spec_hash"], "n": n, "task": task,
               "model": arch, "stem": stem, "iters": iters, "batch": batch, "lr": lr,
               "seed": seed, "val_images": val_images, "image_size": size,
               "num_classes": num}
 
     def on_best(m: torch.nn.Module, v: dict) -> None:
-        save_checkpoint(ckpt, {"format": "syn2real-backbone/1", "arch": arch,
-                               "stem": stem, "task": task,
-                               "backbone": m.backbone_state(), "model": m.state_dict(),
-                               "val": v, "config": config})
+        save_backbone(ckpt, m, arch=arch, stem=stem, task=task, val=v, config=config)
 
     t0 = time.perf_counter()
     res = train(task, model, loader, iters=iters, lr=lr, device=dev, bf16=bf16,
@@ -141,12 +139,7 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
         raise ValueError(f"unknown fine-tuning task {task!r}; choose one of {FINETUNE_TASKS}")
     ck: dict[str, Any] | None = None
     if backbone is not None:
-        try:
-            ck = torch.load(backbone, map_location="cpu", weights_only=False)
-        except FileNotFoundError:
-            raise ValueError(f"{backbone}: no such checkpoint") from None
-        if not isinstance(ck, dict) or ck.get("format") != "syn2real-backbone/1":
-            raise ValueError(f"{backbone}: not a syn2real backbone checkpoint")
+        ck = load_checkpoint(backbone)
         arch = arch or ck["arch"]
         if stem is None:
             stem = ck["stem"] if "stem" in ck else ck.get("small_stem", True)
@@ -194,10 +187,8 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
               "lr": lr, "size": size, "reg_lambda": reg_lambda, "seed": seed,
               "data_seed": data_seed}
     if out is not None:
-        save_checkpoint(Path(out) / "backbone.pt", {
-            "format": "syn2real-backbone/1", "arch": arch, "stem": stem, "task": task,
-            "backbone": model.backbone_state(), "model": model.state_dict(),
-            "val": evals[-1], "config": config})
+        save_backbone(checkpoint_path(out), model, arch=arch, stem=stem, task=task,
+                      val=evals[-1], config=config)
     return {"kind": "finetune", "config": config,
             "metrics": {"error_last": evals[-1]["error"],
                         "error_best": min(e["error"] for e in evals), "last": evals[-1]},

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..atomic import atomic_open
 from ..tasks import metrics
 
 
@@ -172,8 +170,3 @@ def train(task: str, model: nn.Module, loader: DataLoader, *, iters: int, lr: fl
     dt = time.perf_counter() - t0
     return {"history": history, "seconds": dt, "images_per_s": seen / dt, "best_val_error": best}
 
-
-def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    """torch.save to a temporary file in the same folder, fsync, rename."""
-    with atomic_open(path, "wb") as fh:
-        torch.save(payload, fh)
