@@ -98,7 +98,8 @@ def test_model_size_study_on_the_authors_results(cg_path, tmp_path):
             assert p["C_ci"][0] <= p["C"] <= p["C_ci"][1]
     # Fig. 4 (right): bigger models have a smaller transfer gap for mulclass -> sinclass
     assert by_task[("mulclass", "sinclass")]["fit"]["b"] > 0
-    res = CliRunner().invoke(app, ["modelsize", str(cg_path), "--where", "pscale=64k",
+    res = CliRunner().invoke(app, ["modelsize", str(cg_path), "--D", "0.48", "--where",
+                                   "pscale=64k",
                                    "--where", "fratio=1", "--where", "pdata=bop", "--where",
                                    "ptask=mulclass", "--where", "ftask=sinclass", "--figure",
                                    str(tmp_path / "c_vs_p.png"), "--json",

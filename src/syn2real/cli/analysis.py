@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .common import clean, err, friendly, out, write_json
+from .common import D_DEFAULT, clean, err, friendly, out, parse_D, write_json
 
 
 @friendly
@@ -34,7 +34,7 @@ def complexity(
 def modelsize(
     file: Path = typer.Argument(..., help="CSV with model and nparam columns (cg-transfer or "
                                 "syn2real export)."),
-    D: str = typer.Option("0.48", "--D", help="Fixed D of eq. 1 or 'free'."),
+    D: str = typer.Option(D_DEFAULT, "--D", help="Fixed D of eq. 1 (paper: 0.48) or 'free'."),
     where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
     level: float = typer.Option(0.9, help="Interval level."),
     figure: Path | None = typer.Option(None, help="Write the C-vs-size figure (PNG)."),
@@ -47,8 +47,7 @@ def modelsize(
     cs = read_curves(file, where=where or [])
     for note in cs.notes:
         err.print(f"[dim]note: {note}[/]", highlight=False)
-    d_value = None if D == "free" else float(D)
-    study = model_size_study(cs, D=d_value, level=level)
+    study = model_size_study(cs, D=parse_D(D), level=level)
     for s in study:
         t = Table(title=s["label"] or "all curves")
         for c in ("model", "params (M)", "C", f"{int(level * 100)}% CI", "alpha"):

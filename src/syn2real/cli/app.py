@@ -15,7 +15,7 @@ from . import render as render_cli
 from . import sweep as sweep_cli
 from . import theory
 from . import train as train_cli
-from .common import LOSS_HELP, clean, err, friendly, out, write_json
+from .common import D_DEFAULT, LOSS_HELP, clean, err, friendly, out, parse_D, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scaling laws for synthetic-to-real transfer: fit, advise, report.")
@@ -66,7 +66,7 @@ def fit(
     file: Path = typer.Argument(..., help="CSV: cg-transfer schema or n,error[,s][,groups]."),
     by: str | None = typer.Option(None, help="Comma-separated grouping columns "
                                   "(default: every setting column)."),
-    D: str = typer.Option("free", "--D", help="Coefficient D: a number (paper: 0.48), 'free', "
+    D: str = typer.Option(D_DEFAULT, "--D", help="Coefficient D: a number (paper: 0.48), 'free', "
                           "'shared' (the paper's App. D iterated medians) or 'joint' (one D "
                           "fitted jointly with every curve's alpha and C)."),
     law: str = typer.Option("transfer", help="transfer | power | broken | full | additive."),
@@ -106,24 +106,21 @@ def fit(
     if two_inputs and not cs.has_s:
         raise DataError(f"{cs.source}: law '{law}' needs the fine-tuning size s. Fix: add an "
                         "'s' column (or fratio and fdata in the cg-transfer schema)")
-    if D != "free":
+    d_value = parse_D(D, ("shared", "joint"))
+    if d_value is not None:
         if law != "transfer":
             raise ValueError("--D applies to the transfer law only")
-        if D in ("shared", "joint"):
+        if isinstance(d_value, str):
             data = [{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()} for _, g in curves]
-            how = shared_D_iterated if D == "shared" else joint_shared_D
+            how = shared_D_iterated if d_value == "shared" else joint_shared_D
             res = how(data, loss=loss, bounds=bounds or None)
             kwargs["D"] = res.D
             shared_note = {"D": res.D, "alpha_median": res.alpha, "iterations": res.n_iter,
                            "converged": res.converged, "cycle": res.cycle, "note": res.note}
-            name = "App. D iterated medians" if D == "shared" else "joint least squares"
+            name = "App. D iterated medians" if d_value == "shared" else "joint least squares"
             err.print(f"shared D ({name}): D = {res.D:.4f}; {res.note}")
         else:
-            try:
-                kwargs["D"] = float(D)
-            except ValueError:
-                raise ValueError(f"--D must be a number, 'free', 'shared' or 'joint', got "
-                                 f"{D!r}") from None
+            kwargs["D"] = d_value
     rows = []
     labels = curve_labels([grp for grp, _ in curves])
     for (group, g), label in zip(curves, labels, strict=True):
@@ -172,7 +169,7 @@ def advise(
                                                 "(with --cost-real: cheapest (n, s) mix)."),
     cost_real: float | None = typer.Option(None, help="Cost of one real labelled image."),
     by: str | None = typer.Option(None, help="Comma-separated grouping columns."),
-    D: str = typer.Option("free", "--D", help="D: a number or 'free'."),
+    D: str = typer.Option(D_DEFAULT, "--D", help="D: a number or 'free'."),
     loss: str = typer.Option("linear", help=LOSS_HELP),
     level: float = typer.Option(0.9, help="Confidence level."),
     confidence: float = typer.Option(0.9, help="A verdict is decided when P(reach) is at "
@@ -194,11 +191,9 @@ def advise(
     if (cost_synthetic is None) != (cost_real is None):
         raise ValueError("give both --cost-synthetic and --cost-real, or neither")
     kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(metric) or None}
-    if D != "free":
-        try:
-            kwargs["D"] = float(D)
-        except ValueError:
-            raise ValueError(f"--D must be a number or 'free', got {D!r}") from None
+    d_value = parse_D(D)
+    if d_value is not None:
+        kwargs["D"] = d_value
     results = []
     if cost_synthetic is not None:
         if not cs.has_s:
@@ -242,7 +237,7 @@ def report(
     file: Path = typer.Argument(..., help="CSV of learning curves."),
     output: Path = typer.Option(Path("report"), "-o", "--output", help="Output folder."),
     by: str | None = typer.Option(None, help="Comma-separated grouping columns."),
-    D: str = typer.Option("free", "--D", help="D: a number, 'free' or 'shared'."),
+    D: str = typer.Option(D_DEFAULT, "--D", help="D: a number, 'free' or 'shared'."),
     loss: str = typer.Option("linear", help=LOSS_HELP),
     target: float | None = typer.Option(None, help="Target error for the advisor section."),
     cutoff: float | None = typer.Option(None, help="Extrapolation back-test: fit n < CUTOFF "
@@ -261,14 +256,7 @@ def report(
     from ..report import build_report
 
     cs = _load(file, sep, encoding, metric, select, where)
-    d_value: float | str | None = None
-    if D == "shared":
-        d_value = "shared"
-    elif D != "free":
-        try:
-            d_value = float(D)
-        except ValueError:
-            raise ValueError(f"--D must be a number, 'free' or 'shared', got {D!r}") from None
+    d_value = parse_D(D, ("shared",))
     study = None
     if model_size:
         from ..analysis import model_size_study

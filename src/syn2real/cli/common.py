@@ -36,6 +36,26 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+D_DEFAULT = "free"
+
+
+def parse_D(text: str, words: tuple[str, ...] = ()) -> float | str | None:
+    """``--D``: ``free`` (None), a positive number, or one of ``words`` (e.g. ``shared``)."""
+    t = text.strip().lower()
+    if t == "free":
+        return None
+    if t in words:
+        return t
+    try:
+        value = float(t)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        allowed = ", ".join(["a number (> 0)", "'free'", *(f"'{w}'" for w in words)])
+        raise ValueError(f"--D must be {allowed}; got {text!r}")
+    return value
+
+
 def write_json(path: str, payload: Any) -> None:
     """Write JSON atomically (temporary file, fsync, rename); ``-`` means stdout."""
     text = json.dumps(payload, indent=2, default=json_default, allow_nan=False)
