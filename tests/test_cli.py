@@ -131,3 +131,22 @@ def test_atomic_write_keeps_the_umask_and_leaves_no_temp_file(tmp_path):
         assert [f.name for f in tmp_path.iterdir()] == ["sub"]   # no temporary file left
     finally:
         os.umask(old)
+
+
+def test_internal_errors_say_so_and_debug_shows_the_traceback(monkeypatch, tmp_path):
+    import syn2real.cli.app as app_mod
+    import syn2real.cli.common as common
+
+    def broken(*a, **k):
+        raise TypeError("boom")
+
+    monkeypatch.setattr(common, "DEBUG", False)
+    # a file-system error names the file, exit 2
+    res = runner.invoke(app, ["fit", str(tmp_path / "nope.csv")])
+    assert res.exit_code == 2 and "nope.csv" in res.output and "Traceback" not in res.output
+    monkeypatch.setattr(app_mod, "read_curves", broken)
+    res = runner.invoke(app, ["fit", EX])
+    assert res.exit_code == 1
+    assert "internal error (TypeError: boom)" in res.output and "--debug" in res.output
+    res = runner.invoke(app, ["--debug", "fit", EX])
+    assert isinstance(res.exception, TypeError)          # the traceback is not hidden

@@ -15,10 +15,29 @@ from . import render as render_cli
 from . import sweep as sweep_cli
 from . import theory
 from . import train as train_cli
-from .common import D_DEFAULT, LOSS_HELP, clean, err, friendly, out, parse_D, write_json
+from .common import (
+    D_DEFAULT,
+    LOSS_HELP,
+    clean,
+    err,
+    friendly,
+    out,
+    parse_D,
+    set_debug,
+    write_json,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scaling laws for synthetic-to-real transfer: fit, advise, report.")
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="Show the traceback of an "
+                                        "internal error (also SYN2REAL_DEBUG=1).")) -> None:
+    """Scaling laws for synthetic-to-real transfer: fit, advise, report."""
+    set_debug(debug)
+
+
 app.add_typer(theory.app, name="theory")
 app.command(name="render")(render_cli.render)
 app.command(name="pretrain")(train_cli.pretrain)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -12,9 +13,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..atomic import atomic_write
 from ..curves import DataError
+from ..errors import UserError
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -22,17 +25,49 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 LOSS_HELP = "Fitting loss: linear (authors' notebook), log (paper text) or huber."
 
 
+#: Set by ``syn2real --debug`` (or ``SYN2REAL_DEBUG=1``): internal errors show a traceback.
+DEBUG = os.environ.get("SYN2REAL_DEBUG", "") == "1"
+
+
+def set_debug(on: bool) -> None:
+    """Show tracebacks of internal errors (``syn2real --debug``)."""
+    global DEBUG
+    DEBUG = DEBUG or on
+
+
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """User mistakes become one line on stderr and exit code 2, never a traceback."""
+    """Errors as one line on stderr: a user's mistake (:class:`syn2real.errors.UserError`,
+    a ``ValueError`` of input validation, a file-system error naming its file) exits 2; any
+    other exception is an internal error: one line saying so, exit 1, and the traceback with
+    ``--debug``. Ctrl-C exits 130 with a line saying what to do."""
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except typer.Exit:  # an exit code chosen on purpose (a RuntimeError in click)
             raise
-        except (DataError, ValueError, RuntimeError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        except (UserError, DataError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:
+            if exc.filename is None or DEBUG:
+                raise
+            what = exc.strerror or type(exc).__name__
+            err.print(f"[bold red]error:[/] {escape(str(exc.filename))}: {escape(what)}",
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: finished work is kept; run the same command again to "
+                      "resume", highlight=False)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if DEBUG:
+                raise
+            err.print(f"[bold red]internal error[/] ({type(exc).__name__}: "
+                      f"{escape(str(exc))}). Rerun with syn2real --debug ... for the "
+                      "traceback, and please report it.", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
     return wrapper
 
 
@@ -52,7 +87,7 @@ def parse_D(text: str, words: tuple[str, ...] = ()) -> float | str | None:
         value = float("nan")
     if not math.isfinite(value) or value <= 0:
         allowed = ", ".join(["a number (> 0)", "'free'", *(f"'{w}'" for w in words)])
-        raise ValueError(f"--D must be {allowed}; got {text!r}")
+        raise UserError(f"--D must be {allowed}; got {text!r}")
     return value
 
 

@@ -83,7 +83,7 @@ def run(
     from rich.live import Live
 
     from ..sweep import Store, build_plan, execute, load_config
-    from ..sweep.analyse import analyse
+    from ..sweep.finish import finish
 
     cfg = load_config(config)
     if executor not in (None, "local", "ray"):
@@ -111,7 +111,7 @@ def run(
               f"({_fmt_s(time.perf_counter() - t0)})", highlight=False)
     if not store.rows("finetune"):
         raise ValueError("no fine-tuning result yet: nothing to fit (see the failures above)")
-    res = analyse(cfg, run_dir, store, report=report)
+    res = finish(cfg, run_dir, store, report=report)
     for note in res["notes"]:
         err.print(f"[dim]note: {note}[/]", highlight=False)
     _print_results(res)

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import UserError
+
 CG_COLUMNS = ("n_eval", "value", "pretrain.data", "pscale", "ptask", "fdata", "fratio",
               "ftask", "model", "nparam", "pdata")
 CG_GROUPS = ("pscale", "ptask", "fdata", "fratio", "ftask", "model", "pdata")
@@ -33,7 +35,7 @@ DATASET_SIZES = {"imagenet": 1_281_167, "coco": 118_287, "ade20k": 20_210}
 ERROR_NAMES = ("error", "err", "loss")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Bad input table: the message names the file, the row, the column and the fix."""
 
 

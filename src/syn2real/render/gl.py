@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UserError
 from .objects import Mesh
 from .scene import ROOM_HALF, ROOM_HEIGHT, Scene, projection
 
@@ -125,7 +126,7 @@ class Renderer:
         try:
             self.ctx = moderngl.create_standalone_context(backend="egl", require=330)
         except Exception as exc:  # no EGL / no Mesa: say how to fix it
-            raise RuntimeError(
+            raise UserError(
                 "cannot create a headless OpenGL context (EGL). Install Debian's libegl1 "
                 "libegl-mesa0 libgl1-mesa-dri (make render-deps) and moderngl. Cause: "
                 f"{exc}") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
 from .gl import ROOM_UV_SCALE, Frame, _room_mesh
 from .objects import Mesh
 from .scene import FOV_DEG, Scene
@@ -27,7 +28,7 @@ def _load(variant: str):
     try:
         import mitsuba as mi
     except ImportError:
-        raise RuntimeError("the Mitsuba backend needs `pip install mitsuba`") from None
+        raise UserError("the Mitsuba backend needs `pip install mitsuba`") from None
     mi.set_variant(variant)
     return mi
 

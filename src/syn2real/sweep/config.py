@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..errors import UserError
 from ..hashing import stable_hash
 
 PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
@@ -33,7 +34,7 @@ DATASETS = ("mnist", "fashion-mnist", "digits")
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config that cannot run: the message names the file, the key and the allowed values."""
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import UserError
 from .jobs import run_job
 from .plan import Job, Plan, work_units
 from .store import Store
@@ -197,7 +198,7 @@ class _RayRunner(_Runner):
         try:
             import ray
         except ImportError:
-            raise RuntimeError("the ray executor needs Ray: pip install 'syn2real[ray]'") from None
+            raise UserError("the ray executor needs Ray: pip install 'syn2real[ray]'") from None
         self._ray = ray
         self._own = not ray.is_initialized()
         if self._own:

@@ -54,7 +54,7 @@ def transfer_margins(store: Store, keys: Collection[str] | None = None
     return out
 
 
-def analyse(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
+def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
             report: bool = True) -> dict[str, Any]:
     """Export the CSV, fit the transfer law per curve with intervals, advise, write the report.
 
