@@ -134,8 +134,8 @@ def test_atomic_write_keeps_the_umask_and_leaves_no_temp_file(tmp_path):
 
 
 def test_internal_errors_say_so_and_debug_shows_the_traceback(monkeypatch, tmp_path):
-    import syn2real.cli.app as app_mod
     import syn2real.cli.common as common
+    import syn2real.cli.fit as app_mod
 
     def broken(*a, **k):
         raise TypeError("boom")

@@ -1,0 +1,248 @@
+"""The curve commands: ``fit``, ``advise`` and ``report`` (tables of learning curves in)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
+from .common import D_DEFAULT, LOSS_HELP, clean, err, friendly, out, parse_D, write_json
+
+
+def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
+          where: list[str] | None) -> CurveSet:
+    cs = read_curves(file, sep=sep, encoding=encoding, metric=metric, select=select,
+                     where=where or [])
+    for note in cs.notes:
+        err.print(f"[dim]note: {note}[/]", highlight=False)
+    return cs
+
+
+def _by(cs: CurveSet, by: str | None) -> list[str]:
+    if by is None:
+        return list(cs.groups)
+    cols = [c.strip() for c in by.split(",") if c.strip()]
+    for c in cols:
+        if c not in cs.data.columns:
+            raise DataError(f"{cs.source}: --by column '{c}' not found. Fix: use some of "
+                            f"{cs.groups}")
+    return cols
+
+
+def _law_settings(metric: str) -> dict[str, tuple[float, float]]:
+    return {"C": (0.0, math.inf)} if metric == "loss" else {}
+
+
+def _ci(v: Any) -> str:
+    if not v:
+        return ""
+    return f"[{v[0]:.4g}, {v[1]:.4g}]"
+
+
+@friendly
+def fit(
+    file: Path = typer.Argument(..., help="CSV: cg-transfer schema or n,error[,s][,groups]."),
+    by: str | None = typer.Option(None, help="Comma-separated grouping columns "
+                                  "(default: every setting column)."),
+    D: str = typer.Option(D_DEFAULT, "--D", help="Coefficient D: a number (paper: 0.48), 'free', "
+                          "'shared' (the paper's App. D iterated medians) or 'joint' (one D "
+                          "fitted jointly with every curve's alpha and C)."),
+    law: str = typer.Option("transfer", help="transfer | power | broken | full | additive."),
+    loss: str = typer.Option("linear", help=LOSS_HELP),
+    level: float = typer.Option(0.9, help="Confidence level of the intervals."),
+    select: str = typer.Option("last", help="cg-transfer: evaluation per run (last | best)."),
+    metric: str = typer.Option("error", help="error (in [0, 1]) or loss (unbounded)."),
+    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V; "
+                                           "repeatable."),
+    alpha_bounds: str | None = typer.Option(None, help="Bounds of alpha as LOW,HIGH."),
+    json_out: str | None = typer.Option(None, "--json", help="Write one object per group to "
+                                        "this file ('-' for stdout)."),
+    sep: str = typer.Option(",", help="Field delimiter."),
+    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+) -> None:
+    """Fit a law to every curve of FILE, with standard errors and profile intervals."""
+    from ..law import LAWS, joint_shared_D, shared_D_iterated
+
+    cs = _load(file, sep, encoding, metric, select, where)
+    two_inputs = law in ("full", "additive")
+    # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
+    by_cols = _by(cs, by) if by is not None or not two_inputs else [
+        c for c in cs.groups if c != "fratio"]
+    if law not in LAWS:
+        raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
+    bounds = _law_settings(metric)
+    if alpha_bounds:
+        try:
+            lo, hi = (float(x) for x in alpha_bounds.split(","))
+        except ValueError:
+            raise ValueError(f"--alpha-bounds must be LOW,HIGH, got {alpha_bounds!r}") from None
+        bounds["alpha"] = (lo, hi)
+    cls = LAWS[law]
+    kwargs: dict[str, Any] = {"loss": loss, "bounds": bounds}
+    shared_note = None
+    curves = cs.curves(by_cols)
+    if two_inputs and not cs.has_s:
+        raise DataError(f"{cs.source}: law '{law}' needs the fine-tuning size s. Fix: add an "
+                        "'s' column (or fratio and fdata in the cg-transfer schema)")
+    d_value = parse_D(D, ("shared", "joint"))
+    if d_value is not None:
+        if law != "transfer":
+            raise ValueError("--D applies to the transfer law only")
+        if isinstance(d_value, str):
+            data = [{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()} for _, g in curves]
+            how = shared_D_iterated if d_value == "shared" else joint_shared_D
+            res = how(data, loss=loss, bounds=bounds or None)
+            kwargs["D"] = res.D
+            shared_note = {"D": res.D, "alpha_median": res.alpha, "iterations": res.n_iter,
+                           "converged": res.converged, "cycle": res.cycle, "note": res.note}
+            name = "App. D iterated medians" if d_value == "shared" else "joint least squares"
+            err.print(f"shared D ({name}): D = {res.D:.4f}; {res.note}")
+        else:
+            kwargs["D"] = d_value
+    rows = []
+    labels = curve_labels([grp for grp, _ in curves])
+    for (group, g), label in zip(curves, labels, strict=True):
+        est = cls(**kwargs)
+        args = [g["n"].to_numpy()] + ([g["s"].to_numpy()] if two_inputs
+                                      else []) + [g["err"].to_numpy()]
+        est.fit(*args, weights=g["weight"].to_numpy())
+        d = est.to_dict(level=level)
+        d["group"] = group
+        d["label"] = label
+        rows.append(d)
+    table = Table(title=f"{cls.__name__} fits ({loss} loss, {int(level * 100)}% profile CI)")
+    table.add_column("curve")
+    table.add_column("points", justify="right")
+    shown = [p for p in cls.family.params]
+    for p in shown:
+        table.add_column(p, justify="right")
+    derived = [k for k in rows[0] if k in cls.family.derived(
+        {p: 1.0 for p in cls.family.params})] if rows else []
+    for k in derived:
+        table.add_column(k, justify="right")
+    table.add_column("flags")
+    for d in rows:
+        cells = [d["label"], str(d["n_points"])]
+        for p in shown:
+            if d.get(f"{p}_fixed"):
+                cells.append(f"{d[p]:.4g} (fixed)")
+            else:
+                cells.append(f"{d[p]:.4g} ± {d[p + '_se']:.2g} {_ci(d.get(p + '_ci'))}")
+        cells += [f"{d[k]:.4g}" for k in derived]
+        cells.append(", ".join(d["flags"]))
+        table.add_row(*cells)
+    out.print(table)
+    if json_out:
+        extra = {"law": law, **({"shared_D": shared_note} if shared_note else {})}
+        write_json(json_out, [clean({**d, **extra}) for d in rows])
+
+
+@friendly
+def advise(
+    file: Path = typer.Argument(..., help="CSV of learning curves."),
+    target: float = typer.Option(..., help="Required error L*."),
+    budget: float | None = typer.Option(None, help="Most synthetic images you can render."),
+    cost_synthetic: float | None = typer.Option(None, help="Cost of one synthetic image "
+                                                "(with --cost-real: cheapest (n, s) mix)."),
+    cost_real: float | None = typer.Option(None, help="Cost of one real labelled image."),
+    by: str | None = typer.Option(None, help="Comma-separated grouping columns."),
+    D: str = typer.Option(D_DEFAULT, "--D", help="D: a number or 'free'."),
+    loss: str = typer.Option("linear", help=LOSS_HELP),
+    level: float = typer.Option(0.9, help="Confidence level."),
+    confidence: float = typer.Option(0.9, help="A verdict is decided when P(reach) is at "
+                                     "least this, or at most 1 minus it."),
+    method: str = typer.Option("predictive", help="predictive (default) or legacy (the "
+                               "eq.-1-only advisor of earlier versions)."),
+    select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
+    metric: str = typer.Option("error", help="error or loss."),
+    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
+    json_out: str | None = typer.Option(None, "--json", help="Write the advice as JSON."),
+    sep: str = typer.Option(",", help="Field delimiter."),
+    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+) -> None:
+    """Should you render more images or change how you render them?"""
+    from ..advise import advise_legacy, advise_many, plan_mix
+    from ..law import FullTransferLaw, TransferLaw
+
+    cs = _load(file, sep, encoding, metric, select, where)
+    if (cost_synthetic is None) != (cost_real is None):
+        raise ValueError("give both --cost-synthetic and --cost-real, or neither")
+    kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(metric) or None}
+    d_value = parse_D(D)
+    if d_value is not None:
+        kwargs["D"] = d_value
+    results = []
+    if cost_synthetic is not None:
+        if not cs.has_s:
+            raise DataError(f"{cs.source}: the cost-optimal mix needs the fine-tuning size s. "
+                            "Fix: add an 's' column (or fratio + fdata), or drop the costs")
+        by_cols = _by(cs, by) if by is not None else [
+            c for c in cs.groups if c not in ("fratio",)]
+        for group, g in cs.curves(by_cols):
+            full = FullTransferLaw(loss=loss).fit(g["n"], g["s"], g["err"], weights=g["weight"])
+            plan = plan_mix(full, target, cost_synthetic=cost_synthetic, cost_real=cost_real,
+                            level=level)
+            out.print(f"[bold]{curve_label(group)}[/]: {plan.verdict}", highlight=False)
+            results.append({"group": group, "mix": plan.to_dict()})
+    else:
+        if method not in ("predictive", "legacy"):
+            raise ValueError(f"--method must be predictive or legacy, got {method!r}")
+        curves = cs.curves(_by(cs, by))
+        labels = curve_labels([grp for grp, _ in curves])
+        laws = [TransferLaw(**kwargs).fit(g["n"], g["err"], weights=g["weight"])
+                for _, g in curves]
+        if method == "legacy":
+            advice = [advise_legacy(law, target, budget=budget, level=level) for law in laws]
+        else:
+            advice = advise_many([{"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
+                                   "weights": g["weight"].to_numpy(float)} for _, g in curves],
+                                 target, budgets=budget, level=level, confidence=confidence,
+                                 laws=laws)
+        for (group, _), label, adv in zip(curves, labels, advice, strict=True):
+            colour = {"reachable": "green", "reached": "green", "floor": "red",
+                      "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]
+            out.print(f"[bold]{label}[/] [{colour}]{adv.scenario}[/] "
+                      f"(P(reach) {adv.p_reach:.0%}): {adv.verdict}", highlight=False)
+            results.append({"group": group, "advice": adv.to_dict()})
+    if json_out:
+        write_json(json_out, clean(results))
+
+
+@friendly
+def report(
+    file: Path = typer.Argument(..., help="CSV of learning curves."),
+    output: Path = typer.Option(Path("report"), "-o", "--output", help="Output folder."),
+    by: str | None = typer.Option(None, help="Comma-separated grouping columns."),
+    D: str = typer.Option(D_DEFAULT, "--D", help="D: a number, 'free' or 'shared'."),
+    loss: str = typer.Option("linear", help=LOSS_HELP),
+    target: float | None = typer.Option(None, help="Target error for the advisor section."),
+    cutoff: float | None = typer.Option(None, help="Extrapolation back-test: fit n < CUTOFF "
+                                        "(default: all but the two largest sizes)."),
+    select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
+    metric: str = typer.Option("error", help="error or loss."),
+    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
+    budget: float | None = typer.Option(None, help="Most synthetic images you can render "
+                                        "(advisor section)."),
+    model_size: bool = typer.Option(False, help="Add the transfer gap vs model size study "
+                                    "(needs model and nparam columns, >= 3 models)."),
+    sep: str = typer.Option(",", help="Field delimiter."),
+    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+) -> None:
+    """Write an HTML report with the paper's figures for FILE."""
+    from ..report import build_report
+
+    cs = _load(file, sep, encoding, metric, select, where)
+    d_value = parse_D(D, ("shared",))
+    study = None
+    if model_size:
+        from ..analysis import model_size_study
+
+        study = model_size_study(cs, D=d_value if isinstance(d_value, float) else None,
+                                 loss=loss)
+    page = build_report(cs, output, by=_by(cs, by), D=d_value, loss=loss, target=target,
+                        budget=budget, cutoff=cutoff, model_size=study)
+    out.print(f"report written to {page}")
