@@ -91,3 +91,27 @@ def test_not_fitted_attributes_are_absent_as_in_scikit_learn():
         law.predict([1000.0])
     law.fit(1000 * 2.0 ** np.arange(6), 0.5 * (1000 * 2.0 ** np.arange(6)) ** -0.3 + 0.1)
     assert hasattr(law, "aic_") and law.alpha_ == law.params_["alpha"]
+
+
+def test_fitted_attributes_are_explicit_and_intervals_cached(monkeypatch):
+    law = TransferLaw().fit(N, 0.5 * N ** -0.3 + 0.1 + 0.001 * np.sin(N))
+    assert {"alpha_", "C_", "D_"} <= set(vars(law))          # visible to dir() and IDEs
+    calls = []
+    real = law.profile_interval
+    monkeypatch.setattr(law, "profile_interval", lambda *a, **k: calls.append(a) or real(*a, **k))
+    first = law.conf_int(0.9)
+    law.summary()
+    law.to_dict()
+    assert law.conf_int(0.9) == first and len(calls) == len(law.free_params)
+    law.fit(N, 0.5 * N ** -0.4 + 0.2)                          # a new fit drops the cache
+    assert law.conf_int(0.9) != first
+
+
+def test_batch_fits_check_each_curve_like_fit():
+    from syn2real.law import fit_curves
+
+    good = {"n": N, "err": 0.5 * N ** -0.3 + 0.1}
+    with pytest.raises(ValueError, match="curve 1: weights must be finite"):
+        fit_curves(TransferLaw(), [good, {**good, "weights": -np.ones(len(N))}])
+    with pytest.raises(ValueError, match="curve 0: loss='log' needs err > 0"):
+        fit_curves(TransferLaw(loss="log"), [{"n": N, "err": np.zeros(len(N))}])

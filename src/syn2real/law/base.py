@@ -115,10 +115,9 @@ class BaseLaw:
         return Problem(self.family, Xb, yb, wb, fx, self._bounds(), self.loss, f_scale)
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, X: dict[str, Array], y: Any, weights: Any = None) -> BaseLaw:
-        self._check_settings()
+    def check_targets(self, y: Any, weights: Any, m: int) -> tuple[Array, Array]:
+        """The errors and weights of one curve of ``m`` points, checked as ``fit`` does."""
         y = _as_1d("err", y)
-        m = len(next(iter(X.values())))
         if len(y) != m:
             raise ValueError(f"err has {len(y)} values but the inputs have {m}")
         if np.any(~np.isfinite(y)):
@@ -128,6 +127,11 @@ class BaseLaw:
         w = np.ones(m) if weights is None else _as_1d("weights", weights)
         if len(w) != m or np.any(w < 0) or not np.all(np.isfinite(w)):
             raise ValueError("weights must be finite, >= 0 and one per point")
+        return y, w
+
+    def _fit(self, X: dict[str, Array], y: Any, weights: Any = None) -> BaseLaw:
+        self._check_settings()
+        y, w = self.check_targets(y, weights, len(next(iter(X.values()))))
         self.X_, self.y_, self.w_ = X, y, w
         if self.loss == "huber":
             if self.huber_delta is not None:
@@ -160,6 +164,10 @@ class BaseLaw:
         self.se_ = {p: float(v) for p, v in zip(free, se[0], strict=True)}
         self.flags_ = fit_flags(self.params_, self.se_, self.condition_number_, self._bounds(),
                                 free, self.dof_)
+        # explicit fitted attributes (alpha_, C_, D_, gamma_, ...), visible to dir() and IDEs
+        for k, v in {**self.params_, **self.family.derived(self.params_)}.items():
+            setattr(self, f"{k}_", float(v))
+        self._ci_cache: dict[tuple[float, str], dict[str, tuple[float, float]]] = {}
 
     def check_is_fitted(self) -> None:
         """Raise :class:`NotFittedError` unless :meth:`fit` has run."""
@@ -169,17 +177,10 @@ class BaseLaw:
     _check_fitted = check_is_fitted
 
     def __getattr__(self, name: str) -> float:
-        # alpha_, C_, D_, ... read the fitted parameters
+        # only reached for attributes that do not exist: fitted ones are set by fit()
         if name.endswith("_") and not name.startswith("_") and "params_" not in self.__dict__:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: {name} exists "
                                  "after fit()")
-        if name.endswith("_") and not name.startswith("_") and "params_" in self.__dict__:
-            key = name[:-1]
-            if key in self.params_:
-                return self.params_[key]
-            der = self.family.derived(self.params_)
-            if key in der:
-                return der[key]
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def get_params(self) -> dict[str, Any]:
@@ -271,15 +272,24 @@ class BaseLaw:
 
     def conf_int(self, level: float = 0.9, method: str = "profile"
                  ) -> dict[str, tuple[float, float]]:
-        """Confidence intervals of all free parameters (``method``: profile | wald)."""
+        """Confidence intervals of all free parameters (``method``: profile | wald).
+
+        Computed once per (level, method) and fit: ``summary()`` and ``to_dict()`` reuse them.
+        """
         self._check_fitted()
+        key = (float(level), method)
+        if key in self._ci_cache:
+            return dict(self._ci_cache[key])
         if method == "profile":
-            return {p: self.profile_interval(p, level) for p in self.free_params}
-        if method == "wald":
+            ci = {p: self.profile_interval(p, level) for p in self.free_params}
+        elif method == "wald":
             t = float(stats.t.ppf(0.5 + level / 2, max(self.dof_, 1)))
-            return {p: (self.params_[p] - t * self.se_[p], self.params_[p] + t * self.se_[p])
-                    for p in self.free_params}
-        raise ValueError(f"method must be 'profile' or 'wald', got {method!r}")
+            ci = {p: (self.params_[p] - t * self.se_[p], self.params_[p] + t * self.se_[p])
+                  for p in self.free_params}
+        else:
+            raise ValueError(f"method must be 'profile' or 'wald', got {method!r}")
+        self._ci_cache[key] = ci
+        return dict(ci)
 
     def confidence_probability(self, param: str, value: float) -> float:
         """Confidence that ``param >= value``, from the signed profile root.

@@ -54,6 +54,11 @@ def fit_curves(law: BaseLaw, curves: Sequence[dict[str, Any]]) -> list[dict[str,
         ``dof`` and ``flags``.
     """
     law._check_settings()
+    for i, c in enumerate(curves):  # the checks fit() makes, curve by curve
+        try:
+            law.check_targets(c["err"], c.get("weights"), len(np.atleast_1d(c["err"])))
+        except ValueError as exc:
+            raise ValueError(f"curve {i}: {exc}") from None
     X, y, w = pad_curves(curves, law.family.inputs)
     for name, v in X.items():
         if np.any(~np.isfinite(v)) or np.any(v <= 0):
