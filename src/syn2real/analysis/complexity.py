@@ -51,7 +51,7 @@ def dataset_complexity(data: str | Path, checkpoint: str | Path, n: int = 1000,
     """
     import torch
 
-    from ..render.shards import ShardDataset
+    from ..data.shards import ShardDataset
 
     if threads:
         torch.set_num_threads(threads)

@@ -4,6 +4,7 @@ boards (the torch-side readers of the training engine build on these)."""
 from .boards import Boards, compose_boards
 from .folders import DetectionSet, SegmentationSet, load_ade20k, load_coco, load_image_folder
 from .real import DatasetUnavailable, ImageSet, balanced_subset, load_real, stratified_split
+from .shards import ShardDataset
 
 __all__ = [
                       "Boards",
@@ -11,6 +12,7 @@ __all__ = [
                       "DetectionSet",
                       "ImageSet",
                       "SegmentationSet",
+                      "ShardDataset",
                       "balanced_subset",
                       "compose_boards",
                       "load_ade20k",

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .shards import ShardDataset
+from ..data.shards import ShardDataset
 
 Array = np.ndarray
 

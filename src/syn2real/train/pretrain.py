@@ -27,7 +27,7 @@ def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out
     training prefix (held-out synthetic images, as in the paper) is written to
     ``out/backbone.pt`` atomically.
     """
-    from ..render.shards import ShardDataset
+    from ..data.shards import ShardDataset
 
     if task not in PRETRAIN_TASKS:
         raise ValueError(f"unknown pre-training task {task!r}; choose one of {PRETRAIN_TASKS}")

@@ -1,0 +1,66 @@
+"""Reading syn2real shards (the layout is described in :mod:`syn2real.render.shards`, which
+writes them): memory-mapped arrays, any prefix of whole shards is a dataset."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+Array = np.ndarray
+#: Files of one shard folder.
+FILES = ("rgb.npy", "instance.npy", "semantic.npy", "normal.npy", "depth.npy", "labels.npy",
+         "coco.json")
+
+
+class ShardDataset:
+    """Memory-mapped reader of a rendered dataset (optionally a prefix of it).
+
+    ``ds[i]`` returns a dict with ``rgb``, ``instance``, ``semantic``, ``normal``, ``depth``
+    and ``labels`` of image ``i``.
+    """
+
+    def __init__(self, root: str | Path, n: int | None = None) -> None:
+        self.root = Path(root)
+        mpath = self.root / "manifest.json"
+        if not mpath.exists():
+            raise FileNotFoundError(f"{self.root}: no manifest.json; render the data first "
+                                    "(syn2real render ...)")
+        from ..render.spec import DatasetSpec  # the renders' own description
+
+        self.manifest = json.loads(mpath.read_text())
+        self.spec = DatasetSpec(**self.manifest["spec"])
+        have = sorted(int(k) for k in self.manifest["shards"])
+        contiguous = 0
+        while contiguous in have:
+            contiguous += 1
+        available = contiguous * self.spec.shard_size
+        self.n = available if n is None else n
+        if self.n > available:
+            raise ValueError(f"{self.root} has {available} contiguous images, {self.n} asked")
+        self._cache: dict[int, dict[str, Array]] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def shard(self, k: int) -> dict[str, Array]:
+        if k not in self._cache:
+            d = self.root / f"shard-{k:05d}"
+            self._cache[k] = {name[:-4]: np.load(d / name, mmap_mode="r")
+                              for name in FILES if name.endswith(".npy")}
+        return self._cache[k]
+
+    def __getitem__(self, i: int) -> dict[str, Array]:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        k, j = divmod(i, self.spec.shard_size)
+        return {name: arr[j] for name, arr in self.shard(k).items()}
+
+    def __iter__(self) -> Iterator[dict[str, Array]]:
+        for i in range(self.n):
+            yield self[i]
+
+    def coco_path(self, k: int) -> Path:
+        return self.root / f"shard-{k:05d}" / "coco.json"
