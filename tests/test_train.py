@@ -230,3 +230,10 @@ def test_checkpoint_errors_name_the_file_and_the_fix(tmp_path):
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a syn2real backbone checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_evaluate_refuses_an_unknown_task_instead_of_scoring_detection():
+    from syn2real.train.loop import evaluate
+
+    with pytest.raises(ValueError, match="unknown task 'depth'"):
+        evaluate("depth", torch.nn.Identity(), [], 3, torch.device("cpu"))

@@ -47,6 +47,8 @@ def task_loss(task: str, model: nn.Module, x: torch.Tensor, y: Any) -> torch.Ten
 def evaluate(task: str, model: nn.Module, loader: DataLoader, num_classes: int,
              device: torch.device) -> dict[str, float]:
     """Metric and error (1 - metric) of a model on a loader."""
+    if task not in ("objdet", "mulclass", "sinclass", "semseg", "normal"):
+        raise ValueError(f"unknown task {task!r}: objdet, mulclass, sinclass, semseg or normal")
     model.eval()
     outs, tgts = [], []
     conf = None
