@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -18,6 +17,7 @@ from rich.markup import escape
 from ..atomic import atomic_write
 from ..curves import DataError
 from ..errors import UserError
+from ..yamlfile import load_yaml_mapping  # noqa: F401  (used by the commands)
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -122,21 +122,6 @@ def clean(v: Any) -> Any:
     return v
 
 
-
-
-def load_yaml_mapping(path: Path) -> dict[str, Any]:
-    """A YAML file that must hold a mapping of settings; clear errors otherwise."""
-    import yaml
-
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of settings")
-    return raw
 
 
 def build_settings(model: Any, fields: dict[str, Any], source: object) -> Any:

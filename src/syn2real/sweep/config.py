@@ -39,7 +39,8 @@ class ConfigError(UserError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion (``iters: true`` is not 1, ``n: "20"`` is not 20)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class RenderConfig(_Strict):
@@ -88,10 +89,10 @@ class PretrainConfig(_Strict):
     """Pre-training grid and budget (a fixed number of SGD iterations for every n)."""
 
     tasks: list[Literal["mulclass", "objdet", "semseg", "normal"]] = Field(
-        default_factory=lambda: ["mulclass"])
+        default_factory=lambda: ["mulclass"], min_length=1)
     models: list[Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]] = Field(
-        default_factory=lambda: ["resnet18"])
-    n: list[int] = Field(default_factory=lambda: [1000 * 2**i for i in range(7)],
+        default_factory=lambda: ["resnet18"], min_length=1)
+    n: list[int] = Field(default_factory=lambda: [1000 * 2**i for i in range(7)], min_length=1,
                          description="synthetic image counts (default 1000 * 2^i, i = 0..6)")
     iters: int = Field(600, ge=1)
     batch: int = Field(64, ge=1)
@@ -117,8 +118,10 @@ class FinetuneConfig(_Strict):
 
     task: Literal["sinclass", "objdet", "semseg"] = "sinclass"
     dataset: Literal["mnist", "fashion-mnist", "digits"] = "mnist"
-    counts: list[int] | None = Field(None, description="real images used (class-balanced)")
-    fractions: list[float] | None = Field(None, description="share of each class used")
+    counts: list[int] | None = Field(None, min_length=1,
+                                     description="real images used (class-balanced)")
+    fractions: list[float] | None = Field(None, min_length=1,
+                                          description="share of each class used")
     iters: int = Field(300, ge=1)
     batch: int = Field(64, ge=1)
     lr: float = Field(0.02, gt=0)
@@ -198,7 +201,8 @@ class ComplexityConfig(_Strict):
 class StudyConfig(_Strict):
     """A whole study: rendering, pre-training, fine-tuning, seeds, executor, fit."""
 
-    name: str = "study"
+    name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                      description="names the run folder runs/NAME (letters, digits, . _ -)")
     render: RenderConfig = Field(default_factory=RenderConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     finetune: list[FinetuneConfig] = Field(min_length=1)
@@ -246,14 +250,11 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> StudyConfig:
 
 
 def load_config(path: str | Path) -> StudyConfig:
-    """Read and validate an experiment YAML file."""
-    import yaml
+    """Read and validate an experiment YAML file (duplicate keys and empty files refused)."""
+    from ..yamlfile import load_yaml_mapping
 
-    p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
-    return parse_config(raw or {}, str(p))
+        raw = load_yaml_mapping(path)
+    except UserError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_config(raw, str(path))

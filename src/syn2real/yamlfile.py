@@ -1,0 +1,52 @@
+"""Reading settings files: YAML that must be a mapping, with duplicate keys refused (PyYAML
+silently keeps the last one) and an empty file refused (it would mean "all defaults")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+
+def _loader() -> type:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise UserError(f"duplicate key {key!r} at line {line} (first at line "
+                                    f"{seen[key]}): keep one")
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML file; one clear :class:`UserError` naming the file otherwise."""
+    import yaml
+
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{p}: is a folder, not a YAML file") from None
+    if not text.strip():
+        raise UserError(f"{p}: the file is empty; write the settings as YAML key: value lines")
+    try:
+        raw = yaml.load(text, Loader=_loader())
+    except UserError as exc:
+        raise UserError(f"{p}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{p}: expected a mapping of settings (key: value), got "
+                        f"{type(raw).__name__}")
+    return raw

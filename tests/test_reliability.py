@@ -1,0 +1,56 @@
+"""Issue 16's catalogue of adversarial inputs: each case failed on commit a633873.
+
+(Started this round with the config and input cases; the rest of the catalogue follows.)
+"""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from syn2real.advise import advise
+from syn2real.cli.app import app
+from syn2real.sweep.config import ConfigError, load_config, parse_config
+
+BASE = {"finetune": [{"counts": [100]}]}
+
+
+def test_duplicate_yaml_keys_are_refused_not_last_wins(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_text("name: a\npretrain:\n  iters: 10\n  iters: 20\nfinetune:\n  - counts: [100]\n")
+    with pytest.raises(ConfigError, match=r"duplicate key 'iters' at line 4 \(first at line 3\)"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("bad, where", [
+    ({"pretrain": {"tasks": []}}, "pretrain.tasks"),
+    ({"pretrain": {"models": []}}, "pretrain.models"),
+    ({"pretrain": {"n": []}}, "pretrain.n"),
+    ({"finetune": [{"counts": []}]}, "finetune.0.counts"),
+    ({"pretrain": {"iters": True}}, "pretrain.iters"),        # not silently 1
+    ({"pretrain": {"n": ["20"]}}, "pretrain.n.0"),            # no string-to-int coercion
+    ({"name": "../../escape"}, "name"),                       # the run folder stays in runs/
+    ({"name": "/tmp/x"}, "name"),
+])
+def test_configs_that_cannot_mean_what_they_say_are_refused(bad, where):
+    with pytest.raises(ConfigError, match=f"'{where}'"):
+        parse_config({**BASE, **bad})
+
+
+def test_empty_spec_file_is_refused_not_rendered_as_defaults(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("")
+    res = CliRunner().invoke(app, ["render", "--spec", str(spec), "--n", "10", "--out",
+                                   str(tmp_path / "out")])
+    assert res.exit_code == 2 and "the file is empty" in res.output
+    assert not (tmp_path / "out").exists()
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("  \n")
+    with pytest.raises(ConfigError, match="the file is empty"):
+        load_config(empty)
+
+
+def test_three_points_say_too_few_to_decide():
+    adv = advise(([1e3, 2e3, 4e3], [0.9, 0.87, 0.84]), 0.5, budget=1e6)
+    assert adv.scenario == "undecided" and "too few points to decide" in adv.verdict
+    assert "nan" not in adv.verdict.lower()
