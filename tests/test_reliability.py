@@ -54,3 +54,29 @@ def test_three_points_say_too_few_to_decide():
     adv = advise(([1e3, 2e3, 4e3], [0.9, 0.87, 0.84]), 0.5, budget=1e6)
     assert adv.scenario == "undecided" and "too few points to decide" in adv.verdict
     assert "nan" not in adv.verdict.lower()
+
+
+def test_hostile_group_names_are_shown_literally(tmp_path):
+    import json
+
+    import numpy as np
+
+    rows = ["setting,n,error"]
+    for name in ("[/]", "[link=http://x]y", r"$\x$"):
+        for n in 1000 * 2 ** np.arange(6):
+            rows.append(f"\"{name}\",{n},{0.5 * n ** -0.3 + 0.1:.6f}")
+    p = tmp_path / "c.csv"
+    p.write_text("\n".join(rows) + "\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["fit", str(p)])
+    assert res.exit_code == 0, res.output
+    assert "setting=[/]" in res.output and "[link=http://x]y" in res.output
+    res = runner.invoke(app, ["advise", str(p), "--target", "0.2"])
+    assert res.exit_code == 0 and "setting=[/]" in res.output
+    res = runner.invoke(app, ["report", str(p), "--target", "0.2", "-o", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "fig1_curves.png").stat().st_size > 10_000
+    # with --json - stdout holds only the JSON; the table went to stderr
+    res = CliRunner().invoke(app, ["fit", str(p), "--json", "-"])
+    assert res.exit_code == 0
+    assert len(json.loads(res.stdout)) == 3

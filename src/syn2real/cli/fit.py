@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
@@ -18,7 +19,7 @@ def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
     cs = read_curves(file, sep=sep, encoding=encoding, metric=metric, select=select,
                      where=where or [])
     for note in cs.notes:
-        err.print(f"[dim]note: {note}[/]", highlight=False)
+        err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     return cs
 
 
@@ -126,7 +127,7 @@ def fit(
         table.add_column(k, justify="right")
     table.add_column("flags")
     for d in rows:
-        cells = [d["label"], str(d["n_points"])]
+        cells = [escape(d["label"]), str(d["n_points"])]
         for p in shown:
             if d.get(f"{p}_fixed"):
                 cells.append(f"{d[p]:.4g} (fixed)")
@@ -135,7 +136,8 @@ def fit(
         cells += [f"{d[k]:.4g}" for k in derived]
         cells.append(", ".join(d["flags"]))
         table.add_row(*cells)
-    out.print(table)
+    # with --json - the JSON owns stdout: the table goes to stderr
+    (err if json_out == "-" else out).print(table)
     if json_out:
         extra = {"law": law, **({"shared_D": shared_note} if shared_note else {})}
         write_json(json_out, [clean({**d, **extra}) for d in rows])
@@ -186,7 +188,8 @@ def advise(
             full = FullTransferLaw(loss=loss).fit(g["n"], g["s"], g["err"], weights=g["weight"])
             plan = plan_mix(full, target, cost_synthetic=cost_synthetic, cost_real=cost_real,
                             level=level)
-            out.print(f"[bold]{curve_label(group)}[/]: {plan.verdict}", highlight=False)
+            out.print(f"[bold]{escape(curve_label(group))}[/]: {escape(plan.verdict)}",
+                      highlight=False)
             results.append({"group": group, "mix": plan.to_dict()})
     else:
         if method not in ("predictive", "legacy"):
@@ -205,8 +208,8 @@ def advise(
         for (group, _), label, adv in zip(curves, labels, advice, strict=True):
             colour = {"reachable": "green", "reached": "green", "floor": "red",
                       "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]
-            out.print(f"[bold]{label}[/] [{colour}]{adv.scenario}[/] "
-                      f"(P(reach) {adv.p_reach:.0%}): {adv.verdict}", highlight=False)
+            out.print(f"[bold]{escape(label)}[/] [{colour}]{adv.scenario}[/] "
+                      f"(P(reach) {adv.p_reach:.0%}): {escape(adv.verdict)}", highlight=False)
             results.append({"group": group, "advice": adv.to_dict()})
     if json_out:
         write_json(json_out, clean(results))

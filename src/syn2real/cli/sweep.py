@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..atomic import atomic_write
@@ -53,7 +54,7 @@ def plan(
         if st != "done":
             todo_keys.append(j.key)
         needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.deps) or "-"
-        table.add_row(j.label, needs, st, _fmt_s(est[j.key]))
+        table.add_row(escape(j.label), needs, st, _fmt_s(est[j.key]))
     out.print(table)
     kinds = Counter(j.kind for j in p.order())
     src = "measured in this run folder" if history else "built-in 2-core figures"
@@ -103,7 +104,8 @@ def run(
         summary = execute(p, store, executor=executor, workers=workers, threads=threads,
                           address=address, retry_failed=retry_failed, on_event=on_event)
     for key, msg in summary.failed.items():
-        err.print(f"[red]failed[/] {p.jobs[key].label}: {msg.splitlines()[0]}", highlight=False)
+        err.print(f"[red]failed[/] {escape(p.jobs[key].label)}: {escape(msg.splitlines()[0])}",
+                  highlight=False)
     if summary.blocked:
         err.print(f"{len(summary.blocked)} job(s) not run because a job they need failed")
     err.print(f"jobs: {len(summary.ran)} ran, {len(summary.cached)} cached, "
@@ -113,7 +115,7 @@ def run(
         raise ValueError("no fine-tuning result yet: nothing to fit (see the failures above)")
     res = finish(cfg, run_dir, store, report=report)
     for note in res["notes"]:
-        err.print(f"[dim]note: {note}[/]", highlight=False)
+        err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     _print_results(res)
     if json_out:
         write_json(json_out, clean(res))
@@ -128,10 +130,10 @@ def _print_results(res: dict[str, Any]) -> None:
     adv = {a["label"]: a for a in res["advice"]}
     for f in res["fits"]:
         a = adv.get(f["label"])
-        t.add_row(f["label"], _cell(f, "alpha"), _cell(f, "C"),
+        t.add_row(escape(f["label"]), _cell(f, "alpha"), _cell(f, "C"),
                   _cell(f, "D") if "D" in f else "-",
                   f"{a['p_reach']:.0%}" if a and a.get("p_reach") is not None else "",
-                  a["verdict"] if a else "")
+                  escape(a["verdict"]) if a else "")
     out.print(t)
     for m in res["margins"]:
         se = "" if math.isnan(m["margin_se"]) else f" ± {m['margin_se']:.3f}"
@@ -184,7 +186,8 @@ class _Progress:
                   f"{len(self.running)} running", f"elapsed {_fmt_s(elapsed)}",
                   f"ETA ~{_fmt_s(self._eta())}")
         for key, since in list(self.running.items())[:4]:
-            t.add_row(f"  > {self.plan.jobs[key].label}", f"{_fmt_s(time.perf_counter() - since)}",
+            t.add_row(f"  > {escape(self.plan.jobs[key].label)}",
+                      f"{_fmt_s(time.perf_counter() - since)}",
                       "", "", "", "", "")
         return t
 

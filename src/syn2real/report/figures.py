@@ -32,6 +32,11 @@ class CurveFit:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def mpl_text(text: str) -> str:
+    """User text for matplotlib: ``$`` would start math mode (``$\\x$`` breaks a figure)."""
+    return str(text).replace("$", r"\$")
+
+
 def _grid(k: int, width: float = 3.2, height: float = 2.6, ncol: int = 4
           ) -> tuple[plt.Figure, list[plt.Axes]]:
     ncol = min(ncol, k)
@@ -58,7 +63,7 @@ def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
             ax.fill_between(f.extra["band_n"], lo, hi, color="C1", alpha=0.2,
                             label=f"{int(level * 100)}% band")
         ax.set_xscale("log")
-        ax.set_title(f.label, fontsize=9)
+        ax.set_title(mpl_text(f.label), fontsize=9)
         ax.text(0.97, 0.95, f"α={f.law.alpha_:.3f}\nC={f.law.C_:.3f}\nD={f.law.D_:.3g}",
                 transform=ax.transAxes, ha="right", va="top", fontsize=8)
         ax.set_xlabel("synthetic images n", fontsize=8)
@@ -77,7 +82,7 @@ def fig_linearised(fits: Sequence[CurveFit]) -> plt.Figure:
         y = f.err - f.law.C_
         ok = y > 0
         c = f"C{i % 10}"
-        ax.plot(f.n[ok], y[ok], "o", color=c, ms=4, label=f.label)
+        ax.plot(f.n[ok], y[ok], "o", color=c, ms=4, label=mpl_text(f.label))
         if (~ok).any():
             ax.plot(f.n[~ok], np.full((~ok).sum(), np.nan), "x", color=c)
         g = np.geomspace(f.n.min(), f.n.max(), 20)
@@ -113,7 +118,7 @@ def fig_extrapolation(items: Sequence[dict[str, Any]], level: float = 0.9) -> pl
                             label=f"{int(level * 100)}% prediction interval")
         ax.axvspan(n[~train].min() / 1.2, grid.max(), color="0.9", zorder=-1)
         ax.set_xscale("log")
-        ax.set_title(it["label"], fontsize=9)
+        ax.set_title(mpl_text(it["label"]), fontsize=9)
         ax.legend(fontsize=6)
         ax.tick_params(labelsize=7)
     fig.suptitle("Extrapolation back-test (grey: predicted region)")
@@ -134,7 +139,7 @@ def fig_params(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
         ax.errorbar(est, ypos, xerr=np.nan_to_num(xerr), fmt="o", color="C0", capsize=3)
         ax.set_xlabel({"alpha": "pre-training rate α", "C": "transfer gap C"}[p])
         ax.grid(alpha=0.3)
-    axes[0].set_yticks(ypos, [f.label for f in fits], fontsize=7)
+    axes[0].set_yticks(ypos, [mpl_text(f.label) for f in fits], fontsize=7)
     axes[0].invert_yaxis()
     fig.suptitle(f"Parameters with {int(level * 100)}% profile-likelihood intervals")
     fig.tight_layout()
@@ -166,7 +171,7 @@ def fig_landscape(fits: Sequence[CurveFit], max_panels: int = 4) -> plt.Figure:
         ax.set_yscale("log")
         ax.set_xlabel("α", fontsize=8)
         ax.set_ylabel("D", fontsize=8)
-        ax.set_title(f.label, fontsize=9)
+        ax.set_title(mpl_text(f.label), fontsize=9)
         fig.colorbar(cs, ax=ax, label="log10 loss")
     fig.suptitle("Loss landscape over (α, D), C profiled out: a long flat valley")
     fig.tight_layout()
@@ -201,7 +206,7 @@ def fig_full(label: str, n: Array, s: Array, err: Array, law: FullTransferLaw,
         ax.set_xlabel(xl)
         ax.set_ylabel("error")
         ax.legend(fontsize=7)
-    fig.suptitle(f"{label}: L(n, s) = δ(γ + n^-α) s^-β, α={law.alpha_:.3f}, "
+    fig.suptitle(f"{mpl_text(label)}: L(n, s) = δ(γ + n^-α) s^-β, α={law.alpha_:.3f}, "
                  f"β={law.beta_:.3f}, γ={law.gamma_:.3f}, δ={law.delta_:.3g}")
     fig.tight_layout()
     return fig
@@ -255,7 +260,7 @@ def fig_model_size(study: Sequence[dict[str, Any]], level: float = 0.9) -> plt.F
                                               np.clip(hi - C, 0, None)]),
                         fmt="o", capsize=3, color="C0")
             for p in pts:
-                ax.annotate(str(p["model"]), (p["size"], p["C"]), fontsize=7,
+                ax.annotate(mpl_text(p["model"]), (p["size"], p["C"]), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
             f = s.get("fit")
             if f:
@@ -269,7 +274,7 @@ def fig_model_size(study: Sequence[dict[str, Any]], level: float = 0.9) -> plt.F
         ax.set_yscale("log")
         ax.set_xlabel("backbone parameters (millions)")
         ax.set_ylabel("transfer gap C")
-        ax.set_title(s.get("label") or "all curves", fontsize=8)
+        ax.set_title(mpl_text(s.get("label") or "all curves"), fontsize=8)
         ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
@@ -288,7 +293,7 @@ def fig_complexity(rows: Sequence[dict[str, Any]], level: float = 0.9) -> plt.Fi
         yerr = np.nan_to_num(np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)]))
         ax.errorbar(H, est, yerr=yerr, fmt="o", capsize=3)
         for r in rows:
-            ax.annotate(r["setting"], (r["negative_entropy"], r[p]), fontsize=8,
+            ax.annotate(mpl_text(r["setting"]), (r["negative_entropy"], r[p]), fontsize=8,
                         xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("negative entropy −H (lower: more complex data)")
         ax.set_ylabel(name)
