@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import UserError, read_input
 
 
 def _loader() -> type:
@@ -32,12 +32,11 @@ def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
     import yaml
 
     p = Path(path)
+    raw = read_input(p, "YAML")
     try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise UserError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{p}: is a folder, not a YAML file") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not UTF-8 text; save the settings as UTF-8 YAML") from None
     if not text.strip():
         raise UserError(f"{p}: the file is empty; write the settings as YAML key: value lines")
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import UserError
+from ..errors import UserError, read_input
 
 CG_COLUMNS = ("n_eval", "value", "pretrain.data", "pscale", "ptask", "fdata", "fratio",
               "ftask", "model", "nparam", "pdata")
@@ -94,12 +94,7 @@ def _fail(path: str, msg: str, row: int | None = None, column: str | None = None
 
 
 def _read_text(path: Path, encoding: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file. Fix: check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a CSV file. Fix: give the CSV file") from None
+    raw = read_input(path, "CSV", DataError)
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
