@@ -13,7 +13,8 @@ Methods, all in this run:
   :func:`syn2real.advise.advise` decides from), ``p_reach`` given the runs the curve has after
   the fitted part (their sizes only, never their values); ``syn2real@budget``: the same
   with one run at the budget (the advisor's default question);
-* ``legacy``: the advisor of commit a633873 (eq. 1 with default bounds; reached / floor /
+* ``legacy``: the advisor of commit a633873 (eq. 1 with default bounds), its decision
+  without the intervals (:func:`syn2real.advise.legacy.legacy_call`: reached / floor /
   infeasible / reachable, ``p_reach = 1 - p_floor`` where it has no other probability);
 * ``power``: a power law ``D n^-α`` (least squares), reachable iff its prediction at the budget
   is at or below the target;
@@ -42,8 +43,9 @@ import numpy as np
 
 from build_prior import build_prior
 from decide_cases import Case, load_cases
-from syn2real.advise import advise, advise_legacy, decide
-from syn2real.law import PowerLaw, TransferLaw, fit_curves, fit_predictors
+from syn2real.advise import advise, advise_legacy
+from syn2real.advise.legacy import legacy_call
+from syn2real.law import CurvePredictor, PowerLaw, TransferLaw, fit_curves, fit_predictors
 
 
 def _rows(cases: list[Case], p_of) -> list[tuple[str, str, bool, float]]:
@@ -70,20 +72,6 @@ def _scores(rows: list[tuple[str, str, bool, float]]) -> dict[str, dict[str, flo
                     if conf.any() else float("nan"),
                     "n_conf": int(conf.sum()), "cases": len(v)}
     return res
-
-
-def _legacy_p(c: Case, t: float, law: TransferLaw) -> float:
-    """The legacy advisor's scenario and probability (its decision logic, no bootstrap)."""
-    p = law.params_
-    n_cur = float(np.max(c.x))
-    if law.predict([n_cur])[0] <= t:
-        return 1.0
-    if p["C"] >= t:
-        return 1.0 - law.confidence_probability("C", t) if law.dof_ > 0 else 0.0
-    n_star = (p["D"] / (t - p["C"])) ** (1 / p["alpha"]) if p["D"] > 0 else 0.0
-    if n_star > c.budget:
-        return 0.0
-    return 1.0 - law.confidence_probability("C", t) if law.dof_ > 0 else 1.0
 
 
 def main() -> None:
@@ -117,7 +105,7 @@ def main() -> None:
     orc = [float(np.exp(np.mean(np.log(c.y_future[-3:])))) for c in cases]
     results["(oracle)"] = _rows(cases, lambda i, t: float(orc[i] <= t))
     laws = [TransferLaw().fit(c.x, c.y) for c in cases]
-    results["legacy"] = _rows(cases, lambda i, t: _legacy_p(cases[i], t, laws[i]))
+    results["legacy"] = _rows(cases, lambda i, t: legacy_call(laws[i], t, cases[i].budget)[3])
     if args.loso:
         for src in sorted({c.source for c in cases}):
             prior = build_prior([c for c in cases if c.source != src])
@@ -180,15 +168,16 @@ def main() -> None:
     for m, v in secs.items():
         print(f"seconds per advise() call, {m}: median {np.median(v):.3f}, max {np.max(v):.3f} "
               f"({len(v)} curves)")
-    print("\ncase of a 7-point curve: ", end="")
+    print("\ncase of a 7-point curve:")
     n7 = 1000 * 2.0 ** np.arange(7)
     e7 = 0.48 * n7**-0.4 + 0.2
-    pr = fit_predictors([{"n": n7, "err": e7}])[0]
-    s0 = time.perf_counter()
-    for _ in range(10):
-        decide(pr.__class__().fit(n7, e7), 0.205, budget=1e7)
-    print(f"{(time.perf_counter() - s0) / 10 * 1000:.1f} ms per advise() "
-          "(fit + verdict + next run)")
+    t_mid = float(CurvePredictor().fit(n7, e7).predict([1e7])[0])  # a coin flip: undecided
+    for t, what in ((0.205, "decided"), (t_mid, "undecided, with the next-run search")):
+        s0 = time.perf_counter()
+        for _ in range(10):
+            adv = advise((n7, e7), t, budget=1e7)
+        print(f"{(time.perf_counter() - s0) / 10 * 1000:.1f} ms per advise() ({what}: "
+              f"{adv.scenario})")
     n150 = np.linspace(1e9, 1.5e11, 150)
     rng = np.random.default_rng(1)
     e150 = (3.0 * (n150 / 1e9) ** -0.3 + 1.8) * np.exp(rng.normal(0, 0.01, 150))

@@ -33,7 +33,8 @@ import numpy as np
 
 from ..law import TransferLaw
 from ..law.predictive import PRACTICAL_FACTOR, CurvePredictor, fit_predictors
-from .legacy import Advice, NextRun, _fmt_n, advise_legacy
+from .advice import Advice, NextRun, check_question, fmt_n
+from .legacy import advise_legacy
 
 N_DRAWS = 8
 MAX_CANDIDATES = 5
@@ -44,7 +45,7 @@ def _predictor_of(curve: Any) -> tuple[CurvePredictor, TransferLaw | None]:
         curve.check_is_fitted()
         return curve, None
     if isinstance(curve, TransferLaw):
-        curve._check_fitted()
+        curve.check_is_fitted()
         return CurvePredictor().fit(curve.X_["n"], curve.y_, curve.w_), curve
     if isinstance(curve, tuple | list) and len(curve) in (2, 3):
         return CurvePredictor().fit(*curve), None
@@ -53,10 +54,7 @@ def _predictor_of(curve: Any) -> tuple[CurvePredictor, TransferLaw | None]:
 
 
 def _check(target: float, budget: float | None, confidence: float) -> None:
-    if not np.isfinite(target) or target <= 0:
-        raise ValueError(f"target must be a positive error, got {target}")
-    if budget is not None and not budget > 0:
-        raise ValueError(f"budget must be a positive number of images, got {budget}")
+    check_question(target, budget)
     if not 0.5 < confidence < 1:
         raise ValueError(f"confidence must be in (0.5, 1), got {confidence}")
 
@@ -69,12 +67,10 @@ def schedule(n_max: float, budget: float) -> np.ndarray:
 
 
 def _candidates(n_max: float, budget: float) -> np.ndarray:
-    k = int(np.floor(np.log2(budget / n_max) + 1e-9))
-    if k < 1:
-        return np.array([budget]) if budget > n_max else np.array([])
-    cand = n_max * 2.0 ** np.arange(1, k + 1)
-    if budget > cand[-1] * 1.0001:
-        cand = np.append(cand, budget)
+    """The schedule's runs, thinned to at most MAX_CANDIDATES (log-spaced, budget kept)."""
+    if budget <= n_max:
+        return np.array([])
+    cand = schedule(n_max, budget)
     if len(cand) > MAX_CANDIDATES:
         idx = np.unique(np.round(np.linspace(0, len(cand) - 1, MAX_CANDIDATES)).astype(int))
         cand = cand[idx]
@@ -107,21 +103,18 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
         return None
     qs = (np.arange(n_draws) + 0.5) / n_draws
     p0 = pred.p_reach(target, budget, at=schedule(n_max, budget))
-    curves, meta = [], []
-    for nc in cand:
-        draws = pred.quantile([nc] * n_draws, qs)
-        for y in draws:
-            curves.append({"n": np.append(pred.n_, nc), "err": np.append(pred.err_, y),
-                           "weights": np.append(pred.counts_, 1.0)})
-            meta.append((nc, y))
-    refits = fit_predictors(curves, prior=pred.prior)
+    draws = [pred.quantile([nc] * n_draws, qs) for nc in cand]   # (candidates, draws)
+    refits = fit_predictors([{"n": np.append(pred.n_, nc), "err": np.append(pred.err_, y),
+                              "weights": np.append(pred.counts_, 1.0)}
+                             for nc, ys in zip(cand, draws, strict=True) for y in ys],
+                            prior=pred.prior)
     rows = []
     lo, hi = 1 - confidence, confidence
     for i, nc in enumerate(cand):
         dec, wrong = [], []
-        for j in range(n_draws):
-            p, (_, y) = refits[i * n_draws + j], meta[i * n_draws + j]
-            if y <= target and nc <= budget:
+        for j, y in enumerate(draws[i]):
+            p = refits[i * n_draws + j]
+            if y <= target:  # measured at or below the target: reached (nc <= budget)
                 dec.append(True)
                 wrong.append(0.0)
                 continue
@@ -182,20 +175,20 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
     gain_ci = (med_now - float(hi2[0]), med_now - float(lo2[0]))
     if law is not None and law.dof_ > 0:
         C, a = law.params_["C"], law.params_["alpha"]
-        C_ci = law.profile_interval("C", level) if "C" in law.free_params else (C, C)
-        a_ci = law.profile_interval("alpha", level) if "alpha" in law.free_params else (a, a)
-        p_floor_law = law.confidence_probability("C", target) if "C" in law.free_params \
+        ci = law.conf_int(level)  # cached: the fit table asked for the same intervals
+        C_ci, a_ci = ci.get("C", (C, C)), ci.get("alpha", (a, a))
+        p_floor = law.confidence_probability("C", target) if "C" in law.free_params \
             else float(C >= target)
-    else:
+    else:  # eq. 1 as the predictor's member fitted it; p_floor from the predictive
         _, a, Cn = pred._P[0]
         C = float(Cn * np.exp(pred._ly0))
         C_ci = a_ci = (float("nan"), float("nan"))
-        p_floor_law = float("nan")
+        p_floor = 1.0 - p_any
     flags = list(pred.flags_)
     notes = _flag_notes(flags)
-    budget_txt = (f"within the budget of {_fmt_n(eff_budget)}" if budget is not None
-                  else f"within {_fmt_n(eff_budget)} images (1000x the largest run)")
-    ci_txt = f"{pct}% interval {_fmt_n(n_ci[0])}–{_fmt_n(n_ci[1])}"
+    budget_txt = (f"within the budget of {fmt_n(eff_budget)}" if budget is not None
+                  else f"within {fmt_n(eff_budget)} images (1000x the largest run)")
+    ci_txt = f"{pct}% interval {fmt_n(n_ci[0])}–{fmt_n(n_ci[1])}"
     nxt = None
     few = len(n) < 4
     hit = (err <= target) & (n <= eff_budget * (1 + 1e-12))
@@ -204,31 +197,31 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         i = int(np.argmax(hit))
         p_reach = 1.0
         notes = ""
-        verdict = (f"Already there: the error measured at n = {_fmt_n(float(n[i]))} is "
+        verdict = (f"Already there: the error measured at n = {fmt_n(float(n[i]))} is "
                    f"{float(err[i]):.4g} ≤ target {target:.4g}.")
     elif not few and p_reach >= confidence:
         scenario = "reachable"
         if n_star <= n_max * 1.01:
-            how = (f"the target is within the noise of the largest run (n = {_fmt_n(n_max)} "
-                   f"measures {float(err[-1]):.4g}): a run at n = {_fmt_n(2 * n_max)} "
+            how = (f"the target is within the noise of the largest run (n = {fmt_n(n_max)} "
+                   f"measures {float(err[-1]):.4g}): a run at n = {fmt_n(2 * n_max)} "
                    "should get there")
         else:
-            how = (f"n* ≈ {_fmt_n(n_star)} synthetic images reach error {target:.4g} "
+            how = (f"n* ≈ {fmt_n(n_star)} synthetic images reach error {target:.4g} "
                    f"({ci_txt})")
         verdict = (f"Render more: {how}; P(reached {budget_txt}) = {p_reach:.0%}. "
-                   f"Now n = {_fmt_n(n_max)} measures {float(err[-1]):.4g}; doubling n "
+                   f"Now n = {fmt_n(n_max)} measures {float(err[-1]):.4g}; doubling n "
                    f"lowers the error by about {gain:.2g}.")
     elif not few and p_reach <= 1 - confidence and p_any <= 1 - confidence:
         scenario = "floor"
         verdict = (f"Change the rendering (3D models, lights, textures, backgrounds) or the "
                    f"model: more synthetic data will not get there. P(reached {budget_txt}) "
-                   f"= {p_reach:.0%}, and {p_any:.0%} even at {_fmt_n(practical)} images; "
+                   f"= {p_reach:.0%}, and {p_any:.0%} even at {fmt_n(practical)} images; "
                    f"the curve levels off near {float(pred.predict([practical])[0]):.4g} "
                    f"(target {target:.4g}).")
     elif not few and p_reach <= 1 - confidence:
         scenario = "infeasible"
-        where = (f"not within any practical budget either (n* beyond {_fmt_n(practical)})"
-                 if n_star > practical else f"reachable only at n* ≈ {_fmt_n(n_star)} "
+        where = (f"not within any practical budget either (n* beyond {fmt_n(practical)})"
+                 if n_star > practical else f"reachable only at n* ≈ {fmt_n(n_star)} "
                  f"({ci_txt})")
         verdict = (f"Not {budget_txt} (P = {p_reach:.0%}); {where}. The rate is "
                    "too low for the budget: change the rendering to raise it, or accept a "
@@ -241,19 +234,18 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         if with_next_run:
             nxt = next_run(pred, target, eff_budget, confidence=confidence)
         if nxt is not None:
-            verdict += (f" Run n = {_fmt_n(nxt.n)} next: it decides with "
+            verdict += (f" Run n = {fmt_n(nxt.n)} next: it decides with "
                         f"{nxt.p_decide:.0%} probability")
             sure = max(nxt.candidates, key=lambda c: (round(c["p_decide"], 9), -c["n"]))
             if sure["n"] != nxt.n and sure["p_decide"] > nxt.p_decide + 0.1:
-                verdict += (f" (the most for its cost; n = {_fmt_n(sure['n'])} decides with "
+                verdict += (f" (the most for its cost; n = {fmt_n(sure['n'])} decides with "
                             f"{sure['p_decide']:.0%})")
             verdict += "."
     if notes:
         verdict += " " + notes
     return Advice(scenario, verdict, float(target), float(level), float(n_star),
-                  (float(n_ci[0]), float(n_ci[1])), float(1 - p_any if np.isnan(p_floor_law)
-                                                           else p_floor_law),
-                  float(C), (float(C_ci[0]), float(C_ci[1])), float(a),
+                  (float(n_ci[0]), float(n_ci[1])), float(p_floor), float(C),
+                  (float(C_ci[0]), float(C_ci[1])), float(a),
                   (float(a_ci[0]), float(a_ci[1])), n_max, med_now, float(gain),
                   (float(gain_ci[0]), float(gain_ci[1])), budget, p_reach=float(p_reach),
                   method="predictive", err_best=err_best, confidence=float(confidence),
@@ -307,7 +299,6 @@ def advise(curve: Any, target: float, *, budget: float | None = None, level: flo
                              seed=seed)
     if method != "predictive":
         raise ValueError(f"method must be 'predictive' or 'legacy', got {method!r}")
-    _check(target, budget, confidence)
     pred, law = _predictor_of(curve)
     return decide(pred, target, budget=budget, level=level, confidence=confidence, law=law,
                   with_next_run=with_next_run)

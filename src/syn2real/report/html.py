@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..advise import advise_many
-from ..advise.legacy import _fmt_n
+from ..advise.advice import fmt_n
 from ..atomic import atomic_write
 from ..curves import CurveSet, curve_label, curve_labels
 from ..law import CurvePredictor, FullTransferLaw, PowerLaw, TransferLaw, shared_D_iterated
@@ -302,11 +302,11 @@ def _advice_html(fits: Sequence[CurveFit], target: float, pct: int) -> str:
                 f"<th>n*</th><th>{pct}% interval</th><th>next run</th><th>flags</th></tr>")
     for f in fits:
         a = f.extra["advice"]
-        nxt = (f"n = {_fmt_n(a.next_run.n)} (decides with {a.next_run.p_decide:.0%})"
+        nxt = (f"n = {fmt_n(a.next_run.n)} (decides with {a.next_run.p_decide:.0%})"
                if a.next_run is not None else "")
         rows.append(f"<tr><td>{e(f.label)}</td><td class='{a.scenario}'>{a.scenario}</td>"
-                    f"<td>{a.p_reach:.0%}</td><td>{_fmt_n(a.n_star)}</td>"
-                    f"<td>{_fmt_n(a.n_star_ci[0])}–{_fmt_n(a.n_star_ci[1])}</td>"
+                    f"<td>{a.p_reach:.0%}</td><td>{fmt_n(a.n_star)}</td>"
+                    f"<td>{fmt_n(a.n_star_ci[0])}–{fmt_n(a.n_star_ci[1])}</td>"
                     f"<td>{e(nxt)}</td><td class='flag'>{e(', '.join(a.flags))}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)

@@ -1,0 +1,98 @@
+"""What the advisor returns (:class:`Advice`, :class:`NextRun`) and what every engine
+shares: the question's checks, number formatting and JSON output."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def check_question(target: float, budget: float | None) -> None:
+    """A target must be a positive error and a budget a positive number of images."""
+    if not np.isfinite(target) or target <= 0:
+        raise ValueError(f"target must be a positive error, got {target}")
+    if budget is not None and not budget > 0:
+        raise ValueError(f"budget must be a positive number of images, got {budget}")
+
+
+@dataclass
+class NextRun:
+    """The measurement that would best settle an undecided verdict.
+
+    Attributes
+    ----------
+    n : float
+        Size to train and measure next.
+    p_decide : float
+        Probability that, once measured, the verdict is decided (reached, or
+        ``p_reach`` beyond the confidence threshold either way).
+    p_wrong_now, p_wrong_after : float
+        Probability of a wrong call now (``min(p, 1 - p)``) and expected after the run.
+    cost : float
+        Its cost relative to the largest run so far (compute grows with ``n``).
+    candidates : list of dict
+        Every size considered with its ``p_decide`` and ``value`` per unit of cost.
+    """
+
+    n: float
+    p_decide: float
+    p_wrong_now: float
+    p_wrong_after: float
+    cost: float
+    candidates: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class Advice:
+    """The advisor's answer for one curve and one target error."""
+
+    scenario: str
+    verdict: str
+    target: float
+    level: float
+    n_star: float
+    n_star_ci: tuple[float, float]
+    p_floor: float
+    C: float
+    C_ci: tuple[float, float]
+    alpha: float
+    alpha_ci: tuple[float, float]
+    n_current: float
+    err_current: float
+    gain_doubling: float
+    gain_doubling_ci: tuple[float, float]
+    budget: float | None
+    p_reach: float = float("nan")
+    method: str = "legacy"
+    err_best: float = float("nan")
+    confidence: float = float("nan")
+    next_run: NextRun | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (infinite values as ``None``)."""
+        return json_ready(self)
+
+
+def json_ready(obj: Any) -> dict[str, Any]:
+    """A dataclass as a dict, tuples as lists and non-finite floats as ``None``."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, tuple | list):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v
+    return {k: clean(v) for k, v in asdict(obj).items()}
+
+
+def fmt_n(n: float) -> str:
+    """A number of images as people write it (1,000 / 256,000 / 1e+07, ∞)."""
+    if not np.isfinite(n):
+        return "∞"
+    if n >= 1e7:
+        return f"{n:.2g}"
+    return f"{round(n, -2 if n >= 1e4 else 0):,.0f}"
