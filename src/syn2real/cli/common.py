@@ -15,9 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..atomic import atomic_write
-from ..curves import DataError
 from ..errors import UserError
-from ..yamlfile import load_yaml_mapping  # noqa: F401  (used by the commands)
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -46,7 +44,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except typer.Exit:  # an exit code chosen on purpose (a RuntimeError in click)
             raise
-        except (UserError, DataError, ValueError) as exc:
+        except ValueError as exc:  # UserError (DataError, ConfigError) and validation errors
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
                       soft_wrap=True)
             raise typer.Exit(2) from None

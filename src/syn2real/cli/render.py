@@ -8,7 +8,8 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from .common import build_settings, err, friendly, load_yaml_mapping, out
+from ..yamlfile import load_yaml_mapping
+from .common import build_settings, err, friendly, out
 
 
 @friendly

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from ..atomic import atomic_write
-from .common import build_settings, clean, err, friendly, load_yaml_mapping, out, write_json
+from ..yamlfile import load_yaml_mapping
+from .common import build_settings, clean, err, friendly, out, write_json
 
 app = typer.Typer(no_args_is_help=True, help="The theory of App. E: simulation and rates.")
 

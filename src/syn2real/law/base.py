@@ -174,8 +174,6 @@ class BaseLaw:
         if "params_" not in self.__dict__:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() first")
 
-    _check_fitted = check_is_fitted
-
     def __getattr__(self, name: str) -> float:
         # only reached for attributes that do not exist: fitted ones are set by fit()
         if name.endswith("_") and not name.startswith("_") and "params_" not in self.__dict__:
@@ -194,7 +192,7 @@ class BaseLaw:
 
     # ------------------------------------------------------------------ predict
     def _predict(self, X: dict[str, Array]) -> Array:
-        self._check_fitted()
+        self.check_is_fitted()
         return self.family.predict({k: np.array([v]) for k, v in self.params_.items()},
                                    {k: v[None] for k, v in X.items()})[0]
 
@@ -202,14 +200,14 @@ class BaseLaw:
     @property
     def aic_(self) -> float:
         """Gaussian AIC, ``m log(RSS/m) + 2(k+1)`` (k free parameters, +1 for the noise)."""
-        self._check_fitted()
+        self.check_is_fitted()
         m = self.n_points_
         return float(m * np.log(max(self.rss_, 1e-300) / m) + 2 * (len(self.free_params) + 1))
 
     @property
     def bic_(self) -> float:
         """Gaussian BIC, ``m log(RSS/m) + (k+1) log m``."""
-        self._check_fitted()
+        self.check_is_fitted()
         m = self.n_points_
         return float(m * np.log(max(self.rss_, 1e-300) / m)
                      + (len(self.free_params) + 1) * np.log(m))
@@ -246,7 +244,7 @@ class BaseLaw:
             Clipped to the parameter's bounds when the profile stays below the critical
             value up to the bound.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         if param not in self.free_params:
             raise ValueError(f"{param!r} is not a free parameter of this fit "
                              f"(free: {self.free_params})")
@@ -276,7 +274,7 @@ class BaseLaw:
 
         Computed once per (level, method) and fit: ``summary()`` and ``to_dict()`` reuse them.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         key = (float(level), method)
         if key in self._ci_cache:
             return dict(self._ci_cache[key])
@@ -298,7 +296,7 @@ class BaseLaw:
         ``dof`` degrees of freedom, consistent with :meth:`profile_interval` (a frequentist
         confidence, not a Bayesian posterior probability).
         """
-        self._check_fitted()
+        self.check_is_fitted()
         est = self.params_[param]
         lo_b, hi_b = self._bounds()[param]
         if self.dof_ <= 0:
@@ -328,7 +326,7 @@ class BaseLaw:
 
     def _predict_interval(self, X0: dict[str, Array], level: float, kind: str,
                           method: str) -> tuple[Array, Array]:
-        self._check_fitted()
+        self.check_is_fitted()
         if kind not in ("observation", "mean"):
             raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
         yhat = self._predict(X0)
@@ -382,7 +380,7 @@ class BaseLaw:
 
     # ------------------------------------------------------------------ bootstrap
     def _bootstrap(self, n_boot: int, kind: str, groups: Any, seed: int) -> dict[str, Array]:
-        self._check_fitted()
+        self.check_is_fitted()
         rng = np.random.default_rng(seed)
         m = len(self.y_)
         X = {k: np.broadcast_to(v, (n_boot, m)) for k, v in self.X_.items()}
@@ -437,7 +435,7 @@ class BaseLaw:
     # ------------------------------------------------------------------ summary
     def summary(self, level: float = 0.9, intervals: str = "profile") -> str:
         """A readable table of the fit (statsmodels/lmfit style)."""
-        self._check_fitted()
+        self.check_is_fitted()
         fam = self.family
         lines = [f"{type(self).__name__}: {fam.formula}",
                  f"loss: {self.loss}   points: {self.n_points_}   dof: {self.dof_}   "
@@ -463,7 +461,7 @@ class BaseLaw:
 
     def to_dict(self, level: float = 0.9, intervals: bool = True) -> dict[str, Any]:
         """JSON-ready description of the fit (estimates, SEs, profile CIs, flags)."""
-        self._check_fitted()
+        self.check_is_fitted()
         ci = self.conf_int(level) if intervals and self.dof_ > 0 else {}
         out: dict[str, Any] = {"law": self.family.name, "loss": self.loss,
                                "n_points": self.n_points_, "dof": self.dof_,

@@ -146,12 +146,12 @@ class FullTransferLaw(_NSLaw):
 
     def D_of(self, s: float) -> float:
         """Coefficient ``D = delta s^-beta`` of eq. 1 at fine-tuning size s."""
-        self._check_fitted()
+        self.check_is_fitted()
         return float(self.params_["delta"] * s ** (-self.params_["beta"]))
 
     def C_of(self, s: float) -> float:
         """Transfer gap ``C = delta gamma s^-beta`` of eq. 1 at fine-tuning size s."""
-        self._check_fitted()
+        self.check_is_fitted()
         return float(self.params_["delta_gamma"] * s ** (-self.params_["beta"]))
 
 

@@ -443,22 +443,21 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         items.append((u, v, w))
         index.append((ci, None))
         for r in SPLITS:
-            m = u <= u[-1] / r * (1 + 1e-9)
+            m = u <= u[-1] / r * (1 + 1e-9)   # the back-test fits these, predicts the rest
             if m.sum() >= 3 and not m.all():
                 items.append((u[m], v[m], w[m]))
-                index.append((ci, r))
+                index.append((ci, m))
     P = _fit_members(items)
     full: dict[int, Array] = {}
-    tests: dict[int, list[tuple[Array, Array, Array]]] = {i: [] for i in range(len(curves))}
-    for k, (ci, r) in enumerate(index):
-        if r is None:
+    tests: dict[int, list[tuple[Array, Array]]] = {i: [] for i in range(len(curves))}
+    for k, (ci, m) in enumerate(index):
+        if m is None:
             full[ci] = P[k]
             continue
         n, y, w, u, v = data[ci]
-        m = u <= u[-1] / r * (1 + 1e-9)
         e = _member_log(P[k], u[~m]) - np.log(v[~m])        # (4, held-out)
         d = np.log(u[~m] / u[m][-1])
-        tests[ci].append((e, d, w[~m]))
+        tests[ci].append((e, d))
     out = []
     for ci in range(len(curves)):
         n, y, w, u, v = data[ci]
@@ -470,7 +469,7 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         # member weights: inverse squared mean error on the far half of each back-test
         if tl:
             S = np.zeros(len(MEMBERS))
-            for e, d, _ in tl:
+            for e, d in tl:
                 far = d >= d.max() / 2
                 noise_var = (s_noise if np.isfinite(s_noise) else 0.0) ** 2 / far.sum()
                 S += e[:, far].mean(axis=1) ** 2 + noise_var
@@ -484,7 +483,7 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
                                * len(n) / max(len(n) - 3, 1)))
         sn = s_noise if np.isfinite(s_noise) else fit_sd
         num = den = 0.0
-        for e, d, _ in tl:
+        for e, d in tl:
             ee = wts @ e
             num += float(np.mean(np.maximum(ee**2 - sn**2, 0.0)))
             den += float(np.mean(d**2))
