@@ -80,3 +80,49 @@ def test_hostile_group_names_are_shown_literally(tmp_path):
     res = CliRunner().invoke(app, ["fit", str(p), "--json", "-"])
     assert res.exit_code == 0
     assert len(json.loads(res.stdout)) == 3
+
+
+TINY_STUDY = {
+    "name": "tiny",
+    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
+               "workers": 1},
+    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
+                 "val_images": 20},
+    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
+                  "batch": 16}],
+    "seeds": [0],
+    "executor": {"workers": 1, "threads": 2},
+    "fit": {"target": 0.5},
+}
+
+
+def _study(tmp_path, name="study.yaml", **finetune_changes):
+    import copy
+
+    import yaml
+
+    raw = copy.deepcopy(TINY_STUDY)
+    raw["finetune"][0].update(finetune_changes)
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+def test_a_moved_run_folder_keeps_its_cache_and_its_checkpoints(tmp_path, monkeypatch):
+    """Item 1: pre-training folders were named by a hash of the data *path*."""
+    import shutil
+
+    from syn2real.sweep.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    first = CliRunner().invoke(app, ["run", str(_study(tmp_path)), "--out", "runs/a",
+                                     "--no-report"])
+    assert first.exit_code == 0, first.output
+    shutil.move(tmp_path / "runs" / "a", tmp_path / "moved")
+    changed = _study(tmp_path, "changed.yaml", lr=0.03)  # reruns only the fine-tunes
+    res = CliRunner().invoke(app, ["run", str(changed), "--out", str(tmp_path / "moved"),
+                                   "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert "4 ran, 4 cached, 0 failed" in " ".join(res.output.split())
+    store = Store(tmp_path / "moved" / "results.sqlite")
+    assert not [r for r in store.rows(status="failed")]

@@ -7,19 +7,25 @@ intervals) are then fitted by a power law in the number of backbone parameters,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..curves import CurveSet, curve_label
-from ..law import PowerLaw, TransferLaw
+from ..law import BaseLaw, PowerLaw, TransferLaw
+
+
+def group_key(group: Mapping[str, Any], columns: Sequence[str]) -> tuple:
+    """A hashable key of a curve's group over ``columns`` (values as text)."""
+    return tuple((c, str(group.get(c))) for c in columns)
 
 
 def model_size_study(cs: CurveSet, *, D: float | None = 0.48, loss: str = "linear",
                      level: float = 0.9, model_col: str = "model",
                      size_col: str = "nparam",
-                     alpha_bounds: tuple[float, float] | None = (0.1, 1.5)
+                     alpha_bounds: tuple[float, float] | None = (0.1, 1.5),
+                     fitted: Mapping[tuple, BaseLaw] | None = None
                      ) -> list[dict[str, Any]]:
     """C against model size for every setting with at least 3 models.
 
@@ -34,6 +40,9 @@ def model_size_study(cs: CurveSet, *, D: float | None = 0.48, loss: str = "linea
         Fitting loss of eq. 1 and interval level.
     alpha_bounds : (low, high) or None
         Bounds of alpha in eq. 1 (the paper's figures use 0.1 - 1.5).
+    fitted : mapping, optional
+        Eq. 1 already fitted with these settings, by curve (:func:`group_key` of the curve's
+        group): used instead of fitting again.
 
     Returns
     -------
@@ -55,13 +64,16 @@ def model_size_study(cs: CurveSet, *, D: float | None = 0.48, loss: str = "linea
         for model, gm in g.groupby(model_col):
             if gm["n"].nunique() < 3:
                 continue
-            kw: dict[str, Any] = {"loss": loss}
-            if D is not None:
-                kw["D"] = D
-            if alpha_bounds is not None:
-                kw["bounds"] = {"alpha": alpha_bounds}
-            law = TransferLaw(**kw).fit(gm["n"].to_numpy(), gm["err"].to_numpy(),
-                                        weights=gm["weight"].to_numpy())
+            group = {**dict(zip(others, key, strict=True)), model_col: model}
+            law = None if fitted is None else fitted.get(group_key(group, cs.groups))
+            if law is None:
+                kw: dict[str, Any] = {"loss": loss}
+                if D is not None:
+                    kw["D"] = D
+                if alpha_bounds is not None:
+                    kw["bounds"] = {"alpha": alpha_bounds}
+                law = TransferLaw(**kw).fit(gm["n"].to_numpy(), gm["err"].to_numpy(),
+                                            weights=gm["weight"].to_numpy())
             ci = law.conf_int(level=level)["C"]
             points.append({"model": model, "size": float(gm[size_col].iloc[0]),
                            "C": float(law.params_["C"]), "C_ci": [float(ci[0]), float(ci[1])],

@@ -8,8 +8,9 @@ from .read import (
                    DataError,
                    curve_label,
                    curve_labels,
+                   curves_from_frame,
                    read_curves,
 )
 
 __all__ = ["CG_COLUMNS", "DATASET_SIZES", "CurveSet", "DataError", "curve_label", "curve_labels",
-           "example_path", "make_example", "read_curves"]
+           "curves_from_frame", "example_path", "make_example", "read_curves"]

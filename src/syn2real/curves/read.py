@@ -157,6 +157,31 @@ def read_curves(path: str | Path, *, sep: str = ",", encoding: str = "utf-8-sig"
     except pd.errors.ParserError as exc:
         raise _fail(src, f"not a valid CSV table ({exc})", fix="check the delimiter "
                     "(--sep) and that every row has as many fields as the header") from None
+    return _from_table(df, src, metric, select, where)
+
+
+def curves_from_frame(df: pd.DataFrame, *, source: str = "DataFrame", metric: str = "error",
+                      select: str = "last", where: Sequence[str] = ()) -> CurveSet:
+    """Validate an in-memory table of learning curves (either schema of :func:`read_curves`).
+
+    The same checks, notes and errors as reading the table from a CSV file (rows are
+    numbered as they would be in the file, header = row 1); the values are taken as they
+    are (no text round trip of the numbers beyond their exact ``repr``).
+    """
+    if metric not in ("error", "loss"):
+        raise DataError(f"unknown metric {metric!r}. Fix: use metric='error' or 'loss'")
+    if select not in ("last", "best"):
+        raise DataError(f"unknown selection {select!r}. Fix: use select='last' or 'best'")
+    text = df.copy()
+    text.columns = [str(c) for c in text.columns]
+    for c in text.columns:  # the reader's input is text, as from a file; repr is exact
+        text[c] = [("" if v is None or (isinstance(v, float) and v != v) else
+                    repr(v) if isinstance(v, float) else str(v)) for v in text[c]]
+    return _from_table(text, source, metric, select, where)
+
+
+def _from_table(df: pd.DataFrame, src: str, metric: str, select: str,
+                where: Sequence[str]) -> CurveSet:
     df.columns = [c.strip() for c in df.columns]
     if len(df) == 0:
         raise _fail(src, "the table has a header but no rows", fix="add measurements")

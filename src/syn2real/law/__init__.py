@@ -2,7 +2,7 @@
 
 from .backtest import backtest, compare
 from .base import BaseLaw, NotFittedError
-from .batch import fit_curves, fit_groups
+from .batch import fit_curves, fit_estimators, fit_groups
 from .families import FAMILIES, Family
 from .laws import LAWS, AdditiveLaw, BrokenPowerLaw, FullTransferLaw, PowerLaw, TransferLaw
 from .predictive import CurvePredictor, PredictivePrior, fit_predictors
@@ -25,6 +25,7 @@ __all__ = [
     "backtest",
     "compare",
     "fit_curves",
+    "fit_estimators",
     "fit_groups",
     "fit_predictors",
     "joint_shared_D",

@@ -26,10 +26,15 @@ class CurveFit:
     group: dict
     n: Array
     err: Array
-    law: TransferLaw
+    law: Any  # a fitted law of n with alpha and D (TransferLaw, PowerLaw)
     w: Array | None = None
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def gap(law: Any) -> float:
+    """The transfer gap C of a fitted law (0 for the power law, which has none)."""
+    return float(law.params_.get("C", 0.0))
 
 
 def mpl_text(text: str) -> str:
@@ -64,7 +69,7 @@ def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
                             label=f"{int(level * 100)}% band")
         ax.set_xscale("log")
         ax.set_title(mpl_text(f.label), fontsize=9)
-        ax.text(0.97, 0.95, f"α={f.law.alpha_:.3f}\nC={f.law.C_:.3f}\nD={f.law.D_:.3g}",
+        ax.text(0.97, 0.95, f"α={f.law.alpha_:.3f}\nC={gap(f.law):.3f}\nD={f.law.D_:.3g}",
                 transform=ax.transAxes, ha="right", va="top", fontsize=8)
         ax.set_xlabel("synthetic images n", fontsize=8)
         ax.set_ylabel("fine-tuning error", fontsize=8)
@@ -79,7 +84,7 @@ def fig_linearised(fits: Sequence[CurveFit]) -> plt.Figure:
     """Fig. 10: ``L - C`` against n in log-log space should be the line ``D n^-alpha``."""
     fig, ax = plt.subplots(figsize=(7, 5))
     for i, f in enumerate(fits):
-        y = f.err - f.law.C_
+        y = f.err - gap(f.law)
         ok = y > 0
         c = f"C{i % 10}"
         ax.plot(f.n[ok], y[ok], "o", color=c, ms=4, label=mpl_text(f.label))
@@ -132,7 +137,7 @@ def fig_params(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * k + 1.5), sharey=True)
     ypos = np.arange(k)
     for ax, p in zip(axes, ("alpha", "C"), strict=True):
-        est = np.array([f.law.params_[p] for f in fits])
+        est = np.array([f.law.params_.get(p, 0.0) for f in fits])
         lo = np.array([f.ci.get(p, (np.nan, np.nan))[0] for f in fits])
         hi = np.array([f.ci.get(p, (np.nan, np.nan))[1] for f in fits])
         xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])

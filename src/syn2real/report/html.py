@@ -14,10 +14,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..advise import advise_many
-from ..advise.advice import fmt_n
+from ..advise.advice import Advice, fmt_n
 from ..atomic import atomic_write
 from ..curves import CurveSet, curve_label, curve_labels
-from ..law import CurvePredictor, FullTransferLaw, PowerLaw, TransferLaw, shared_D_iterated
+from ..law import (
+    BaseLaw,
+    CurvePredictor,
+    FullTransferLaw,
+    PowerLaw,
+    TransferLaw,
+    fit_estimators,
+    shared_D_iterated,
+)
 from .figures import (
     CurveFit,
     fig_complexity,
@@ -28,6 +36,7 @@ from .figures import (
     fig_linearised,
     fig_model_size,
     fig_params,
+    gap,
 )
 
 
@@ -67,14 +76,20 @@ window.addEventListener('load', function () {
 """
 
 
+#: per-curve figures show at most this many curves (the tables list every curve)
+MAX_FIGURE_CURVES = 12
+
+
 def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None = None,
                  D: float | str | None = None, loss: str = "linear",
                  target: float | None = None, budget: float | None = None,
                  cutoff: float | None = None,
                  level: float = 0.9, model_size: Sequence[dict[str, Any]] | None = None,
                  complexity: Sequence[dict[str, Any]] | None = None,
-                 knob_effects: dict[str, Any] | None = None) -> Path:
-    """Fit every curve and write ``index.html`` with the paper's figures.
+                 knob_effects: dict[str, Any] | None = None,
+                 laws: Sequence[BaseLaw] | None = None, advice: Sequence[Advice] | None = None,
+                 max_figure_curves: int = MAX_FIGURE_CURVES) -> Path:
+    """Write ``index.html`` with the paper's figures for the curves of ``cs``.
 
     Parameters
     ----------
@@ -85,9 +100,9 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     by : sequence of str, optional
         Grouping columns (default: all).
     D : float, "shared" or None
-        Fixed coefficient, the App. D shared value, or free.
+        Fixed coefficient, the App. D shared value, or free (used when ``laws`` is None).
     loss : str
-        Fitting loss.
+        Fitting loss (used when ``laws`` is None, and for the back-test).
     target : float, optional
         Adds the advisor's verdict per curve (:func:`syn2real.advise.advise_many`).
     budget : float, optional
@@ -103,6 +118,13 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         ``C``, ``C_ci`` (the data-complexity study): adds the Fig. 6 section.
     knob_effects : dict, optional
         :func:`syn2real.analysis.knobs.knob_effects` output, shown with that section.
+    laws : sequence of fitted laws, optional
+        One per curve of ``cs.curves(by)``, already fitted (e.g. by a study's end with its
+        own law): the report draws these instead of fitting again.
+    advice : sequence of Advice, optional
+        One per curve, already computed (with ``target``): shown instead of advising again.
+    max_figure_curves : int
+        Per-curve figures show the first this many curves; the tables list all of them.
 
     Returns
     -------
@@ -114,79 +136,56 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     curves = cs.curves(by)
     bounds = {"C": (0.0, np.inf)} if cs.metric == "loss" else None
     shared = None
-    if D == "shared":
-        shared = shared_D_iterated([{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()}
-                                    for _, g in curves], loss=loss, bounds=bounds)
-        D = shared.D
-    fits: list[CurveFit] = []
+    if laws is None:
+        if D == "shared":
+            shared = shared_D_iterated([{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()}
+                                        for _, g in curves], loss=loss, bounds=bounds)
+            D = shared.D
+        laws = fit_estimators(TransferLaw(D=D, loss=loss, bounds=bounds),
+                              [_curve(g) for _, g in curves])
+    elif len(laws) != len(curves):
+        raise ValueError(f"{len(laws)} fitted laws for {len(curves)} curves")
     labels = curve_labels([grp for grp, _ in curves])
-    for (group, g), label in zip(curves, labels, strict=True):
-        n, err, w = g["n"].to_numpy(float), g["err"].to_numpy(float), g["weight"].to_numpy()
-        law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(n, err, weights=w)
-        f = CurveFit(label, group, n, err, law, w=w)
-        base = cs.baseline
-        for col, val in group.items():
-            if col in base.columns:
-                base = base[base[col] == val]
-        if len(base):
-            f.extra["baseline"] = float(np.average(base["err"], weights=base["weight"]))
-        if law.dof_ > 0:
-            f.ci = law.conf_int(level)
-            bn = np.geomspace(n.min() / 1.5, n.max() * 1.5, 24)
-            f.extra["band"] = law.predict_interval(bn, level=level, kind="mean")
-            f.extra["band_n"] = bn
-        fits.append(f)
+    fits = [_curve_fit(cs, group, g, label, law, level)
+            for (group, g), label, law in zip(curves, labels, laws, strict=True)]
     if target is not None:
-        advice = advise_many([{"n": f.n, "err": f.err, "weights": f.w} for f in fits], target,
-                             budgets=budget, level=level, laws=[f.law for f in fits])
+        if advice is None:
+            advice = advise_many([{"n": f.n, "err": f.err, "weights": f.w} for f in fits],
+                                 target, budgets=budget, level=level,
+                                 laws=[f.law if isinstance(f.law, TransferLaw) else None
+                                       for f in fits])
         for f, a in zip(fits, advice, strict=True):
             f.extra["advice"] = a
+    shown = fits[:max_figure_curves]
+    for f in shown:  # the mean band of Fig. 1, only where a figure shows it
+        if f.law.dof_ > 0:
+            bn = np.geomspace(f.n.min() / 1.5, f.n.max() * 1.5, 24)
+            f.extra["band"] = f.law.predict_interval(bn, level=level, kind="mean")
+            f.extra["band_n"] = bn
     figs: list[tuple[str, str, str]] = []
-    figs.append(("curves", save_figure(fig_curves(fits, level), out, "fig1_curves"),
+    more = (f" Figures show the first {len(shown)} of {len(fits)} curves (the tables list "
+            "all; choose curves with --where)." if len(shown) < len(fits) else "")
+    figs.append(("curves", save_figure(fig_curves(shown, level), out, "fig1_curves"),
                  "Fig. 1: fine-tuning error against the number of synthetic pre-training "
-                 "images, with the fitted law and its confidence band for the mean."))
+                 "images, with the fitted law and its confidence band for the mean." + more))
     figs.append(("params", save_figure(fig_params(fits, level), out, "fig8_params"),
                  "Fig. 8: pre-training rate α and transfer gap C with profile-likelihood "
                  "intervals."))
-    figs.append(("linear", save_figure(fig_linearised(fits), out, "fig10_linearised"),
-                 "Fig. 10: L − Ĉ in log-log space; eq. 1 predicts straight lines."))
-    # extrapolation back-test
-    items = []
-    for f in fits:
-        sizes = np.unique(f.n)
-        cut = cutoff if cutoff is not None else sizes[-2] if len(sizes) >= 5 else None
-        if cut is None:
-            continue
-        train = f.n < cut
-        if np.unique(f.n[train]).size < 3 or train.all():
-            continue
-        law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(f.n[train], f.err[train])
-        pw = PowerLaw(loss=loss).fit(f.n[train], f.err[train])
-        pred = CurvePredictor().fit(f.n[train], f.err[train],
-                                    None if f.w is None else f.w[train])
-        test = ~train
-
-        def rmse(model: Any, test: np.ndarray = test, f: CurveFit = f) -> float:
-            return float(np.sqrt(np.mean((model.predict(f.n[test]) - f.err[test]) ** 2)))
-
-        item = {"label": f.label, "n": f.n, "err": f.err, "train": train, "law": law,
-                "power": pw, "predictive": pred, "rmse_law": rmse(law),
-                "rmse_power": rmse(pw), "rmse_predictive": rmse(pred)}
-        pn = np.geomspace(f.n[train].max(), f.n.max() * 2, 24)
-        item["pi"] = pred.predict_interval(pn, level=level)
-        item["pi_n"] = pn
-        lo, hi = pred.predict_interval(f.n[test], level=level)
-        item["covered"] = float(np.mean((f.err[test] >= lo) & (f.err[test] <= hi)))
-        items.append(item)
+    figs.append(("linear", save_figure(fig_linearised(shown), out, "fig10_linearised"),
+                 "Fig. 10: L − Ĉ in log-log space; eq. 1 predicts straight lines." + more))
+    items = backtest_items(shown, cutoff=cutoff, D=D, loss=loss, bounds=bounds, level=level)
     if items:
         figs.append(("extrapolation", save_figure(fig_extrapolation(items, level), out,
                                             "fig5_extrapolation"),
                      "Fig. 5: fitted on the smaller sizes only; held-out sizes predicted by "
                      "syn2real's predictive distribution (median and prediction interval), "
-                     "eq. 1 alone and the power law."))
-    figs.append(("landscape", save_figure(fig_landscape(fits), out, "fig13_landscape"),
-                 "Fig. 13/14: loss over (α, D) with C at its best value: D and α trade off "
-                 "along a flat valley, hence the shared D."))
+                     "eq. 1 alone and the power law." + more))
+    if any(isinstance(f.law, TransferLaw) for f in shown):
+        figs.append(("landscape", save_figure(
+            fig_landscape([f for f in shown if isinstance(f.law, TransferLaw)]), out,
+            "fig13_landscape"),
+            "Fig. 13/14: loss over (α, D) with C at its best value: D and α trade off "
+            "along a flat valley, hence the shared D."))
     full_rows = []
     if cs.has_s:
         sub_by = [c for c in (by or cs.groups) if c not in ("fratio", "s")]
@@ -226,6 +225,64 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     return dest
 
 
+def _curve(g: Any) -> dict[str, np.ndarray]:
+    return {"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
+            "weights": g["weight"].to_numpy(float)}
+
+
+def _curve_fit(cs: CurveSet, group: dict, g: Any, label: str, law: BaseLaw,
+               level: float) -> CurveFit:
+    """A curve, its fitted law, profile intervals and its from-scratch baseline."""
+    c = _curve(g)
+    f = CurveFit(label, group, c["n"], c["err"], law, w=c["weights"])
+    base = cs.baseline
+    for col, val in group.items():
+        if col in base.columns:
+            base = base[base[col] == val]
+    if len(base):
+        f.extra["baseline"] = float(np.average(base["err"], weights=base["weight"]))
+    if law.dof_ > 0:
+        f.ci = law.conf_int(level)  # cached by the law: computed once per fit
+    return f
+
+
+def backtest_items(fits: Sequence[CurveFit], *, cutoff: float | None, D: Any, loss: str,
+                   bounds: Any, level: float) -> list[dict[str, Any]]:
+    """Fig. 5's extrapolation back-test: fit the sizes below the split (with the curves'
+    weights), predict the held-out ones with eq. 1, the power law and the predictive
+    distribution."""
+    items = []
+    for f in fits:
+        sizes = np.unique(f.n)
+        cut = cutoff if cutoff is not None else sizes[-2] if len(sizes) >= 5 else None
+        if cut is None:
+            continue
+        train = f.n < cut
+        if np.unique(f.n[train]).size < 3 or train.all():
+            continue
+        n_tr, e_tr = f.n[train], f.err[train]
+        w_tr = None if f.w is None else f.w[train]
+        d = D if isinstance(D, float) else None
+        law = TransferLaw(D=d, loss=loss, bounds=bounds).fit(n_tr, e_tr, weights=w_tr)
+        pw = PowerLaw(loss=loss).fit(n_tr, e_tr, weights=w_tr)
+        pred = CurvePredictor().fit(n_tr, e_tr, w_tr)
+        test = ~train
+
+        def rmse(model: Any, test: np.ndarray = test, f: CurveFit = f) -> float:
+            return float(np.sqrt(np.mean((model.predict(f.n[test]) - f.err[test]) ** 2)))
+
+        item = {"label": f.label, "n": f.n, "err": f.err, "train": train, "law": law,
+                "power": pw, "predictive": pred, "rmse_law": rmse(law),
+                "rmse_power": rmse(pw), "rmse_predictive": rmse(pred)}
+        pn = np.geomspace(n_tr.max(), f.n.max() * 2, 24)
+        item["pi"] = pred.predict_interval(pn, level=level)
+        item["pi_n"] = pn
+        lo, hi = pred.predict_interval(f.n[test], level=level)
+        item["covered"] = float(np.mean((f.err[test] >= lo) & (f.err[test] <= hi)))
+        items.append(item)
+    return items
+
+
 def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tuple[str, str, str]],
           full_rows: list[tuple[str, FullTransferLaw]], shared: Any, D: Any, loss: str,
           target: float | None, level: float, extra_html: Sequence[str] = ()) -> str:
@@ -254,7 +311,7 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
         lw = f.law
         parts.append(
             f"<tr><td>{e(f.label)}</td><td>{lw.n_points_}</td><td>{lw.alpha_:.4f}</td>"
-            f"<td>{_fmt_ci(f.ci.get('alpha'))}</td><td>{lw.C_:.4f}</td>"
+            f"<td>{_fmt_ci(f.ci.get('alpha'))}</td><td>{gap(lw):.4f}</td>"
             f"<td>{_fmt_ci(f.ci.get('C'))}</td><td>{lw.D_:.4g}</td><td>{lw.sigma_:.2g}</td>"
             f"<td class='flag'>{e(', '.join(lw.flags_))}</td></tr>")
     parts.append("</table>")

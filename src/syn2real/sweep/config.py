@@ -25,13 +25,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import UserError
+from ..errors import UserError, describe_validation
 from ..hashing import stable_hash
+from ..registry import (
+    FINETUNE_TASKS,
+    MODELS,
+    PRETRAIN_TASKS,
+    REAL_DATASETS,
+    FinetuneTask,
+    ModelName,
+    PretrainTask,
+    RealDataset,
+    StemName,
+)
 
-PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
-FINETUNE_TASKS = ("sinclass", "objdet", "semseg")
-DATASETS = ("mnist", "fashion-mnist", "digits")
-MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+DATASETS = REAL_DATASETS
+__all__ = ["DATASETS", "FINETUNE_TASKS", "MODELS", "PRETRAIN_TASKS", "ConfigError",
+           "StudyConfig", "load_config", "parse_config", "stable_hash"]
 
 
 class ConfigError(UserError):
@@ -88,16 +98,16 @@ class RenderConfig(_Strict):
 class PretrainConfig(_Strict):
     """Pre-training grid and budget (a fixed number of SGD iterations for every n)."""
 
-    tasks: list[Literal["mulclass", "objdet", "semseg", "normal"]] = Field(
+    tasks: list[PretrainTask] = Field(
         default_factory=lambda: ["mulclass"], min_length=1)
-    models: list[Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]] = Field(
+    models: list[ModelName] = Field(
         default_factory=lambda: ["resnet18"], min_length=1)
     n: list[int] = Field(default_factory=lambda: [1000 * 2**i for i in range(7)], min_length=1,
                          description="synthetic image counts (default 1000 * 2^i, i = 0..6)")
     iters: int = Field(600, ge=1)
     batch: int = Field(64, ge=1)
     lr: float = Field(0.05, gt=0)
-    stem: Literal["small", "small-pool", "imagenet"] = "small"
+    stem: StemName = "small"
     val_images: int = Field(1000, ge=1, description="held-out synthetic images for the "
                             "best-checkpoint choice")
     bf16: bool = False
@@ -116,8 +126,8 @@ class PretrainConfig(_Strict):
 class FinetuneConfig(_Strict):
     """One fine-tuning setting: task, real dataset, sizes s and budget."""
 
-    task: Literal["sinclass", "objdet", "semseg"] = "sinclass"
-    dataset: Literal["mnist", "fashion-mnist", "digits"] = "mnist"
+    task: FinetuneTask = "sinclass"
+    dataset: RealDataset = "mnist"
     counts: list[int] | None = Field(None, min_length=1,
                                      description="real images used (class-balanced)")
     fractions: list[float] | None = Field(None, min_length=1,
@@ -185,9 +195,9 @@ class ComplexityConfig(_Strict):
     ``images`` rendered images of every setting; the negative entropy of their fitted
     Gaussian is set against alpha and C."""
 
-    dataset: Literal["mnist", "fashion-mnist", "digits"] = "mnist"
-    model: Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] = "resnet18"
-    stem: Literal["small", "small-pool", "imagenet"] = "imagenet"
+    dataset: RealDataset = "mnist"
+    model: ModelName = "resnet18"
+    stem: StemName = "imagenet"
     fraction: float = Field(1.0, gt=0, le=1, description="share of the real training set")
     iters: int = Field(300, ge=1)
     batch: int = Field(64, ge=1)
@@ -224,19 +234,6 @@ def _first_error(exc: Exception) -> str:
     return str(exc)
 
 
-def _describe(e: dict) -> str:
-    loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after"))
-    msg = e["msg"]
-    if e["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling; see syn2real.sweep.config for the keys)"
-    elif e["type"] == "literal_error" and "expected" in e.get("ctx", {}):
-        msg = f"got {e['input']!r}; allowed: {e['ctx']['expected']}"
-    elif e["type"] == "missing":
-        msg = "required key is missing"
-    msg = msg.removeprefix("Value error, ")
-    return f"'{loc or 'config'}': {msg}"
-
-
 def parse_config(raw: dict[str, Any], source: str = "config") -> StudyConfig:
     """Validate a mapping; :class:`ConfigError` names the source, the key and the rule."""
     if not isinstance(raw, dict):
@@ -244,9 +241,8 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> StudyConfig:
     try:
         return StudyConfig(**raw)
     except ValidationError as exc:
-        errs = exc.errors()
-        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
-        raise ConfigError(f"{source}: {_describe(errs[0])}{more}") from None
+        raise ConfigError(f"{source}: " + describe_validation(
+            exc.errors(), keys_hint="syn2real.sweep.config")) from None
 
 
 def load_config(path: str | Path) -> StudyConfig:

@@ -158,7 +158,7 @@ class _LocalRunner(_Runner):
                                    initializer=_exit_with_parent, initargs=(os.getpid(),))
 
     def submit(self, job: Job, threads: int) -> Any:
-        return self._pool.submit(run_job, job.to_dict(), threads)
+        return self._pool.submit(run_job, job.kind, job.spec, threads)
 
     def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -213,10 +213,11 @@ class _RayRunner(_Runner):
 
     def submit(self, job: Job, threads: int) -> Any:
         gpus = self._gpus if job.kind != "render" else 0
-        cpus = threads if job.kind != "render" else max(threads, job.params.get("workers", 1))
+        cpus = (threads if job.kind != "render"
+                else max(threads, getattr(job.spec, "workers", 1)))
         cpus = min(cpus, int(self._ray.cluster_resources().get("CPU", 1)))
         return self._fn.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(
-            job.to_dict(), threads)
+            job.kind, job.spec, threads)
 
     def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
         ready, _ = self._ray.wait(handles, num_returns=1)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import StudyConfig
 from .plan import build_plan
-from .results import export_cg
+from .results import export_cg, study_curves
 from .store import Store
 
 
@@ -55,25 +55,29 @@ def transfer_margins(store: Store, keys: Collection[str] | None = None
 
 
 def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
-            report: bool = True) -> dict[str, Any]:
-    """Export the CSV, fit the transfer law per curve with intervals, advise, write the report.
+           report: bool = True) -> dict[str, Any]:
+    """Fit the study's law once per curve, advise, write the report and export the CSV.
 
-    Only the jobs of ``cfg``'s plan count: rows left in the store by an earlier version of the
-    config (e.g. another fine-tuning learning rate) stay in the store but are not mixed in.
+    The curves come from the store in memory (:func:`~.results.study_curves`); every curve
+    is fitted once, by the batch path, with the study's law and settings, and the verdicts,
+    the model-size study and the report use those fits. ``results.csv`` is written as the
+    export of the same rows. Only the jobs of ``cfg``'s plan count: rows left in the store
+    by an earlier version of the config (e.g. another fine-tuning learning rate) stay in
+    the store but are not mixed in.
 
     Returns a JSON-ready dict: ``csv``, ``fits`` (one per curve), ``advice``, ``margins``,
     ``report`` (path) and ``notes``.
     """
     from ..advise import advise_many
-    from ..curves import DataError, curve_labels, read_curves
-    from ..law import PowerLaw, TransferLaw
+    from ..curves import DataError, curve_labels
+    from ..law import PowerLaw, TransferLaw, fit_estimators
 
     run_dir = Path(run_dir)
     keys = set(build_plan(cfg, run_dir).jobs)
     csv_path = export_cg(store, run_dir / "results.csv", keys)
     margins = transfer_margins(store, keys)
     try:
-        cs = read_curves(csv_path)
+        cs = study_curves(store, keys)
     except DataError as exc:  # e.g. failed jobs left a curve with fewer than 3 sizes
         return {"csv": str(csv_path), "fits": [], "advice": [], "margins": margins,
                 "target": cfg.fit.target, "report": None,
@@ -81,33 +85,26 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     fc = cfg.fit
     curves = cs.curves()
     labels = curve_labels([g for g, _ in curves])
-    fits, advice = [], []
     best = float(cs.data["err"].min())
     target = fc.target if fc.target is not None else 0.8 * best
     notes = list(cs.notes)
     if fc.target is None:
         notes.append(f"no fit.target in the config: the verdict is for 80% of the best error "
                      f"measured ({target:.4g})")
-    laws = []
-    for (group, g), label in zip(curves, labels, strict=True):
-        kwargs: dict[str, Any] = {"loss": fc.loss}
-        if fc.law == "transfer" and fc.D is not None:
-            kwargs["D"] = fc.D
-        est = (TransferLaw if fc.law == "transfer" else PowerLaw)(**kwargs)
-        est.fit(g["n"].to_numpy(), g["err"].to_numpy(), weights=g["weight"].to_numpy())
-        d = est.to_dict(level=fc.level)
-        d.update({"group": group, "label": label})
-        fits.append(d)
-        laws.append(est if fc.law == "transfer" else None)
+    template = (TransferLaw(loss=fc.loss, D=fc.D) if fc.law == "transfer"
+                else PowerLaw(loss=fc.loss))
+    data = [{"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
+             "weights": g["weight"].to_numpy(float)} for _, g in curves]
+    laws = fit_estimators(template, data)  # each curve fitted once, here
+    fits = [{**est.to_dict(level=fc.level), "group": group, "label": label}
+            for est, (group, _), label in zip(laws, curves, labels, strict=True)]
     # the verdicts come from the predictive engine, whatever law the table shows
     ok = [i for i, (_, g) in enumerate(curves) if np.unique(g["n"]).size >= 3]
-    verdicts = advise_many([{"n": curves[i][1]["n"].to_numpy(float),
-                             "err": curves[i][1]["err"].to_numpy(float),
-                             "weights": curves[i][1]["weight"].to_numpy(float)} for i in ok],
-                           target, budgets=fc.budget, level=fc.level,
-                           laws=[laws[i] for i in ok]) if ok else []
-    for i, adv in zip(ok, verdicts, strict=True):
-        advice.append({"group": curves[i][0], "label": labels[i], **adv.to_dict()})
+    eq1 = [law if isinstance(law, TransferLaw) else None for law in laws]
+    verdicts = advise_many([data[i] for i in ok], target, budgets=fc.budget, level=fc.level,
+                           laws=[eq1[i] for i in ok]) if ok else []
+    by_curve = dict(zip(ok, verdicts, strict=True))
+    advice = [{"group": curves[i][0], "label": labels[i], **by_curve[i].to_dict()} for i in ok]
     for i in sorted(set(range(len(curves))) - set(ok)):
         notes.append(f"{labels[i]}: fewer than 3 sizes, no verdict")
     complexity = complexity_rows(cfg, store, fits, keys)
@@ -121,17 +118,21 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     model_size = None
     if "model" in cs.groups and cs.data["model"].nunique() >= 3:
         from ..analysis import model_size_study
+        from ..analysis.modelsize import group_key
 
+        fitted = ({group_key(group, cs.groups): law for (group, _), law
+                   in zip(curves, laws, strict=True)} if fc.law == "transfer" else None)
         model_size = model_size_study(cs, D=fc.D, loss=fc.loss, level=fc.level,
-                                      alpha_bounds=None)
+                                      alpha_bounds=None, fitted=fitted)
     page = None
     if report:
         from ..report import build_report
 
         page = build_report(cs, run_dir / "report", D=fc.D, loss=fc.loss, target=target,
-                            budget=fc.budget,
-                            level=fc.level, model_size=model_size, complexity=complexity,
-                            knob_effects=effects)
+                            budget=fc.budget, level=fc.level, model_size=model_size,
+                            complexity=complexity, knob_effects=effects, laws=laws,
+                            advice=[by_curve.get(i) for i in range(len(curves))]
+                            if len(ok) == len(curves) else None)
     return {"csv": str(csv_path), "fits": fits, "advice": advice,
             "margins": margins, "target": target, "complexity": complexity,
             "knob_effects": effects,
@@ -160,6 +161,6 @@ def complexity_rows(cfg: StudyConfig, store: Store, fits: list[dict[str, Any]],
                      "negative_entropy": ent[setting]["negative_entropy"],
                      "estimator": ent[setting]["estimator"], "note": ent[setting]["note"],
                      "alpha": f["alpha"], "alpha_ci": f.get("alpha_ci"),
-                     "C": f["C"], "C_ci": f.get("C_ci"), "knob_options": options,
+                     "C": f.get("C", 0.0), "C_ci": f.get("C_ci"), "knob_options": options,
                      "knobs": "/".join(options.values())})
     return rows

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..train.checkpoint import checkpoint_path
-from .config import StudyConfig, stable_hash
+from ..hashing import stable_hash
+from ..jobspecs import ComplexityJob, FinetuneJob, JobSpec, PretrainJob, RenderJob
+from .config import StudyConfig
 
 #: rough single-core-pair costs measured on 2 CPU cores (seconds per image-step), used by
 #: ``syn2real plan`` when no finished job of the same kind is in the store yet.
@@ -25,19 +26,28 @@ _MODEL_COST = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 2.3, "resnet101": 4
 _TASK_COST = {"mulclass": 1.0, "sinclass": 1.0, "semseg": 3.0, "normal": 3.0, "objdet": 4.0}
 
 
-#: parameters that are paths inside the run folder (not part of a job's identity)
-_PATH_FIELDS = ("out", "data", "backbone")
-
-
 @dataclass
 class Job:
-    """One unit of work. ``params`` is everything the job function needs (plain values)."""
+    """One unit of work: a typed spec (:mod:`syn2real.jobspecs`) plus the study's labels.
+
+    ``tags`` are the study's bookkeeping (rendering setting, pre-training task, n, seeds)
+    that group results into curves; they are part of the key but not of the spec.
+    """
 
     key: str
     kind: str  # "render" | "pretrain" | "finetune" | "backbone" | "complexity"
-    params: dict[str, Any]
+    spec: JobSpec
     deps: list[str] = field(default_factory=list)
     label: str = ""
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The spec's fields and the tags as plain values (what the store records)."""
+        return {**self.spec.record(), **self.tags}
+
+    def identity(self) -> dict[str, Any]:
+        return {**self.spec.identity(), **self.tags}
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "kind": self.kind, "params": self.params, "deps": self.deps,
@@ -102,17 +112,26 @@ def _estimate(job: Job, history: dict[str, float]) -> float:
     return units * _TRAIN_S_PER_IMAGE_32["small-pool"] + 5
 
 
+def job_key(kind: str, identity: dict[str, Any], deps: list[str]) -> str:
+    """A job's content key: its kind, what decides its output and its inputs' keys (never a
+    path, so a moved run folder keeps its keys)."""
+    return f"{kind[:2]}-" + stable_hash({"kind": kind, "params": identity, "deps": deps})
+
+
 def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
     """Expand a config into its jobs (render -> pretrain -> finetune)."""
     run_dir = Path(run_dir)
     pc = cfg.pretrain
     jobs: dict[str, Job] = {}
 
-    def add(kind: str, params: dict[str, Any], deps: list[str], label: str) -> str:
-        # paths inside the run folder are left out: a moved run folder keeps its keys
-        ident = {k: v for k, v in params.items() if k not in _PATH_FIELDS}
-        key = f"{kind[:2]}-" + stable_hash({"kind": kind, "params": ident, "deps": deps})
-        jobs[key] = Job(key, kind, params, deps, label)
+    def add(kind: str, spec: JobSpec, deps: list[str], label: str,
+            out_in: Path | None = None, **tags: Any) -> str:
+        """Add a job; ``out_in``: its output folder is ``out_in / key`` (the key never
+        depends on paths, so it can name the folder)."""
+        key = job_key(kind, {**spec.identity(), **tags}, deps)
+        if out_in is not None:
+            spec = spec.model_copy(update={"out": str(out_in / key)})
+        jobs[key] = Job(key, kind, spec, deps, label, tags)
         return key
 
     backbones: list[tuple[str | None, dict[str, Any]]] = []
@@ -126,43 +145,45 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         spec = cfg.render.spec(name)
         n_images = _round_up(max(pc.n) + pc.val_images, spec.shard_size)
         data_dir = run_dir / "data" / f"{name}-{spec.spec_hash()}"
-        rkey = add("render", {"setting": name, "spec": spec.model_dump(mode="json"),
-                              "spec_hash": spec.spec_hash(), "n_images": n_images,
-                              "out": str(data_dir), "workers": cfg.render.workers},
-                   [], f"render {name} ({n_images} images)")
+        rkey = add("render", RenderJob(spec=spec, n_images=n_images, out=str(data_dir),
+                                       workers=cfg.render.workers),
+                   [], f"render {name} ({n_images} images)", setting=name,
+                   spec_hash=spec.spec_hash())
         for task in pc.tasks:
             for model in pc.models:
                 for seed in cfg.seeds:
                     for n in pc.n:
-                        params = {"setting": name, "data": str(data_dir),
-                                  "spec_hash": spec.spec_hash(), "n": n, "task": task,
-                                  "model": model, "seed": seed, "iters": pc.iters,
-                                  "batch": pc.batch, "lr": pc.lr, "stem": pc.stem,
-                                  "val_images": pc.val_images, "bf16": pc.bf16,
-                                  "channels_last": pc.channels_last, "image_size": spec.size}
-                        pkey_hash = stable_hash({"p": params, "d": rkey})
-                        params["out"] = str(run_dir / "pretrain" / f"pt-{pkey_hash}")
-                        pkey = add("pretrain", params, [rkey],
-                                   f"pretrain {name} {task} {model} n={n} seed={seed}")
+                        pspec = PretrainJob(
+                            data=str(data_dir), n=n, task=task, model=model, seed=seed,
+                            iters=pc.iters, batch=pc.batch, lr=pc.lr, stem=pc.stem,
+                            val_images=pc.val_images, bf16=pc.bf16,
+                            channels_last=pc.channels_last, out="")
+                        pkey = add("pretrain", pspec, [rkey],
+                                   f"pretrain {name} {task} {model} n={n} seed={seed}",
+                                   out_in=run_dir / "pretrain", setting=name,
+                                   spec_hash=spec.spec_hash(), image_size=spec.size)
                         backbones.append((pkey, {"setting": name, "ptask": task,
                                                  "model": model, "n": n, "stem": pc.stem,
                                                  "pseed": seed, "pscale": pscale}))
     if cfg.complexity is not None:
         cc = cfg.complexity
-        bparams = {"dataset": cc.dataset, "model": cc.model, "stem": cc.stem,
-                   "fraction": cc.fraction, "iters": cc.iters, "batch": cc.batch, "lr": cc.lr,
-                   "image_size": cc.size, "data_path": cc.data_path, "task": "sinclass",
-                   "seed": 0, "test_images": 2000}
-        bparams["out"] = str(run_dir / "real-backbone" / f"rb-{stable_hash(bparams)}")
-        bkey = add("backbone", bparams, [], f"real backbone {cc.model} on {cc.dataset}")
+
+        bspec = FinetuneJob(dataset=cc.dataset, task="sinclass", model=cc.model, stem=cc.stem,
+                            fraction=cc.fraction, iters=cc.iters, batch=cc.batch, lr=cc.lr,
+                            image_size=cc.size, data_path=cc.data_path, seed=0, evals=1,
+                            out="")
+        bkey = add("backbone", bspec, [], f"real backbone {cc.model} on {cc.dataset}",
+                   out_in=run_dir / "real-backbone")
+        checkpoint = jobs[bkey].spec.checkpoint
         for rkey in [k for k, j in jobs.items() if j.kind == "render"]:
-            r = jobs[rkey].params
-            add("complexity", {"setting": r["setting"], "data": r["out"],
-                               "backbone": str(checkpoint_path(bparams["out"])),
-                               "images": min(cc.images, r["n_images"]),
-                               "estimator": cc.estimator, "model": cc.model,
-                               "image_size": r["spec"]["size"]},
-                [rkey, bkey], f"complexity {r['setting']}")
+            r = jobs[rkey]
+            rspec = r.spec
+            assert isinstance(rspec, RenderJob)
+            add("complexity", ComplexityJob(data=rspec.out, backbone=str(checkpoint),
+                                            images=min(cc.images, rspec.n_images),
+                                            estimator=cc.estimator),
+                [rkey, bkey], f"complexity {r.tags['setting']}", setting=r.tags["setting"],
+                model=cc.model, image_size=rspec.spec.size)
     for fi, ft in enumerate(cfg.finetune):
         for pkey, info in backbones:
             for how, amount in ft.sizes():
@@ -173,18 +194,19 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                 else:  # paired with the pre-training seed
                     ft_seeds = [info["pseed"]]
                 for seed in ft_seeds:
-                    params = {"finetune_index": fi, "task": ft.task, "dataset": ft.dataset,
-                              how: amount, "iters": ft.iters, "batch": ft.batch, "lr": ft.lr,
-                              "image_size": ft.size, "reg_lambda": ft.reg_lambda,
-                              "boards": ft.boards, "data_path": ft.data_path, "seed": seed,
-                              "evals": ft.evals, "data_seed": ft.data_seed,
-                              "backbone": (None if pkey is None else
-                                           str(checkpoint_path(jobs[pkey].params["out"]))),
-                              "test_images": 2000, **info}
-                    add("finetune", params, [] if pkey is None else [pkey],
+                    bb = None if pkey is None else jobs[pkey].spec.checkpoint
+                    fspec = FinetuneJob(
+                        backbone=None if bb is None else str(bb), dataset=ft.dataset,
+                        task=ft.task, model=info["model"], stem=info["stem"],
+                        iters=ft.iters, batch=ft.batch, lr=ft.lr, image_size=ft.size,
+                        reg_lambda=ft.reg_lambda, boards=ft.boards, data_path=ft.data_path,
+                        seed=seed, evals=ft.evals, data_seed=ft.data_seed, **{how: amount})
+                    add("finetune", fspec, [] if pkey is None else [pkey],
                         f"finetune {ft.task}/{ft.dataset} {how}={amount} <- "
                         f"{info['setting']} {info['ptask']} {info['model']} n={info['n']} "
-                        f"pseed={info['pseed']} seed={seed}")
+                        f"pseed={info['pseed']} seed={seed}",
+                        finetune_index=fi, setting=info["setting"], ptask=info["ptask"],
+                        n=info["n"], pseed=info["pseed"], pscale=info["pscale"])
     return Plan(cfg, run_dir, jobs)
 
 

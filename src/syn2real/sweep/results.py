@@ -1,36 +1,27 @@
-"""From the results store to learning curves: the cg-transfer CSV, fits and the verdict.
+"""From the results store to learning curves, in memory, and the cg-transfer export.
 
-``export_cg`` writes the paper authors' schema (``n_eval, value, pretrain.data, pscale, ptask,
+:func:`study_curves` turns a study's finished fine-tunes into a validated
+:class:`~syn2real.curves.CurveSet` directly (no file in between); :func:`export_cg` writes
+the same rows in the paper authors' schema (``n_eval, value, pretrain.data, pscale, ptask,
 fdata, fratio, ftask, model, nparam, pdata``) plus ``s`` (real images used) and ``seed``, so
-``syn2real fit`` reads a sweep's results unchanged; seeds are averaged by the reader.
+``syn2real fit`` reads a sweep's results unchanged; seeds are averaged by the reader. Both
+use one table, :func:`cg_rows`, whose columns are :data:`syn2real.curves.CG_COLUMNS` plus
+``s`` and ``seed``.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Collection
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_open
+from ..curves import CG_COLUMNS, CurveSet, DataError, curves_from_frame
+from ..registry import backbone_millions, short_model
 from .store import Store
 
-CG_HEADER = ("n_eval", "value", "pretrain.data", "pscale", "ptask", "fdata", "fratio",
-             "ftask", "model", "nparam", "pdata", "s", "seed")
-
-
-@cache
-def backbone_millions(model: str) -> float:
-    """Backbone parameters in millions (torchvision ResNet without ``fc``)."""
-    from torchvision import models as tvm
-
-    net = getattr(tvm, model)(weights=None)
-    return sum(p.numel() for k, p in net.named_parameters() if not k.startswith("fc.")) / 1e6
-
-
-def _short(model: str) -> str:
-    return model.replace("resnet", "r")
+CG_HEADER = (*CG_COLUMNS, "s", "seed")
 
 
 def cg_rows(store: Store, keys: Collection[str] | None = None) -> list[dict[str, Any]]:
@@ -50,19 +41,37 @@ def cg_rows(store: Store, keys: Collection[str] | None = None) -> list[dict[str,
             "pretrain.data": p["n"], "pscale": pscale,
             "ptask": p["ptask"], "fdata": p["dataset"],
             "fratio": round(100.0 * s / pool, 4), "ftask": p["task"],
-            "model": _short(p["model"]), "nparam": round(backbone_millions(p["model"]), 2),
+            "model": short_model(p["model"]),
+            "nparam": round(backbone_millions(p["model"]), 2),
             "pdata": p["setting"], "s": s,
             "seed": f"{'-' if p['pseed'] is None else p['pseed']}/{p['seed']}"})
     return rows
 
 
+def study_rows(store: Store, keys: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """:func:`cg_rows` with the from-scratch rows copied into every curve (what the export
+    and :func:`study_curves` hold)."""
+    rows = cg_rows(store, keys)
+    if not rows:
+        raise DataError(f"{store.path}: no finished fine-tuning job yet. Fix: run the study "
+                        "(syn2real run) until some fine-tunes finish")
+    return _with_scratch_per_setting(rows)
+
+
+def study_curves(store: Store, keys: Collection[str] | None = None) -> CurveSet:
+    """The study's learning curves, validated in memory (the reader of the exported CSV
+    applied to the same rows, so both give the same curves)."""
+    import pandas as pd
+
+    rows = study_rows(store, keys)
+    return curves_from_frame(pd.DataFrame(rows, columns=list(CG_HEADER)),
+                             source=str(store.path))
+
+
 def export_cg(store: Store, path: str | Path, keys: Collection[str] | None = None) -> Path:
     """Write the fine-tuning results as a cg-transfer CSV (atomically); ``keys`` as in
     :func:`cg_rows`."""
-    rows = cg_rows(store, keys)
-    if not rows:
-        raise ValueError(f"{store.path}: no finished fine-tuning job to export yet")
-    rows = _with_scratch_per_setting(rows)
+    rows = study_rows(store, keys)
     path = Path(path)
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CG_HEADER)

@@ -20,14 +20,16 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from ..registry import MODELS, STEMS, TASKS
+
 RESNETS = {"resnet18": tvm.resnet18, "resnet34": tvm.resnet34, "resnet50": tvm.resnet50,
            "resnet101": tvm.resnet101, "resnet152": tvm.resnet152}
-TASKS = ("mulclass", "sinclass", "semseg", "normal", "objdet")
+assert set(RESNETS) == set(MODELS), "registry and torchvision builders disagree"
 
 
-#: stems: torchvision's 7x7/2 conv + max-pool; 3x3/1 conv without max-pool (32 px inputs
-#: keep 4x4 at layer4, ~5x the cost); 3x3/1 conv with the max-pool kept (2x2 at layer4).
-STEMS = ("imagenet", "small", "small-pool")
+# stems (registry.STEMS): torchvision's 7x7/2 conv + max-pool ("imagenet"); 3x3/1 conv
+# without max-pool ("small": 32 px inputs keep 4x4 at layer4, ~5x the cost); 3x3/1 conv with
+# the max-pool kept ("small-pool": 2x2 at layer4).
 
 
 def stem_name(small_stem: bool | str | None) -> str:
@@ -190,4 +192,4 @@ def build_model(task: str, arch: str = "resnet18", num_classes: int = 10,
         return DenseModel(build_backbone(arch, small_stem, dilated=True), 3, aux=False)
     if task == "objdet":
         return Detector(build_backbone(arch, small_stem), num_classes, image_size)
-    raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")

@@ -8,6 +8,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..registry import PRETRAIN_TASKS
+from ..tasks.task import Task, get_task
+
 Array = np.ndarray
 MEAN = torch.tensor([0.5, 0.5, 0.5]).view(3, 1, 1)
 STD = torch.tensor([0.25, 0.25, 0.25]).view(3, 1, 1)
@@ -29,14 +32,16 @@ def to_tensor(img: Array, size: int | None = None, normalise: bool = True) -> to
 class SyntheticTask(Dataset):
     """Images ``[start, stop)`` of a rendered dataset with the target of a pre-training task.
 
+    The target comes from the task object (:meth:`~syn2real.tasks.task.Task.synthetic_target`):
     ``mulclass``: multi-label vector; ``semseg``: class mask (0 background); ``normal``:
     (normals (3, H, W), valid mask); ``objdet``: torchvision target dict (boxes, labels).
     """
 
-    def __init__(self, shards: Any, task: str, start: int, stop: int, flip: bool = False,
-                 seed: int = 0) -> None:
-        self.ds, self.task, self.start, self.stop = shards, task, start, stop
-        self.flip = flip and task != "normal"  # a flip would break the normals' frame
+    def __init__(self, shards: Any, task: str | Task, start: int, stop: int,
+                 flip: bool = False, seed: int = 0) -> None:
+        self.task = get_task(task, PRETRAIN_TASKS)
+        self.ds, self.start, self.stop = shards, start, stop
+        self.flip = flip and self.task.flips  # a flip would break the normals' frame
         self.seed = seed
         self.epoch = 0
 
@@ -46,48 +51,11 @@ class SyntheticTask(Dataset):
     def __getitem__(self, i: int):
         item = self.ds[self.start + i]
         x = to_tensor(np.asarray(item["rgb"]), normalise=True)
-        flip = self.flip and bool(np.random.default_rng((self.seed, self.epoch, i)).integers(2))
-        if self.task == "mulclass":
-            y: Any = torch.from_numpy(np.asarray(item["labels"], np.float32))
-        elif self.task == "semseg":
-            y = torch.from_numpy(np.asarray(item["semantic"], np.int64))
-        elif self.task == "normal":
-            y = (torch.from_numpy(np.asarray(item["normal"], np.float32)).permute(2, 0, 1),
-                 torch.from_numpy(np.asarray(item["instance"]) >= 0))
-        elif self.task == "objdet":
-            y = _det_target(np.asarray(item["instance"]), np.asarray(item["semantic"]))
-        else:
-            raise ValueError(f"unknown pre-training task {self.task!r}")
-        if flip:
+        y = self.task.synthetic_target(item)
+        if self.flip and bool(np.random.default_rng((self.seed, self.epoch, i)).integers(2)):
             x = x.flip(-1)
-            if self.task == "semseg":
-                y = y.flip(-1)
-            elif self.task == "objdet":
-                y = _flip_target(y, x.shape[-1])
+            y = self.task.flip_target(y, x.shape[-1])
         return x, y
-
-
-def _det_target(inst: Array, sem: Array) -> dict[str, torch.Tensor]:
-    from scipy.ndimage import find_objects
-
-    lab = np.clip(inst, 0, None)
-    boxes, labels = [], []
-    for j, sl in enumerate(find_objects(lab), start=1):
-        if sl is None:
-            continue
-        ys, xs = sl
-        if xs.stop - xs.start < 2 or ys.stop - ys.start < 2:
-            continue
-        boxes.append([xs.start, ys.start, xs.stop, ys.stop])
-        labels.append(int(sem[lab == j].max()))
-    return {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            "labels": torch.tensor(labels, dtype=torch.int64)}
-
-
-def _flip_target(t: dict[str, torch.Tensor], width: int) -> dict[str, torch.Tensor]:
-    b = t["boxes"].clone()
-    b[:, [0, 2]] = width - t["boxes"][:, [2, 0]]
-    return {"boxes": b, "labels": t["labels"]}
 
 
 class RealClassification(Dataset):
@@ -127,16 +95,6 @@ class BoardTask(Dataset):
                    "labels": torch.from_numpy(self.b.classes[i] + 1)}
 
 
-def collate(task: str):
-    """Batching: stacked tensors, except detection targets (lists)."""
-    def fn(batch):
-        xs = torch.stack([b[0] for b in batch])
-        ys = [b[1] for b in batch]
-        if task == "objdet":
-            return xs, ys
-        if task == "normal":
-            return xs, (torch.stack([y[0] for y in ys]), torch.stack([y[1] for y in ys]))
-        if isinstance(ys[0], torch.Tensor):
-            return xs, torch.stack(ys)
-        return xs, torch.tensor(ys)
-    return fn
+def collate(task: str | Task):
+    """Batching of a task (stacked tensors; detection targets stay lists)."""
+    return get_task(task).collate

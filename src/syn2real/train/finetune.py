@@ -9,30 +9,33 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from ..tasks.models import build_model, stem_name
-from .checkpoint import checkpoint_path, load_checkpoint, save_backbone
-from .datasets import BoardTask, RealClassification, collate
+from ..jobspecs import FinetuneJob
+from ..registry import FINETUNE_TASKS
+from ..tasks.models import stem_name
+from ..tasks.task import get_task
+from .checkpoint import load_checkpoint, save_backbone
+from .datasets import BoardTask, RealClassification
 from .loop import evaluate, train
-from .runtime import FINETUNE_TASKS, device_for, seed_all, versions
+from .runtime import device_for, seed_all, versions
 
 
-def _real_split(dataset: str, data_path: str | None, seed: int):
-    from ..data import load_real, stratified_split
+def _real_split(dataset: str, data_path: str | None, seed: int, test_images: int):
+    from ..data import balanced_subset, load_real, stratified_split
 
     if dataset == "fashion-mnist":
         train_set = load_real(dataset, split="train", path=data_path)
         test_set = load_real(dataset, split="test", path=data_path)
-        from ..data import balanced_subset
-
-        test_set = test_set.take(balanced_subset(test_set.labels, count=2000, seed=seed))
+        test_set = test_set.take(balanced_subset(test_set.labels, count=test_images,
+                                                 seed=seed))
         return train_set, test_set
     full = load_real(dataset, path=data_path)
     tr, te = stratified_split(full.labels, 0.4 if dataset == "mnist" else 0.3, seed=12345)
     return full.take(tr), full.take(te)
 
 
-def finetune(backbone: str | Path | None, dataset: str, task: str, *,
-             fraction: float | None = None, count: int | None = None, arch: str | None = None,
+def finetune(backbone: str | Path | FinetuneJob | None, dataset: str = "mnist",
+             task: str = "sinclass", *, fraction: float | None = None,
+             count: int | None = None, arch: str | None = None,
              stem: bool | str | None = None, iters: int = 300, batch: int = 64, lr: float = 0.02,
              size: int = 32, reg_lambda: float = 0.0, boards: int = 200, seed: int = 0,
              device: str = "auto", bf16: bool = False, channels_last: bool = False,
@@ -40,6 +43,10 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
              data_path: str | None = None, out: str | Path | None = None,
              data_seed: int = 0) -> dict[str, Any]:
     """Fine-tune all parameters on real data; ``backbone=None`` is the from-scratch baseline.
+
+    Takes a :class:`~syn2real.jobspecs.FinetuneJob` (``finetune(job)``) or its fields as
+    arguments (``arch`` is the job's ``model``, ``size`` its ``image_size``; ``val_every``
+    sets the number of evaluations, ``iters // val_every``).
 
     ``data_seed`` picks the real subset (and test subset, boards); ``seed`` the training
     randomness (head initialisation, batch order, flips). Keeping ``data_seed`` fixed makes
@@ -50,41 +57,58 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
 
     Returns the error at the last iteration and the best over the evaluations.
     """
+    if isinstance(backbone, FinetuneJob):
+        job = backbone
+    else:
+        job = FinetuneJob.make(
+            backbone=None if backbone is None else str(backbone), dataset=dataset, task=task,
+            fraction=fraction, count=count, model=arch,
+            stem=None if stem is None else stem_name(stem), iters=iters, batch=batch, lr=lr,
+            image_size=size, reg_lambda=reg_lambda, boards=boards, seed=seed,
+            data_seed=data_seed, evals=max(1, iters // val_every) if val_every else 4,
+            bf16=bf16, channels_last=channels_last, data_path=data_path,
+            out=None if out is None else str(out), device=device)
+    return run_finetune(job, threads)
+
+
+def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]:
+    """Run a validated fine-tuning job; returns its result row."""
     from ..data import balanced_subset, compose_boards
 
-    if task not in FINETUNE_TASKS:
-        raise ValueError(f"unknown fine-tuning task {task!r}; choose one of {FINETUNE_TASKS}")
+    task = get_task(job.task, FINETUNE_TASKS)
     ck: dict[str, Any] | None = None
-    if backbone is not None:
-        ck = load_checkpoint(backbone)
+    arch, stem = job.model, job.stem
+    if job.backbone is not None:
+        ck = load_checkpoint(job.backbone)
         arch = arch or ck["arch"]
         if stem is None:
             stem = ck["stem"] if "stem" in ck else ck.get("small_stem", True)
     arch = arch or "resnet18"
     stem = stem_name(True if stem is None else stem)
-    g = seed_all(seed, threads)
-    dev = device_for(device)
-    train_set, test_set = _real_split(dataset, data_path, data_seed)
-    if (fraction is None) == (count is None):
-        fraction = 0.1 if count is None else None
+    size, boards, data_seed = job.image_size, job.boards, job.data_seed
+    g = seed_all(job.seed, threads)
+    dev = device_for(job.device)
+    train_set, test_set = _real_split(job.dataset, job.data_path, data_seed, job.test_images)
+    fraction, count = job.fraction, job.count
+    if fraction is None and count is None:
+        fraction = 0.1
     idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=data_seed)
-    n_cls = len(train_set.classes)
-    if task == "sinclass":
-        num = n_cls
-        tr = RealClassification(train_set.images[idx], train_set.labels[idx], size, flip=False,
-                                seed=seed)
-        te = RealClassification(test_set.images, test_set.labels, size)
-    else:
-        num = n_cls + 1 if task == "semseg" else n_cls
+    num = task.num_classes(len(train_set.classes))
+    if task.name == "sinclass":
+        tr: Any = RealClassification(train_set.images[idx], train_set.labels[idx], size,
+                                     flip=False, seed=job.seed)
+        te: Any = RealClassification(test_set.images, test_set.labels, size)
+    else:  # detection and segmentation on composed boards
         b_tr = compose_boards(train_set.take(idx), boards, size=size, seed=data_seed)
         b_te = compose_boards(test_set, max(boards // 2, 20), size=size, seed=data_seed + 1)
-        tr, te = BoardTask(b_tr, task), BoardTask(b_te, task)
-    model = build_model(task, arch, num, stem, size)
+        tr, te = BoardTask(b_tr, task.name), BoardTask(b_te, task.name)
+    model = task.build(arch, num, stem, size)
     if ck is not None:
         model.load_backbone(ck["backbone"])
+    batch = job.batch
     loader = DataLoader(tr, batch_size=min(batch, len(tr)), shuffle=True, generator=g,
-                        collate_fn=collate(task), drop_last=len(tr) >= batch)
-    test_loader = DataLoader(te, batch_size=batch, collate_fn=collate(task))
+                        collate_fn=task.collate, drop_last=len(tr) >= batch)
+    test_loader = DataLoader(te, batch_size=batch, collate_fn=task.collate)
     evals: list[dict[str, float]] = []
 
     def validate(m: torch.nn.Module) -> dict[str, float]:
@@ -93,18 +117,18 @@ def finetune(backbone: str | Path | None, dataset: str, task: str, *,
         return v
 
     t0 = time.perf_counter()
-    res = train(task, model, loader, iters=iters, lr=lr, device=dev, bf16=bf16,
-                channels_last=channels_last, reg_lambda=reg_lambda, validate=validate,
-                val_every=val_every or max(1, iters // 4))
-    config = {"backbone": None if backbone is None else str(backbone),
-              "pretrain": None if ck is None else ck.get("config"), "dataset": dataset,
-              "task": task, "fraction": fraction, "count": count, "s": int(len(idx)),
+    res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
+                channels_last=job.channels_last, reg_lambda=job.reg_lambda, validate=validate,
+                val_every=job.val_every)
+    config = {"backbone": job.backbone,
+              "pretrain": None if ck is None else ck.get("config"), "dataset": job.dataset,
+              "task": job.task, "fraction": fraction, "count": count, "s": int(len(idx)),
               "train_pool": int(len(train_set)),
-              "model": arch, "stem": stem, "iters": iters, "batch": batch,
-              "lr": lr, "size": size, "reg_lambda": reg_lambda, "seed": seed,
+              "model": arch, "stem": stem, "iters": job.iters, "batch": batch,
+              "lr": job.lr, "size": size, "reg_lambda": job.reg_lambda, "seed": job.seed,
               "data_seed": data_seed}
-    if out is not None:
-        save_backbone(checkpoint_path(out), model, arch=arch, stem=stem, task=task,
+    if job.checkpoint is not None:
+        save_backbone(job.checkpoint, model, arch=arch, stem=stem, task=job.task,
                       val=evals[-1], config=config)
     return {"kind": "finetune", "config": config,
             "metrics": {"error_last": evals[-1]["error"],

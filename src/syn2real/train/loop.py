@@ -12,90 +12,33 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..tasks import metrics
+from ..tasks.task import Task, get_task
 
 
-def task_loss(task: str, model: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
-    """Loss of one batch."""
-    if task == "objdet":
-        losses = model(list(x), y)
-        return sum(losses.values())
-    out = model(x)
-    if task == "mulclass":
-        return nn.functional.binary_cross_entropy_with_logits(out, y)
-    if task == "sinclass":
-        return nn.functional.cross_entropy(out, y)
-    if task == "semseg":
-        loss = nn.functional.cross_entropy(out["out"], y)
-        if "aux" in out:
-            loss = loss + 0.5 * nn.functional.cross_entropy(out["aux"], y)
-        return loss
-    if task == "normal":
-        n, valid = y
-        pred = nn.functional.normalize(out["out"], dim=1)
-        cos = (pred * n).sum(dim=1)
-        return (1.0 - cos)[valid].mean()
-    raise ValueError(f"unknown task {task!r}")
+def task_loss(task: str | Task, model: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
+    """Loss of one batch (the task object's :meth:`~syn2real.tasks.task.Task.loss`)."""
+    return get_task(task).loss(model, x, y)
 
 
-@torch.no_grad()
-def evaluate(task: str, model: nn.Module, loader: DataLoader, num_classes: int,
+def evaluate(task: str | Task, model: nn.Module, loader: DataLoader, num_classes: int,
              device: torch.device) -> dict[str, float]:
-    """Metric and error (1 - metric) of a model on a loader."""
-    if task not in ("objdet", "mulclass", "sinclass", "semseg", "normal"):
-        raise ValueError(f"unknown task {task!r}: objdet, mulclass, sinclass, semseg or normal")
-    model.eval()
-    outs, tgts = [], []
-    conf = None
-    for x, y in loader:
-        x = x.to(device)
-        if task == "objdet":
-            preds = model(list(x))
-            outs += [{k: v.cpu().numpy() for k, v in p.items()} for p in preds]
-            tgts += [{k: v.numpy() for k, v in t.items()} for t in y]
-            continue
-        out = model(x)
-        if task in ("mulclass", "sinclass"):
-            outs.append(out.float().cpu().numpy())
-            tgts.append(y.numpy())
-        elif task == "semseg":
-            pred = out["out"].argmax(1).cpu().numpy()
-            c = metrics.confusion(pred.ravel(), y.numpy().ravel(), num_classes)
-            conf = c if conf is None else conf + c
-        elif task == "normal":
-            outs.append(out["out"].float().cpu().numpy())
-            tgts.append((y[0].numpy(), y[1].numpy()))
-    model.train()
-    if task == "mulclass":
-        m = metrics.multilabel_map(np.concatenate(outs), np.concatenate(tgts))
-        return {"mAP": m, "error": 1 - m}
-    if task == "sinclass":
-        m = metrics.accuracy(np.concatenate(outs), np.concatenate(tgts))
-        return {"accuracy": m, "error": 1 - m}
-    if task == "semseg":
-        m = metrics.mean_iou(conf)
-        return {"mIoU": m, "error": 1 - m}
-    if task == "normal":
-        r = metrics.normal_errors(np.concatenate(outs), np.concatenate([t[0] for t in tgts]),
-                                  np.concatenate([t[1] for t in tgts]))
-        # error in [0, 1]: share of valid pixels outside 11.25 degrees
-        return {**r, "error": 1 - r["within_11.25"]}
-    m = metrics.detection_map(outs, tgts, num_classes)
-    return {"mAP": m, "error": 1 - m}
+    """Metric and error (1 - metric) of a model on a loader; an unknown task is an error."""
+    return get_task(task).evaluate(model, loader, num_classes, device)
 
 
-def schedule(task: str, iters: int, warmup: int) -> Callable[[int], float]:
+def schedule(task: str | Task, iters: int, warmup: int) -> Callable[[int], float]:
     """Learning-rate factor per iteration: linear warm-up, then cosine (poly 0.9 for semseg)."""
+    poly = get_task(task).decay == "poly"
+
     def f(it: int) -> float:
         if it < warmup:
             return (it + 1) / warmup
         t = (it - warmup) / max(1, iters - warmup)
-        if task == "semseg":
+        if poly:
             return (1 - t) ** 0.9
         return 0.5 * (1 + math.cos(math.pi * t))
     return f
@@ -111,7 +54,7 @@ def _cycle(loader: DataLoader) -> Iterator:
         epoch += 1
 
 
-def train(task: str, model: nn.Module, loader: DataLoader, *, iters: int, lr: float,
+def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: float,
           warmup: int | None = None, device: torch.device | None = None, bf16: bool = False,
           channels_last: bool = False, reg_lambda: float = 0.0,
           validate: Callable[[nn.Module], dict[str, float]] | None = None,
@@ -122,6 +65,7 @@ def train(task: str, model: nn.Module, loader: DataLoader, *, iters: int, lr: fl
     ``validate`` (every ``val_every`` iterations and at the end) feeds ``on_best`` whenever the
     validation error improves (best-checkpoint selection).
     """
+    task = get_task(task)
     device = device or torch.device("cpu")
     model.to(device)
     if channels_last:
@@ -143,14 +87,9 @@ def train(task: str, model: nn.Module, loader: DataLoader, *, iters: int, lr: fl
         x = x.to(device)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if task == "objdet":
-            y = [{k: v.to(device) for k, v in t.items()} for t in y]
-        elif task == "normal":
-            y = (y[0].to(device), y[1].to(device))
-        else:
-            y = y.to(device)
+        y = task.to_device(y, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = task_loss(task, model, x, y)
+            loss = task.loss(model, x, y)
         if anchor is not None:
             loss = loss + reg_lambda * sum(((p - a) ** 2).sum() for p, a in zip(params, anchor,
                                                                             strict=True))

@@ -9,60 +9,77 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from ..tasks.models import build_model, stem_name
-from .checkpoint import checkpoint_path, save_backbone
-from .datasets import SyntheticTask, collate
+from ..jobspecs import PretrainJob
+from ..registry import PRETRAIN_TASKS
+from ..tasks.models import stem_name
+from ..tasks.task import get_task
+from .checkpoint import save_backbone
+from .datasets import SyntheticTask
 from .loop import evaluate, train
-from .runtime import PRETRAIN_TASKS, device_for, seed_all, versions
+from .runtime import device_for, seed_all, versions
 
 
-def pretrain(data: str | Path, n: int, task: str, arch: str = "resnet18", *, out: str | Path,
-             iters: int = 600, batch: int = 64, lr: float = 0.05, val_images: int = 1000,
+def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "mulclass",
+             arch: str = "resnet18", *, out: str | Path | None = None, iters: int = 600,
+             batch: int = 64, lr: float = 0.05, val_images: int = 1000,
              stem: bool | str = "small", seed: int = 0, device: str = "auto", bf16: bool = False,
              channels_last: bool = False, threads: int | None = None,
              val_every: int = 0) -> dict[str, Any]:
-    """Pre-train ``arch`` on the first ``n`` images of a rendered dataset.
+    """Pre-train a backbone on the first ``n`` images of a rendered dataset.
 
-    The best checkpoint by the validation error on the ``val_images`` images that follow the
-    training prefix (held-out synthetic images, as in the paper) is written to
-    ``out/backbone.pt`` atomically.
+    Takes a :class:`~syn2real.jobspecs.PretrainJob` (``pretrain(job)``) or its fields as
+    arguments (``arch`` is the job's ``model``). The best checkpoint by the validation error
+    on the ``val_images`` images that follow the training prefix (held-out synthetic images,
+    as in the paper) is written to ``job.checkpoint`` (``out/backbone.pt``) atomically.
     """
+    if isinstance(data, PretrainJob):
+        job = data
+    else:
+        if n is None or out is None:
+            raise TypeError("pretrain(data, n, ..., out=...) or pretrain(job)")
+        job = PretrainJob.make(data=str(data), n=n, task=task, model=arch, out=str(out),
+                          iters=iters, batch=batch, lr=lr, val_images=val_images,
+                          stem=stem_name(stem), seed=seed, bf16=bf16,
+                          channels_last=channels_last, val_every=val_every, device=device)
+    return run_pretrain(job, threads)
+
+
+def run_pretrain(job: PretrainJob, threads: int | None = None) -> dict[str, Any]:
+    """Run a validated pre-training job; returns its result row."""
     from ..data.shards import ShardDataset
 
-    if task not in PRETRAIN_TASKS:
-        raise ValueError(f"unknown pre-training task {task!r}; choose one of {PRETRAIN_TASKS}")
-    ds = ShardDataset(data)
-    if n < 1 or n + val_images > len(ds):
-        raise ValueError(f"{data} has {len(ds)} images; pre-training on n = {n} plus "
+    task = get_task(job.task, PRETRAIN_TASKS)
+    ds = ShardDataset(job.data)
+    n, val_images = job.n, job.val_images
+    if n + val_images > len(ds):
+        raise ValueError(f"{job.data} has {len(ds)} images; pre-training on n = {n} plus "
                          f"{val_images} validation images needs n + val <= {len(ds)} (render "
                          "more with syn2real render, or lower --val-images)")
-    stem = stem_name(stem)
-    g = seed_all(seed, threads)
-    dev = device_for(device)
-    n_classes = ds.spec.n_classes
-    num = n_classes + 1 if task == "semseg" else n_classes
+    g = seed_all(job.seed, threads)
+    dev = device_for(job.device)
+    num = task.num_classes(ds.spec.n_classes)
     size = ds.spec.size
-    model = build_model(task, arch, num, stem, size)
-    train_ds = SyntheticTask(ds, task, 0, n, flip=True, seed=seed)
-    loader = DataLoader(train_ds, batch_size=batch, shuffle=True, generator=g,
-                        collate_fn=collate(task), drop_last=n >= batch)
-    val_loader = DataLoader(SyntheticTask(ds, task, n, n + val_images), batch_size=batch,
-                            collate_fn=collate(task))
-    out = Path(out)
-    ckpt = checkpoint_path(out)
-    config = {"data": str(data), "spec_hash": ds.manifest["spec_hash"], "n": n, "task": task,
-              "model": arch, "stem": stem, "iters": iters, "batch": batch, "lr": lr,
-              "seed": seed, "val_images": val_images, "image_size": size,
-              "num_classes": num}
+    model = task.build(job.model, num, job.stem, size)
+    train_ds = SyntheticTask(ds, task, 0, n, flip=True, seed=job.seed)
+    loader = DataLoader(train_ds, batch_size=job.batch, shuffle=True, generator=g,
+                        collate_fn=task.collate, drop_last=n >= job.batch)
+    val_loader = DataLoader(SyntheticTask(ds, task, n, n + val_images), batch_size=job.batch,
+                            collate_fn=task.collate)
+    ckpt = job.checkpoint
+    config = {"data": job.data, "spec_hash": ds.manifest["spec_hash"], "n": n,
+              "task": job.task, "model": job.model, "stem": job.stem, "iters": job.iters,
+              "batch": job.batch, "lr": job.lr, "seed": job.seed, "val_images": val_images,
+              "image_size": size, "num_classes": num}
 
     def on_best(m: torch.nn.Module, v: dict) -> None:
-        save_backbone(ckpt, m, arch=arch, stem=stem, task=task, val=v, config=config)
+        save_backbone(ckpt, m, arch=job.model, stem=job.stem, task=job.task, val=v,
+                      config=config)
 
     t0 = time.perf_counter()
-    res = train(task, model, loader, iters=iters, lr=lr, device=dev, bf16=bf16,
-                channels_last=channels_last,
+    res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
+                channels_last=job.channels_last,
                 validate=lambda m: evaluate(task, m, val_loader, num, dev),
-                val_every=val_every or max(1, iters // 4), on_best=on_best)
+                val_every=job.val_every or max(1, job.iters // 4), on_best=on_best)
     return {"kind": "pretrain", "config": config, "checkpoint": str(ckpt),
             "metrics": {"val_error_best": res["best_val_error"],
                         "loss_first": res["history"][0]["loss"],

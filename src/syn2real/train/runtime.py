@@ -7,9 +7,9 @@ import platform
 import torch
 
 from .. import __version__
+from ..registry import FINETUNE_TASKS, PRETRAIN_TASKS
 
-PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
-FINETUNE_TASKS = ("sinclass", "objdet", "semseg")
+__all__ = ["FINETUNE_TASKS", "PRETRAIN_TASKS", "device_for", "seed_all", "versions"]
 
 
 def device_for(name: str) -> torch.device:

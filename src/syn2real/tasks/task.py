@@ -1,0 +1,234 @@
+"""Task objects: what a task is, in one place (model, targets, loss, batching, evaluation).
+
+Training and evaluation code asks the task object instead of branching on its name, so a
+new task is one class here plus its name in :mod:`syn2real.registry`. An unknown name is an
+error (:func:`get_task`), never a silent fall-through to another task's metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..registry import TASKS
+from . import metrics
+
+
+class Task:
+    """Base class; subclasses set ``name``, ``metric`` and override what differs."""
+
+    name: ClassVar[str]
+    metric: ClassVar[str]
+    #: horizontal flips keep the target valid (not for surface normals)
+    flips: ClassVar[bool] = True
+    #: learning-rate decay after warm-up: "cosine" or "poly" (0.9)
+    decay: ClassVar[str] = "cosine"
+
+    def num_classes(self, n_classes: int) -> int:
+        """The class count the head and the metric use for ``n_classes`` object classes."""
+        return n_classes
+
+    def build(self, arch: str, num_classes: int, stem: bool | str, size: int) -> nn.Module:
+        """The task's model (head for ``num_classes`` from :meth:`num_classes`) on a randomly
+        initialised torchvision ResNet backbone."""
+        from .models import build_model
+
+        return build_model(self.name, arch, num_classes, stem, size)
+
+    # -- targets ---------------------------------------------------------------------------
+    def synthetic_target(self, item: dict[str, Any]) -> Any:
+        """The target of one rendered image (a shard item)."""
+        raise ValueError(f"{self.name} is not a pre-training task on rendered images")
+
+    def flip_target(self, y: Any, width: int) -> Any:
+        return y
+
+    def collate(self, batch: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, Any]:
+        xs = torch.stack([b[0] for b in batch])
+        ys = [b[1] for b in batch]
+        if isinstance(ys[0], torch.Tensor):
+            return xs, torch.stack(ys)
+        return xs, torch.tensor(ys)
+
+    def to_device(self, y: Any, device: torch.device) -> Any:
+        return y.to(device)
+
+    # -- training and evaluation ------------------------------------------------------------
+    def loss(self, model: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, loader: Any, num_classes: int,
+                 device: torch.device) -> dict[str, float]:
+        """Metric and error (1 - metric) of ``model`` on ``loader``."""
+        model.eval()
+        state: list[Any] = []
+        try:
+            for x, y in loader:
+                state.append(self._batch_eval(model, x.to(device), y, num_classes))
+        finally:
+            model.train()
+        m = self._finish(state, num_classes)
+        return {**m, "error": 1.0 - m[self.metric]} if "error" not in m else m
+
+    def _batch_eval(self, model: nn.Module, x: torch.Tensor, y: Any, num_classes: int) -> Any:
+        raise NotImplementedError
+
+    def _finish(self, state: list[Any], num_classes: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+
+class MultiLabel(Task):
+    name, metric = "mulclass", "mAP"
+
+    def synthetic_target(self, item: dict[str, Any]) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(item["labels"], np.float32))
+
+    def loss(self, model, x, y):
+        return nn.functional.binary_cross_entropy_with_logits(model(x), y)
+
+    def _batch_eval(self, model, x, y, num_classes):
+        return model(x).float().cpu().numpy(), y.numpy()
+
+    def _finish(self, state, num_classes):
+        return {"mAP": metrics.multilabel_map(np.concatenate([s[0] for s in state]),
+                                              np.concatenate([s[1] for s in state]))}
+
+
+class SingleLabel(Task):
+    name, metric = "sinclass", "accuracy"
+
+    def loss(self, model, x, y):
+        return nn.functional.cross_entropy(model(x), y)
+
+    def _batch_eval(self, model, x, y, num_classes):
+        return model(x).float().cpu().numpy(), y.numpy()
+
+    def _finish(self, state, num_classes):
+        return {"accuracy": metrics.accuracy(np.concatenate([s[0] for s in state]),
+                                             np.concatenate([s[1] for s in state]))}
+
+
+class Segmentation(Task):
+    name, metric, decay = "semseg", "mIoU", "poly"
+
+    def num_classes(self, n_classes: int) -> int:
+        return n_classes + 1  # class 0 is the background
+
+    def synthetic_target(self, item):
+        return torch.from_numpy(np.asarray(item["semantic"], np.int64))
+
+    def flip_target(self, y, width):
+        return y.flip(-1)
+
+    def loss(self, model, x, y):
+        out = model(x)
+        loss = nn.functional.cross_entropy(out["out"], y)
+        if "aux" in out:
+            loss = loss + 0.5 * nn.functional.cross_entropy(out["aux"], y)
+        return loss
+
+    def _batch_eval(self, model, x, y, num_classes):
+        pred = model(x)["out"].argmax(1).cpu().numpy()
+        return metrics.confusion(pred.ravel(), y.numpy().ravel(), num_classes)
+
+    def _finish(self, state, num_classes):
+        return {"mIoU": metrics.mean_iou(sum(state))}
+
+
+class SurfaceNormals(Task):
+    name, metric, flips = "normal", "within_11.25", False
+
+    def synthetic_target(self, item):
+        return (torch.from_numpy(np.asarray(item["normal"], np.float32)).permute(2, 0, 1),
+                torch.from_numpy(np.asarray(item["instance"]) >= 0))
+
+    def collate(self, batch):
+        xs = torch.stack([b[0] for b in batch])
+        return xs, (torch.stack([b[1][0] for b in batch]), torch.stack([b[1][1] for b in batch]))
+
+    def to_device(self, y, device):
+        return y[0].to(device), y[1].to(device)
+
+    def loss(self, model, x, y):
+        n, valid = y
+        pred = nn.functional.normalize(model(x)["out"], dim=1)
+        return (1.0 - (pred * n).sum(dim=1))[valid].mean()
+
+    def _batch_eval(self, model, x, y, num_classes):
+        return model(x)["out"].float().cpu().numpy(), y[0].numpy(), y[1].numpy()
+
+    def _finish(self, state, num_classes):
+        r = metrics.normal_errors(*(np.concatenate([s[k] for s in state]) for k in range(3)))
+        # error in [0, 1]: share of valid pixels outside 11.25 degrees
+        return {**r, "error": 1 - r["within_11.25"]}
+
+
+class Detection(Task):
+    name, metric = "objdet", "mAP"
+
+    def synthetic_target(self, item):
+        return _det_target(np.asarray(item["instance"]), np.asarray(item["semantic"]))
+
+    def flip_target(self, y, width):
+        b = y["boxes"].clone()
+        b[:, [0, 2]] = width - y["boxes"][:, [2, 0]]
+        return {"boxes": b, "labels": y["labels"]}
+
+    def collate(self, batch):
+        return torch.stack([b[0] for b in batch]), [b[1] for b in batch]
+
+    def to_device(self, y, device):
+        return [{k: v.to(device) for k, v in t.items()} for t in y]
+
+    def loss(self, model, x, y):
+        return sum(model(list(x), y).values())
+
+    def _batch_eval(self, model, x, y, num_classes):
+        preds = model(list(x))
+        return ([{k: v.cpu().numpy() for k, v in p.items()} for p in preds],
+                [{k: v.numpy() for k, v in t.items()} for t in y])
+
+    def _finish(self, state, num_classes):
+        outs = [o for s in state for o in s[0]]
+        tgts = [t for s in state for t in s[1]]
+        return {"mAP": metrics.detection_map(outs, tgts, num_classes)}
+
+
+def _det_target(inst: np.ndarray, sem: np.ndarray) -> dict[str, torch.Tensor]:
+    from scipy.ndimage import find_objects
+
+    lab = np.clip(inst, 0, None)
+    boxes, labels = [], []
+    for j, sl in enumerate(find_objects(lab), start=1):
+        if sl is None:
+            continue
+        ys, xs = sl
+        if xs.stop - xs.start < 2 or ys.stop - ys.start < 2:
+            continue
+        boxes.append([xs.start, ys.start, xs.stop, ys.stop])
+        labels.append(int(sem[lab == j].max()))
+    return {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            "labels": torch.tensor(labels, dtype=torch.int64)}
+
+
+_TASKS: dict[str, Task] = {t.name: t for t in (MultiLabel(), SingleLabel(), Segmentation(),
+                                                SurfaceNormals(), Detection())}
+assert tuple(sorted(_TASKS)) == tuple(sorted(TASKS)), "registry and task objects disagree"
+
+
+def get_task(task: str | Task, allowed: tuple[str, ...] = TASKS) -> Task:
+    """The task object of a name (or the object itself); an unknown name is a ValueError."""
+    if isinstance(task, Task):
+        name = task.name
+    else:
+        name = task
+    if name not in allowed or name not in _TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(allowed)}")
+    return _TASKS[name]
