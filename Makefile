@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-all lint bench bench-decide bench-render clean
+.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-all lint bench bench-decide bench-many bench-render clean
 
 setup: $(VENV)/.installed
 
@@ -76,6 +76,9 @@ bench: setup
 	$(BIN)/python benchmarks/bench_fit.py
 
 # The advisor's decision back-test on ../shared/data (about 2 min; see the README's table).
+bench-many: setup
+	$(BIN)/python benchmarks/bench_many_groups.py
+
 bench-decide: setup
 	$(BIN)/python benchmarks/bench_decide.py --loso
 

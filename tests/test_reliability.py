@@ -8,6 +8,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+try:  # torch's LLVM (Triton) before Mesa's: this file renders and trains in one process
+    import torchvision.ops  # noqa: F401
+except ImportError:  # pragma: no cover - without the training extra
+    pass
+
 from syn2real.advise import advise
 from syn2real.cli.app import app
 from syn2real.sweep.config import ConfigError, load_config, parse_config
@@ -126,3 +131,381 @@ def test_a_moved_run_folder_keeps_its_cache_and_its_checkpoints(tmp_path, monkey
     assert "4 ran, 4 cached, 0 failed" in " ".join(res.output.split())
     store = Store(tmp_path / "moved" / "results.sqlite")
     assert not [r for r in store.rows(status="failed")]
+
+
+# --- item 2: one process owns a folder -------------------------------------------------------
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_with_its_holder(tmp_path):
+    from syn2real.locking import folder_lock
+
+    run = tmp_path / "run"
+    with folder_lock(run, "syn2real run"):
+        res = CliRunner().invoke(app, ["run", str(_study(tmp_path)), "--out", str(run)])
+        assert res.exit_code == 2
+        text = " ".join(res.output.split())
+        assert "in use by syn2real run (pid" in text and "since" in text
+        assert not (run / "results.sqlite").exists()  # nothing touched
+        render = CliRunner().invoke(app, ["render", "--out", str(run), "--n", "1000"])
+        assert render.exit_code == 2 and "in use by" in render.output
+    # the lock file stays behind after its holder is gone: stale, simply taken over
+    assert (run / ".syn2real.lock").exists()
+    with folder_lock(run, "again"):
+        pass
+
+
+def test_a_lock_left_by_a_killed_process_is_stale(tmp_path):
+    import subprocess
+    import sys
+
+    from syn2real.locking import folder_lock
+
+    code = ("import os, sys; from syn2real.locking import folder_lock\n"
+            f"with folder_lock({str(tmp_path)!r}, 'holder'):\n"
+            "    print('held', flush=True); os.kill(os.getpid(), 9)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "held" and proc.returncode == -9
+    with folder_lock(tmp_path, "next"):  # the kernel dropped the lock with the process
+        pass
+
+
+# --- items 4-6: artefacts verified before use, repaired by rerunning their producer -------
+
+
+def _shards(tmp_path, n=20):
+    from syn2real.render import PRESETS, DatasetSpec, render_dataset
+
+    spec = DatasetSpec(**{**PRESETS["lv0"], "size": 16, "classes": 2, "shard_size": 10})
+    root = tmp_path / "data"
+    render_dataset(spec, root, n)
+    return spec, root
+
+
+def test_verify_finds_altered_missing_and_truncated_shards_and_render_repairs_them(tmp_path):
+    import numpy as np
+
+    from syn2real.data import ShardDataset
+    from syn2real.data.verify import DataFolderError, check_shards
+    from syn2real.render import render_dataset
+
+    spec, root = _shards(tmp_path)
+    good = {p.name: p.read_bytes() for p in (root / "shard-00001").iterdir()}
+    ok = CliRunner().invoke(app, ["verify", str(root)])
+    assert ok.exit_code == 0 and "checksums match" in ok.output
+    rgb = root / "shard-00000" / "rgb.npy"
+    a = np.load(rgb)
+    a[0, 0, 0, 0] ^= 1  # same size, other pixels
+    np.save(rgb, a)
+    (root / "shard-00001" / "labels.npy").unlink()
+    bad = CliRunner().invoke(app, ["verify", str(root)])
+    assert bad.exit_code == 1
+    assert "shard-00000/rgb.npy: checksum" in bad.output
+    assert "shard-00001/labels.npy: missing" in bad.output
+    with pytest.raises(DataFolderError, match=r"shard-00001/labels\.npy: missing"):
+        ShardDataset(root)  # a reader checks sizes always
+    (root / "shard-00001" / "labels.npy").write_bytes(good["labels.npy"])
+    ShardDataset(root)  # sizes fine again; the altered pixels need the checksum:
+    with pytest.raises(DataFolderError, match=r"rgb\.npy: checksum"):
+        ShardDataset(root, verify=True)
+    with open(root / "shard-00001" / "normal.npy", "r+b") as fh:
+        fh.truncate(100)
+    with pytest.raises(DataFolderError, match=r"normal\.npy: truncated"):
+        ShardDataset(root)
+    render_dataset(spec, root, 20)  # the rerun repairs exactly the bad shards
+    assert check_shards(root, full=True) == []
+    assert {p.name: p.read_bytes() for p in (root / "shard-00001").iterdir()} == good
+
+
+def test_a_corrupt_manifest_is_named_and_rebuilt_by_render(tmp_path):
+    from syn2real.data import ShardDataset
+    from syn2real.data.verify import DataFolderError
+    from syn2real.render import render_dataset
+
+    spec, root = _shards(tmp_path)
+    (root / "manifest.json").write_text("{not json")
+    with pytest.raises(DataFolderError, match=r"manifest.json: not a readable manifest.*"
+                       r"rebuilds the manifest"):
+        ShardDataset(root)
+    manifest = render_dataset(spec, root, 20)
+    assert len(manifest["shards"]) == 2 and len(ShardDataset(root)) == 20
+
+
+def test_partial_checkpoints_are_refused_unless_allowed(tmp_path):
+    torch = pytest.importorskip("torch")  # noqa: F841
+    from syn2real.tasks.models import build_model
+    from syn2real.train.checkpoint import CheckpointError, load_checkpoint, save_backbone
+
+    model = build_model("mulclass", "resnet18", 3, "small", 16)
+    path = tmp_path / "backbone.partial.pt"
+    save_backbone(path, model, arch="resnet18", stem="small", task="mulclass", val={},
+                  config={}, complete=False, iteration=50, iters=200)
+    with pytest.raises(CheckpointError, match=r"partial checkpoint .* first 50 of 200"):
+        load_checkpoint(path)
+    assert load_checkpoint(path, allow_partial=True)["iteration"] == 50
+    with pytest.raises(CheckpointError, match=r"interrupted run left .*--allow-partial"):
+        load_checkpoint(tmp_path / "backbone.pt")
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path, allow_partial=True)
+
+
+def test_pretrain_writes_a_complete_checkpoint_with_its_checksum(tmp_path):
+    pytest.importorskip("torch")
+    import hashlib
+
+    from syn2real.train.checkpoint import load_checkpoint
+    from syn2real.train.pretrain import pretrain
+
+    _, root = _shards(tmp_path, 30)
+    row = pretrain(root, 20, "mulclass", out=tmp_path / "pt", iters=4, batch=10,
+                   val_images=10, threads=2, val_every=2)
+    ck_path = tmp_path / "pt" / "backbone.pt"
+    assert not (tmp_path / "pt" / "backbone.partial.pt").exists()
+    ck = load_checkpoint(ck_path)
+    assert ck["complete"] is True and ck["iteration"] in (2, 4) and ck["iters"] == 4
+    data = ck_path.read_bytes()
+    assert row["checkpoint_file"] == {"bytes": len(data),
+                                      "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_a_damaged_checkpoint_of_a_finished_job_reruns_its_producer(tmp_path):
+    from syn2real.sweep import Store, build_plan, load_config
+
+    cfg_path = _study(tmp_path)
+    run = tmp_path / "run"
+    first = CliRunner().invoke(app, ["run", str(cfg_path), "--out", str(run), "--no-report"])
+    assert first.exit_code == 0, first.output
+    plan = build_plan(load_config(cfg_path), run)
+    victim = plan.by_kind("pretrain")[0]
+    ck = victim.spec.checkpoint
+    ck.write_bytes(ck.read_bytes()[:-10])  # truncated: every dependent would fail on it
+    again = CliRunner().invoke(app, ["run", str(cfg_path), "--out", str(run), "--no-report"])
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.output.split())
+    assert "rerun pretrain" in text and "written" in text  # size differs from the record
+    assert "1 ran, 7 cached" in text
+    store = Store(run / "results.sqlite")
+    row = next(r for r in store.rows() if r["key"] == victim.key)
+    assert row["attempts"] == 2
+    # --rerun KIND runs those jobs and everything downstream again
+    forced = CliRunner().invoke(app, ["run", str(cfg_path), "--out", str(run), "--no-report",
+                                      "--rerun", "pretrain"])
+    assert forced.exit_code == 0, forced.output
+    assert "6 ran, 2 cached" in " ".join(forced.output.split())  # 3 pretrain + 3 fine-tunes
+    nope = CliRunner().invoke(app, ["run", str(cfg_path), "--out", str(run), "--rerun", "zz"])
+    assert nope.exit_code == 2 and "matches no job" in nope.output
+
+
+# --- items 10, 11: full disks and corrupt stores --------------------------------------------
+
+
+def test_a_corrupt_results_store_is_named_with_the_fix(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.sqlite").write_bytes(b"this is not a database" * 100)
+    for args in (["run", str(_study(tmp_path)), "--out", str(run)],
+                 ["plan", str(_study(tmp_path)), "--out", str(run)],
+                 ["export", str(run)]):
+        res = CliRunner().invoke(app, args)
+        text = " ".join(res.output.split())
+        assert res.exit_code == 2, (args, res.output)
+        assert "results.sqlite: not a readable results store" in text and "Fix:" in text
+        assert "Traceback" not in res.output
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path):
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("preset: lv0\nsize: 32\nshard_size: 50\n")  # ~0.8 MB per shard
+    try:
+        res = CliRunner().invoke(app, ["render", "--out", str(mnt / "d"), "--n", "400",
+                                       "--spec", str(spec), "--no-sheet"])
+        assert res.exit_code == 2, res.output
+        assert "no space left on" in res.output and "Traceback" not in res.output
+        left = [p.name for p in (mnt / "d").iterdir()]
+        assert not [n for n in left if n.startswith(".shard-") or n.endswith(".tmp")], left
+        from syn2real.data.verify import check_shards
+
+        assert check_shards(mnt / "d", full=True) == []  # what finished is intact
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+# --- items 3, 13: Ctrl-C -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_run_at_once_says_what_finished_and_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from syn2real.sweep.store import Store
+
+    raw = yaml.safe_load(_study(tmp_path).read_text())
+    raw["pretrain"]["iters"] = 400  # long enough to be interrupted mid-job
+    cfg = tmp_path / "long.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "syn2real.cli.app", "run", str(cfg), "--out", str(run),
+           "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    db = run / "results.sqlite"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until the render is done and a pre-training runs
+        if db.exists() and Store(db).rows("render"):
+            break
+        time.sleep(0.2)
+    time.sleep(2)
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert time.time() - t0 < 15  # no waiting for the running pre-training to finish
+    text = " ".join(err.split())
+    assert "interrupted: 1 job(s) finished in this run and are recorded (0 were already" in text
+    assert "running job(s) stopped. Run the same command again to resume" in text
+    assert "Traceback" not in err
+    assert not list(run.glob("pretrain/*/backbone.pt"))
+    raw["pretrain"]["iters"] = 2
+    cfg.write_text(yaml.safe_dump(raw))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_parallel_render_prints_no_worker_tracebacks(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from syn2real.data.verify import check_shards
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("preset: lv0\nsize: 32\nshard_size: 50\n")
+    out = tmp_path / "d"
+    cmd = [sys.executable, "-m", "syn2real.cli.app", "render", "--out", str(out), "--n",
+           "2000", "--spec", str(spec), "--workers", "2", "--no-sheet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("shard-*")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "SpawnPoolWorker" not in err
+    assert "run the same command again to resume" in err
+    assert not list(out.glob(".shard-*"))
+    assert check_shards(out, full=True) == []  # what finished is whole
+
+
+# --- item 14: many groups ------------------------------------------------------------------
+
+
+def test_fit_on_many_groups_is_one_batch_with_wald_intervals_and_a_short_table(tmp_path):
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 1000 * 2 ** np.arange(6)
+    lines = ["g,n,error"]
+    for g in range(260):
+        err = 0.8 * n ** -0.35 + 0.1 + rng.normal(0, 0.003, n.size)
+        lines += [f"c{g},{x},{e:.6f}" for x, e in zip(n, err, strict=True)]
+    csv_path = tmp_path / "many.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(app, ["fit", str(csv_path), "--json", str(tmp_path / "f.json")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "260 curves: Wald intervals" in text and "the first 50 of 260 curves" in text
+    rows = json.loads((tmp_path / "f.json").read_text())
+    assert len(rows) == 260 and all("alpha_ci" in r for r in rows)
+    r = rows[0]  # Wald: symmetric about the estimate
+    assert r["alpha_ci"][1] - r["alpha"] == pytest.approx(r["alpha"] - r["alpha_ci"][0])
+    prof = CliRunner().invoke(app, ["fit", str(csv_path), "--where", "g=c0|c1", "--json",
+                                    str(tmp_path / "p.json")])
+    assert prof.exit_code == 0 and "profile CI" in " ".join(prof.output.split())
+
+
+# --- item 9: file-system errors are one line naming the path --------------------------------
+
+
+def test_file_system_mistakes_are_one_line_naming_the_path(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    cases = [
+        (["render", "--out", str(afile), "--n", "1000"], "exists and is not a folder"),
+        (["render", "--out", str(afile / "sub"), "--n", "1000"], str(afile)),
+        (["run", str(_study(tmp_path)), "--out", str(afile)], "exists and is not a folder"),
+        (["pretrain", "--data", str(tmp_path / "nonexistent"), "--n", "10", "--out",
+          str(tmp_path / "ck")], "no such dataset folder"),
+        (["finetune", "--backbone", str(tmp_path), "--dataset", "digits", "--count", "20"],
+         "is a folder; give the checkpoint file"),
+        (["verify", str(tmp_path)], "no manifest.json"),
+    ]
+    for args, expect in cases:
+        res = CliRunner().invoke(app, args)
+        text = " ".join(res.output.split())
+        assert res.exit_code == 2, (args, res.output)
+        assert expect in text and "Traceback" not in res.output, (args, res.output)
+        assert "internal error" not in text, (args, res.output)
+
+
+def test_a_read_only_folder_is_one_line(tmp_path):
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a read-only tmpfs needs root")
+    try:
+        res = CliRunner().invoke(app, ["render", "--out", str(ro / "d"), "--n", "1000"])
+        text = " ".join(res.output.split())
+        assert res.exit_code == 2 and "Read-only file system" in text and str(ro) in text
+    finally:
+        subprocess.run(["umount", str(ro)], capture_output=True)
+
+
+def test_a_full_disk_under_the_results_store_is_one_line(tmp_path):
+    import subprocess
+
+    from syn2real.sweep.store import Store, StoreError
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        store = Store(mnt / "results.sqlite")
+        store.record("a", "finetune", {"x": 1}, result={"ok": True})
+        with open(mnt / "filler", "wb") as fh:  # fill the disk
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        with pytest.raises(StoreError, match="no space left on"):
+            for i in range(200):
+                store.record(f"k{i}", "finetune", {"blob": "y" * 4000}, result={"r": i})
+        (mnt / "filler").unlink()  # space freed: what was recorded is all there
+        assert store.status()["a"] == "done"
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import no_space
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -45,6 +47,12 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[I
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        full = no_space(exc, path.parent)
+        if full is not None:
+            raise full from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -25,6 +25,30 @@ def read_input(path: str | Path, kind: str, error: type[UserError] = UserError) 
         raise error(f"{p}: is a folder, not a {kind} file. Fix: give the {kind} file") from None
 
 
+class NoSpaceError(UserError):
+    """The disk filled up while writing (what was finished is kept)."""
+
+
+def no_space(exc: OSError, where: str | Path) -> NoSpaceError | None:
+    """A one-line :class:`NoSpaceError` for a full disk, else None: ``ENOSPC``/``EDQUOT``, or
+    a short write without an errno (numpy's "N requested and M written") where the file
+    system has less than 1 MiB left."""
+    import errno
+    import shutil
+
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not full and exc.errno is None:
+        try:
+            full = shutil.disk_usage(where).free < 1 << 20
+        except OSError:
+            full = False
+    if full:
+        return NoSpaceError(f"no space left on {where} (disk or quota full). Fix: free space "
+                            "and run the same command again; finished work is kept, nothing "
+                            "half-written is left")
+    return None
+
+
 def describe_validation(errors: list[dict[str, Any]], what: str = "config",
                         keys_hint: str = "") -> str:
     """One line for pydantic's first validation error: ``'loc': message`` plus how many

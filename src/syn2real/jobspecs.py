@@ -127,6 +127,8 @@ class FinetuneJob(JobSpec):
     test_images: int = Field(2000, ge=1)
     bf16: bool = False
     channels_last: bool = False
+    allow_partial: bool = Field(False, description="accept a partial checkpoint (the best "
+                                "model of an interrupted pre-training)")
     data_path: str | None = None
     out: str | None = None
     device: str = "auto"

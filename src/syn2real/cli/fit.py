@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,31 @@ from rich.table import Table
 
 from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
 from .common import D_DEFAULT, LOSS_HELP, clean, err, friendly, out, parse_D, write_json
+
+#: curves up to which ``fit`` computes profile-likelihood intervals by default
+PROFILE_MAX = 200
+#: rows of the terminal table (``--json`` has every curve)
+TABLE_MAX = 50
+
+
+@contextmanager
+def _progress(total: int, what: str) -> Iterator[Callable[[], None]]:
+    """A progress bar (rate, ETA) on stderr for ``total`` steps; nothing when 0."""
+    if not total:
+        yield lambda: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(f"[progress.description]{what}", BarColumn(), MofNCompleteColumn(),
+                  TaskProgressColumn(), TimeRemainingColumn(), console=err) as prog:
+        task = prog.add_task(what, total=total)
+        yield lambda: prog.advance(task)
 
 
 def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
@@ -60,13 +87,16 @@ def fit(
     where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V; "
                                            "repeatable."),
     alpha_bounds: str | None = typer.Option(None, help="Bounds of alpha as LOW,HIGH."),
+    intervals: str = typer.Option("auto", help="auto (profile likelihood up to "
+                                  f"{PROFILE_MAX} curves, Wald above) | profile | wald | "
+                                  "none."),
     json_out: str | None = typer.Option(None, "--json", help="Write one object per group to "
                                         "this file ('-' for stdout)."),
     sep: str = typer.Option(",", help="Field delimiter."),
     encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
 ) -> None:
     """Fit a law to every curve of FILE, with standard errors and profile intervals."""
-    from ..law import LAWS, joint_shared_D, shared_D_iterated
+    from ..law import LAWS, fit_estimators, joint_shared_D, shared_D_iterated
 
     cs = _load(file, sep, encoding, metric, select, where)
     two_inputs = law in ("full", "additive")
@@ -104,18 +134,31 @@ def fit(
             err.print(f"shared D ({name}): D = {res.D:.4f}; {res.note}")
         else:
             kwargs["D"] = d_value
-    rows = []
+    if intervals not in ("auto", "profile", "wald", "none"):
+        raise ValueError(f"--intervals must be auto, profile, wald or none, got {intervals!r}")
+    method = intervals if intervals != "auto" else (
+        "profile" if len(curves) <= PROFILE_MAX else "wald")
+    if intervals == "auto" and method == "wald":
+        err.print(f"note: {len(curves):,} curves: Wald intervals (estimate ± t·SE); "
+                  "--intervals profile gives profile-likelihood ones (about 50 ms per curve)",
+                  highlight=False)
     labels = curve_labels([grp for grp, _ in curves])
-    for (group, g), label in zip(curves, labels, strict=True):
-        est = cls(**kwargs)
-        args = [g["n"].to_numpy()] + ([g["s"].to_numpy()] if two_inputs
-                                      else []) + [g["err"].to_numpy()]
-        est.fit(*args, weights=g["weight"].to_numpy())
-        d = est.to_dict(level=level)
-        d["group"] = group
-        d["label"] = label
-        rows.append(d)
-    table = Table(title=f"{cls.__name__} fits ({loss} loss, {int(level * 100)}% profile CI)")
+    data = [{"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
+             "weights": g["weight"].to_numpy(float),
+             **({"s": g["s"].to_numpy(float)} if two_inputs else {})} for _, g in curves]
+    ests = fit_estimators(cls(**kwargs), data)  # one vectorised search for every curve
+    rows = []
+    with _progress(len(ests) if method == "profile" and len(ests) > 20 else 0,
+                   "profile intervals") as tick:
+        for est, (group, _), label in zip(ests, curves, labels, strict=True):
+            d = est.to_dict(level=level, intervals=method != "none",
+                            method="wald" if method == "wald" else "profile")
+            d["group"] = group
+            d["label"] = label
+            rows.append(d)
+            tick()
+    ci_name = {"profile": "profile CI", "wald": "Wald CI", "none": "no CI"}[method]
+    table = Table(title=f"{cls.__name__} fits ({loss} loss, {int(level * 100)}% {ci_name})")
     table.add_column("curve")
     table.add_column("points", justify="right")
     shown = [p for p in cls.family.params]
@@ -126,7 +169,7 @@ def fit(
     for k in derived:
         table.add_column(k, justify="right")
     table.add_column("flags")
-    for d in rows:
+    for d in rows[:TABLE_MAX]:
         cells = [escape(d["label"]), str(d["n_points"])]
         for p in shown:
             if d.get(f"{p}_fixed"):
@@ -137,7 +180,11 @@ def fit(
         cells.append(", ".join(d["flags"]))
         table.add_row(*cells)
     # with --json - the JSON owns stdout: the table goes to stderr
-    (err if json_out == "-" else out).print(table)
+    shown = err if json_out == "-" else out
+    shown.print(table)
+    if len(rows) > TABLE_MAX:
+        shown.print(f"(the first {TABLE_MAX} of {len(rows):,} curves; --json writes all)",
+                    highlight=False)
     if json_out:
         extra = {"law": law, **({"shared_D": shared_note} if shared_note else {})}
         write_json(json_out, [clean({**d, **extra}) for d in rows])
@@ -168,7 +215,7 @@ def advise(
 ) -> None:
     """Should you render more images or change how you render them?"""
     from ..advise import advise_legacy, advise_many, plan_mix
-    from ..law import FullTransferLaw, TransferLaw
+    from ..law import FullTransferLaw, TransferLaw, fit_estimators
 
     cs = _load(file, sep, encoding, metric, select, where)
     if (cost_synthetic is None) != (cost_real is None):
@@ -196,8 +243,9 @@ def advise(
             raise ValueError(f"--method must be predictive or legacy, got {method!r}")
         curves = cs.curves(_by(cs, by))
         labels = curve_labels([grp for grp, _ in curves])
-        laws = [TransferLaw(**kwargs).fit(g["n"], g["err"], weights=g["weight"])
-                for _, g in curves]
+        laws = fit_estimators(TransferLaw(**kwargs), [
+            {"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
+             "weights": g["weight"].to_numpy(float)} for _, g in curves])
         if method == "legacy":
             advice = [advise_legacy(law, target, budget=budget, level=level) for law in laws]
         else:

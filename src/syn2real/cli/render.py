@@ -57,3 +57,27 @@ def render(
               f"(spec {manifest['spec_hash']})")
     if sheet:
         out.print(f"contact sheet: {contact_sheet(out_dir)}")
+
+
+@friendly
+def verify(
+    data: Path = typer.Argument(..., help="Rendered dataset folder."),
+    quick: bool = typer.Option(False, help="Check existence and sizes only (no checksums)."),
+) -> None:
+    """Check a rendered dataset against its manifest (checksums of every shard file)."""
+    from ..data.verify import check_shards, read_manifest
+
+    manifest = read_manifest(data)
+    n_shards = len(manifest["shards"])
+    problems = check_shards(data, full=not quick, manifest=manifest)
+    what = "sizes" if quick else "checksums"
+    if not problems:
+        out.print(f"{data}: {n_shards} shards, {manifest.get('images', 0)} images: every file "
+                  f"present, {what} match")
+        return
+    for p in problems:
+        err.print(f"[red]bad[/] {data}/{p}", highlight=False)
+    shards = len({p.shard for p in problems})
+    err.print(f"{data}: {shards} of {n_shards} shards bad. Fix: rerun syn2real render with "
+              "the same spec and --out: it re-renders exactly those shards", highlight=False)
+    raise typer.Exit(1)

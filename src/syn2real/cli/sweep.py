@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..atomic import atomic_write
+from ..errors import UserError
 from .common import clean, err, friendly, out, write_json
 
 
@@ -77,32 +78,63 @@ def run(
     workers: int | None = typer.Option(None, help="Local jobs at a time."),
     threads: int | None = typer.Option(None, help="Torch threads per job."),
     retry_failed: bool = typer.Option(False, help="Rerun jobs that failed before."),
+    rerun: list[str] | None = typer.Option(None, help="Run again although finished: a job "
+                                           "kind (render, pretrain, finetune, ...) or a job "
+                                           "key (unique prefix); everything downstream "
+                                           "reruns too. Repeatable."),
     report: bool = typer.Option(True, help="Write the HTML report at the end."),
     json_out: str | None = typer.Option(None, "--json", help="Write fits and verdicts here."),
 ) -> None:
-    """Run a study: render, pre-train, fine-tune, fit, advise, report (resumable)."""
-    from rich.live import Live
-
-    from ..sweep import Store, build_plan, execute, load_config
-    from ..sweep.finish import finish
+    """Run a study: render, pre-train, fine-tune, fit, advise, report (resumable; one run
+    per folder at a time)."""
+    from ..locking import folder_lock
+    from ..sweep import load_config
 
     cfg = load_config(config)
     if executor not in (None, "local", "ray"):
         raise ValueError(f"--executor must be local or ray, got {executor!r}")
     run_dir = _run_dir(cfg, config, out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: exists and is not a folder. Fix: choose another --out")
+    with folder_lock(run_dir, "syn2real run"):
+        _run_locked(cfg, config, run_dir, executor=executor, address=address,
+                    workers=workers, threads=threads, retry_failed=retry_failed,
+                    rerun=rerun or [], report=report, json_out=json_out)
+
+
+def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
+                address: str | None, workers: int | None, threads: int | None,
+                retry_failed: bool, rerun: list[str], report: bool,
+                json_out: str | None) -> None:
+    from rich.live import Live
+
+    from ..sweep import Store, build_plan, execute
+    from ..sweep.execute import Interrupted
+    from ..sweep.finish import finish
+
     atomic_write(run_dir / "config.yaml", Path(config).read_text())
     store = Store(run_dir / "results.sqlite")
     p = build_plan(cfg, run_dir)
     view = _Progress(p, store, workers or cfg.executor.workers)
     t0 = time.perf_counter()
-    with Live(view.render(), console=err, refresh_per_second=2, transient=False) as live:
-        def on_event(what: str, job: Any, info: dict | None) -> None:
-            view.update(what, job, info)
-            live.update(view.render())
+    try:
+        with Live(view.render(), console=err, refresh_per_second=2, transient=False) as live:
+            def on_event(what: str, job: Any, info: dict | None) -> None:
+                view.update(what, job, info)
+                live.update(view.render())
 
-        summary = execute(p, store, executor=executor, workers=workers, threads=threads,
-                          address=address, retry_failed=retry_failed, on_event=on_event)
+            summary = execute(p, store, executor=executor, workers=workers, threads=threads,
+                              address=address, retry_failed=retry_failed, rerun=rerun,
+                              on_event=on_event)
+    except Interrupted as stop:
+        s = stop.summary
+        err.print(f"interrupted: {len(s.ran)} job(s) finished in this run and are recorded "
+                  f"({len(s.cached)} were already done); {len(s.stopped)} running job(s) "
+                  "stopped. Run the same command again to resume.", highlight=False)
+        raise typer.Exit(130) from None
+    for key, msg in summary.stale.items():
+        err.print(f"[yellow]rerun[/] {escape(p.jobs[key].label)}: {escape(msg)}",
+                  highlight=False)
     for key, msg in summary.failed.items():
         err.print(f"[red]failed[/] {escape(p.jobs[key].label)}: {escape(msg.splitlines()[0])}",
                   highlight=False)
@@ -158,7 +190,7 @@ class _Progress:
     def __init__(self, plan: Any, store: Any, workers: int) -> None:
         self.plan = plan
         self.total = len(plan.jobs)
-        self.counts = {"done": 0, "cached": 0, "failed": 0, "blocked": 0}
+        self.counts = {"done": 0, "cached": 0, "failed": 0, "blocked": 0, "stale": 0}
         self.running: dict[str, float] = {}
         self.history = store.seconds_per_unit()
         self.workers = workers
@@ -168,6 +200,9 @@ class _Progress:
     def update(self, what: str, job: Any, info: dict | None) -> None:
         if what == "start":
             self.running[job.key] = time.perf_counter()
+            return
+        if what == "stale":  # will run again: still to do
+            self.counts["stale"] += 1
             return
         self.running.pop(job.key, None)
         self.counts[what] += 1

@@ -3,7 +3,6 @@ writes them): memory-mapped arrays, any prefix of whole shards is a dataset."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,15 +21,18 @@ class ShardDataset:
     and ``labels`` of image ``i``.
     """
 
-    def __init__(self, root: str | Path, n: int | None = None) -> None:
-        self.root = Path(root)
-        mpath = self.root / "manifest.json"
-        if not mpath.exists():
-            raise FileNotFoundError(f"{self.root}: no manifest.json; render the data first "
-                                    "(syn2real render ...)")
+    def __init__(self, root: str | Path, n: int | None = None, verify: bool = False) -> None:
+        """``verify``: also recompute the checksums of the shards used (sizes are always
+        checked); a bad or missing file is one :class:`~syn2real.data.verify.DataFolderError`
+        naming it and the repair."""
         from ..render.spec import DatasetSpec  # the renders' own description
+        from .verify import DataFolderError, check_shards, read_manifest
 
-        self.manifest = json.loads(mpath.read_text())
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataFolderError(f"{self.root}: no such dataset folder. Fix: render the data "
+                                  "first (syn2real render ...) or check the path")
+        self.manifest = read_manifest(self.root)
         self.spec = DatasetSpec(**self.manifest["spec"])
         have = sorted(int(k) for k in self.manifest["shards"])
         contiguous = 0
@@ -40,6 +42,12 @@ class ShardDataset:
         self.n = available if n is None else n
         if self.n > available:
             raise ValueError(f"{self.root} has {available} contiguous images, {self.n} asked")
+        bad = check_shards(self.root, full=verify, n=self.n, manifest=self.manifest)
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise DataFolderError(f"{self.root}: {bad[0]}{more}. Fix: rerun syn2real render "
+                                  "with the same spec and --out (it re-renders bad shards), "
+                                  "or check the folder with syn2real verify")
         self._cache: dict[int, dict[str, Array]] = {}
 
     def __len__(self) -> int:

@@ -459,10 +459,11 @@ class BaseLaw:
         lines.append("flags: " + (", ".join(self.flags_) if self.flags_ else "none"))
         return "\n".join(lines)
 
-    def to_dict(self, level: float = 0.9, intervals: bool = True) -> dict[str, Any]:
-        """JSON-ready description of the fit (estimates, SEs, profile CIs, flags)."""
+    def to_dict(self, level: float = 0.9, intervals: bool = True,
+                method: str = "profile") -> dict[str, Any]:
+        """JSON-ready description of the fit (estimates, SEs, CIs by ``method``, flags)."""
         self.check_is_fitted()
-        ci = self.conf_int(level) if intervals and self.dof_ > 0 else {}
+        ci = self.conf_int(level, method) if intervals and self.dof_ > 0 else {}
         out: dict[str, Any] = {"law": self.family.name, "loss": self.loss,
                                "n_points": self.n_points_, "dof": self.dof_,
                                "sigma": self.sigma_, "rss": self.rss_, "aic": self.aic_,

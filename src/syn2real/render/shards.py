@@ -23,7 +23,6 @@ dataset. Every array is memory-mappable (``np.load(..., mmap_mode="r")``); the r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,9 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..data.shards import FILES
+from ..data.verify import check_shard, read_manifest, sha256_file
+from ..errors import UserError, no_space
+from ..locking import folder_lock
 from .scene import sample_scene
 from .spec import DatasetSpec
 
@@ -115,14 +117,6 @@ def render_shard_arrays(spec: DatasetSpec, shard: int) -> dict[str, Any]:
             "depth.npy": dep, "labels.npy": labels, "coco.json": coco}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_shard(spec: DatasetSpec, shard: int, root: Path) -> dict[str, Any]:
     """Render one shard and move it into place atomically; returns its manifest entry."""
     root = Path(root)
@@ -142,9 +136,16 @@ def write_shard(spec: DatasetSpec, shard: int, root: Path) -> dict[str, Any]:
         entry = {"index": shard, "images": spec.shard_size,
                  "first_image": shard * spec.shard_size,
                  "seed": {"entropy": [int(x) for x in seq.entropy]},
-                 "sha256": {name: _sha256(tmp / name) for name in FILES}}
+                 "sha256": {name: sha256_file(tmp / name) for name in FILES},
+                 "bytes": {name: (tmp / name).stat().st_size for name in FILES}}
         (tmp / "entry.json").write_text(json.dumps(entry))
         os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        full = no_space(exc, root)
+        if full is not None:
+            raise full from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -161,21 +162,26 @@ def _render_job(args: tuple[dict, int, str]) -> dict[str, Any]:
 
 
 def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1,
-                   on_shard: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Render (or complete) a dataset of ``n`` images; finished shards are kept.
+                   on_shard: Callable[[dict], None] | None = None,
+                   verify: bool = True) -> dict[str, Any]:
+    """Render (or complete, or repair) a dataset of ``n`` images; good shards are kept.
 
     Parameters
     ----------
     spec : DatasetSpec
         What to render.
     root : path
-        Dataset folder (created). A folder written for another spec is refused.
+        Dataset folder (created). A folder written for another spec is refused; one process
+        at a time renders into it (a second gets one line naming the first).
     n : int
         Number of images, a multiple of ``spec.shard_size``.
     workers : int
         Local processes (each renders whole shards; the result does not depend on it).
     on_shard : callable, optional
         Called with each finished shard's manifest entry (progress).
+    verify : bool
+        Check the shards already there against their checksums (else only their sizes);
+        a missing, truncated or altered shard is rendered again.
 
     Returns
     -------
@@ -188,26 +194,41 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
                          f"got {n}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    root.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"{root}: exists and is not a folder. Fix: choose another --out")
+    with folder_lock(root, "syn2real render"):
+        return _render_locked(spec, root, n, workers, on_shard, verify)
+
+
+def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
+                   on_shard: Callable[[dict], None] | None, verify: bool) -> dict[str, Any]:
     manifest_path = root / "manifest.json"
+    manifest: dict[str, Any] = {"format": "syn2real-shards/1", "spec": spec.model_dump(),
+                                "spec_hash": spec.spec_hash(),
+                                "classes": list(spec.class_names),
+                                "licences": LICENCES, "shards": {}}
     if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("spec_hash") != spec.spec_hash():
-            raise ValueError(f"{root} holds a dataset of another spec (hash "
-                             f"{manifest.get('spec_hash')} != {spec.spec_hash()}); choose "
-                             "another --out or the same settings")
-    else:
-        manifest = {"format": "syn2real-shards/1", "spec": spec.model_dump(),
-                    "spec_hash": spec.spec_hash(),
-                    "classes": list(spec.class_names),
-                    "licences": LICENCES, "shards": {}}
-    # shards renamed into place but not yet in the manifest (interrupted run)
+        try:
+            old = read_manifest(root)
+        except ValueError:  # unreadable: rebuilt below from the shards' own entries
+            old = None
+        if old is not None:
+            if old.get("spec_hash") != spec.spec_hash():
+                raise ValueError(f"{root} holds a dataset of another spec (hash "
+                                 f"{old.get('spec_hash')} != {spec.spec_hash()}); choose "
+                                 "another --out or the same settings")
+            manifest = old
+    # shards renamed into place but not yet in the manifest (interrupted run, lost manifest)
     for d in sorted(root.glob("shard-*")):
         k = int(d.name.split("-")[1])
         if str(k) not in manifest["shards"] and (d / "entry.json").exists():
             manifest["shards"][str(k)] = json.loads((d / "entry.json").read_text())
     for tmp in root.glob(".shard-*"):
         shutil.rmtree(tmp, ignore_errors=True)  # half-written leftovers of a killed run
+    for key in sorted(manifest["shards"], key=int):  # repair: bad shards are rendered again
+        if check_shard(root, manifest["shards"][key], full=verify):
+            del manifest["shards"][key]
+            shutil.rmtree(root / f"shard-{int(key):05d}", ignore_errors=True)
     todo = [k for k in range(n // spec.shard_size) if str(k) not in manifest["shards"]]
 
     def done(entry: dict) -> None:
@@ -226,8 +247,25 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(todo))) as pool:
+        pool = ctx.Pool(min(workers, len(todo)), initializer=_ignore_sigint)
+        try:
             jobs = [(spec.model_dump(), k, str(root)) for k in todo]
             for entry in pool.imap_unordered(_render_job, jobs):
                 done(entry)
+            pool.close()
+        except BaseException:  # Ctrl-C or an error: stop the workers now, keep what is done
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+            for tmp in root.glob(".shard-*"):
+                shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def _ignore_sigint() -> None:
+    """Worker initialiser: Ctrl-C is the parent's to handle (it stops the pool), so the
+    workers print no traceback fragments."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

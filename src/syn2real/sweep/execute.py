@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
+from ..jobspecs import RenderJob
 from .jobs import run_job
 from .plan import Job, Plan, work_units
 from .store import Store
@@ -23,16 +24,80 @@ Event = Callable[[str, Job, dict[str, Any] | None], None]
 
 @dataclass
 class RunSummary:
-    """What a run did: job keys by outcome."""
+    """What a run did: job keys by outcome (``stale``: finished before, but the artefact
+    was missing or damaged, so the job ran again)."""
 
     ran: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     blocked: list[str] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.blocked
+        return not self.failed and not self.blocked and not self.stopped
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`execute`: what finished is recorded, running jobs were
+    stopped (``summary.stopped``) and rerun next time."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__("interrupted")
+        self.summary = summary
+
+
+def artefact_problem(job: Job, result: dict[str, Any] | None) -> str | None:
+    """What is wrong with a finished job's output on disk (None: intact).
+
+    Rendered data: the manifest and every shard file of the prefix the study uses, by
+    size; checkpoints: present, and size + SHA-256 as recorded when written.
+    """
+    from ..data.verify import DataFolderError, check_shards, read_manifest
+    from ..train.checkpoint import check_file
+
+    spec = job.spec
+    if isinstance(spec, RenderJob):
+        try:
+            manifest = read_manifest(spec.out)
+        except DataFolderError as exc:
+            return str(exc)
+        if int(manifest.get("images", 0)) < spec.n_images:
+            return f"{spec.out}: {manifest.get('images', 0)} of {spec.n_images} images"
+        bad = check_shards(spec.out, n=spec.n_images, manifest=manifest)
+        return f"{spec.out}/{bad[0]}" if bad else None
+    checkpoint = getattr(spec, "checkpoint", None)
+    if checkpoint is not None:
+        return check_file(checkpoint, (result or {}).get("checkpoint_file"))
+    return None
+
+
+def downstream(plan: Plan, keys: set[str]) -> set[str]:
+    """``keys`` and every job that depends on them, directly or not."""
+    out = set(keys)
+    for job in plan.order():  # the plan is in execution order
+        if any(d in out for d in job.deps):
+            out.add(job.key)
+    return out
+
+
+def select_jobs(plan: Plan, selectors: list[str]) -> set[str]:
+    """Jobs named by kinds (``pretrain``) or keys (``pr-1a2b...``, a unique prefix)."""
+    out: set[str] = set()
+    kinds = {j.kind for j in plan.order()}
+    for sel in selectors:
+        if sel in kinds:
+            out |= {j.key for j in plan.by_kind(sel)}
+            continue
+        hits = [k for k in plan.jobs if k.startswith(sel)]
+        if len(hits) != 1:
+            what = "matches no job" if not hits else f"matches {len(hits)} jobs"
+            raise UserError(f"--rerun {sel!r} {what}. Fix: give a job kind "
+                            f"({', '.join(sorted(kinds))}) or a job key (syn2real plan "
+                            "--json lists them)")
+        out.add(hits[0])
+    return out
 
 
 def cpu_count() -> int:
@@ -46,7 +111,8 @@ def cpu_count() -> int:
 def execute(plan: Plan, store: Store, *, executor: str | None = None,
             workers: int | None = None, threads: int | None = None,
             address: str | None = None, gpus_per_job: float | None = None,
-            retry_failed: bool = False, on_event: Event | None = None) -> RunSummary:
+            retry_failed: bool = False, rerun: list[str] | None = None,
+            on_event: Event | None = None) -> RunSummary:
     """Run every unfinished job of ``plan``.
 
     Parameters
@@ -65,8 +131,17 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
         Ray GPUs per training job (default: the config's).
     retry_failed : bool
         Rerun jobs recorded as failed.
+    rerun : list of str, optional
+        Job kinds or keys to run again although finished, with everything downstream.
     on_event : callable, optional
-        ``on_event(what, job, info)`` with what in start / done / failed / cached / blocked.
+        ``on_event(what, job, info)`` with what in start / done / failed / cached / blocked
+        / stale.
+
+    Raises
+    ------
+    Interrupted
+        On Ctrl-C: nothing new starts, running jobs are stopped at once, finished ones are
+        recorded; the exception carries the summary.
     """
     ec = plan.config.executor
     kind = executor or ec.kind
@@ -76,10 +151,21 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     emit = on_event or (lambda *a: None)
     summary = RunSummary()
     status = store.status()
+    forced = downstream(plan, select_jobs(plan, rerun)) if rerun else set()
+    results = {r["key"]: r["result"] for r in store.rows()
+               if r["kind"] in ("render", "pretrain", "backbone")}
+    replace: set[str] = set()
     todo: dict[str, Job] = {}
     for job in plan.order():
         st = status.get(job.key)
-        if st == "done":
+        problem = (artefact_problem(job, results.get(job.key))
+                   if st == "done" and job.key not in forced else None)
+        if st == "done" and (problem or job.key in forced):
+            summary.stale[job.key] = problem or "rerun asked for"
+            replace.add(job.key)
+            todo[job.key] = job
+            emit("stale", job, {"error": summary.stale[job.key]})
+        elif st == "done":
             summary.cached.append(job.key)
             emit("cached", job, None)
         elif st == "failed" and not retry_failed:
@@ -117,16 +203,22 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
             units = work_units(job)
             if "error" in out:
                 store.record(job.key, job.kind, job.params, error=out["error"],
-                             seconds=out["seconds"], units=units, label=job.label)
+                             seconds=out["seconds"], units=units, label=job.label,
+                             replace=job.key in replace)
                 summary.failed[job.key] = out["error"]
                 bad.add(job.key)
                 emit("failed", job, out)
             else:
                 store.record(job.key, job.kind, job.params, result=out["result"],
-                             seconds=out["seconds"], units=units, label=job.label)
+                             seconds=out["seconds"], units=units, label=job.label,
+                             replace=job.key in replace)
                 summary.ran.append(job.key)
                 done.add(job.key)
                 emit("done", job, out)
+    except KeyboardInterrupt:
+        summary.stopped = [j.key for j in running.values()]
+        runner.stop()
+        raise Interrupted(summary) from None
     finally:
         runner.close()
     return summary
@@ -140,6 +232,10 @@ class _Runner:
     def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]: ...
 
     def close(self) -> None: ...
+
+    def stop(self) -> None:
+        """Stop running jobs now (Ctrl-C)."""
+        self.close()
 
 
 class _LocalRunner(_Runner):
@@ -155,7 +251,7 @@ class _LocalRunner(_Runner):
         from concurrent.futures import ProcessPoolExecutor
 
         return ProcessPoolExecutor(max_workers=self.slots, mp_context=mp.get_context("spawn"),
-                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                   initializer=_worker_init, initargs=(os.getpid(),))
 
     def submit(self, job: Job, threads: int) -> Any:
         return self._pool.submit(run_job, job.kind, job.spec, threads)
@@ -176,12 +272,23 @@ class _LocalRunner(_Runner):
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def stop(self) -> None:
+        # terminate the workers instead of waiting for their jobs (an interrupted job's
+        # outputs appear atomically or not at all, so nothing half-written is left behind)
+        for proc in list(getattr(self._pool, "_processes", {}).values()):
+            proc.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initialiser: end this worker when the sweep process dies (kill -9), so that no
-    orphan keeps writing while the rerun starts."""
+
+def _worker_init(parent: int) -> None:
+    """Worker initialiser: Ctrl-C is the driver's to handle (it stops the workers, so no
+    traceback fragments are printed), and the worker ends when the sweep process dies
+    (kill -9), so that no orphan keeps writing while the rerun starts."""
+    import signal
     import threading
     import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -210,22 +317,31 @@ class _RayRunner(_Runner):
         self.slots = max(1, total // threads)
         self._fn = ray.remote(run_job)
         self._gpus = gpus
+        self._refs: set[Any] = set()
 
     def submit(self, job: Job, threads: int) -> Any:
         gpus = self._gpus if job.kind != "render" else 0
         cpus = (threads if job.kind != "render"
                 else max(threads, getattr(job.spec, "workers", 1)))
         cpus = min(cpus, int(self._ray.cluster_resources().get("CPU", 1)))
-        return self._fn.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(
+        ref = self._fn.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(
             job.kind, job.spec, threads)
+        self._refs.add(ref)
+        return ref
 
     def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
         ready, _ = self._ray.wait(handles, num_returns=1)
         ref = ready[0]
+        self._refs.discard(ref)
         try:
             return ref, self._ray.get(ref)
         except Exception as exc:  # a task that died (node lost, OOM kill)
             return ref, {"error": f"Ray task failed: {exc}", "seconds": 0.0}
+
+    def stop(self) -> None:
+        for ref in list(self._refs):
+            self._ray.cancel(ref, force=True)
+        self.close()
 
     def close(self) -> None:
         if self._own:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     key       TEXT PRIMARY KEY,
@@ -34,30 +36,55 @@ CREATE INDEX IF NOT EXISTS jobs_kind ON jobs(kind, status);
 """
 
 
+class StoreError(UserError):
+    """The results store cannot be read or written (corrupt file, full disk)."""
+
+
 class Store:
     """SQLite results store of one run folder (``RUN_DIR/results.sqlite``)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a results store. Fix: give the "
+                             "run folder, or move the folder aside")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.executescript(SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=60)
+        try:
+            con = sqlite3.connect(self.path, timeout=60)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")
             with con:  # one transaction
                 yield con
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
         finally:
             con.close()
 
+    def _error(self, exc: Exception) -> StoreError:
+        text = str(exc)
+        if "full" in text or "disk I/O" in text:
+            return StoreError(f"{self.path}: cannot write the results store ({text}): no "
+                              f"space left on {self.path.parent}? Fix: free space and run the "
+                              "same command again; finished jobs are kept")
+        return StoreError(f"{self.path}: not a readable results store ({text}). Fix: move it "
+                          "aside (e.g. to results.sqlite.bad) and run the study again: "
+                          "rendered shards are reused after a checksum check, the training "
+                          "jobs run again")
+
     def record(self, key: str, kind: str, params: dict[str, Any], *, result: Any = None,
                error: str | None = None, seconds: float | None = None,
-               units: float | None = None, label: str = "") -> None:
-        """Record a finished job (``error`` set: failed). Idempotent per key."""
+               units: float | None = None, label: str = "", replace: bool = False) -> None:
+        """Record a finished job (``error`` set: failed). Idempotent per key: a success
+        replaces an earlier failure, never the other way round; ``replace`` (a rerun asked
+        for, or of a job whose artefact went bad) replaces a success too."""
         status = "failed" if error is not None else "done"
         row = (key, kind, status, label, json.dumps(params, sort_keys=True, default=str),
                None if result is None else json.dumps(result, default=str), error, seconds,
@@ -73,7 +100,7 @@ class Store:
                      error = excluded.error, seconds = excluded.seconds,
                      units = excluded.units, finished = excluded.finished,
                      attempts = jobs.attempts + 1
-                   WHERE jobs.status = 'failed'""", row)
+                   WHERE jobs.status = 'failed' OR ?""", (*row, bool(replace)))
 
     def status(self) -> dict[str, str]:
         """``{key: "done" | "failed"}`` of every recorded job."""

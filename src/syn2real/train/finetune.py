@@ -79,7 +79,7 @@ def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]
     ck: dict[str, Any] | None = None
     arch, stem = job.model, job.stem
     if job.backbone is not None:
-        ck = load_checkpoint(job.backbone)
+        ck = load_checkpoint(job.backbone, allow_partial=job.allow_partial)
         arch = arch or ck["arch"]
         if stem is None:
             stem = ck["stem"] if "stem" in ck else ck.get("small_stem", True)
@@ -127,10 +127,13 @@ def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]
               "model": arch, "stem": stem, "iters": job.iters, "batch": batch,
               "lr": job.lr, "size": size, "reg_lambda": job.reg_lambda, "seed": job.seed,
               "data_seed": data_seed}
+    info = None
     if job.checkpoint is not None:
-        save_backbone(job.checkpoint, model, arch=arch, stem=stem, task=job.task,
-                      val=evals[-1], config=config)
+        info = save_backbone(job.checkpoint, model, arch=arch, stem=stem, task=job.task,
+                             val=evals[-1], config=config, iteration=job.iters,
+                             iters=job.iters)
     return {"kind": "finetune", "config": config,
+            **({"checkpoint": str(job.checkpoint), "checkpoint_file": info} if info else {}),
             "metrics": {"error_last": evals[-1]["error"],
                         "error_best": min(e["error"] for e in evals), "last": evals[-1]},
             "timings": {"seconds": time.perf_counter() - t0,

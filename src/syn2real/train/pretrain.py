@@ -13,7 +13,7 @@ from ..jobspecs import PretrainJob
 from ..registry import PRETRAIN_TASKS
 from ..tasks.models import stem_name
 from ..tasks.task import get_task
-from .checkpoint import save_backbone
+from .checkpoint import partial_path, save_backbone, snapshot
 from .datasets import SyntheticTask
 from .loop import evaluate, train
 from .runtime import device_for, seed_all, versions
@@ -71,16 +71,31 @@ def run_pretrain(job: PretrainJob, threads: int | None = None) -> dict[str, Any]
               "batch": job.batch, "lr": job.lr, "seed": job.seed, "val_images": val_images,
               "image_size": size, "num_classes": num}
 
-    def on_best(m: torch.nn.Module, v: dict) -> None:
-        save_backbone(ckpt, m, arch=job.model, stem=job.stem, task=job.task, val=v,
-                      config=config)
+    meta = {"arch": job.model, "stem": job.stem, "task": job.task, "config": config,
+            "iters": job.iters}
+    best: dict[str, Any] = {}
+    partial = partial_path(job.out)
+
+    def on_best(m: torch.nn.Module, v: dict, iteration: int) -> None:
+        # the best model so far: kept in memory for the final checkpoint, and on disk as a
+        # partial checkpoint in case the run is interrupted
+        best.update(weights=snapshot(m), val=v, iteration=iteration)
+        save_backbone(partial, best["weights"], val=v, complete=False, iteration=iteration,
+                      **meta)
 
     t0 = time.perf_counter()
     res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
                 channels_last=job.channels_last,
                 validate=lambda m: evaluate(task, m, val_loader, num, dev),
                 val_every=job.val_every or max(1, job.iters // 4), on_best=on_best)
+    if not best:
+        raise RuntimeError(f"pre-training never produced a finite validation error "
+                           f"({res['best_val_error']}); nothing to save (lower --lr?)")
+    info = save_backbone(ckpt, best["weights"], val=best["val"], complete=True,
+                         iteration=best["iteration"], **meta)
+    partial.unlink(missing_ok=True)
     return {"kind": "pretrain", "config": config, "checkpoint": str(ckpt),
+            "checkpoint_file": info,
             "metrics": {"val_error_best": res["best_val_error"],
                         "loss_first": res["history"][0]["loss"],
                         "loss_last": res["history"][-1]["loss"]},
