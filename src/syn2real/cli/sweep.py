@@ -58,6 +58,13 @@ def plan(
         table.add_row(escape(j.label), needs, st, _fmt_s(est[j.key]))
     out.print(table)
     kinds = Counter(j.kind for j in p.order())
+    if cfg.executor.kind == "slurm":
+        from ..sweep.slurm import slurm_resources
+
+        for kind in kinds:
+            res = slurm_resources(cfg.executor, kind)
+            out.print(f"slurm {kind} jobs ask for: " + ", ".join(
+                f"{k}={v}" for k, v in res.items()), highlight=False)
     src = "measured in this run folder" if history else "built-in 2-core figures"
     out.print(f"{len(p.jobs)} jobs ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
               f"then fit -> advise -> report. Remaining: "
@@ -73,7 +80,8 @@ def plan(
 def run(
     config: Path = typer.Argument(..., help="Experiment YAML."),
     out_dir: Path | None = typer.Option(None, "--out", help="Run folder (default runs/NAME)."),
-    executor: str | None = typer.Option(None, help="local | ray (default: the config's)."),
+    executor: str | None = typer.Option(None, help="local | ray | slurm (default: the "
+                                        "config's)."),
     address: str | None = typer.Option(None, help="Ray address: auto or HOST:PORT."),
     workers: int | None = typer.Option(None, help="Local jobs at a time."),
     threads: int | None = typer.Option(None, help="Torch threads per job."),
@@ -91,8 +99,8 @@ def run(
     from ..sweep import load_config
 
     cfg = load_config(config)
-    if executor not in (None, "local", "ray"):
-        raise ValueError(f"--executor must be local or ray, got {executor!r}")
+    if executor not in (None, "local", "ray", "slurm"):
+        raise ValueError(f"--executor must be local, ray or slurm, got {executor!r}")
     run_dir = _run_dir(cfg, config, out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: exists and is not a folder. Fix: choose another --out")

@@ -167,15 +167,26 @@ class FinetuneConfig(_Strict):
 
 
 class ExecutorConfig(_Strict):
-    """Where jobs run: ``local`` (process pool) or ``ray`` (a Ray cluster)."""
+    """Where jobs run: ``local`` (process pool), ``ray`` (a Ray cluster) or ``slurm`` (Slurm
+    jobs through submitit; the Slurm keys apply to it only)."""
 
-    kind: Literal["local", "ray"] = "local"
+    kind: Literal["local", "ray", "slurm"] = "local"
     workers: int = Field(1, ge=1, description="jobs at a time (local)")
     threads: int | None = Field(None, ge=1, description="torch threads per job (default: "
-                                "cores // workers)")
+                                "cores // workers; on Slurm cpus_per_job)")
     address: str | None = Field(None, description="Ray address: auto or HOST:PORT (default: "
                                 "start a local instance)")
-    gpus_per_job: float = Field(0.0, ge=0, description="Ray GPUs per training job")
+    gpus_per_job: float = Field(0.0, ge=0, description="GPUs per training job (Ray, Slurm)")
+    partition: str | None = Field(None, description="Slurm partition")
+    time: int = Field(60, ge=1, description="Slurm time limit per job, minutes")
+    cpus_per_job: int = Field(2, ge=1, description="Slurm CPUs per job")
+    mem: str | None = Field(None, pattern=r"^[0-9]+[KMGT]?$", description="Slurm memory per "
+                            "job (e.g. 8G)")
+    array_parallelism: int = Field(64, ge=1, description="Slurm: array tasks running at once")
+    account: str | None = None
+    qos: str | None = None
+    setup: list[str] = Field(default_factory=list, description="Slurm: shell lines run "
+                             "before each job (module load ..., source venv/bin/activate)")
 
 
 class FitConfig(_Strict):

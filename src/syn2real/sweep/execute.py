@@ -176,13 +176,25 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     done = set(summary.cached)
     bad = set(summary.failed)
     if kind == "local":
-        runner: _Runner = _LocalRunner(workers)
+        runner: Any = _LocalRunner(workers)
     elif kind == "ray":
         runner = _RayRunner(address, threads, gpus_per_job if gpus_per_job is not None
                             else ec.gpus_per_job)
+    elif kind == "slurm":
+        from .slurm import SlurmRunner
+
+        runner = SlurmRunner(plan.run_dir / "slurm", ec, store)
+        threads = ec.cpus_per_job
     else:
-        raise ValueError(f"unknown executor {kind!r}; choose local or ray")
+        raise ValueError(f"unknown executor {kind!r}; choose local, ray or slurm")
     running: dict[Any, Job] = {}
+    if hasattr(runner, "reattach"):  # a restarted driver picks up its cluster jobs
+        runner.adopt(todo)
+        for key in [k for k in todo if k not in replace]:
+            handle = runner.reattach(key)
+            if handle is not None:
+                running[handle] = todo.pop(key)
+                emit("start", running[handle], {"reattached": True})
     try:
         while todo or running:
             for key in [k for k, j in todo.items() if any(d in bad for d in j.deps)]:
@@ -190,9 +202,11 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
                 summary.blocked.append(key)
                 emit("blocked", todo.pop(key), None)
             ready = [j for j in todo.values() if all(d in done for d in j.deps)]
-            for job in ready[:max(0, runner.slots - len(running))]:
+            batch = ready[:max(0, runner.slots - len(running))]
+            for job in batch:
                 del todo[job.key]
-                running[runner.submit(job, threads)] = job
+            for job, handle in zip(batch, runner.submit_many(batch, threads), strict=True):
+                running[handle] = job
                 emit("start", job, None)
             if not running:
                 if todo:  # nothing can start: a dependency is missing from the plan
@@ -228,6 +242,9 @@ class _Runner:
     slots: int
 
     def submit(self, job: Job, threads: int) -> Any: ...
+
+    def submit_many(self, jobs: list[Job], threads: int) -> list[Any]:
+        return [self.submit(job, threads) for job in jobs]
 
     def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]: ...
 

@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts  INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS jobs_kind ON jobs(kind, status);
+CREATE TABLE IF NOT EXISTS submissions (
+    key       TEXT PRIMARY KEY,
+    backend   TEXT NOT NULL,
+    job_id    TEXT NOT NULL,
+    folder    TEXT NOT NULL,
+    submitted REAL NOT NULL
+);
 """
 
 
@@ -125,6 +132,21 @@ class Store:
                 d["result"] = None if d["result"] is None else json.loads(d["result"])
                 out.append(d)
         return out
+
+    def record_submissions(self, backend: str, subs: list[tuple[str, str, str]]) -> None:
+        """Remember that each ``(key, job_id, folder)`` was submitted as a cluster job (one
+        transaction), so a restarted driver reattaches to it instead of submitting again."""
+        now = time.time()
+        with self._connect() as con:
+            con.executemany("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?)",
+                            [(k, backend, j, f, now) for k, j, f in subs])
+
+    def submissions(self, backend: str) -> dict[str, tuple[str, str]]:
+        """``{key: (job_id, folder)}`` of the jobs submitted to ``backend``."""
+        with self._connect() as con:
+            rows = con.execute("SELECT key, job_id, folder FROM submissions WHERE backend = ?",
+                               (backend,)).fetchall()
+        return {k: (j, f) for k, j, f in rows}
 
     def seconds_per_unit(self) -> dict[str, float]:
         """Measured seconds per work unit and kind (for cost estimates)."""

@@ -1,0 +1,213 @@
+"""Running a plan's jobs as Slurm jobs through submitit.
+
+The driver (``syn2real run --executor slurm``, itself e.g. an ``sbatch`` job) submits every
+job that is ready as one Slurm job array (``array_parallelism`` at a time), waits for their
+results and records them: only the driver writes ``results.sqlite`` (SQLite's locking is
+unsafe across hosts on network file systems); a Slurm job returns its row through
+submitit's result file. Each submission's job id is kept in the store, so a driver that was
+killed and started again reattaches to the jobs still queued or running, and records those
+that finished meanwhile, instead of submitting them again. A job that is preempted or
+reaches its time limit is requeued by submitit (it reruns whole: job outputs appear
+atomically). A job that ends without a result (cancelled, node failure, out of memory) is
+recorded as failed with its Slurm state and the tail of its stderr.
+
+Job states come from ``squeue`` and ``scontrol`` (they work without Slurm accounting, which
+submitit's own ``sacct`` polling needs).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from .jobs import run_job
+
+#: states in which a job may still produce its result
+ALIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD",
+         "REQUEUE_FED", "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "PREEMPTED"}
+
+
+def _task_class() -> type:
+    import submitit
+
+    class SlurmTask(submitit.helpers.Checkpointable):
+        """``run_job`` as a Slurm job; on preemption or time-out submitit calls
+        ``checkpoint`` (inherited) and requeues the same call."""
+
+        def __call__(self, kind: str, spec: Any, threads: int | None) -> dict[str, Any]:
+            return run_job(kind, spec, threads)
+
+    return SlurmTask
+
+
+def slurm_resources(ec: Any, kind: str) -> dict[str, Any]:
+    """What one job of ``kind`` asks Slurm for (``syn2real plan`` shows it)."""
+    gpus = int(ec.gpus_per_job) if kind not in ("render", "complexity") else 0
+    res: dict[str, Any] = {"cpus_per_task": ec.cpus_per_job, "time": ec.time,
+                           "gpus_per_node": gpus}
+    for key in ("partition", "mem", "account", "qos"):
+        if getattr(ec, key) is not None:
+            res[key] = getattr(ec, key)
+    return res
+
+
+def job_states(job_ids: list[str]) -> dict[str, str]:
+    """``{job_id: state}`` from squeue (jobs queued or running) and scontrol (jobs ended
+    recently); a job unknown to both is missing from the result."""
+    if not job_ids:
+        return {}
+    out: dict[str, str] = {}
+    q = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(job_ids)],
+                       capture_output=True, text=True)
+    for line in q.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[parts[0]] = parts[1]
+    for jid in job_ids:
+        if jid in out:
+            continue
+        s = subprocess.run(["scontrol", "show", "job", "-o", jid], capture_output=True,
+                           text=True)
+        for field in s.stdout.split():
+            if field.startswith("JobState="):
+                out[jid] = field.split("=", 1)[1]
+    return out
+
+
+class SlurmRunner:
+    """The Slurm backend of :func:`syn2real.sweep.execute.execute` (see the module doc)."""
+
+    backend = "slurm"
+
+    def __init__(self, folder: str | Path, ec: Any, store: Any, poll: float = 1.0) -> None:
+        try:
+            import submitit
+        except ImportError:
+            raise UserError("the slurm executor needs submitit: pip install "
+                            "'syn2real[slurm]'") from None
+        if shutil.which("sbatch") is None:
+            raise UserError("the slurm executor needs Slurm's sbatch on PATH (run the driver "
+                            "on a login node or inside an sbatch job)")
+        self._submitit = submitit
+        self.folder = Path(folder)
+        self.ec = ec
+        self.store = store
+        self.poll = poll
+        self.slots = 10_000  # Slurm queues; array_parallelism limits what runs at once
+        self._task = _task_class()()
+        self._jobs: dict[Any, str] = {}  # handle -> job id
+
+    def _executor(self, kind: str) -> Any:
+        ex = self._submitit.SlurmExecutor(folder=self.folder / "%j")
+        res = slurm_resources(self.ec, kind)
+        ex.update_parameters(job_name=f"syn2real-{kind}", nodes=1, ntasks_per_node=1,
+                             array_parallelism=self.ec.array_parallelism,
+                             setup=list(self.ec.setup), **res)
+        return ex
+
+    def adopt(self, jobs: dict[str, Any]) -> int:
+        """Record submissions the store does not know (the driver was killed between
+        ``sbatch`` and recording the job ids): each submitit folder keeps the submitted call,
+        whose (kind, spec) names its plan job. Returns how many were adopted."""
+        import pickle
+
+        known = {j for j, _ in self.store.submissions(self.backend).values()}
+        by_spec: dict[tuple[str, str], list[str]] = {}
+        for key, job in jobs.items():
+            by_spec.setdefault((job.kind, job.spec.model_dump_json()), []).append(key)
+        found = []
+        for pkl in sorted(self.folder.glob("*/*_submitted.pkl")):
+            job_id = pkl.name[: -len("_submitted.pkl")]
+            if job_id in known:
+                continue
+            try:
+                with open(pkl, "rb") as fh:
+                    call = pickle.load(fh)
+                kind, spec = call.args[0], call.args[1]
+            except Exception:  # not ours or unreadable: leave it alone
+                continue
+            keys = by_spec.get((kind, spec.model_dump_json()), [])
+            if len(keys) == 1:
+                found.append((keys[0], job_id, str(pkl.parent)))
+        if found:
+            self.store.record_submissions(self.backend, found)
+        return len(found)
+
+    def reattach(self, key: str) -> Any | None:
+        """The job already submitted for ``key`` if it is alive or left a result."""
+        sub = self.store.submissions(self.backend).get(key)
+        if sub is None:
+            return None
+        job_id, folder = sub
+        job = self._submitit.SlurmJob(folder=folder, job_id=job_id)
+        if job.paths.result_pickle.exists() or job_states([job_id]).get(job_id) in ALIVE:
+            self._jobs[job] = job_id
+            return job
+        return None
+
+    def submit_many(self, jobs: list[Any], threads: int) -> list[Any]:
+        """Submit ready jobs, one array per job kind; returns their handles."""
+        handles: list[Any] = [None] * len(jobs)
+        by_kind: dict[str, list[int]] = {}
+        for i, job in enumerate(jobs):
+            by_kind.setdefault(job.kind, []).append(i)
+        for kind, idx in by_kind.items():
+            ex = self._executor(kind)
+            with ex.batch():
+                subs = [ex.submit(self._task, jobs[i].kind, jobs[i].spec,
+                                  self.ec.cpus_per_job) for i in idx]
+            self.store.record_submissions(self.backend, [
+                (jobs[i].key, str(sj.job_id), str(sj.paths.folder))
+                for i, sj in zip(idx, subs, strict=True)])
+            for i, sj in zip(idx, subs, strict=True):
+                self._jobs[sj] = str(sj.job_id)
+                handles[i] = sj
+        return handles
+
+    def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
+        last_check = 0.0
+        while True:
+            for h in handles:
+                if h.paths.result_pickle.exists():
+                    return h, self._outcome(h)
+            if time.monotonic() - last_check >= 2 * self.poll:
+                last_check = time.monotonic()
+                states = job_states([self._jobs[h] for h in handles])
+                for h in handles:
+                    state = states.get(self._jobs[h])
+                    if state not in ALIVE and not h.paths.result_pickle.exists():
+                        time.sleep(self.poll)  # the result file may still be appearing
+                        if h.paths.result_pickle.exists():
+                            return h, self._outcome(h)
+                        return h, {"error": self._failure(h, state), "seconds": 0.0}
+            time.sleep(self.poll)
+
+    def _outcome(self, h: Any) -> dict[str, Any]:
+        try:
+            return h.result()
+        except Exception as exc:  # the job's own Python failed outside run_job
+            return {"error": f"Slurm job {self._jobs[h]} failed: {exc}"[-4000:],
+                    "seconds": 0.0}
+
+    def _failure(self, h: Any, state: str | None) -> str:
+        try:
+            tail = "\n".join((h.stderr() or "").splitlines()[-15:])
+        except OSError:
+            tail = ""
+        what = state or ("was cancelled before it started, or ended long ago (no longer "
+                         "known to slurmctld)")
+        return (f"Slurm job {self._jobs[h]} {what} without a result"
+                + (f"; stderr tail:\n{tail}" if tail else ""))
+
+    def stop(self) -> None:
+        """Ctrl-C on the driver: cancel what it submitted and is still alive."""
+        ids = list(self._jobs.values())
+        if ids:
+            subprocess.run(["scancel", *ids], capture_output=True)
+
+    def close(self) -> None:
+        pass

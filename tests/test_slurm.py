@@ -1,0 +1,202 @@
+"""The Slurm executor against a real one-node Slurm (slurmctld + slurmd + munge) that these
+tests start on localhost and stop at the end (issue 15). Skipped where Slurm's daemons are
+not installed (``make slurm-deps`` installs them; CI runs ``make test-slurm``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from syn2real.sweep import Store, build_plan, load_config
+
+pytestmark = pytest.mark.slurm
+
+STUDY = {
+    "name": "slurmy",
+    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
+               "workers": 1},
+    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
+                 "val_images": 20},
+    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
+                  "batch": 16}],
+    "seeds": [0],
+    "executor": {"kind": "slurm", "cpus_per_job": 1, "time": 10, "threads": 1},
+    "fit": {"target": 0.5},
+}
+
+
+def _conf(root: Path) -> str:
+    host = socket.gethostname()
+    return "\n".join([
+        "ClusterName=s2rtest", f"SlurmctldHost={host}", "SlurmUser=root", "SlurmdUser=root",
+        "AuthType=auth/munge", f"StateSaveLocation={root}/state",
+        f"SlurmdSpoolDir={root}/spool", f"SlurmctldPidFile={root}/slurmctld.pid",
+        f"SlurmdPidFile={root}/slurmd.pid", f"SlurmctldLogFile={root}/slurmctld.log",
+        f"SlurmdLogFile={root}/slurmd.log", "SlurmctldPort=16917", "SlurmdPort=16918",
+        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
+        "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU",
+        "SchedulerType=sched/builtin", "MpiDefault=none", "ReturnToService=2",
+        "JobAcctGatherType=jobacct_gather/none",
+        "AccountingStorageType=accounting_storage/none", "JobCompType=jobcomp/none",
+        "MinJobAge=900",
+        f"NodeName={host} CPUs=2 RealMemory=8000 State=UNKNOWN",
+        f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP", ""])
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    for tool in ("slurmctld", "slurmd", "munged", "sbatch"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (make slurm-deps)")
+    if os.geteuid() != 0:
+        pytest.skip("a private Slurm needs root here (slurmd runs jobs as their user)")
+    pytest.importorskip("submitit")
+    root = tmp_path_factory.mktemp("slurm")
+    for d in ("state", "spool"):
+        (root / d).mkdir()
+    conf = root / "slurm.conf"
+    conf.write_text(_conf(root))
+    started = []
+    if subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode:
+        Path("/run/munge").mkdir(parents=True, exist_ok=True)
+        shutil.chown("/run/munge", "munge", "munge")
+        subprocess.run(["munged", "--force"], check=True, capture_output=True)
+        started.append("munged")
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(conf)  # the daemons, sbatch and the drivers read it
+    ctld = subprocess.Popen(["slurmctld", "-D", "-f", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    slurmd = subprocess.Popen(["slurmd", "-D", "-f", str(conf)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        s = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+        if s.stdout.strip() == "idle":
+            break
+        time.sleep(0.5)
+    else:
+        raise RuntimeError(f"Slurm did not come up: {(root / 'slurmctld.log').read_text()}")
+    try:
+        yield root
+    finally:
+        for proc in (slurmd, ctld):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if "munged" in started:
+            subprocess.run(["pkill", "-x", "munged"], capture_output=True)
+        if old is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = old
+
+
+def _write(tmp_path: Path, raw: dict, name: str = "study.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+def _driver(cfg: Path, run: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "syn2real.cli.app", "run", str(cfg), "--out", str(run),
+            "--no-report", *extra]
+
+
+def test_plan_shows_the_slurm_resources_of_each_stage(tmp_path):
+    from typer.testing import CliRunner
+
+    from syn2real.cli.app import app
+
+    raw = {**STUDY, "executor": {**STUDY["executor"], "partition": "gpu", "mem": "8G",
+                                 "gpus_per_job": 1}}
+    res = CliRunner().invoke(app, ["plan", str(_write(tmp_path, raw)), "--out",
+                                   str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "slurm pretrain jobs ask for: cpus_per_task=1, time=10, gpus_per_node=1, " \
+           "partition=gpu, mem=8G" in text
+    assert "slurm render jobs ask for: cpus_per_task=1, time=10, gpus_per_node=0" in text
+
+
+def test_slurm_gives_the_local_numbers_and_a_killed_driver_submits_nothing_twice(slurm,
+                                                                                 tmp_path):
+    cfg = _write(tmp_path, STUDY)
+    local = tmp_path / "local"
+    res = subprocess.run(_driver(cfg, local, "--executor", "local"), capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = tmp_path / "slurm-run"
+    proc = subprocess.Popen(_driver(cfg, run), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    db = run / "results.sqlite"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait until pre-trainings are submitted, then kill
+        if db.exists() and any(k.startswith("pr-")
+                               for k in Store(db).submissions("slurm")):
+            break
+        time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = Store(db).submissions("slurm")
+    assert before and len(Store(db).status()) < len(before) + 8
+    again = subprocess.run(_driver(cfg, run), capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    store = Store(db)
+    plan = build_plan(load_config(cfg), run)
+    subs = store.submissions("slurm")
+    assert set(subs) == set(plan.jobs)  # every job went through Slurm ...
+    for key, (job_id, _) in before.items():  # ... the ones submitted before were reattached
+        assert subs[key][0] == job_id
+    submitted = list((run / "slurm").rglob("*_submitted.pkl"))
+    assert len(submitted) == len(plan.jobs)  # nothing was submitted twice
+    assert all(r["attempts"] == 1 for r in store.rows())
+    loc = {r["key"]: r["result"]["metrics"]["error_last"]
+           for r in Store(local / "results.sqlite").rows("finetune")}
+    slu = {r["key"]: r["result"]["metrics"]["error_last"] for r in store.rows("finetune")}
+    assert slu.keys() == loc.keys()
+    for k in loc:  # deterministic on CPU: the same numbers whichever executor ran them
+        assert slu[k] == pytest.approx(loc[k], abs=1e-9)
+
+
+def test_a_cancelled_job_is_recorded_failed_and_retry_failed_reruns_it(slurm, tmp_path):
+    raw = yaml.safe_load(yaml.safe_dump(STUDY))
+    raw["pretrain"]["iters"] = 300  # long enough to cancel while it runs
+    cfg = _write(tmp_path, raw)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_driver(cfg, run), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    db = run / "results.sqlite"
+    victim = None
+    deadline = time.time() + 300
+    from syn2real.sweep.slurm import job_states
+
+    while time.time() < deadline and victim is None:  # a pre-training while it runs
+        if db.exists():
+            subs = Store(db).submissions("slurm")
+            ids = [v[0] for k, v in subs.items() if k.startswith("pr-")]
+            victim = next((j for j, s in job_states(ids).items() if s == "RUNNING"), None)
+        time.sleep(0.3)
+    assert victim is not None
+    subprocess.run(["scancel", victim], check=True)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 1, err[-3000:]
+    store = Store(db)
+    failed = store.rows(status="failed")
+    assert len(failed) == 1 and f"Slurm job {victim} CANCELLED" in failed[0]["error"]
+    raw["pretrain"]["iters"] = 300
+    retry = subprocess.run(_driver(cfg, run, "--retry-failed"), capture_output=True, text=True,
+                           timeout=900)
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert not Store(db).rows(status="failed")
