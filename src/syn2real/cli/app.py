@@ -26,6 +26,7 @@ def _options(debug: bool = typer.Option(False, "--debug", help="Show the traceba
 app.command(name="fit")(fit_cli.fit)
 app.command(name="advise")(fit_cli.advise)
 app.command(name="report")(fit_cli.report)
+app.command(name="collect")(fit_cli.collect)
 app.add_typer(theory.app, name="theory")
 app.command(name="render")(render_cli.render)
 app.command(name="verify")(render_cli.verify)

@@ -41,10 +41,46 @@ def _progress(total: int, what: str) -> Iterator[Callable[[], None]]:
         yield lambda: prog.advance(task)
 
 
+N_COL = typer.Option(None, "--n-col", help="Column of the synthetic image count (default n).")
+ERROR_COL = typer.Option(None, "--error-col", help="Column of the error (default error, err "
+                         "or loss).")
+SCORE_COL = typer.Option(None, "--score-col", help="Column of a score in [0, 1] (accuracy, "
+                         "mAP) instead of an error: error = 1 - score.")
+S_COL = typer.Option(None, "--s-col", help="Column of the real fine-tuning image count.")
+GROUP_COL = typer.Option(None, "--group-col", help="A column that tells curves apart "
+                         "(repeatable; default: every other column).")
+STEP_COL = typer.Option(None, "--step-col", help="A column that varies within a run (step, "
+                        "epoch): each run keeps its last step (--select best: its best).")
+
+
+N_PARAM = typer.Option("n", "--n-param", help="mlflow:EXPERIMENT sources: the run "
+                       "parameter holding n.")
+MLFLOW_METRIC = typer.Option("error_last", "--mlflow-metric", help="mlflow:EXPERIMENT "
+                             "sources: the run metric (a loss/error, or a score in [0, 1]).")
+TRACKING_URI = typer.Option(None, "--tracking-uri", help="mlflow:EXPERIMENT sources: the "
+                            "tracking URI (default: MLFLOW_TRACKING_URI).")
+
+
 def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
-          where: list[str] | None) -> CurveSet:
-    cs = read_curves(file, sep=sep, encoding=encoding, metric=metric, select=select,
-                     where=where or [])
+          where: list[str] | None, n_col: str | None = None, error_col: str | None = None,
+          score_col: str | None = None, s_col: str | None = None,
+          group_col: list[str] | None = None, step_col: str | None = None,
+          n_param: str = "n", mlflow_metric: str = "error_last",
+          tracking_uri: str | None = None) -> CurveSet:
+    source: Any = file
+    if str(file).startswith("mlflow:"):  # FILE is mlflow:EXPERIMENT
+        from ..curves.collect import LOWER_IS_BETTER
+        from ..sweep.tracking import mlflow_frame
+
+        source = mlflow_frame(str(file)[len("mlflow:"):], n_param=n_param,
+                              metric=mlflow_metric, tracking_uri=tracking_uri,
+                              group_params=tuple(group_col or ()))
+        lower = bool(LOWER_IS_BETTER.search(mlflow_metric))
+        n_col, error_col, score_col = ("n", mlflow_metric if lower else None,
+                                       None if lower else mlflow_metric)
+    cs = read_curves(source, sep=sep, encoding=encoding, metric=metric, select=select,
+                     where=where or [], n=n_col, error=error_col, score=score_col, s=s_col,
+                     group=group_col or None, step=step_col)
     for note in cs.notes:
         err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     return cs
@@ -94,11 +130,17 @@ def fit(
                                         "this file ('-' for stdout)."),
     sep: str = typer.Option(",", help="Field delimiter."),
     encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+    n_col: str | None = N_COL, error_col: str | None = ERROR_COL,
+    score_col: str | None = SCORE_COL, s_col: str | None = S_COL,
+    group_col: list[str] | None = GROUP_COL, step_col: str | None = STEP_COL,
+    n_param: str = N_PARAM, mlflow_metric: str = MLFLOW_METRIC,
+    tracking_uri: str | None = TRACKING_URI,
 ) -> None:
     """Fit a law to every curve of FILE, with standard errors and profile intervals."""
     from ..law import LAWS, fit_estimators, joint_shared_D, shared_D_iterated
 
-    cs = _load(file, sep, encoding, metric, select, where)
+    cs = _load(file, sep, encoding, metric, select, where, n_col, error_col, score_col, s_col,
+               group_col, step_col, n_param, mlflow_metric, tracking_uri)
     two_inputs = law in ("full", "additive")
     # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
     by_cols = _by(cs, by) if by is not None or not two_inputs else [
@@ -212,12 +254,18 @@ def advise(
     json_out: str | None = typer.Option(None, "--json", help="Write the advice as JSON."),
     sep: str = typer.Option(",", help="Field delimiter."),
     encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+    n_col: str | None = N_COL, error_col: str | None = ERROR_COL,
+    score_col: str | None = SCORE_COL, s_col: str | None = S_COL,
+    group_col: list[str] | None = GROUP_COL, step_col: str | None = STEP_COL,
+    n_param: str = N_PARAM, mlflow_metric: str = MLFLOW_METRIC,
+    tracking_uri: str | None = TRACKING_URI,
 ) -> None:
     """Should you render more images or change how you render them?"""
     from ..advise import advise_legacy, advise_many, plan_mix
     from ..law import FullTransferLaw, TransferLaw, fit_estimators
 
-    cs = _load(file, sep, encoding, metric, select, where)
+    cs = _load(file, sep, encoding, metric, select, where, n_col, error_col, score_col, s_col,
+               group_col, step_col, n_param, mlflow_metric, tracking_uri)
     if (cost_synthetic is None) != (cost_real is None):
         raise ValueError("give both --cost-synthetic and --cost-real, or neither")
     kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(metric) or None}
@@ -282,11 +330,17 @@ def report(
                                     "(needs model and nparam columns, >= 3 models)."),
     sep: str = typer.Option(",", help="Field delimiter."),
     encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
+    n_col: str | None = N_COL, error_col: str | None = ERROR_COL,
+    score_col: str | None = SCORE_COL, s_col: str | None = S_COL,
+    group_col: list[str] | None = GROUP_COL, step_col: str | None = STEP_COL,
+    n_param: str = N_PARAM, mlflow_metric: str = MLFLOW_METRIC,
+    tracking_uri: str | None = TRACKING_URI,
 ) -> None:
     """Write an HTML report with the paper's figures for FILE."""
     from ..report import build_report
 
-    cs = _load(file, sep, encoding, metric, select, where)
+    cs = _load(file, sep, encoding, metric, select, where, n_col, error_col, score_col, s_col,
+               group_col, step_col, n_param, mlflow_metric, tracking_uri)
     d_value = parse_D(D, ("shared",))
     study = None
     if model_size:
@@ -297,3 +351,34 @@ def report(
     page = build_report(cs, output, by=_by(cs, by), D=d_value, loss=loss, target=target,
                         budget=budget, cutoff=cutoff, model_size=study)
     out.print(f"report written to {page}")
+
+
+@friendly
+def collect(
+    runs_dir: Path = typer.Argument(..., help="Folder holding the runs (any depth)."),
+    metric: str = typer.Option(..., help="Metric name as the runs log it (e.g. "
+                               "metrics/mAP50-95(B), eval_accuracy, bbox/AP)."),
+    n_from: str = typer.Option(..., "--n-from", help="Where each run's n is: config:KEY (a "
+                               "dotted key of args.yaml / config.yaml / config.json) or "
+                               "regex:PATTERN on the run's path (first group)."),
+    output: Path = typer.Option(Path("curves.csv"), "-o", "--output", help="CSV to write "
+                                "(n,error: syn2real fit / advise / report read it)."),
+    select: str = typer.Option("last", help="Each run's last evaluation or its best."),
+    lower_is_better: bool | None = typer.Option(None, "--lower-is-better/--higher-is-better",
+                                                help="Override the guess from the metric's "
+                                                "name (loss/error: lower is better)."),
+    allow_repeats: bool = typer.Option(False, help="Accept several runs with one n (seeds; "
+                                       "they are averaged)."),
+) -> None:
+    """Collect one learning curve from trainers' run folders (Ultralytics, timm, detectron2,
+    mmengine, Hugging Face Trainer, TensorBoard): one run per synthetic size n."""
+    from ..atomic import atomic_write
+    from ..curves.collect import collect as collect_runs
+
+    df, notes = collect_runs(runs_dir, metric=metric, n_from=n_from, select=select,
+                             lower_is_better=lower_is_better, allow_repeats=allow_repeats)
+    for note in notes:
+        err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+    atomic_write(output, df[["n", "error"]].to_csv(index=False))
+    out.print(f"wrote {output}: {len(df)} runs, n = {df['n'].min():g} .. {df['n'].max():g}",
+              highlight=False)

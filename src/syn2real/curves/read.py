@@ -106,15 +106,17 @@ def _read_text(path: Path, encoding: str) -> str:
         raise DataError(f"unknown encoding {encoding!r}. Fix: use e.g. utf-8 or latin-1") from None
 
 
-def read_curves(path: str | Path, *, sep: str = ",", encoding: str = "utf-8-sig",
-                metric: str = "error", select: str = "last",
-                where: Sequence[str] = ()) -> CurveSet:
+def read_curves(path: str | Path | pd.DataFrame, *, sep: str = ",",
+                encoding: str = "utf-8-sig", metric: str = "error", select: str = "last",
+                where: Sequence[str] = (), n: str | None = None, error: str | None = None,
+                score: str | None = None, s: str | None = None,
+                group: Sequence[str] | None = None, step: str | None = None) -> CurveSet:
     """Read and validate a table of learning curves.
 
     Parameters
     ----------
-    path : str or Path
-        CSV file.
+    path : str, Path or pandas.DataFrame
+        CSV file, or the table itself (same checks, see :func:`curves_from_frame`).
     sep : str
         Field delimiter.
     encoding : str
@@ -125,12 +127,26 @@ def read_curves(path: str | Path, *, sep: str = ",", encoding: str = "utf-8-sig"
         cg-transfer only: which evaluation of a run to keep.
     where : sequence of str
         Row filters ``col=v1|v2`` or ``col!=v``, applied before validation.
+    n, error, score, s : str, optional
+        Column names of a plain table when they are not ``n``, ``error``/``err``/``loss``
+        and ``s``; ``score`` instead of ``error`` for a higher-is-better value in [0, 1]
+        (accuracy, mAP): the error is ``1 - score``.
+    group : sequence of str, optional
+        The columns that tell curves apart (default: every other column).
+    step : str, optional
+        A column that varies within a run (step, epoch): each run keeps its last step
+        (``select="last"``) or its best error (``"best"``). Without it, a column named like
+        a step is refused as a grouping column (each epoch would become its own curve).
 
     Raises
     ------
     DataError
         With file, row, column and fix, for every problem found.
     """
+    cols = Columns(n=n, error=error, score=score, s=s,
+                   group=None if group is None else tuple(group), step=step)
+    if isinstance(path, pd.DataFrame):
+        return curves_from_frame(path, metric=metric, select=select, where=where, cols=cols)
     p = Path(path)
     src = str(path)
     if metric not in ("error", "loss"):
@@ -157,11 +173,12 @@ def read_curves(path: str | Path, *, sep: str = ",", encoding: str = "utf-8-sig"
     except pd.errors.ParserError as exc:
         raise _fail(src, f"not a valid CSV table ({exc})", fix="check the delimiter "
                     "(--sep) and that every row has as many fields as the header") from None
-    return _from_table(df, src, metric, select, where)
+    return _from_table(df, src, metric, select, where, cols)
 
 
 def curves_from_frame(df: pd.DataFrame, *, source: str = "DataFrame", metric: str = "error",
-                      select: str = "last", where: Sequence[str] = ()) -> CurveSet:
+                      select: str = "last", where: Sequence[str] = (),
+                      cols: Columns | None = None) -> CurveSet:
     """Validate an in-memory table of learning curves (either schema of :func:`read_curves`).
 
     The same checks, notes and errors as reading the table from a CSV file (rows are
@@ -177,21 +194,20 @@ def curves_from_frame(df: pd.DataFrame, *, source: str = "DataFrame", metric: st
     for c in text.columns:  # the reader's input is text, as from a file; repr is exact
         text[c] = [("" if v is None or (isinstance(v, float) and v != v) else
                     repr(v) if isinstance(v, float) else str(v)) for v in text[c]]
-    return _from_table(text, source, metric, select, where)
+    return _from_table(text, source, metric, select, where, cols)
 
 
 def _from_table(df: pd.DataFrame, src: str, metric: str, select: str,
-                where: Sequence[str]) -> CurveSet:
+                where: Sequence[str], cols: Columns | None = None) -> CurveSet:
     df.columns = [c.strip() for c in df.columns]
     if len(df) == 0:
         raise _fail(src, "the table has a header but no rows", fix="add measurements")
     df.index = np.arange(2, len(df) + 2)  # file row numbers (header is row 1)
     for w in where:
         df = _apply_where(df, w, src)
-    cols = set(df.columns)
-    if {"value", "pretrain.data"} <= cols:
+    if (cols is None or not cols.given) and {"value", "pretrain.data"} <= set(df.columns):
         return _read_cg(df, src, metric, select)
-    return _read_plain(df, src, metric)
+    return _read_plain(df, src, metric, cols, select)
 
 
 def _apply_where(df: pd.DataFrame, expr: str, src: str) -> pd.DataFrame:
@@ -310,32 +326,110 @@ def _check_n(out: pd.DataFrame, src: str, col: str) -> None:
                     fix="n counts synthetic images: use 0 for the from-scratch baseline")
 
 
-def _read_plain(df: pd.DataFrame, src: str, metric: str) -> CurveSet:
-    if "n" not in df.columns:
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of a plain table mean what (``None``: the default names).
+
+    ``error`` or ``score`` (error = 1 - score) names the measured value; ``group``: the
+    columns that tell curves apart (default: every other column); ``step``: a column that
+    varies within one run (step, epoch): each run is reduced to its last (or best) step.
+    """
+
+    n: str | None = None
+    error: str | None = None
+    score: str | None = None
+    s: str | None = None
+    group: tuple[str, ...] | None = None
+    step: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in (self.n, self.error, self.score, self.s, self.group,
+                                           self.step))
+
+
+#: column names that vary within a run: never grouping columns by default
+STEP_NAMES = ("step", "steps", "epoch", "epochs", "iter", "iters", "iteration", "iterations",
+              "global_step", "time", "wall_time", "timestamp", "n_eval")
+
+
+def _col(df: pd.DataFrame, src: str, name: str, what: str) -> str:
+    if name not in df.columns:
+        raise _missing(src, df.columns, name) if what == "n" else _fail(
+            src, f"no column '{name}' (given as the {what} column); found {list(df.columns)}",
+            fix=f"name an existing column with --{what}-col")
+    return name
+
+
+def _read_plain(df: pd.DataFrame, src: str, metric: str, cols: Columns | None = None,
+                select: str = "last") -> CurveSet:
+    cols = cols or Columns()
+    ncol = _col(df, src, cols.n, "n") if cols.n else "n"
+    if ncol not in df.columns:
         raise _missing(src, df.columns, "n")
-    ecol = next((c for c in ERROR_NAMES if c in df.columns), None)
+    score = False
+    if cols.score:
+        ecol, score = _col(df, src, cols.score, "score"), True
+    elif cols.error:
+        ecol = _col(df, src, cols.error, "error")
+    else:
+        ecol = next((c for c in ERROR_NAMES if c in df.columns), None)
     if ecol is None:
         raise _missing(src, df.columns, "error", ERROR_NAMES[1:])
+    scol = _col(df, src, cols.s, "s") if cols.s else ("s" if "s" in df.columns else None)
+    step = _col(df, src, cols.step, "step") if cols.step else None
     out = pd.DataFrame(index=df.index)
-    out["n"] = _numeric(df, "n", src)
-    out["err"] = _numeric(df, ecol, src)
-    _check_range(out, "err", src, metric, "error", shown=ecol)
-    _check_n(out, src, "n")
-    if "s" in df.columns:
-        out["s"] = _numeric(df, "s", src)
+    out["n"] = _numeric(df, ncol, src)
+    value = _numeric(df, ecol, src)
+    if score:
+        out["score"] = value
+        _check_range(out, "score", src, "error", "score", shown=ecol)
+        out["err"] = 1.0 - value
+    else:
+        out["err"] = value
+        _check_range(out, "err", src, metric, "error", shown=ecol)
+    _check_n(out, src, ncol)
+    if scol is not None:
+        out["s"] = _numeric(df, scol, src)
         bad = out["s"] <= 0
         if bad.any():
             r = int(bad.idxmax())
             raise _fail(src, f"fine-tuning size {out['s'][r]:g} must be > 0", row=r,
-                        column="s", fix="s counts real fine-tuning images")
+                        column=scol, fix="s counts real fine-tuning images")
     if "weight" in df.columns:
         out["weight"] = _numeric(df, "weight", src)
     else:
         out["weight"] = 1.0
-    groups = [c for c in df.columns if c not in ("n", ecol, "s", "weight")]
+    used = {ncol, ecol, scol, step, "weight"}
+    if cols.group is not None:
+        groups = [_col(df, src, g, "group") for g in cols.group]
+    else:
+        groups = [c for c in df.columns if c not in used]
+        stepish = [c for c in groups if c.strip().lower() in STEP_NAMES]
+        if stepish:
+            raise _fail(src, f"column '{stepish[0]}' looks like a step within a run, not a "
+                        "setting that tells curves apart", column=stepish[0],
+                        fix=f"say which column is the step (--step-col {stepish[0]}; each "
+                        "run keeps its last evaluation, or its best with --select best), or "
+                        "list the grouping columns with --group-col")
     for c in groups:
         out[c] = df[c].str.strip()
-    return _finish(out, groups, src, metric, "plain", [], err_col=ecol)
+    notes: list[str] = []
+    if score:
+        notes.append(f"error = 1 - {ecol}")
+    if step is not None:
+        out["_step"] = _numeric(df, step, src)
+        keys = groups + ["n"] + (["s"] if "s" in out else [])
+        pick = (out.groupby(keys, dropna=False)["_step"].idxmax() if select == "last"
+                else out.groupby(keys, dropna=False)["err"].idxmin())
+        before = len(out)
+        out = out.loc[pick.to_numpy()].drop(columns=["_step"])
+        notes.append(f"selected the {select} step ('{step}') of each run ({before} rows -> "
+                     f"{len(out)})")
+    out = out.drop(columns=["score"], errors="ignore")
+    return _finish(out, groups, src, metric, "plain", notes, err_col=ecol)
+
+
 
 
 def _finish(df: pd.DataFrame, groups: list[str], src: str, metric: str, schema: str,

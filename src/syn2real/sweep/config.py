@@ -219,6 +219,16 @@ class ComplexityConfig(_Strict):
     data_path: str | None = None
 
 
+class TrackingConfig(_Strict):
+    """Experiment tracking of a study's jobs (the driver logs each finished job)."""
+
+    mlflow: str | None = Field(None, description="MLflow tracking URI (e.g. "
+                               "sqlite:///mlflow.db or http://host:5000): one MLflow run per "
+                               "finished job, with its params, metrics and JSON row")
+    experiment: str | None = Field(None, description="MLflow experiment (default: the "
+                                   "study's name)")
+
+
 class StudyConfig(_Strict):
     """A whole study: rendering, pre-training, fine-tuning, seeds, executor, fit."""
 
@@ -232,6 +242,7 @@ class StudyConfig(_Strict):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     fit: FitConfig = Field(default_factory=FitConfig)
     complexity: ComplexityConfig | None = None
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     def config_hash(self) -> str:
         return stable_hash(self.model_dump(mode="json"))

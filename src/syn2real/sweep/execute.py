@@ -175,6 +175,16 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
             todo[job.key] = job
     done = set(summary.cached)
     bad = set(summary.failed)
+    tracker = None
+    if plan.config.tracking.mlflow:
+        from .tracking import MlflowTracker
+
+        tc = plan.config.tracking
+        tracker = MlflowTracker(tc.mlflow, tc.experiment or plan.config.name)
+        rows = {r["key"]: r for r in store.rows()}
+        for key in summary.cached:  # finished before tracking was on, or in another run
+            if key in rows:
+                tracker.log(plan.jobs[key], rows[key]["result"], rows[key]["seconds"] or 0.0)
     if kind == "local":
         runner: Any = _LocalRunner(workers)
     elif kind == "ray":
@@ -228,6 +238,8 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
                              replace=job.key in replace)
                 summary.ran.append(job.key)
                 done.add(job.key)
+                if tracker is not None:
+                    tracker.log(job, out["result"], out["seconds"])
                 emit("done", job, out)
     except KeyboardInterrupt:
         summary.stopped = [j.key for j in running.values()]

@@ -1,0 +1,242 @@
+"""Learning curves from the run folders other trainers write: one run per synthetic size n.
+
+Recognised layouts (each documented by its tool; the tests build each one):
+
+* **Ultralytics** (YOLOv8+): ``results.csv`` (one row per epoch; column names padded with
+  spaces, e.g. ``metrics/mAP50-95(B)``) and ``args.yaml``;
+* **timm** (``train.py``): ``summary.csv`` (``epoch, train_loss, eval_loss, eval_top1, ...``,
+  top-k in percent) and ``args.yaml``;
+* **detectron2**: ``metrics.json``, JSON lines with ``iteration`` and the scalars (COCO AP in
+  percent, e.g. ``bbox/AP``), and ``config.yaml``;
+* **mmengine** (mmdet, mmseg, ...): ``<timestamp>/vis_data/scalars.json``, JSON lines with
+  ``step`` (``coco/bbox_mAP`` in [0, 1]);
+* **Hugging Face Trainer**: ``trainer_state.json`` (``log_history``: dicts with ``step`` and
+  ``eval_*`` metrics), with ``config.json`` beside it;
+* **TensorBoard**: ``events.out.tfevents.*`` files, read with tensorboard's event reader.
+
+The size n of a run comes from its configuration (``config:KEY``, a dotted key looked up in
+the YAML/JSON files of the run folder) or from its path (``regex:PATTERN``, the first group).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .read import DataError
+
+#: metric names that are errors or losses (lower is better); anything else is a score
+LOWER_IS_BETTER = re.compile(r"(loss|error|err\b|wer|cer|perplexity|ppl)", re.IGNORECASE)
+CONFIG_FILES = ("args.yaml", "config.yaml", "hparams.yaml", "config.json", "args.json",
+                "opt.yaml")
+
+
+@dataclass
+class Run:
+    """One training run: its metrics over steps and its configuration."""
+
+    path: Path
+    layout: str
+    series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+    def metrics(self) -> list[str]:
+        return sorted(self.series)
+
+
+def _num(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if x == x else None
+
+
+def _from_rows(rows: list[dict[str, Any]], step_key: str) -> dict[str, list[tuple[float, float]]]:
+    series: dict[str, list[tuple[float, float]]] = {}
+    for i, row in enumerate(rows):
+        step = _num(row.get(step_key, i))
+        for k, v in row.items():
+            x = _num(v)
+            if k == step_key or x is None or step is None:
+                continue
+            series.setdefault(k, []).append((step, x))
+    return series
+
+
+def _csv(path: Path, step_key: str) -> dict[str, list[tuple[float, float]]]:
+    df = pd.read_csv(path)
+    df.columns = [str(c).strip() for c in df.columns]
+    return _from_rows(df.to_dict("records"), step_key)
+
+
+def _json_lines(path: Path, step_key: str) -> dict[str, list[tuple[float, float]]]:
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise DataError(f"{path}, line {i}: not a JSON line. Fix: check the file "
+                                "(a run killed while writing leaves a partial last line; "
+                                "delete that line)") from None
+    return _from_rows(rows, step_key)
+
+
+def _tensorboard(folder: Path) -> dict[str, list[tuple[float, float]]]:
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        raise DataError(f"{folder}: TensorBoard event files need tensorboard: pip install "
+                        "tensorboard") from None
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(float(e.step), float(e.value)) for e in acc.Scalars(tag)]
+            for tag in acc.Tags().get("scalars", [])}
+
+
+def detect(folder: Path) -> Run | None:
+    """The run stored in ``folder`` (None: no recognised layout there)."""
+    if (folder / "results.csv").is_file() and (folder / "args.yaml").is_file():
+        return Run(folder, "ultralytics", _csv(folder / "results.csv", "epoch"))
+    if (folder / "summary.csv").is_file():
+        return Run(folder, "timm", _csv(folder / "summary.csv", "epoch"))
+    if (folder / "metrics.json").is_file():
+        return Run(folder, "detectron2", _json_lines(folder / "metrics.json", "iteration"))
+    scalars = sorted(folder.glob("*/vis_data/scalars.json"))
+    if scalars:
+        series: dict[str, list[tuple[float, float]]] = {}
+        for f in scalars:  # one timestamped folder per (re)start of the run
+            for k, v in _json_lines(f, "step").items():
+                series.setdefault(k, []).extend(v)
+        return Run(folder, "mmengine", series)
+    if (folder / "trainer_state.json").is_file():
+        state = json.loads((folder / "trainer_state.json").read_text())
+        return Run(folder, "hf-trainer", _from_rows(state.get("log_history", []), "step"))
+    if any(folder.glob("events.out.tfevents.*")):
+        return Run(folder, "tensorboard", _tensorboard(folder))
+    return None
+
+
+def find_runs(root: str | Path) -> list[Run]:
+    """Every run folder under ``root`` (a run's own subfolders are not searched)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder. Fix: give the folder that holds the runs")
+    runs: list[Run] = []
+
+    def walk(d: Path) -> None:
+        run = detect(d)
+        if run is not None:
+            runs.append(run)
+            return
+        for sub in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            walk(sub)
+
+    walk(root)
+    return runs
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    import yaml
+
+    merged: dict[str, Any] = {}
+    for name in CONFIG_FILES:
+        p = folder / name
+        if p.is_file():
+            try:
+                data = (json.loads(p.read_text()) if p.suffix == ".json"
+                        else yaml.safe_load(p.read_text()))
+            except (ValueError, yaml.YAMLError) as exc:
+                raise DataError(f"{p}: not readable ({exc})") from None
+            if isinstance(data, dict):
+                merged = {**data, **merged}
+    return merged
+
+
+def run_n(run: Run, n_from: str, root: Path) -> float:
+    """The synthetic size of a run, by ``config:KEY`` or ``regex:PATTERN``."""
+    how, _, what = n_from.partition(":")
+    if how == "config" and what:
+        cfg = _config(run.path)
+        v: Any = cfg
+        for part in what.split("."):
+            if not isinstance(v, dict) or part not in v:
+                files = [n for n in CONFIG_FILES if (run.path / n).is_file()]
+                raise DataError(f"{run.path}: no key '{what}' in its configuration "
+                                f"({', '.join(files) or 'no config file'}). Fix: give the key "
+                                "that holds the number of synthetic images, or use "
+                                "--n-from regex:PATTERN on the folder name")
+            v = v[part]
+        raw: Any = v
+    elif how == "regex" and what:
+        m = re.search(what, str(run.path.relative_to(root)))
+        if m is None or not m.groups():
+            raise DataError(f"{run.path}: --n-from regex {what!r} does not match its path (or "
+                            "has no group). Fix: a pattern with one group around the number, "
+                            r"e.g. 'n(\d+)'")
+        raw = m.group(1)
+    else:
+        raise DataError(f"--n-from must be config:KEY or regex:PATTERN, got {n_from!r}")
+    n = _num(raw)
+    if n is None or n <= 0:
+        raise DataError(f"{run.path}: the size n read by {n_from!r} is {raw!r}, not a "
+                        "positive number")
+    return n
+
+
+def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
+            lower_is_better: bool | None = None, allow_repeats: bool = False
+            ) -> tuple[pd.DataFrame, list[str]]:
+    """One row per run: ``n`` and ``error`` (plus ``layout``, ``run``), and notes.
+
+    ``metric``: the metric's name in the runs; a score (higher is better, e.g. mAP or
+    accuracy) becomes ``error = 1 - score``, scores in percent (above 1) are divided by 100
+    first. ``select``: the last evaluation of each run or its best. Runs sharing one n are
+    refused unless ``allow_repeats`` (seeds: the reader averages them).
+    """
+    root = Path(root)
+    runs = find_runs(root)
+    if not runs:
+        raise DataError(f"{root}: no run folder found. Fix: point at the folder holding the "
+                        "runs (Ultralytics, timm, detectron2, mmengine, Hugging Face Trainer "
+                        "or TensorBoard event files)")
+    lower = (bool(LOWER_IS_BETTER.search(metric)) if lower_is_better is None
+             else lower_is_better)
+    rows, notes = [], []
+    for run in runs:
+        if metric not in run.series:
+            raise DataError(f"{run.path}: no metric {metric!r} in this {run.layout} run. Fix: "
+                            f"--metric one of {', '.join(run.metrics()) or '(none)'}")
+        points = run.series[metric]
+        if select == "last":
+            step, value = max(points, key=lambda p: p[0])
+        elif select == "best":
+            step, value = (min if lower else max)(points, key=lambda p: p[1])
+        else:
+            raise DataError(f"--select must be last or best, got {select!r}")
+        rows.append({"n": run_n(run, n_from, root), "value": value, "step": step,
+                     "layout": run.layout, "run": str(run.path.relative_to(root))})
+    df = pd.DataFrame(rows)
+    if not lower:
+        if (df["value"] > 1).any():
+            df["value"] = df["value"] / 100.0
+            notes.append(f"{metric} is in percent: divided by 100")
+        df["error"] = 1.0 - df["value"]
+        notes.append(f"error = 1 - {metric} ({select} evaluation of each run)")
+    else:
+        df["error"] = df["value"]
+        notes.append(f"error = {metric} ({select} evaluation of each run)")
+    dup = df[df.duplicated("n", keep=False)]
+    if len(dup) and not allow_repeats:
+        first = dup.sort_values("n").iloc[:2]
+        raise DataError(f"runs {first['run'].iloc[0]} and {first['run'].iloc[1]} both have "
+                        f"n = {first['n'].iloc[0]:g}. Fix: check --n-from, or pass "
+                        "--allow-repeats when they are repeats (seeds) to be averaged")
+    notes.insert(0, f"{len(df)} runs ({', '.join(sorted(set(df['layout'])))})")
+    return df.sort_values("n").reset_index(drop=True)[
+        ["n", "error", "step", "layout", "run"]], notes

@@ -1,0 +1,107 @@
+"""Logging a study's finished jobs to MLflow (``tracking: {mlflow: URI}`` in the study).
+
+One MLflow run per finished job, named by its label: the job's parameters (spec fields and
+the study's tags, flattened), its numeric metrics and seconds, tags ``syn2real.key`` and
+``syn2real.kind``, and the job's JSON row as an artefact (``row.json``; a checkpoint is
+logged by path, not copied). Only the driver logs, after the job is recorded in the store;
+a job logged once is not logged again (its key is looked up first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import UserError
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as ``a.b`` keys."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+class MlflowTracker:
+    """Logs finished jobs to an MLflow tracking store."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        try:
+            import mlflow
+        except ImportError:
+            raise UserError("tracking.mlflow needs MLflow: pip install 'syn2real[mlflow]'"
+                            ) from None
+        self._mlflow = mlflow
+        self.client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+        try:
+            exp = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = (exp.experiment_id if exp is not None
+                                  else self.client.create_experiment(experiment))
+            self._logged = {r.data.tags.get("syn2real.key") for r in self.client.search_runs(
+                [self.experiment_id], max_results=50_000)}
+        except Exception as exc:  # an unreachable server, a bad URI
+            raise UserError(f"MLflow tracking store {uri!r}: {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:300]}. Fix: check tracking.mlflow "
+                            "(is the server up?)") from None
+
+    def log(self, job: Any, row: dict[str, Any], seconds: float) -> None:
+        if job.key in self._logged:
+            return
+        c = self.client
+        run = c.create_run(self.experiment_id, run_name=job.label[:250],
+                           tags={"syn2real.key": job.key, "syn2real.kind": job.kind})
+        rid = run.info.run_id
+        params = {k: str(v)[:500] for k, v in flatten(job.params).items()}
+        params.update({f"dep.{i}": d for i, d in enumerate(job.deps)})
+        if row.get("checkpoint"):
+            params["checkpoint"] = str(row["checkpoint"])
+        metrics = {k: float(v) for k, v in flatten(row.get("metrics", {})).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        metrics["seconds"] = float(seconds)
+        import time
+
+        from mlflow.entities import Metric, Param
+
+        now = int(time.time() * 1000)
+        items = list(params.items())
+        for i in range(0, len(items), 100):  # MLflow's batch limit on params
+            c.log_batch(rid, params=[Param(k, v) for k, v in items[i:i + 100]])
+        c.log_batch(rid, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+        c.log_dict(rid, row, "row.json")
+        c.set_terminated(rid)
+        self._logged.add(job.key)
+
+
+def mlflow_frame(experiment: str, *, n_param: str, metric: str,
+                 tracking_uri: str | None = None, group_params: tuple[str, ...] = ()) -> Any:
+    """Runs of an MLflow experiment as a table: ``n`` (the run parameter ``n_param``), the
+    ``metric`` and the grouping parameters (``mlflow.search_runs``)."""
+    try:
+        import mlflow
+    except ImportError:
+        raise UserError("reading MLflow needs MLflow: pip install 'syn2real[mlflow]'") from None
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    where = tracking_uri or mlflow.get_tracking_uri()
+    try:
+        df = mlflow.search_runs(experiment_names=[experiment])
+    except Exception as exc:
+        raise UserError(f"MLflow {where!r}: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:300]}. Fix: check --tracking-uri") from None
+    if len(df) == 0:
+        raise UserError(f"MLflow {where!r}: no runs in experiment {experiment!r}. Fix: check "
+                        "the experiment's name")
+    need = {f"params.{n_param}": "n", f"metrics.{metric}": metric,
+            **{f"params.{g}": g for g in group_params}}
+    for col in need:
+        if col not in df.columns:
+            kind, name = col.split(".", 1)
+            have = sorted(c.split(".", 1)[1] for c in df.columns if c.startswith(kind + "."))
+            raise UserError(f"MLflow experiment {experiment!r}: no {kind[:-1]} {name!r}. Fix: "
+                            f"one of {', '.join(have[:30])}")
+    out = df[list(need)].rename(columns=need).dropna()
+    return out

@@ -1,0 +1,219 @@
+"""Issue 14: fit what users already have (DataFrames, column mapping, trainers' run
+folders). Each fixture follows its tool's documented layout (cited per test); TensorBoard's is
+written by the real writer (torch.utils.tensorboard)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from syn2real.cli.app import app
+from syn2real.curves import DataError, read_curves
+from syn2real.curves.collect import collect
+
+NS = [1000, 2000, 4000, 8000, 16000]
+
+
+def _score(n: float) -> float:  # a plausible mAP curve, higher is better
+    return 0.6 - 0.9 * n ** -0.3
+
+
+def test_a_dataframe_gives_the_same_fit_as_the_same_csv(tmp_path):
+    from syn2real.law import TransferLaw
+
+    df = pd.DataFrame({"synthetic": NS * 2, "mAP": [_score(n) for n in NS] * 2,
+                       "epoch": [10] * 5 + [20] * 5, "model": "r50"})
+    df.loc[df.epoch == 20, "mAP"] += 0.01
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    kw = {"n": "synthetic", "score": "mAP", "step": "epoch"}
+    mem, disk = read_curves(df, **kw), read_curves(path, **kw)
+    pd.testing.assert_frame_equal(mem.data, disk.data)
+    assert mem.groups == ["model"] and len(mem.data) == 5
+    assert np.allclose(mem.data["err"], [1 - _score(n) - 0.01 for n in NS])  # last epoch
+    fits = [TransferLaw().fit(c.data["n"], c.data["err"]).params_ for c in (mem, disk)]
+    assert fits[0] == fits[1]
+
+
+def test_a_step_column_is_never_a_curve_of_its_own():
+    df = pd.DataFrame({"n": NS * 2, "error": [0.3] * 5 + [0.2] * 5,
+                       "epoch": [1] * 5 + [2] * 5})
+    with pytest.raises(DataError, match=r"column 'epoch' looks like a step.*--step-col epoch"):
+        read_curves(df)
+    best = read_curves(df.assign(error=[0.3, 0.28, 0.26, 0.25, 0.24] * 2), step="epoch",
+                       select="best")
+    assert len(best.data) == 5
+
+
+def test_cli_column_flags(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"imgs": NS, "acc": [_score(n) for n in NS], "step": 3}).to_csv(path,
+                                                                                  index=False)
+    res = CliRunner().invoke(app, ["fit", str(path), "--n-col", "imgs", "--score-col", "acc",
+                                   "--step-col", "step", "--json", str(tmp_path / "f.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "f.json").read_text())[0]["n_points"] == 5
+    bad = CliRunner().invoke(app, ["fit", str(path), "--n-col", "imgs", "--score-col", "ap"])
+    assert bad.exit_code == 2 and "no column 'ap'" in bad.output
+
+
+def _ultralytics(root, n):
+    # https://docs.ultralytics.com/modes/train/ : runs/detect/train*/results.csv + args.yaml;
+    # the CSV's column names are right-aligned with spaces, as Ultralytics writes them
+    d = root / f"train{n}"
+    d.mkdir(parents=True)
+    (d / "args.yaml").write_text(f"task: detect\nmode: train\ndata: synth_{n}.yaml\n"
+                                 f"epochs: 3\nsyn:\n  images: {n}\n")
+    head = ["epoch", "train/box_loss", "metrics/precision(B)", "metrics/mAP50(B)",
+            "metrics/mAP50-95(B)", "val/box_loss"]
+    lines = [",".join(f"{h:>20}" for h in head)]
+    for ep in (1, 2, 3):
+        m = _score(n) * ep / 3
+        lines.append(",".join(f"{v:>20}" for v in (ep, 1.2, 0.5, m + 0.1, m, 1.1)))
+    (d / "results.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_collect_ultralytics_runs_then_fit(tmp_path):
+    for n in NS:
+        _ultralytics(tmp_path / "runs", n)
+    df, notes = collect(tmp_path / "runs", metric="metrics/mAP50-95(B)",
+                        n_from="config:syn.images")
+    assert "error = 1 - metrics/mAP50-95(B) (last evaluation of each run)" in notes
+    assert list(df["n"]) == NS and set(df["layout"]) == {"ultralytics"}
+    assert np.allclose(df["error"], [1 - _score(n) for n in NS])  # the last epoch
+    res = CliRunner().invoke(app, ["collect", str(tmp_path / "runs"), "--metric",
+                                   "metrics/mAP50-95(B)", "--n-from", r"regex:train(\d+)",
+                                   "-o", str(tmp_path / "c.csv")])
+    assert res.exit_code == 0, res.output
+    fit = CliRunner().invoke(app, ["advise", str(tmp_path / "c.csv"), "--target", "0.5"])
+    assert fit.exit_code == 0, fit.output
+    missing = CliRunner().invoke(app, ["collect", str(tmp_path / "runs"), "--metric", "mAP",
+                                       "--n-from", "config:syn.images"])
+    assert missing.exit_code == 2 and "metrics/mAP50-95(B)" in missing.output
+
+
+def test_collect_timm_detectron2_mmengine_and_hf_runs(tmp_path):
+    for n in NS:
+        # timm train.py: output/train/<exp>/summary.csv + args.yaml, top-1 in percent
+        d = tmp_path / "timm" / f"n{n}"
+        d.mkdir(parents=True)
+        (d / "args.yaml").write_text(f"model: resnet18\nsynthetic_images: {n}\n")
+        pd.DataFrame({"epoch": [0, 1], "train_loss": [2.0, 1.5], "eval_loss": [1.9, 1.4],
+                      "eval_top1": [50.0, 100 * _score(n)], "eval_top5": [80.0, 90.0]}
+                     ).to_csv(d / "summary.csv", index=False)
+        # detectron2: OUTPUT_DIR/metrics.json, one JSON object per line (JSONWriter)
+        d = tmp_path / "d2" / f"n{n}"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text("\n".join(json.dumps(r) for r in (
+            {"iteration": 19, "total_loss": 1.0, "lr": 0.01},
+            {"iteration": 99, "bbox/AP": 100 * _score(n), "bbox/AP50": 50.0})) + "\n")
+        # mmengine: work_dir/<timestamp>/vis_data/scalars.json (LocalVisBackend)
+        d = tmp_path / "mm" / f"n{n}" / "20261201_101010" / "vis_data"
+        d.mkdir(parents=True)
+        (d / "scalars.json").write_text("\n".join(json.dumps(r) for r in (
+            {"lr": 0.02, "loss": 1.3, "step": 50},
+            {"coco/bbox_mAP": _score(n), "step": 12})) + "\n")
+        # Hugging Face Trainer: output_dir/trainer_state.json with log_history
+        d = tmp_path / "hf" / f"n{n}"
+        d.mkdir(parents=True)
+        (d / "trainer_state.json").write_text(json.dumps({"global_step": 30, "log_history": [
+            {"loss": 1.0, "step": 10}, {"eval_loss": 0.9, "eval_accuracy": 0.1, "step": 10},
+            {"eval_loss": 0.5, "eval_accuracy": _score(n), "step": 30}]}))
+    want = [1 - _score(n) for n in NS]
+    for sub, metric, how, layout in [
+            ("timm", "eval_top1", "config:synthetic_images", "timm"),
+            ("d2", "bbox/AP", r"regex:n(\d+)", "detectron2"),
+            ("mm", "coco/bbox_mAP", r"regex:n(\d+)", "mmengine"),
+            ("hf", "eval_accuracy", r"regex:n(\d+)", "hf-trainer")]:
+        df, _ = collect(tmp_path / sub, metric=metric, n_from=how)
+        assert set(df["layout"]) == {layout}, sub
+        assert np.allclose(df["error"], want), sub
+    loss, _ = collect(tmp_path / "hf", metric="eval_loss", n_from=r"regex:n(\d+)")
+    assert np.allclose(loss["error"], 0.5)  # a loss is the error itself
+
+
+def test_collect_tensorboard_event_files_written_by_torch(tmp_path):
+    tb = pytest.importorskip("torch.utils.tensorboard")
+    for n in NS:
+        w = tb.SummaryWriter(str(tmp_path / "tb" / f"n{n}"))
+        for step, frac in ((1, 0.5), (2, 1.0)):
+            w.add_scalar("val/acc", _score(n) * frac, step)
+        w.close()
+    df, _ = collect(tmp_path / "tb", metric="val/acc", n_from=r"regex:n(\d+)")
+    assert set(df["layout"]) == {"tensorboard"}
+    assert np.allclose(df["error"], [1 - _score(n) for n in NS], atol=1e-6)
+
+
+def test_collect_bad_inputs_are_one_line(tmp_path):
+    _ultralytics(tmp_path / "a", 1000)
+    _ultralytics(tmp_path / "b", 1000)
+    (tmp_path / "b" / "train1000").rename(tmp_path / "b" / "other")
+    (tmp_path / "a" / "train1000").rename(tmp_path / "a" / "x")
+    with pytest.raises(DataError, match=r"both have n = 1000.*--allow-repeats"):
+        collect(tmp_path, metric="metrics/mAP50-95(B)", n_from="config:syn.images")
+    with pytest.raises(DataError, match=r"no key 'syn\.count'"):
+        collect(tmp_path, metric="metrics/mAP50-95(B)", n_from="config:syn.count")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no run folder found"):
+        collect(tmp_path / "empty", metric="m", n_from=r"regex:(\d+)")
+
+
+STUDY = {
+    "name": "tracked",
+    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
+               "workers": 1},
+    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
+                 "val_images": 20},
+    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
+                  "batch": 16}],
+    "seeds": [0],
+    "executor": {"workers": 1, "threads": 2},
+    "fit": {"target": 0.5},
+}
+
+
+@pytest.mark.slow
+def test_mlflow_both_ways_against_a_real_sqlite_store(tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    import yaml
+
+    from syn2real.sweep.store import Store
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(yaml.safe_dump({**STUDY, "tracking": {"mlflow": uri}}))
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(run), "--no-report"])
+    assert res.exit_code == 0, res.output
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("tracked")
+    runs = client.search_runs([exp.experiment_id])
+    store = Store(run / "results.sqlite")
+    assert {r.data.tags["syn2real.key"] for r in runs} == set(store.status())
+    ft = next(r for r in runs if r.data.tags["syn2real.kind"] == "finetune"
+              and r.data.params["n"] == "40")
+    row = next(r for r in store.rows("finetune") if r["params"]["n"] == 40)
+    assert ft.data.metrics["error_last"] == pytest.approx(row["result"]["metrics"]["error_last"])
+    again = CliRunner().invoke(app, ["run", str(cfg), "--out", str(run), "--no-report"])
+    assert again.exit_code == 0
+    assert len(client.search_runs([exp.experiment_id])) == len(runs)  # nothing logged twice
+    # ... and back: fit the experiment's runs
+    out = tmp_path / "fit.json"
+    fit = CliRunner().invoke(app, ["fit", "mlflow:tracked", "--tracking-uri", uri,
+                                   "--n-param", "n", "--mlflow-metric", "error_last",
+                                   "--json", str(out)])
+    assert fit.exit_code == 0, fit.output
+    (curve,) = json.loads(out.read_text())
+    assert curve["n_points"] == 3
+    bad = CliRunner().invoke(app, ["fit", "mlflow:tracked", "--tracking-uri", uri,
+                                   "--mlflow-metric", "mAP"])
+    assert bad.exit_code == 2 and "no metric 'mAP'" in bad.output and "error_last" in bad.output
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    down = CliRunner().invoke(app, ["fit", "mlflow:tracked", "--tracking-uri",
+                                    "http://127.0.0.1:9"])
+    assert down.exit_code == 2 and "Fix: check --tracking-uri" in " ".join(down.output.split())
