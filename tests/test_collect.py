@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from studies import tiny
 from syn2real.cli.app import app
 from syn2real.curves import DataError, read_curves
 from syn2real.curves.collect import collect
@@ -162,20 +163,6 @@ def test_collect_bad_inputs_are_one_line(tmp_path):
         collect(tmp_path / "empty", metric="m", n_from=r"regex:(\d+)")
 
 
-STUDY = {
-    "name": "tracked",
-    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
-               "workers": 1},
-    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
-                 "val_images": 20},
-    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
-                  "batch": 16}],
-    "seeds": [0],
-    "executor": {"workers": 1, "threads": 2},
-    "fit": {"target": 0.5},
-}
-
-
 @pytest.mark.slow
 def test_mlflow_both_ways_against_a_real_sqlite_store(tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
@@ -185,7 +172,7 @@ def test_mlflow_both_ways_against_a_real_sqlite_store(tmp_path, monkeypatch):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     cfg = tmp_path / "study.yaml"
-    cfg.write_text(yaml.safe_dump({**STUDY, "tracking": {"mlflow": uri}}))
+    cfg.write_text(yaml.safe_dump(tiny(name="tracked", tracking={"mlflow": uri})))
     run = tmp_path / "run"
     res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(run), "--no-report"])
     assert res.exit_code == 0, res.output

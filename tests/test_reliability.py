@@ -1,9 +1,14 @@
 """Issue 16's catalogue of adversarial inputs: each case failed on commit a633873.
 
-(Started this round with the config and input cases; the rest of the catalogue follows.)
+Items 1-15 of the issue, in its order: moved run folders, locks, Ctrl-C (slow), damaged
+artefacts and their repair, partial checkpoints, shard checksums, too few points, configs
+that cannot mean what they say, file-system errors, full disks, corrupt stores and
+manifests, hostile names, many groups, ``--json -`` and file permissions (in test_cli).
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +18,7 @@ try:  # torch's LLVM (Triton) before Mesa's: this file renders and trains in one
 except ImportError:  # pragma: no cover - without the training extra
     pass
 
+from studies import tiny
 from syn2real.advise import advise
 from syn2real.cli.app import app
 from syn2real.sweep.config import ConfigError, load_config, parse_config
@@ -87,26 +93,10 @@ def test_hostile_group_names_are_shown_literally(tmp_path):
     assert len(json.loads(res.stdout)) == 3
 
 
-TINY_STUDY = {
-    "name": "tiny",
-    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
-               "workers": 1},
-    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
-                 "val_images": 20},
-    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
-                  "batch": 16}],
-    "seeds": [0],
-    "executor": {"workers": 1, "threads": 2},
-    "fit": {"target": 0.5},
-}
-
-
 def _study(tmp_path, name="study.yaml", **finetune_changes):
-    import copy
-
     import yaml
 
-    raw = copy.deepcopy(TINY_STUDY)
+    raw = tiny()
     raw["finetune"][0].update(finetune_changes)
     p = tmp_path / name
     p.write_text(yaml.safe_dump(raw))
@@ -313,17 +303,25 @@ def test_a_corrupt_results_store_is_named_with_the_fix(tmp_path):
         assert "Traceback" not in res.output
 
 
-def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path):
+@contextmanager
+def tmpfs(path, options: str):
+    """A tmpfs mounted at ``path`` for the test (small or read-only); skips without root."""
     import subprocess
 
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
                       capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("preset: lv0\nsize: 32\nshard_size: 50\n")  # ~0.8 MB per shard
-    try:
+    with tmpfs(tmp_path / "small", "size=2m") as mnt:
         res = CliRunner().invoke(app, ["render", "--out", str(mnt / "d"), "--n", "400",
                                        "--spec", str(spec), "--no-sheet"])
         assert res.exit_code == 2, res.output
@@ -333,8 +331,6 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path):
         from syn2real.data.verify import check_shards
 
         assert check_shards(mnt / "d", full=True) == []  # what finished is intact
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
 # --- items 3, 13: Ctrl-C -----------------------------------------------------------------
@@ -467,32 +463,16 @@ def test_file_system_mistakes_are_one_line_naming_the_path(tmp_path):
 
 
 def test_a_read_only_folder_is_one_line(tmp_path):
-    import subprocess
-
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("mounting a read-only tmpfs needs root")
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
         res = CliRunner().invoke(app, ["render", "--out", str(ro / "d"), "--n", "1000"])
         text = " ".join(res.output.split())
         assert res.exit_code == 2 and "Read-only file system" in text and str(ro) in text
-    finally:
-        subprocess.run(["umount", str(ro)], capture_output=True)
 
 
 def test_a_full_disk_under_the_results_store_is_one_line(tmp_path):
-    import subprocess
-
     from syn2real.sweep.store import Store, StoreError
 
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    try:
+    with tmpfs(tmp_path / "small", "size=256k") as mnt:
         store = Store(mnt / "results.sqlite")
         store.record("a", "finetune", {"x": 1}, result={"ok": True})
         with open(mnt / "filler", "wb") as fh:  # fill the disk
@@ -507,5 +487,3 @@ def test_a_full_disk_under_the_results_store_is_one_line(tmp_path):
                 store.record(f"k{i}", "finetune", {"blob": "y" * 4000}, result={"r": i})
         (mnt / "filler").unlink()  # space freed: what was recorded is all there
         assert store.status()["a"] == "done"
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -16,22 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from studies import tiny
 from syn2real.sweep import Store, build_plan, load_config
 
 pytestmark = pytest.mark.slurm
 
-STUDY = {
-    "name": "slurmy",
-    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
-               "workers": 1},
-    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
-                 "val_images": 20},
-    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
-                  "batch": 16}],
-    "seeds": [0],
-    "executor": {"kind": "slurm", "cpus_per_job": 1, "time": 10, "threads": 1},
-    "fit": {"target": 0.5},
-}
+STUDY = tiny(name="slurmy", executor={"kind": "slurm", "cpus_per_job": 1, "time": 10,
+                                      "threads": 1})
 
 
 def _conf(root: Path) -> str:

@@ -20,24 +20,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from studies import tiny
 from syn2real.sweep import ConfigError, Store, build_plan, parse_config
 
 pytest.importorskip("torch")
 
-TINY = {
-    "name": "tiny",
-    "render": {"presets": ["lv0"], "overrides": {"size": 32, "classes": 3, "shard_size": 30},
-               "workers": 1},
-    "pretrain": {"n": [20, 40, 60], "iters": 2, "batch": 10, "lr": 0.05, "stem": "imagenet",
-                 "val_images": 20},
-    "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [30], "iters": 2,
-                  "batch": 16}],
-    "seeds": [0],
-    "executor": {"workers": 1, "threads": 2},
-    "fit": {"target": 0.5},
-    "complexity": {"dataset": "digits", "fraction": 0.2, "iters": 2, "batch": 16,
-                   "images": 40},
-}
+TINY = tiny(complexity={"dataset": "digits", "fraction": 0.2, "iters": 2, "batch": 16,
+                        "images": 40})
 
 
 def _cfg(**changes):
@@ -67,7 +56,7 @@ def _write(tmp_path: Path, raw: dict, name: str = "study.yaml") -> Path:
     ({"finetune.0.counts": None}, ["'finetune.0'", "counts", "fractions"]),
     ({"render.presets": ["lv9"]}, ["'render'", "lv9", "lv7"]),
     ({"render.overrides": {"classes": ["glyph_Z"]}}, ["glyph_Z", "matches no class"]),
-    ({"executor.kind": "slurm"}, ["'executor.kind'", "'ray'"]),
+    ({"executor.kind": "kubernetes"}, ["'executor.kind'", "'ray'", "'slurm'"]),
 ])
 def test_config_errors_name_the_key_and_allowed_values(change, expect):
     with pytest.raises(ConfigError) as exc:

@@ -95,3 +95,26 @@ def test_curves_in_memory_equal_the_csv_reader(tmp_path):
     pd.testing.assert_frame_equal(mem.data, disk.data)
     pd.testing.assert_frame_equal(mem.baseline, disk.baseline)
     assert mem.groups == disk.groups and mem.notes == disk.notes
+
+
+def test_cli_tells_our_input_checks_from_internal_errors():
+    import numpy as np
+    import typer
+    from typer.testing import CliRunner
+
+    from syn2real.cli.common import friendly
+    from syn2real.law import TransferLaw
+
+    app = typer.Typer()
+
+    @app.command()
+    @friendly
+    def cmd(which: str) -> None:
+        if which == "ours":  # syn2real's own input check: the user's to fix
+            TransferLaw().fit([1, 2, 3], [0.5, 0.4])
+        np.zeros(3).reshape(2, 2)  # a ValueError from numpy underneath: internal
+
+    ours = CliRunner().invoke(app, ["ours"])
+    assert ours.exit_code == 2 and "error:" in ours.output and "internal" not in ours.output
+    deep = CliRunner().invoke(app, ["deep"])
+    assert deep.exit_code == 1 and "internal error (ValueError" in deep.output

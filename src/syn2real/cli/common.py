@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -33,10 +34,25 @@ def set_debug(on: bool) -> None:
     DEBUG = DEBUG or on
 
 
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def raised_by_syn2real(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by syn2real's own code (an input check), not by a library
+    underneath it (numpy, torch, ...: then it is an internal error, not the user's)."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    return last is not None and last.tb_frame.f_code.co_filename.startswith(_PACKAGE)
+
+
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Errors as one line on stderr: a user's mistake (:class:`syn2real.errors.UserError`,
-    a ``ValueError`` of input validation, a file-system error naming its file) exits 2; any
-    other exception is an internal error: one line saying so, exit 1, and the traceback with
+    a ``ValueError`` raised by syn2real's own input checks, a file-system error naming its
+    file) exits 2; any other exception — a ``ValueError`` from deep inside numpy or torch
+    included — is an internal error: one line saying so, exit 1, and the traceback with
     ``--debug``. Ctrl-C exits 130 with a line saying what to do."""
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,7 +60,9 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except typer.Exit:  # an exit code chosen on purpose (a RuntimeError in click)
             raise
-        except ValueError as exc:  # UserError (DataError, ConfigError) and validation errors
+        except ValueError as exc:  # UserError (DataError, ConfigError) and our input checks
+            if not isinstance(exc, UserError) and not raised_by_syn2real(exc):
+                return _internal(exc)
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
                       soft_wrap=True)
             raise typer.Exit(2) from None
@@ -60,13 +78,17 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
                       "resume", highlight=False)
             raise typer.Exit(130) from None
         except Exception as exc:
-            if DEBUG:
-                raise
-            err.print(f"[bold red]internal error[/] ({type(exc).__name__}: "
-                      f"{escape(str(exc))}). Rerun with syn2real --debug ... for the "
-                      "traceback, and please report it.", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            return _internal(exc)
     return wrapper
+
+
+def _internal(exc: Exception) -> None:
+    if DEBUG:
+        raise exc
+    err.print(f"[bold red]internal error[/] ({type(exc).__name__}: "
+              f"{escape(str(exc))}). Rerun with syn2real --debug ... for the "
+              "traceback, and please report it.", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 D_DEFAULT = "free"

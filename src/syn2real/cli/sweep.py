@@ -181,7 +181,9 @@ def _print_results(res: dict[str, Any]) -> None:
                   f"{m['err_scratch']:.3f} -> margin {m['margin']:+.3f}{se} "
                   f"({m['setting']} {m['ptask']} {m['model']} -> {m['ftask']}/{m['dataset']})",
                   highlight=False)
-    out.print(f"results: {res['csv']}" + (f"; report: {res['report']}" if res["report"] else ""))
+    if res["csv"]:
+        out.print(f"results: {res['csv']}" + (f"; report: {res['report']}" if res["report"]
+                                              else ""))
 
 
 def _cell(fit: dict[str, Any], k: str) -> str:

@@ -3,6 +3,7 @@
 from .example import example_path, make_example
 from .read import (
                    CG_COLUMNS,
+                   CG_GROUPS,
                    DATASET_SIZES,
                    CurveSet,
                    DataError,
@@ -12,5 +13,5 @@ from .read import (
                    read_curves,
 )
 
-__all__ = ["CG_COLUMNS", "DATASET_SIZES", "CurveSet", "DataError", "curve_label", "curve_labels",
-           "curves_from_frame", "example_path", "make_example", "read_curves"]
+__all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "DataError", "curve_label",
+           "curve_labels", "curves_from_frame", "example_path", "make_example", "read_curves"]

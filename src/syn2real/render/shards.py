@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write
+from ..children import started_without_sigint
 from ..data.shards import FILES
 from ..data.verify import check_shard, read_manifest, sha256_file
 from ..errors import UserError, no_space
@@ -247,7 +248,8 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        pool = ctx.Pool(min(workers, len(todo)), initializer=_ignore_sigint)
+        with started_without_sigint():
+            pool = ctx.Pool(min(workers, len(todo)), initializer=_ignore_sigint)
         try:
             jobs = [(spec.model_dump(), k, str(root)) for k in todo]
             for entry in pool.imap_unordered(_render_job, jobs):

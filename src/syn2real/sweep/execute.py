@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..children import started_without_sigint
 from ..errors import UserError
 from ..jobspecs import RenderJob
 from .jobs import run_job
@@ -283,7 +284,8 @@ class _LocalRunner(_Runner):
                                    initializer=_worker_init, initargs=(os.getpid(),))
 
     def submit(self, job: Job, threads: int) -> Any:
-        return self._pool.submit(run_job, job.kind, job.spec, threads)
+        with started_without_sigint():  # a worker spawned here never sees Ctrl-C
+            return self._pool.submit(run_job, job.kind, job.spec, threads)
 
     def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
         from concurrent.futures import FIRST_COMPLETED, wait

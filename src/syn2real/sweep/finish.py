@@ -11,46 +11,39 @@ from typing import Any
 
 import numpy as np
 
+from ..curves import CG_GROUPS, DataError
 from .config import StudyConfig
 from .plan import build_plan
-from .results import export_cg, study_curves
+from .results import export_cg, study_curves, study_rows
 from .store import Store
 
 
-def transfer_margins(store: Store, keys: Collection[str] | None = None
-                     ) -> list[dict[str, Any]]:
+def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per curve: from-scratch error vs the error at the largest n (means over seeds).
 
+    ``rows``: :func:`~.results.study_rows` (one per fine-tune, the from-scratch rows copied
+    into every curve), grouped into curves by the same columns as the fitted curves.
     ``margin`` = scratch - largest-n error (positive: pre-training helps) with its standard
     error from the seed-to-seed spread (``nan`` with one seed).
     """
-    groups: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    scratch: dict[tuple, list[float]] = defaultdict(list)
-    for r in store.rows("finetune"):
-        if keys is not None and r["key"] not in keys:
-            continue
-        p = r["params"]
-        err = r["result"]["metrics"]["error_last"]
-        ft = (p["task"], p["dataset"], p.get("count", p.get("fraction")), p["model"],
-              p["finetune_index"])
-        if p["n"] == 0:
-            scratch[ft].append(err)
-        else:
-            groups[(p["setting"], p["ptask"]) + ft][p["n"]].append(err)
+    by_curve: dict[tuple, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        key = tuple(r[c] for c in CG_GROUPS)
+        by_curve[key][r["pretrain.data"]].append(1.0 - r["value"])
     out = []
-    for key, by_n in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        ft = key[2:]
-        if ft not in scratch:
+    for key, by_n in sorted(by_curve.items(), key=lambda kv: str(kv[0])):
+        if 0 not in by_n or len(by_n) < 2:
             continue
+        g = dict(zip(CG_GROUPS, key, strict=True))
         n_max = max(by_n)
-        a, b = np.array(scratch[ft]), np.array(by_n[n_max])
+        a, b = np.array(by_n[0]), np.array(by_n[n_max])
         se = (math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
               if len(a) > 1 and len(b) > 1 else math.nan)
-        out.append({"setting": key[0], "ptask": key[1], "ftask": ft[0], "dataset": ft[1],
-                    "s": ft[2], "model": ft[3], "n_max": n_max,
-                    "err_scratch": float(a.mean()), "err_n_max": float(b.mean()),
-                    "margin": float(a.mean() - b.mean()), "margin_se": se,
-                    "seeds": (len(a), len(b))})
+        out.append({"setting": g["pdata"], "ptask": g["ptask"], "ftask": g["ftask"],
+                    "dataset": g["fdata"], "fratio": g["fratio"], "model": g["model"],
+                    "n_max": n_max, "err_scratch": float(a.mean()),
+                    "err_n_max": float(b.mean()), "margin": float(a.mean() - b.mean()),
+                    "margin_se": se, "seeds": (len(a), len(b))})
     return out
 
 
@@ -69,15 +62,20 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     ``report`` (path) and ``notes``.
     """
     from ..advise import advise_many
-    from ..curves import DataError, curve_labels
+    from ..curves import curve_labels
     from ..law import PowerLaw, TransferLaw, fit_estimators
 
     run_dir = Path(run_dir)
     keys = set(build_plan(cfg, run_dir).jobs)
-    csv_path = export_cg(store, run_dir / "results.csv", keys)
-    margins = transfer_margins(store, keys)
     try:
-        cs = study_curves(store, keys)
+        rows = study_rows(store, keys)
+    except DataError as exc:
+        return {"csv": None, "fits": [], "advice": [], "margins": [],
+                "target": cfg.fit.target, "report": None, "notes": [f"no law fitted: {exc}"]}
+    csv_path = export_cg(store, run_dir / "results.csv", keys, rows=rows)
+    margins = transfer_margins(rows)
+    try:
+        cs = study_curves(store, keys, rows=rows)
     except DataError as exc:  # e.g. failed jobs left a curve with fewer than 3 sizes
         return {"csv": str(csv_path), "fits": [], "advice": [], "margins": margins,
                 "target": cfg.fit.target, "report": None,

@@ -58,20 +58,22 @@ def study_rows(store: Store, keys: Collection[str] | None = None) -> list[dict[s
     return _with_scratch_per_setting(rows)
 
 
-def study_curves(store: Store, keys: Collection[str] | None = None) -> CurveSet:
+def study_curves(store: Store, keys: Collection[str] | None = None,
+                 rows: list[dict[str, Any]] | None = None) -> CurveSet:
     """The study's learning curves, validated in memory (the reader of the exported CSV
-    applied to the same rows, so both give the same curves)."""
+    applied to the same rows, so both give the same curves); ``rows``: already read."""
     import pandas as pd
 
-    rows = study_rows(store, keys)
+    rows = study_rows(store, keys) if rows is None else rows
     return curves_from_frame(pd.DataFrame(rows, columns=list(CG_HEADER)),
                              source=str(store.path))
 
 
-def export_cg(store: Store, path: str | Path, keys: Collection[str] | None = None) -> Path:
+def export_cg(store: Store, path: str | Path, keys: Collection[str] | None = None,
+              rows: list[dict[str, Any]] | None = None) -> Path:
     """Write the fine-tuning results as a cg-transfer CSV (atomically); ``keys`` as in
-    :func:`cg_rows`."""
-    rows = study_rows(store, keys)
+    :func:`cg_rows`; ``rows``: already read."""
+    rows = study_rows(store, keys) if rows is None else rows
     path = Path(path)
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CG_HEADER)

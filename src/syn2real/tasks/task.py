@@ -84,8 +84,22 @@ class Task:
         return f"<task {self.name}>"
 
 
-class MultiLabel(Task):
-    name, metric = "mulclass", "mAP"
+class _Classification(Task):
+    """Logits against labels, scored by ``score(logits, labels)`` over the whole set."""
+
+    score: ClassVar[Any]
+
+    def _batch_eval(self, model, x, y, num_classes):
+        return model(x).float().cpu().numpy(), y.numpy()
+
+    def _finish(self, state, num_classes):
+        logits = np.concatenate([s[0] for s in state])
+        labels = np.concatenate([s[1] for s in state])
+        return {self.metric: type(self).score(logits, labels)}
+
+
+class MultiLabel(_Classification):
+    name, metric, score = "mulclass", "mAP", metrics.multilabel_map
 
     def synthetic_target(self, item: dict[str, Any]) -> torch.Tensor:
         return torch.from_numpy(np.asarray(item["labels"], np.float32))
@@ -93,26 +107,12 @@ class MultiLabel(Task):
     def loss(self, model, x, y):
         return nn.functional.binary_cross_entropy_with_logits(model(x), y)
 
-    def _batch_eval(self, model, x, y, num_classes):
-        return model(x).float().cpu().numpy(), y.numpy()
 
-    def _finish(self, state, num_classes):
-        return {"mAP": metrics.multilabel_map(np.concatenate([s[0] for s in state]),
-                                              np.concatenate([s[1] for s in state]))}
-
-
-class SingleLabel(Task):
-    name, metric = "sinclass", "accuracy"
+class SingleLabel(_Classification):
+    name, metric, score = "sinclass", "accuracy", metrics.accuracy
 
     def loss(self, model, x, y):
         return nn.functional.cross_entropy(model(x), y)
-
-    def _batch_eval(self, model, x, y, num_classes):
-        return model(x).float().cpu().numpy(), y.numpy()
-
-    def _finish(self, state, num_classes):
-        return {"accuracy": metrics.accuracy(np.concatenate([s[0] for s in state]),
-                                             np.concatenate([s[1] for s in state]))}
 
 
 class Segmentation(Task):
