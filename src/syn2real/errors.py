@@ -6,6 +6,8 @@ shows the traceback with ``syn2real --debug ...`` (or ``SYN2REAL_DEBUG=1``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,19 @@ def no_space(exc: OSError, where: str | Path) -> NoSpaceError | None:
                             "and run the same command again; finished work is kept, nothing "
                             "half-written is left")
     return None
+
+
+@contextmanager
+def full_disk_reported(where: str | Path) -> Iterator[None]:
+    """Inside the block a full disk raises :class:`NoSpaceError` naming ``where``; any other
+    error passes unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        full = no_space(exc, where)
+        if full is not None:
+            raise full from None
+        raise
 
 
 def describe_validation(errors: list[dict[str, Any]], what: str = "config",

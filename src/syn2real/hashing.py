@@ -1,11 +1,22 @@
-"""The one stable hash that names cached artefacts: SHA-256 of canonical JSON."""
+"""The hashes of syn2real: SHA-256 of canonical JSON (names cached artefacts) and of a
+file's bytes (checks artefacts against what was recorded when they were written)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def canonical_json(obj: Any) -> str:

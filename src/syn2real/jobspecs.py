@@ -124,7 +124,8 @@ class FinetuneJob(JobSpec):
     seed: int = 0
     data_seed: int = 0
     evals: int = Field(4, ge=1, description="test-set evaluations during training")
-    test_images: int = Field(2000, ge=1)
+    test_images: int = Field(2000, ge=1, description="size of fashion-mnist's balanced test "
+                             "subset (mnist and digits hold out a fixed stratified split)")
     bf16: bool = False
     channels_last: bool = False
     allow_partial: bool = Field(False, description="accept a partial checkpoint (the best "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..curves import CurveSet, DataError, curve_label, curve_labels, read_curves
+from ..curves import CurveSet, DataError, curve_arrays, curve_label, curve_labels, read_curves
 from .common import D_DEFAULT, LOSS_HELP, clean, err, friendly, out, parse_D, write_json
 
 #: curves up to which ``fit`` computes profile-likelihood intervals by default
@@ -41,49 +44,100 @@ def _progress(total: int, what: str) -> Iterator[Callable[[], None]]:
         yield lambda: prog.advance(task)
 
 
-N_COL = typer.Option(None, "--n-col", help="Column of the synthetic image count (default n).")
-ERROR_COL = typer.Option(None, "--error-col", help="Column of the error (default error, err "
-                         "or loss).")
-SCORE_COL = typer.Option(None, "--score-col", help="Column of a score in [0, 1] (accuracy, "
-                         "mAP) instead of an error: error = 1 - score.")
-S_COL = typer.Option(None, "--s-col", help="Column of the real fine-tuning image count.")
-GROUP_COL = typer.Option(None, "--group-col", help="A column that tells curves apart "
-                         "(repeatable; default: every other column).")
-STEP_COL = typer.Option(None, "--step-col", help="A column that varies within a run (step, "
-                        "epoch): each run keeps its last step (--select best: its best).")
+@dataclass(frozen=True)
+class TableOptions:
+    """How FILE is read: the options ``fit``, ``advise`` and ``report`` share (added to
+    each by :func:`table_options`)."""
+
+    select: str = "last"
+    metric: str = "error"
+    where: list[str] | None = None
+    sep: str = ","
+    encoding: str = "utf-8-sig"
+    n_col: str | None = None
+    error_col: str | None = None
+    score_col: str | None = None
+    s_col: str | None = None
+    group_col: list[str] | None = None
+    step_col: str | None = None
+    n_param: str = "n"
+    mlflow_metric: str = "error_last"
+    tracking_uri: str | None = None
+
+    def load(self, file: Path) -> CurveSet:
+        """The curves of FILE (a CSV, or ``mlflow:EXPERIMENT``), notes printed."""
+        source: Any = file
+        n_col, error_col, score_col = self.n_col, self.error_col, self.score_col
+        if str(file).startswith("mlflow:"):  # FILE is mlflow:EXPERIMENT
+            from ..curves.collect import LOWER_IS_BETTER
+            from ..sweep.tracking import mlflow_frame
+
+            source = mlflow_frame(str(file)[len("mlflow:"):], n_param=self.n_param,
+                                  metric=self.mlflow_metric, tracking_uri=self.tracking_uri,
+                                  group_params=tuple(self.group_col or ()))
+            lower = bool(LOWER_IS_BETTER.search(self.mlflow_metric))
+            n_col, error_col, score_col = ("n", self.mlflow_metric if lower else None,
+                                           None if lower else self.mlflow_metric)
+        cs = read_curves(source, sep=self.sep, encoding=self.encoding, metric=self.metric,
+                         select=self.select, where=self.where or [], n=n_col,
+                         error=error_col, score=score_col, s=self.s_col,
+                         group=self.group_col or None, step=self.step_col)
+        for note in cs.notes:
+            err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+        return cs
 
 
-N_PARAM = typer.Option("n", "--n-param", help="mlflow:EXPERIMENT sources: the run "
-                       "parameter holding n.")
-MLFLOW_METRIC = typer.Option("error_last", "--mlflow-metric", help="mlflow:EXPERIMENT "
-                             "sources: the run metric (a loss/error, or a score in [0, 1]).")
-TRACKING_URI = typer.Option(None, "--tracking-uri", help="mlflow:EXPERIMENT sources: the "
-                            "tracking URI (default: MLFLOW_TRACKING_URI).")
+_TABLE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "select": (str, typer.Option("last", help="Evaluation kept per run (cg-transfer, or with "
+                                 "--step-col): last | best.")),
+    "metric": (str, typer.Option("error", help="error (in [0, 1]) or loss (unbounded).")),
+    "where": (list[str] | None, typer.Option(None, help="Row filter COL=V1|V2 or COL!=V; "
+                                             "repeatable.")),
+    "sep": (str, typer.Option(",", help="Field delimiter.")),
+    "encoding": (str, typer.Option("utf-8-sig", help="Text encoding.")),
+    "n_col": (str | None, typer.Option(None, "--n-col", help="Column of the synthetic image "
+                                       "count (default n).")),
+    "error_col": (str | None, typer.Option(None, "--error-col", help="Column of the error "
+                                           "(default error, err or loss).")),
+    "score_col": (str | None, typer.Option(None, "--score-col", help="Column of a score in "
+                                           "[0, 1] (accuracy, mAP) instead of an error: "
+                                           "error = 1 - score.")),
+    "s_col": (str | None, typer.Option(None, "--s-col", help="Column of the real fine-tuning "
+                                       "image count.")),
+    "group_col": (list[str] | None, typer.Option(None, "--group-col", help="A column that "
+                                                 "tells curves apart (repeatable; default: "
+                                                 "every other column).")),
+    "step_col": (str | None, typer.Option(None, "--step-col", help="A column that varies "
+                                          "within a run (step, epoch): each run keeps its "
+                                          "last step (--select best: its best).")),
+    "n_param": (str, typer.Option("n", "--n-param", help="mlflow:EXPERIMENT sources: the run "
+                                  "parameter holding n.")),
+    "mlflow_metric": (str, typer.Option("error_last", "--mlflow-metric", help="mlflow:"
+                                        "EXPERIMENT sources: the run metric (a loss/error, "
+                                        "or a score in [0, 1]).")),
+    "tracking_uri": (str | None, typer.Option(None, "--tracking-uri", help="mlflow:EXPERIMENT "
+                                              "sources: the tracking URI (default: "
+                                              "MLFLOW_TRACKING_URI).")),
+}
 
 
-def _load(file: Path, sep: str, encoding: str, metric: str, select: str,
-          where: list[str] | None, n_col: str | None = None, error_col: str | None = None,
-          score_col: str | None = None, s_col: str | None = None,
-          group_col: list[str] | None = None, step_col: str | None = None,
-          n_param: str = "n", mlflow_metric: str = "error_last",
-          tracking_uri: str | None = None) -> CurveSet:
-    source: Any = file
-    if str(file).startswith("mlflow:"):  # FILE is mlflow:EXPERIMENT
-        from ..curves.collect import LOWER_IS_BETTER
-        from ..sweep.tracking import mlflow_frame
+def table_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the :class:`TableOptions` (its ``table`` parameter) as CLI options."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "table"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                               annotation=annotation)
+             for name, (annotation, option) in _TABLE_OPTIONS.items()]
 
-        source = mlflow_frame(str(file)[len("mlflow:"):], n_param=n_param,
-                              metric=mlflow_metric, tracking_uri=tracking_uri,
-                              group_params=tuple(group_col or ()))
-        lower = bool(LOWER_IS_BETTER.search(mlflow_metric))
-        n_col, error_col, score_col = ("n", mlflow_metric if lower else None,
-                                       None if lower else mlflow_metric)
-    cs = read_curves(source, sep=sep, encoding=encoding, metric=metric, select=select,
-                     where=where or [], n=n_col, error=error_col, score=score_col, s=s_col,
-                     group=group_col or None, step=step_col)
-    for note in cs.notes:
-        err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
-    return cs
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        table = TableOptions(**{name: kwargs.pop(name) for name in _TABLE_OPTIONS})
+        return fn(*args, table=table, **kwargs)
+
+    params = own + added
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def _by(cs: CurveSet, by: str | None) -> list[str]:
@@ -108,6 +162,7 @@ def _ci(v: Any) -> str:
 
 
 @friendly
+@table_options
 def fit(
     file: Path = typer.Argument(..., help="CSV: cg-transfer schema or n,error[,s][,groups]."),
     by: str | None = typer.Option(None, help="Comma-separated grouping columns "
@@ -118,36 +173,25 @@ def fit(
     law: str = typer.Option("transfer", help="transfer | power | broken | full | additive."),
     loss: str = typer.Option("linear", help=LOSS_HELP),
     level: float = typer.Option(0.9, help="Confidence level of the intervals."),
-    select: str = typer.Option("last", help="cg-transfer: evaluation per run (last | best)."),
-    metric: str = typer.Option("error", help="error (in [0, 1]) or loss (unbounded)."),
-    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V; "
-                                           "repeatable."),
     alpha_bounds: str | None = typer.Option(None, help="Bounds of alpha as LOW,HIGH."),
     intervals: str = typer.Option("auto", help="auto (profile likelihood up to "
                                   f"{PROFILE_MAX} curves, Wald above) | profile | wald | "
                                   "none."),
     json_out: str | None = typer.Option(None, "--json", help="Write one object per group to "
                                         "this file ('-' for stdout)."),
-    sep: str = typer.Option(",", help="Field delimiter."),
-    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
-    n_col: str | None = N_COL, error_col: str | None = ERROR_COL,
-    score_col: str | None = SCORE_COL, s_col: str | None = S_COL,
-    group_col: list[str] | None = GROUP_COL, step_col: str | None = STEP_COL,
-    n_param: str = N_PARAM, mlflow_metric: str = MLFLOW_METRIC,
-    tracking_uri: str | None = TRACKING_URI,
+    table: TableOptions = TableOptions(),
 ) -> None:
     """Fit a law to every curve of FILE, with standard errors and profile intervals."""
     from ..law import LAWS, fit_estimators, joint_shared_D, shared_D_iterated
 
-    cs = _load(file, sep, encoding, metric, select, where, n_col, error_col, score_col, s_col,
-               group_col, step_col, n_param, mlflow_metric, tracking_uri)
+    cs = table.load(file)
     two_inputs = law in ("full", "additive")
     # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
     by_cols = _by(cs, by) if by is not None or not two_inputs else [
         c for c in cs.groups if c != "fratio"]
     if law not in LAWS:
         raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
-    bounds = _law_settings(metric)
+    bounds = _law_settings(cs.metric)
     if alpha_bounds:
         try:
             lo, hi = (float(x) for x in alpha_bounds.split(","))
@@ -185,9 +229,7 @@ def fit(
                   "--intervals profile gives profile-likelihood ones (about 50 ms per curve)",
                   highlight=False)
     labels = curve_labels([grp for grp, _ in curves])
-    data = [{"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
-             "weights": g["weight"].to_numpy(float),
-             **({"s": g["s"].to_numpy(float)} if two_inputs else {})} for _, g in curves]
+    data = [curve_arrays(g, s=two_inputs) for _, g in curves]
     ests = fit_estimators(cls(**kwargs), data)  # one vectorised search for every curve
     rows = []
     with _progress(len(ests) if method == "profile" and len(ests) > 20 else 0,
@@ -233,6 +275,7 @@ def fit(
 
 
 @friendly
+@table_options
 def advise(
     file: Path = typer.Argument(..., help="CSV of learning curves."),
     target: float = typer.Option(..., help="Required error L*."),
@@ -248,27 +291,17 @@ def advise(
                                      "least this, or at most 1 minus it."),
     method: str = typer.Option("predictive", help="predictive (default) or legacy (the "
                                "eq.-1-only advisor of earlier versions)."),
-    select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
-    metric: str = typer.Option("error", help="error or loss."),
-    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
     json_out: str | None = typer.Option(None, "--json", help="Write the advice as JSON."),
-    sep: str = typer.Option(",", help="Field delimiter."),
-    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
-    n_col: str | None = N_COL, error_col: str | None = ERROR_COL,
-    score_col: str | None = SCORE_COL, s_col: str | None = S_COL,
-    group_col: list[str] | None = GROUP_COL, step_col: str | None = STEP_COL,
-    n_param: str = N_PARAM, mlflow_metric: str = MLFLOW_METRIC,
-    tracking_uri: str | None = TRACKING_URI,
+    table: TableOptions = TableOptions(),
 ) -> None:
     """Should you render more images or change how you render them?"""
     from ..advise import advise_legacy, advise_many, plan_mix
     from ..law import FullTransferLaw, TransferLaw, fit_estimators
 
-    cs = _load(file, sep, encoding, metric, select, where, n_col, error_col, score_col, s_col,
-               group_col, step_col, n_param, mlflow_metric, tracking_uri)
+    cs = table.load(file)
     if (cost_synthetic is None) != (cost_real is None):
         raise ValueError("give both --cost-synthetic and --cost-real, or neither")
-    kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(metric) or None}
+    kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(cs.metric) or None}
     d_value = parse_D(D)
     if d_value is not None:
         kwargs["D"] = d_value
@@ -291,15 +324,12 @@ def advise(
             raise ValueError(f"--method must be predictive or legacy, got {method!r}")
         curves = cs.curves(_by(cs, by))
         labels = curve_labels([grp for grp, _ in curves])
-        laws = fit_estimators(TransferLaw(**kwargs), [
-            {"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
-             "weights": g["weight"].to_numpy(float)} for _, g in curves])
+        data = [curve_arrays(g) for _, g in curves]
+        laws = fit_estimators(TransferLaw(**kwargs), data)
         if method == "legacy":
             advice = [advise_legacy(law, target, budget=budget, level=level) for law in laws]
         else:
-            advice = advise_many([{"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
-                                   "weights": g["weight"].to_numpy(float)} for _, g in curves],
-                                 target, budgets=budget, level=level, confidence=confidence,
+            advice = advise_many(data, target, budgets=budget, level=level, confidence=confidence,
                                  laws=laws)
         for (group, _), label, adv in zip(curves, labels, advice, strict=True):
             colour = {"reachable": "green", "reached": "green", "floor": "red",
@@ -312,6 +342,7 @@ def advise(
 
 
 @friendly
+@table_options
 def report(
     file: Path = typer.Argument(..., help="CSV of learning curves."),
     output: Path = typer.Option(Path("report"), "-o", "--output", help="Output folder."),
@@ -321,26 +352,16 @@ def report(
     target: float | None = typer.Option(None, help="Target error for the advisor section."),
     cutoff: float | None = typer.Option(None, help="Extrapolation back-test: fit n < CUTOFF "
                                         "(default: all but the two largest sizes)."),
-    select: str = typer.Option("last", help="cg-transfer: last | best evaluation."),
-    metric: str = typer.Option("error", help="error or loss."),
-    where: list[str] | None = typer.Option(None, help="Row filter COL=V1|V2 or COL!=V."),
     budget: float | None = typer.Option(None, help="Most synthetic images you can render "
                                         "(advisor section)."),
     model_size: bool = typer.Option(False, help="Add the transfer gap vs model size study "
                                     "(needs model and nparam columns, >= 3 models)."),
-    sep: str = typer.Option(",", help="Field delimiter."),
-    encoding: str = typer.Option("utf-8-sig", help="Text encoding."),
-    n_col: str | None = N_COL, error_col: str | None = ERROR_COL,
-    score_col: str | None = SCORE_COL, s_col: str | None = S_COL,
-    group_col: list[str] | None = GROUP_COL, step_col: str | None = STEP_COL,
-    n_param: str = N_PARAM, mlflow_metric: str = MLFLOW_METRIC,
-    tracking_uri: str | None = TRACKING_URI,
+    table: TableOptions = TableOptions(),
 ) -> None:
     """Write an HTML report with the paper's figures for FILE."""
     from ..report import build_report
 
-    cs = _load(file, sep, encoding, metric, select, where, n_col, error_col, score_col, s_col,
-               group_col, step_col, n_param, mlflow_metric, tracking_uri)
+    cs = table.load(file)
     d_value = parse_D(D, ("shared",))
     study = None
     if model_size:

@@ -70,18 +70,12 @@ def finetune(
     json_out: str | None = typer.Option(None, "--json", help="Also write the row here."),
 ) -> None:
     """Fine-tune on real data; prints one JSON row (error at the last iteration and best)."""
-    from ..jobspecs import FinetuneJob
-    from ..tasks.models import stem_name
-    from ..train.finetune import run_finetune
+    from ..train.api import finetune as run
 
-    job = FinetuneJob.make(
-        backbone=None if backbone is None else str(backbone), dataset=dataset, task=task,
-        fraction=fraction, count=count, model=model,
-        stem=None if stem is None else stem_name(stem), iters=iters, batch=batch, lr=lr,
-        image_size=size, reg_lambda=reg_lambda, seed=seed, data_seed=data_seed,
-        device=device, data_path=data_path, out=None if out_dir is None else str(out_dir),
-        allow_partial=allow_partial)
-    row = run_finetune(job, threads)
+    row = run(backbone, dataset, task, fraction=fraction, count=count, arch=model, stem=stem,
+              iters=iters, batch=batch, lr=lr, size=size, reg_lambda=reg_lambda, seed=seed,
+              device=device, threads=threads, data_path=data_path, out=out_dir,
+              data_seed=data_seed, allow_partial=allow_partial)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))

@@ -7,11 +7,13 @@ from .read import (
                    DATASET_SIZES,
                    CurveSet,
                    DataError,
+                   curve_arrays,
                    curve_label,
                    curve_labels,
                    curves_from_frame,
                    read_curves,
 )
 
-__all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "DataError", "curve_label",
-           "curve_labels", "curves_from_frame", "example_path", "make_example", "read_curves"]
+__all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "DataError", "curve_arrays",
+           "curve_label", "curve_labels", "curves_from_frame", "example_path", "make_example",
+           "read_curves"]

@@ -80,6 +80,16 @@ class CurveSet:
                 for k, g in self.data.groupby(by, sort=True, dropna=False)]
 
 
+def curve_arrays(g: pd.DataFrame, s: bool = False) -> dict[str, np.ndarray]:
+    """One curve of :meth:`CurveSet.curves` as the law engine and the advisor take it:
+    ``n``, ``err`` and ``weights`` (and ``s``) as float arrays."""
+    out = {"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
+           "weights": g["weight"].to_numpy(float)}
+    if s:
+        out["s"] = g["s"].to_numpy(float)
+    return out
+
+
 def _fail(path: str, msg: str, row: int | None = None, column: str | None = None,
           fix: str | None = None) -> DataError:
     where = path

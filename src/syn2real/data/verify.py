@@ -9,7 +9,6 @@ checksums (``syn2real verify``, a rerun of ``syn2real render``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..hashing import sha256_file
 from .shards import FILES
 
 
@@ -35,14 +35,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"shard-{self.shard:05d}/{self.file}: {self.what}"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:

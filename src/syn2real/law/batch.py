@@ -110,8 +110,8 @@ def fit_estimators(law: BaseLaw, curves: Sequence[dict[str, Any]]) -> list[BaseL
         return [law.clone().fit(*[c[k] for k in inputs], c["err"], weights=c.get("weights"))
                 for c in curves]
     law._check_settings()
-    ests, Xs, ys, ws = [], [], [], []
-    for i, c in enumerate(curves):
+    ests, checked = [], []
+    for i, c in enumerate(curves):  # the checks fit() makes, curve by curve
         est = law.clone()
         try:
             X = est._inputs(**{k: c[k] for k in inputs})
@@ -119,21 +119,12 @@ def fit_estimators(law: BaseLaw, curves: Sequence[dict[str, Any]]) -> list[BaseL
         except ValueError as exc:
             raise ValueError(f"curve {i}: {exc}") from None
         ests.append(est)
-        Xs.append(X)
-        ys.append(y)
-        ws.append(w)
-    m = max(len(y) for y in ys)
-    B = len(curves)
-    Xb = {k: np.ones((B, m)) for k in inputs}
-    yb, wb = np.ones((B, m)), np.zeros((B, m))
-    for b in range(B):
-        k = len(ys[b])
-        for name in inputs:
-            Xb[name][b, :k] = Xs[b][name]
-        yb[b, :k], wb[b, :k] = ys[b], ws[b]
-    sol = solve(law._problem(Xb, yb, wb, B=B), grid_size=law.grid_size)
+        checked.append({**X, "err": y, "weights": w})
+    Xb, yb, wb = pad_curves(checked, inputs)
+    sol = solve(law._problem(Xb, yb, wb, B=len(curves)), grid_size=law.grid_size)
     for b, est in enumerate(ests):
-        est.X_, est.y_, est.w_ = Xs[b], ys[b], ws[b]
+        c = checked[b]
+        est.X_, est.y_, est.w_ = {k: c[k] for k in inputs}, c["err"], c["weights"]
         est.params_ = {k: float(v[b]) for k, v in sol.params.items()}
         est.objective_ = float(sol.objective[b])
         est._post_fit()

@@ -36,8 +36,9 @@ import numpy as np
 from ..atomic import atomic_write
 from ..children import started_without_sigint
 from ..data.shards import FILES
-from ..data.verify import check_shard, read_manifest, sha256_file
-from ..errors import UserError, no_space
+from ..data.verify import check_shard, read_manifest
+from ..errors import UserError, full_disk_reported
+from ..hashing import sha256_file
 from ..locking import folder_lock
 from .scene import sample_scene
 from .spec import DatasetSpec
@@ -123,33 +124,28 @@ def write_shard(spec: DatasetSpec, shard: int, root: Path) -> dict[str, Any]:
     root = Path(root)
     final = root / f"shard-{shard:05d}"
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".shard-{shard:05d}."))
-    try:
-        arrays = render_shard_arrays(spec, shard)
-        for name, value in arrays.items():
-            if name.endswith(".json"):
-                (tmp / name).write_text(json.dumps(value, separators=(",", ":")))
-            else:
-                np.save(tmp / name, value)
-        for name in FILES:
-            with open(tmp / name, "rb") as fh:
-                os.fsync(fh.fileno())
-        seq = spec.shard_seed(shard)
-        entry = {"index": shard, "images": spec.shard_size,
-                 "first_image": shard * spec.shard_size,
-                 "seed": {"entropy": [int(x) for x in seq.entropy]},
-                 "sha256": {name: sha256_file(tmp / name) for name in FILES},
-                 "bytes": {name: (tmp / name).stat().st_size for name in FILES}}
-        (tmp / "entry.json").write_text(json.dumps(entry))
-        os.replace(tmp, final)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        full = no_space(exc, root)
-        if full is not None:
-            raise full from None
-        raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with full_disk_reported(root):
+        try:
+            arrays = render_shard_arrays(spec, shard)
+            for name, value in arrays.items():
+                if name.endswith(".json"):
+                    (tmp / name).write_text(json.dumps(value, separators=(",", ":")))
+                else:
+                    np.save(tmp / name, value)
+            for name in FILES:
+                with open(tmp / name, "rb") as fh:
+                    os.fsync(fh.fileno())
+            seq = spec.shard_seed(shard)
+            entry = {"index": shard, "images": spec.shard_size,
+                     "first_image": shard * spec.shard_size,
+                     "seed": {"entropy": [int(x) for x in seq.entropy]},
+                     "sha256": {name: sha256_file(tmp / name) for name in FILES},
+                     "bytes": {name: (tmp / name).stat().st_size for name in FILES}}
+            (tmp / "entry.json").write_text(json.dumps(entry))
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return entry
 
 
@@ -248,8 +244,8 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        with started_without_sigint():
-            pool = ctx.Pool(min(workers, len(todo)), initializer=_ignore_sigint)
+        with started_without_sigint():  # Ctrl-C is ours to handle: we stop the pool
+            pool = ctx.Pool(min(workers, len(todo)))
         try:
             jobs = [(spec.model_dump(), k, str(root)) for k in todo]
             for entry in pool.imap_unordered(_render_job, jobs):
@@ -263,11 +259,3 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
             for tmp in root.glob(".shard-*"):
                 shutil.rmtree(tmp, ignore_errors=True)
     return manifest
-
-
-def _ignore_sigint() -> None:
-    """Worker initialiser: Ctrl-C is the parent's to handle (it stops the pool), so the
-    workers print no traceback fragments."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

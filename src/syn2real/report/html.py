@@ -16,7 +16,7 @@ import numpy as np
 from ..advise import advise_many
 from ..advise.advice import Advice, fmt_n
 from ..atomic import atomic_write
-from ..curves import CurveSet, curve_label, curve_labels
+from ..curves import CurveSet, curve_arrays, curve_label, curve_labels
 from ..law import (
     BaseLaw,
     CurvePredictor,
@@ -142,7 +142,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                                         for _, g in curves], loss=loss, bounds=bounds)
             D = shared.D
         laws = fit_estimators(TransferLaw(D=D, loss=loss, bounds=bounds),
-                              [_curve(g) for _, g in curves])
+                              [curve_arrays(g) for _, g in curves])
     elif len(laws) != len(curves):
         raise ValueError(f"{len(laws)} fitted laws for {len(curves)} curves")
     labels = curve_labels([grp for grp, _ in curves])
@@ -225,15 +225,10 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     return dest
 
 
-def _curve(g: Any) -> dict[str, np.ndarray]:
-    return {"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
-            "weights": g["weight"].to_numpy(float)}
-
-
 def _curve_fit(cs: CurveSet, group: dict, g: Any, label: str, law: BaseLaw,
                level: float) -> CurveFit:
     """A curve, its fitted law, profile intervals and its from-scratch baseline."""
-    c = _curve(g)
+    c = curve_arrays(g)
     f = CurveFit(label, group, c["n"], c["err"], law, w=c["weights"])
     base = cs.baseline
     for col, val in group.items():

@@ -153,13 +153,12 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     summary = RunSummary()
     status = store.status()
     forced = downstream(plan, select_jobs(plan, rerun)) if rerun else set()
-    results = {r["key"]: r["result"] for r in store.rows()
-               if r["kind"] in ("render", "pretrain", "backbone")}
+    finished = {r["key"]: r for r in store.rows()}  # read once: artefact records, tracking
     replace: set[str] = set()
     todo: dict[str, Job] = {}
     for job in plan.order():
         st = status.get(job.key)
-        problem = (artefact_problem(job, results.get(job.key))
+        problem = (artefact_problem(job, (finished.get(job.key) or {}).get("result"))
                    if st == "done" and job.key not in forced else None)
         if st == "done" and (problem or job.key in forced):
             summary.stale[job.key] = problem or "rerun asked for"
@@ -182,12 +181,11 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
 
         tc = plan.config.tracking
         tracker = MlflowTracker(tc.mlflow, tc.experiment or plan.config.name)
-        rows = {r["key"]: r for r in store.rows()}
         for key in summary.cached:  # finished before tracking was on, or in another run
-            if key in rows:
-                tracker.log(plan.jobs[key], rows[key]["result"], rows[key]["seconds"] or 0.0)
+            row = finished[key]
+            tracker.log(plan.jobs[key], row["result"], row["seconds"] or 0.0)
     if kind == "local":
-        runner: Any = _LocalRunner(workers)
+        runner: Runner = _LocalRunner(workers)
     elif kind == "ray":
         runner = _RayRunner(address, threads, gpus_per_job if gpus_per_job is not None
                             else ec.gpus_per_job)
@@ -199,13 +197,11 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     else:
         raise ValueError(f"unknown executor {kind!r}; choose local, ray or slurm")
     running: dict[Any, Job] = {}
-    if hasattr(runner, "reattach"):  # a restarted driver picks up its cluster jobs
-        runner.adopt(todo)
-        for key in [k for k in todo if k not in replace]:
-            handle = runner.reattach(key)
-            if handle is not None:
-                running[handle] = todo.pop(key)
-                emit("start", running[handle], {"reattached": True})
+    # a restarted driver picks up the cluster jobs it submitted before
+    for handle, key in runner.reattach({k: j for k, j in todo.items()
+                                        if k not in replace}).items():
+        running[handle] = todo.pop(key)
+        emit("start", running[handle], {"reattached": True})
     try:
         while todo or running:
             for key in [k for k, j in todo.items() if any(d in bad for d in j.deps)]:
@@ -251,13 +247,20 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     return summary
 
 
-class _Runner:
+class Runner:
+    """What :func:`execute` needs of a backend (local pool, Ray, Slurm)."""
+
     slots: int
 
     def submit(self, job: Job, threads: int) -> Any: ...
 
     def submit_many(self, jobs: list[Job], threads: int) -> list[Any]:
         return [self.submit(job, threads) for job in jobs]
+
+    def reattach(self, jobs: dict[str, Job]) -> dict[Any, str]:
+        """``{handle: key}`` of the ``jobs`` already running from an earlier driver (only
+        cluster backends outlive their driver)."""
+        return {}
 
     def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]: ...
 
@@ -268,7 +271,7 @@ class _Runner:
         self.close()
 
 
-class _LocalRunner(_Runner):
+class _LocalRunner(Runner):
     """A spawn-context process pool: a crashing job (segfault, out of memory) is a recorded
     failure, not the end of the sweep."""
 
@@ -312,14 +315,11 @@ class _LocalRunner(_Runner):
 
 
 def _worker_init(parent: int) -> None:
-    """Worker initialiser: Ctrl-C is the driver's to handle (it stops the workers, so no
-    traceback fragments are printed), and the worker ends when the sweep process dies
-    (kill -9), so that no orphan keeps writing while the rerun starts."""
-    import signal
+    """Worker initialiser: the worker ends when the sweep process dies (kill -9), so that no
+    orphan keeps writing while the rerun starts. (Ctrl-C never reaches a worker: it is
+    started with SIGINT ignored, see :mod:`syn2real.children`.)"""
     import threading
     import time
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -329,7 +329,7 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-class _RayRunner(_Runner):
+class _RayRunner(Runner):
     """Ray tasks: ``num_cpus`` = threads per job, ``num_gpus`` per training job."""
 
     def __init__(self, address: str | None, threads: int, gpus: float) -> None:

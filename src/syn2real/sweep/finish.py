@@ -62,7 +62,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     ``report`` (path) and ``notes``.
     """
     from ..advise import advise_many
-    from ..curves import curve_labels
+    from ..curves import curve_arrays, curve_labels
     from ..law import PowerLaw, TransferLaw, fit_estimators
 
     run_dir = Path(run_dir)
@@ -91,20 +91,16 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                      f"measured ({target:.4g})")
     template = (TransferLaw(loss=fc.loss, D=fc.D) if fc.law == "transfer"
                 else PowerLaw(loss=fc.loss))
-    data = [{"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
-             "weights": g["weight"].to_numpy(float)} for _, g in curves]
+    data = [curve_arrays(g) for _, g in curves]
     laws = fit_estimators(template, data)  # each curve fitted once, here
     fits = [{**est.to_dict(level=fc.level), "group": group, "label": label}
             for est, (group, _), label in zip(laws, curves, labels, strict=True)]
-    # the verdicts come from the predictive engine, whatever law the table shows
-    ok = [i for i, (_, g) in enumerate(curves) if np.unique(g["n"]).size >= 3]
-    eq1 = [law if isinstance(law, TransferLaw) else None for law in laws]
-    verdicts = advise_many([data[i] for i in ok], target, budgets=fc.budget, level=fc.level,
-                           laws=[eq1[i] for i in ok]) if ok else []
-    by_curve = dict(zip(ok, verdicts, strict=True))
-    advice = [{"group": curves[i][0], "label": labels[i], **by_curve[i].to_dict()} for i in ok]
-    for i in sorted(set(range(len(curves))) - set(ok)):
-        notes.append(f"{labels[i]}: fewer than 3 sizes, no verdict")
+    # the verdicts come from the predictive engine, whatever law the table shows (every
+    # curve of a CurveSet has at least 3 sizes: the reader refuses fewer)
+    verdicts = advise_many(data, target, budgets=fc.budget, level=fc.level,
+                           laws=[law if isinstance(law, TransferLaw) else None for law in laws])
+    advice = [{"group": group, "label": label, **adv.to_dict()}
+              for (group, _), label, adv in zip(curves, labels, verdicts, strict=True)]
     complexity = complexity_rows(cfg, store, fits, keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
@@ -129,8 +125,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
         page = build_report(cs, run_dir / "report", D=fc.D, loss=fc.loss, target=target,
                             budget=fc.budget, level=fc.level, model_size=model_size,
                             complexity=complexity, knob_effects=effects, laws=laws,
-                            advice=[by_curve.get(i) for i in range(len(curves))]
-                            if len(ok) == len(curves) else None)
+                            advice=verdicts)
     return {"csv": str(csv_path), "fits": fits, "advice": advice,
             "margins": margins, "target": target, "complexity": complexity,
             "knob_effects": effects,

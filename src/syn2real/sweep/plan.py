@@ -128,11 +128,12 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
             out_in: Path | None = None, **tags: Any) -> str:
         """Add a job; ``out_in``: its output folder is ``out_in / key`` (the key never
         depends on paths, so it can name the folder)."""
-        key = job_key(kind, {**spec.identity(), **tags}, deps)
+        job = Job("", kind, spec, deps, label, tags)
+        job.key = job_key(kind, job.identity(), deps)
         if out_in is not None:
-            spec = spec.model_copy(update={"out": str(out_in / key)})
-        jobs[key] = Job(key, kind, spec, deps, label, tags)
-        return key
+            job.spec = spec.model_copy(update={"out": str(out_in / job.key)})
+        jobs[job.key] = job
+        return job.key
 
     backbones: list[tuple[str | None, dict[str, Any]]] = []
     pscale = _k(max(pc.n))  # the pool of pre-training images (cg-transfer's pscale)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .execute import Runner
 from .jobs import run_job
 
 #: states in which a job may still produce its result
@@ -78,7 +79,7 @@ def job_states(job_ids: list[str]) -> dict[str, str]:
     return out
 
 
-class SlurmRunner:
+class SlurmRunner(Runner):
     """The Slurm backend of :func:`syn2real.sweep.execute.execute` (see the module doc)."""
 
     backend = "slurm"
@@ -109,7 +110,7 @@ class SlurmRunner:
                              setup=list(self.ec.setup), **res)
         return ex
 
-    def adopt(self, jobs: dict[str, Any]) -> int:
+    def _adopt(self, jobs: dict[str, Any]) -> None:
         """Record submissions the store does not know (the driver was killed between
         ``sbatch`` and recording the job ids): each submitit folder keeps the submitted call,
         whose (kind, spec) names its plan job. Returns how many were adopted."""
@@ -135,19 +136,20 @@ class SlurmRunner:
                 found.append((keys[0], job_id, str(pkl.parent)))
         if found:
             self.store.record_submissions(self.backend, found)
-        return len(found)
 
-    def reattach(self, key: str) -> Any | None:
-        """The job already submitted for ``key`` if it is alive or left a result."""
-        sub = self.store.submissions(self.backend).get(key)
-        if sub is None:
-            return None
-        job_id, folder = sub
-        job = self._submitit.SlurmJob(folder=folder, job_id=job_id)
-        if job.paths.result_pickle.exists() or job_states([job_id]).get(job_id) in ALIVE:
-            self._jobs[job] = job_id
-            return job
-        return None
+    def reattach(self, jobs: dict[str, Any]) -> dict[Any, str]:
+        """The jobs submitted by an earlier driver that are alive or left a result (after
+        adopting submissions it never recorded); one squeue/scontrol round for all."""
+        self._adopt(jobs)
+        subs = {k: v for k, v in self.store.submissions(self.backend).items() if k in jobs}
+        states = job_states([job_id for job_id, _ in subs.values()])
+        out = {}
+        for key, (job_id, folder) in subs.items():
+            job = self._submitit.SlurmJob(folder=folder, job_id=job_id)
+            if job.paths.result_pickle.exists() or states.get(job_id) in ALIVE:
+                self._jobs[job] = job_id
+                out[job] = key
+        return out
 
     def submit_many(self, jobs: list[Any], threads: int) -> list[Any]:
         """Submit ready jobs, one array per job kind; returns their handles."""

@@ -9,6 +9,7 @@ a job logged once is not logged again (its key is looked up first).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..errors import UserError
@@ -32,6 +33,7 @@ class MlflowTracker:
     def __init__(self, uri: str, experiment: str) -> None:
         try:
             import mlflow
+            import mlflow.entities
         except ImportError:
             raise UserError("tracking.mlflow needs MLflow: pip install 'syn2real[mlflow]'"
                             ) from None
@@ -62,10 +64,7 @@ class MlflowTracker:
         metrics = {k: float(v) for k, v in flatten(row.get("metrics", {})).items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
         metrics["seconds"] = float(seconds)
-        import time
-
-        from mlflow.entities import Metric, Param
-
+        Metric, Param = self._mlflow.entities.Metric, self._mlflow.entities.Param
         now = int(time.time() * 1000)
         items = list(params.items())
         for i in range(0, len(items), 100):  # MLflow's batch limit on params

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..atomic import atomic_write
 from ..errors import UserError
+from ..hashing import sha256_file
 
 #: File name of the backbone checkpoint inside a run folder.
 CHECKPOINT = "backbone.pt"
@@ -93,11 +94,7 @@ def check_file(path: str | Path, info: dict[str, Any] | None) -> str | None:
     size = p.stat().st_size
     if size != info["bytes"]:
         return f"{p}: {size} bytes, {info['bytes']} written"
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    if h.hexdigest() != info["sha256"]:
+    if sha256_file(p) != info["sha256"]:
         return f"{p}: checksum differs from the one recorded when it was written"
     return None
 

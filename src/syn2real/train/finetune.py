@@ -41,7 +41,7 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: str = "mnist",
              device: str = "auto", bf16: bool = False, channels_last: bool = False,
              threads: int | None = None, val_every: int = 0,
              data_path: str | None = None, out: str | Path | None = None,
-             data_seed: int = 0) -> dict[str, Any]:
+             data_seed: int = 0, allow_partial: bool = False) -> dict[str, Any]:
     """Fine-tune all parameters on real data; ``backbone=None`` is the from-scratch baseline.
 
     Takes a :class:`~syn2real.jobspecs.FinetuneJob` (``finetune(job)``) or its fields as
@@ -67,7 +67,8 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: str = "mnist",
             image_size=size, reg_lambda=reg_lambda, boards=boards, seed=seed,
             data_seed=data_seed, evals=max(1, iters // val_every) if val_every else 4,
             bf16=bf16, channels_last=channels_last, data_path=data_path,
-            out=None if out is None else str(out), device=device)
+            out=None if out is None else str(out), device=device,
+            allow_partial=allow_partial)
     return run_finetune(job, threads)
 
 
