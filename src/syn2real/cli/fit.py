@@ -280,6 +280,10 @@ def advise(
     file: Path = typer.Argument(..., help="CSV of learning curves."),
     target: float = typer.Option(..., help="Required error L*."),
     budget: float | None = typer.Option(None, help="Most synthetic images you can render."),
+    s_budget: float | None = typer.Option(None, help="Most real images you can label: the "
+                                          "full-law verdict (needs an s column and --budget): "
+                                          "render more, label more, or change the rendering, "
+                                          "and the next (n, s) run."),
     cost_synthetic: float | None = typer.Option(None, help="Cost of one synthetic image "
                                                 "(with --cost-real: cheapest (n, s) mix)."),
     cost_real: float | None = typer.Option(None, help="Cost of one real labelled image."),
@@ -295,7 +299,7 @@ def advise(
     table: TableOptions = TableOptions(),
 ) -> None:
     """Should you render more images or change how you render them?"""
-    from ..advise import advise_legacy, advise_many, plan_mix
+    from ..advise import advise_grid, advise_legacy, advise_many, plan_mix
     from ..law import FullTransferLaw, TransferLaw, fit_estimators
 
     cs = table.load(file)
@@ -306,7 +310,23 @@ def advise(
     if d_value is not None:
         kwargs["D"] = d_value
     results = []
-    if cost_synthetic is not None:
+    if s_budget is not None:
+        if not cs.has_s:
+            raise DataError(f"{cs.source}: --s-budget needs the fine-tuning size s. Fix: add "
+                            "an 's' column (or fratio + fdata, or --s-col), or drop --s-budget")
+        if budget is None:
+            raise ValueError("--s-budget needs --budget too (the most synthetic images you "
+                             "can render)")
+        by_cols = _by(cs, by) if by is not None else [
+            c for c in cs.groups if c not in ("fratio",)]
+        for group, g in cs.curves(by_cols):
+            adv = advise_grid((g["n"], g["s"], g["err"], g["weight"]), target, n_budget=budget,
+                              s_budget=s_budget, cost_synthetic=cost_synthetic or 1.0,
+                              cost_real=cost_real or 1.0, confidence=confidence)
+            out.print(f"[bold]{escape(curve_label(group))}[/] {adv.scenario} "
+                      f"(P(reach) {adv.p_reach:.0%}): {escape(adv.verdict)}", highlight=False)
+            results.append({"group": group, "advice": adv.to_dict()})
+    elif cost_synthetic is not None:
         if not cs.has_s:
             raise DataError(f"{cs.source}: the cost-optimal mix needs the fine-tuning size s. "
                             "Fix: add an 's' column (or fratio + fdata), or drop the costs")

@@ -4,6 +4,7 @@ from .backtest import backtest, compare
 from .base import BaseLaw, NotFittedError
 from .batch import fit_curves, fit_estimators, fit_groups
 from .families import FAMILIES, Family
+from .grid_predictive import GridPredictor, fit_grid_predictors
 from .laws import LAWS, AdditiveLaw, BrokenPowerLaw, FullTransferLaw, PowerLaw, TransferLaw
 from .predictive import CurvePredictor, PredictivePrior, fit_predictors
 from .shared import SharedDResult, joint_shared_D, shared_D_iterated
@@ -17,6 +18,7 @@ __all__ = [
     "CurvePredictor",
     "Family",
     "FullTransferLaw",
+    "GridPredictor",
     "NotFittedError",
     "PowerLaw",
     "PredictivePrior",
@@ -26,6 +28,7 @@ __all__ = [
     "compare",
     "fit_curves",
     "fit_estimators",
+    "fit_grid_predictors",
     "fit_groups",
     "fit_predictors",
     "joint_shared_D",
