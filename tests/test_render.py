@@ -129,6 +129,27 @@ def test_render_more_appends_and_prefixes_are_datasets(small, tmp_path):
     assert len(ShardDataset(part, n=20)) == 20
 
 
+def test_any_image_count_short_last_shard_grows_byte_identically(small, tmp_path):
+    spec, root = small
+    part = tmp_path / "short"
+    m = render_dataset(spec, part, 25)
+    assert m["images"] == 25 and m["shards"]["1"]["images"] == 5
+    ds, full = ShardDataset(part), ShardDataset(root)
+    assert len(ds) == 25
+    for i in (0, 19, 20, 24):  # the short shard holds the full shard's first images
+        for k in ("rgb", "instance", "normal", "labels"):
+            np.testing.assert_array_equal(ds[i][k], full[i][k])
+    with pytest.raises(ValueError, match="25 contiguous images, 26 asked"):
+        ShardDataset(part, n=26)
+    first = json.loads((part / "manifest.json").read_text())["shards"]["0"]
+    m = render_dataset(spec, part, 40)  # the short shard grows; shard 0 is not touched
+    shards = json.loads((part / "manifest.json").read_text())["shards"]
+    ref = json.loads((root / "manifest.json").read_text())["shards"]
+    assert shards["0"] == first and shards["1"]["sha256"] == ref["1"]["sha256"]
+    assert m["images"] == 40 and not list(part.glob(".shard-*"))
+    assert render_dataset(spec, part, 30)["images"] == 40  # asking for fewer keeps all
+
+
 def test_interrupted_run_resumes_without_half_written_shards(small, tmp_path):
     spec, root = small
     run = tmp_path / "run"
@@ -153,9 +174,11 @@ def test_cli_render_writes_contact_sheet_and_rejects_bad_specs(tmp_path):
     from syn2real.cli.app import app
 
     runner = CliRunner()
+    # a newcomer's first render: any count works (one short shard of 20)
     res = runner.invoke(app, ["render", "--preset", "lv0", "--n", "20", "--size", "32",
-                              "--out", str(tmp_path / "d")])
-    assert res.exit_code != 0  # shard_size 1000 does not divide 20
+                              "--out", str(tmp_path / "first"), "--no-sheet"])
+    assert res.exit_code == 0, res.output
+    assert len(ShardDataset(tmp_path / "first")) == 20
     spec = tmp_path / "s.yaml"
     spec.write_text("preset: lv0\nsize: 32\nshard_size: 20\n")
     res = runner.invoke(app, ["render", "--spec", str(spec), "--n", "20", "--out",

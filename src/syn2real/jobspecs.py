@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import UserError, describe_validation
-from .registry import FINETUNE_TASKS, FinetuneTask, ModelName, PretrainTask, StemName
+from .registry import FINETUNE_TASKS, DataFormat, FinetuneTask, ModelName, PretrainTask, StemName
 from .render.spec import DatasetSpec
 from .train.checkpoint import checkpoint_path
 
@@ -71,12 +71,14 @@ class RenderJob(JobSpec):
 
 
 class PretrainJob(JobSpec):
-    """Pre-train ``model`` on the first ``n`` images of the rendered dataset ``data``."""
+    """Pre-train ``model`` on the first ``n`` images of ``data``: syn2real's shards or another
+    generator's output (:mod:`syn2real.data.importers`; ``data_format`` or detected)."""
 
     kind: ClassVar[str] = "pretrain"
     PATHS: ClassVar[tuple[str, ...]] = ("data", "out")
 
     data: str
+    data_format: DataFormat | None = Field(None, description="layout of data (None: detect)")
     n: int = Field(ge=1)
     task: PretrainTask = "mulclass"
     model: ModelName = "resnet18"
@@ -95,6 +97,12 @@ class PretrainJob(JobSpec):
     @property
     def checkpoint(self) -> Path:
         return checkpoint_path(self.out)
+
+    def identity(self) -> dict[str, Any]:
+        out = super().identity()
+        if out.get("data_format") is None:  # detected: keys stay those of earlier versions
+            out.pop("data_format", None)
+        return out
 
 
 class FinetuneJob(JobSpec):

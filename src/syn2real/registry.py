@@ -23,6 +23,10 @@ STEMS = ("small", "small-pool", "imagenet")
 #: real data sets available offline (``syn2real.data.load_real``)
 REAL_DATASETS = ("mnist", "fashion-mnist", "digits")
 
+#: layouts of pre-training data (``syn2real.data.open_source``)
+DATA_FORMATS = ("syn2real", "blenderproc", "replicator", "cg-transfer")
+
+DataFormat = Literal[DATA_FORMATS]  # type: ignore[valid-type]
 PretrainTask = Literal[PRETRAIN_TASKS]  # type: ignore[valid-type]
 FinetuneTask = Literal[FINETUNE_TASKS]  # type: ignore[valid-type]
 TaskName = Literal[TASKS]  # type: ignore[valid-type]

@@ -15,7 +15,8 @@ from .common import build_settings, err, friendly, out
 @friendly
 def render(
     out_dir: Path = typer.Option(..., "--out", help="Dataset folder (resumes if it exists)."),
-    n: int = typer.Option(1000, help="Images to have (a multiple of the shard size)."),
+    n: int = typer.Option(1000, help="Images to have (any count; asking for more later "
+                          "appends)."),
     preset: str | None = typer.Option("lv7", help="lv0..lv7 (cg-transfer's levels)."),
     spec: Path | None = typer.Option(None, help="YAML DatasetSpec (overrides the preset)."),
     size: int | None = typer.Option(None, help="Image side in pixels."),
@@ -43,7 +44,7 @@ def render(
     if seed is not None:
         fields["seed"] = seed
     ds_spec = build_settings(DatasetSpec, fields, spec or "spec")
-    total = n // ds_spec.shard_size if n > 0 else 0
+    total = -(-n // ds_spec.shard_size) if n > 0 else 0
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=err) as prog:
         task = prog.add_task(f"rendering {ds_spec.spec_hash()}", total=total)

@@ -12,7 +12,10 @@ from .common import clean, friendly, out, write_json
 
 @friendly
 def pretrain(
-    data: Path = typer.Option(..., help="Rendered dataset folder (syn2real render)."),
+    data: Path = typer.Option(..., help="Rendered data: syn2real shards, BlenderProc HDF5, "
+                              "Replicator BasicWriter or cg-transfer output (detected)."),
+    data_format: str | None = typer.Option(None, "--format", help="syn2real | blenderproc | "
+                                           "replicator | cg-transfer (default: detected)."),
     n: int = typer.Option(..., help="Synthetic images used for pre-training (a prefix)."),
     task: str = typer.Option("mulclass", help="mulclass | objdet | semseg | normal."),
     model: str = typer.Option("resnet18", help="resnet18 | 34 | 50 | 101 | 152."),
@@ -36,7 +39,8 @@ def pretrain(
 
     row = run(data, n, task, model, out=out_dir, iters=iters, batch=batch, lr=lr,
               val_images=val_images, stem=stem, seed=seed, device=device,
-              bf16=bf16, channels_last=channels_last, threads=threads)
+              bf16=bf16, channels_last=channels_last, threads=threads,
+              data_format=data_format)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))

@@ -15,11 +15,15 @@ FILES = ("rgb.npy", "instance.npy", "semantic.npy", "normal.npy", "depth.npy", "
 
 
 class ShardDataset:
-    """Memory-mapped reader of a rendered dataset (optionally a prefix of it).
+    """Memory-mapped reader of a rendered dataset (optionally a prefix of it): a
+    :class:`~syn2real.data.sources.DataSource`.
 
     ``ds[i]`` returns a dict with ``rgb``, ``instance``, ``semantic``, ``normal``, ``depth``
-    and ``labels`` of image ``i``.
+    and ``labels`` of image ``i``. Every shard but the last holds ``spec.shard_size`` images;
+    the last may be short (a render of any count).
     """
+
+    format = "syn2real"
 
     def __init__(self, root: str | Path, n: int | None = None, verify: bool = False) -> None:
         """``verify``: also recompute the checksums of the shards used (sizes are always
@@ -34,11 +38,17 @@ class ShardDataset:
                                   "first (syn2real render ...) or check the path")
         self.manifest = read_manifest(self.root)
         self.spec = DatasetSpec(**self.manifest["spec"])
-        have = sorted(int(k) for k in self.manifest["shards"])
-        contiguous = 0
-        while contiguous in have:
-            contiguous += 1
-        available = contiguous * self.spec.shard_size
+        shards = self.manifest["shards"]
+        available = 0
+        k = 0
+        while str(k) in shards:  # contiguous shards; a short one ends the dataset
+            count = int(shards[str(k)].get("images", self.spec.shard_size))
+            available += count
+            k += 1
+            if count < self.spec.shard_size:
+                break
+        self.class_names = list(self.manifest.get("classes", self.spec.class_names))
+        self.image_size = self.spec.size
         self.n = available if n is None else n
         if self.n > available:
             raise ValueError(f"{self.root} has {available} contiguous images, {self.n} asked")
@@ -52,6 +62,14 @@ class ShardDataset:
 
     def __len__(self) -> int:
         return self.n
+
+    def content_hash(self) -> str:
+        """The render spec's hash (shard k depends only on (spec, k))."""
+        return str(self.manifest["spec_hash"])
+
+    def scene_id(self, i: int) -> str:
+        """Images of one scene (``spec.views`` consecutive views) share it."""
+        return str(i // self.spec.views)
 
     def shard(self, k: int) -> dict[str, Array]:
         if k not in self._cache:

@@ -116,11 +116,24 @@ class Frame:
     instance: Array
 
 
+def _load_triton_first() -> None:
+    """Triton (which torch._dynamo and torchvision.ops import) bundles its own LLVM; loaded
+    after Mesa's llvmpipe has created a context, it crashes the process (measured: a
+    segmentation fault on ``import torchvision`` after rendering). Loaded first, both work:
+    so a process that renders and then trains does not die."""
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+
+
 class Renderer:
     """Renders scenes of one image size; reuse it for many scenes (GL objects are cached)."""
 
     def __init__(self, size: int, shadows: bool = False, shadow_size: int = 1024) -> None:
         import moderngl
+
+        _load_triton_first()
 
         os.environ.setdefault("LP_NUM_THREADS", "1")
         try:

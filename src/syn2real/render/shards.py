@@ -77,13 +77,25 @@ def boxes_from_instances(inst: Array, k: int) -> dict[int, tuple[int, int, int, 
     return out
 
 
-def render_shard_arrays(spec: DatasetSpec, shard: int) -> dict[str, Any]:
-    """Render shard ``shard`` in memory: the arrays and the COCO dict."""
+def shard_counts(spec: DatasetSpec, n: int) -> list[int]:
+    """Images per shard for a dataset of ``n`` images: full shards and a short last one."""
+    full, rest = divmod(n, spec.shard_size)
+    return [spec.shard_size] * full + ([rest] if rest else [])
+
+
+def render_shard_arrays(spec: DatasetSpec, shard: int, count: int | None = None
+                        ) -> dict[str, Any]:
+    """Render shard ``shard`` in memory (its first ``count`` images, default all): the arrays
+    and the COCO dict. The first ``count`` images are those of the full shard, byte for byte
+    (the scenes are drawn in order from the shard's own seed)."""
     from pycocotools import mask as mask_utils
 
     rng = np.random.default_rng(spec.shard_seed(shard))
     names = spec.class_names
-    N, S = spec.shard_size, spec.size
+    N, S = spec.shard_size if count is None else count, spec.size
+    if not 0 < N <= spec.shard_size:
+        raise ValueError(f"count must be in 1..{spec.shard_size}, got {count}")
+    base = shard * spec.shard_size
     rgb = np.empty((N, S, S, 3), np.uint8)
     inst = np.empty((N, S, S), np.int16)
     sem = np.empty((N, S, S), np.int16)
@@ -97,7 +109,9 @@ def render_shard_arrays(spec: DatasetSpec, shard: int) -> dict[str, Any]:
         scene = sample_scene(spec, rng)
         lut = np.array([0] + [o.class_id + 1 for o in scene.objects], np.int16)
         for fr in r.render(scene):
-            img_id = shard * N + i
+            if i >= N:  # a short shard ends inside a scene's views
+                break
+            img_id = base + i
             rgb[i], nrm[i], dep[i] = fr.rgb, fr.normal, fr.depth
             inst[i] = fr.instance
             sem[i] = np.where(fr.instance >= 0, lut[np.maximum(fr.instance, 0)], 0)
@@ -119,14 +133,17 @@ def render_shard_arrays(spec: DatasetSpec, shard: int) -> dict[str, Any]:
             "depth.npy": dep, "labels.npy": labels, "coco.json": coco}
 
 
-def write_shard(spec: DatasetSpec, shard: int, root: Path) -> dict[str, Any]:
-    """Render one shard and move it into place atomically; returns its manifest entry."""
+def write_shard(spec: DatasetSpec, shard: int, root: Path, count: int | None = None
+                ) -> dict[str, Any]:
+    """Render one shard (``count`` images, default full) and move it into place atomically,
+    replacing a shorter one; returns its manifest entry."""
     root = Path(root)
     final = root / f"shard-{shard:05d}"
+    count = spec.shard_size if count is None else count
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".shard-{shard:05d}."))
     with full_disk_reported(root):
         try:
-            arrays = render_shard_arrays(spec, shard)
+            arrays = render_shard_arrays(spec, shard, count)
             for name, value in arrays.items():
                 if name.endswith(".json"):
                     (tmp / name).write_text(json.dumps(value, separators=(",", ":")))
@@ -136,13 +153,20 @@ def write_shard(spec: DatasetSpec, shard: int, root: Path) -> dict[str, Any]:
                 with open(tmp / name, "rb") as fh:
                     os.fsync(fh.fileno())
             seq = spec.shard_seed(shard)
-            entry = {"index": shard, "images": spec.shard_size,
+            entry = {"index": shard, "images": count,
                      "first_image": shard * spec.shard_size,
                      "seed": {"entropy": [int(x) for x in seq.entropy]},
                      "sha256": {name: sha256_file(tmp / name) for name in FILES},
                      "bytes": {name: (tmp / name).stat().st_size for name in FILES}}
             (tmp / "entry.json").write_text(json.dumps(entry))
-            os.replace(tmp, final)
+            if final.exists():  # a shorter shard grows: move it aside, then swap
+                old = root / f".shard-{shard:05d}.old"
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -153,9 +177,9 @@ def _write_json_atomic(path: Path, payload: Any) -> None:
     atomic_write(path, json.dumps(payload, indent=1))
 
 
-def _render_job(args: tuple[dict, int, str]) -> dict[str, Any]:
-    spec_dict, shard, root = args
-    return write_shard(DatasetSpec(**spec_dict), shard, Path(root))
+def _render_job(args: tuple[dict, int, str, int]) -> dict[str, Any]:
+    spec_dict, shard, root, count = args
+    return write_shard(DatasetSpec(**spec_dict), shard, Path(root), count)
 
 
 def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1,
@@ -171,7 +195,8 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
         Dataset folder (created). A folder written for another spec is refused; one process
         at a time renders into it (a second gets one line naming the first).
     n : int
-        Number of images, a multiple of ``spec.shard_size``.
+        Number of images (any positive count: the last shard may be short; asking for more
+        later grows it and appends shards, earlier full shards stay byte-identical).
     workers : int
         Local processes (each renders whole shards; the result does not depend on it).
     on_shard : callable, optional
@@ -186,9 +211,8 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
         The manifest.
     """
     root = Path(root)
-    if n <= 0 or n % spec.shard_size:
-        raise ValueError(f"n must be a positive multiple of the shard size {spec.shard_size}, "
-                         f"got {n}")
+    if n <= 0:
+        raise ValueError(f"n must be a positive number of images, got {n}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if root.exists() and not root.is_dir():
@@ -226,20 +250,31 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
         if check_shard(root, manifest["shards"][key], full=verify):
             del manifest["shards"][key]
             shutil.rmtree(root / f"shard-{int(key):05d}", ignore_errors=True)
-    todo = [k for k in range(n // spec.shard_size) if str(k) not in manifest["shards"]]
+    counts = shard_counts(spec, n)
+
+    def have(k: int) -> int:
+        e = manifest["shards"].get(str(k))
+        return int(e.get("images", spec.shard_size)) if e else 0
+
+    # missing shards, and a short last shard that must grow (a longer one is kept: any
+    # prefix of it is valid)
+    todo = [(k, c) for k, c in enumerate(counts) if have(k) < c]
+
+    def total() -> int:
+        return sum(int(e.get("images", spec.shard_size)) for e in manifest["shards"].values())
 
     def done(entry: dict) -> None:
         manifest["shards"][str(entry["index"])] = entry
-        manifest["images"] = spec.shard_size * len(manifest["shards"])
+        manifest["images"] = total()
         _write_json_atomic(manifest_path, manifest)
         if on_shard:
             on_shard(entry)
 
-    manifest["images"] = spec.shard_size * len(manifest["shards"])
+    manifest["images"] = total()
     _write_json_atomic(manifest_path, manifest)
     if workers == 1 or len(todo) <= 1:
-        for k in todo:
-            done(write_shard(spec, k, root))
+        for k, c in todo:
+            done(write_shard(spec, k, root, c))
     else:
         import multiprocessing as mp
 
@@ -247,7 +282,7 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
         with started_without_sigint():  # Ctrl-C is ours to handle: we stop the pool
             pool = ctx.Pool(min(workers, len(todo)))
         try:
-            jobs = [(spec.model_dump(), k, str(root)) for k in todo]
+            jobs = [(spec.model_dump(), k, str(root), c) for k, c in todo]
             for entry in pool.imap_unordered(_render_job, jobs):
                 done(entry)
             pool.close()

@@ -24,7 +24,7 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
              batch: int = 64, lr: float = 0.05, val_images: int = 1000,
              stem: bool | str = "small", seed: int = 0, device: str = "auto", bf16: bool = False,
              channels_last: bool = False, threads: int | None = None,
-             val_every: int = 0) -> dict[str, Any]:
+             val_every: int = 0, data_format: str | None = None) -> dict[str, Any]:
     """Pre-train a backbone on the first ``n`` images of a rendered dataset.
 
     Takes a :class:`~syn2real.jobspecs.PretrainJob` (``pretrain(job)``) or its fields as
@@ -37,7 +37,8 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
     else:
         if n is None or out is None:
             raise TypeError("pretrain(data, n, ..., out=...) or pretrain(job)")
-        job = PretrainJob.make(data=str(data), n=n, task=task, model=arch, out=str(out),
+        job = PretrainJob.make(data=str(data), data_format=data_format, n=n, task=task,
+                               model=arch, out=str(out),
                           iters=iters, batch=batch, lr=lr, val_images=val_images,
                           stem=stem_name(stem), seed=seed, bf16=bf16,
                           channels_last=channels_last, val_every=val_every, device=device)
@@ -46,19 +47,23 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
 
 def run_pretrain(job: PretrainJob, threads: int | None = None) -> dict[str, Any]:
     """Run a validated pre-training job; returns its result row."""
-    from ..data.shards import ShardDataset
+    from ..data.sources import open_source
 
     task = get_task(job.task, PRETRAIN_TASKS)
-    ds = ShardDataset(job.data)
+    ds = open_source(job.data, job.data_format)
     n, val_images = job.n, job.val_images
     if n + val_images > len(ds):
         raise ValueError(f"{job.data} has {len(ds)} images; pre-training on n = {n} plus "
                          f"{val_images} validation images needs n + val <= {len(ds)} (render "
                          "more with syn2real render, or lower --val-images)")
+    if ds.format != "syn2real":  # another generator's frames: all checked before training
+        from ..data.importers import check_frames
+
+        check_frames(ds, n + val_images)
     g = seed_all(job.seed, threads)
     dev = device_for(job.device)
-    num = task.num_classes(ds.spec.n_classes)
-    size = ds.spec.size
+    num = task.num_classes(len(ds.class_names))
+    size = ds.image_size
     model = task.build(job.model, num, job.stem, size)
     train_ds = SyntheticTask(ds, task, 0, n, flip=True, seed=job.seed)
     loader = DataLoader(train_ds, batch_size=job.batch, shuffle=True, generator=g,
@@ -66,7 +71,8 @@ def run_pretrain(job: PretrainJob, threads: int | None = None) -> dict[str, Any]
     val_loader = DataLoader(SyntheticTask(ds, task, n, n + val_images), batch_size=job.batch,
                             collate_fn=task.collate)
     ckpt = job.checkpoint
-    config = {"data": job.data, "spec_hash": ds.manifest["spec_hash"], "n": n,
+    config = {"data": job.data, "data_format": ds.format, "spec_hash": ds.content_hash(),
+              "n": n,
               "task": job.task, "model": job.model, "stem": job.stem, "iters": job.iters,
               "batch": job.batch, "lr": job.lr, "seed": job.seed, "val_images": val_images,
               "image_size": size, "num_classes": num}

@@ -1,0 +1,455 @@
+"""Data sources over what other generators write (see :mod:`syn2real.data.sources`).
+
+Each reader turns one frame of the generator's own layout into a syn2real sample, with the
+conversions named here (and tested on fixtures written exactly as the writers write them):
+
+``blenderproc`` — BlenderProc's HDF5 writer (``bproc.writer.write_hdf5``): one
+    ``<frame>.hdf5`` per image with the keys ``colors`` (H, W, 3[+1]) uint8, ``normals``
+    (H, W, 3) float in [0, 1], ``depth`` (H, W) float (or ``distance``, the ray length),
+    ``category_id_segmaps`` (H, W), ``instance_segmaps`` (H, W) and
+    ``instance_attribute_maps`` (a JSON string: ``[{"idx", "category_id", "name"}, ...]``),
+    gzip-compressed datasets. BlenderProc's normal pass stores ``0.5 n + 0.5`` of the normal
+    in Blender's camera frame (x right, y up, z towards the camera; its compositor graph
+    multiplies by the camera rotation and swaps G/B to undo Blender's Z-up), so ``n = 2v - 1``
+    is already syn2real's frame. Category 0 is the background; classes are the other
+    category ids, in increasing order. ``distance`` cannot become depth without the
+    intrinsics: depth is then NaN. All frames in one folder are one scene (one BlenderProc
+    run renders several camera poses of one scene).
+``replicator`` — Omniverse Replicator's ``BasicWriter``: ``rgb_<k>.png`` (RGBA),
+    ``semantic_segmentation_<k>.png`` (colourised RGBA) + ``semantic_segmentation_labels_<k>
+    .json`` (``{"(r, g, b, a)": {"class": name}}``), ``instance_segmentation_<k>.png`` +
+    ``instance_segmentation_mapping_<k>.json`` (colour → prim path), optional
+    ``normals_<k>.npy`` (H, W, 4, world frame) with ``camera_params_<k>.json``
+    (``cameraViewTransform``: the world-to-camera 4x4 in USD's row-vector convention, so
+    ``n_cam = n_world @ M[:3, :3]``; USD cameras look down -z with y up, syn2real's frame) and
+    optional ``distance_to_image_plane_<k>.npy`` (depth; inf where nothing is hit).
+    ``BACKGROUND`` and ``UNLABELLED`` are the background. Each frame is its own scene
+    (Replicator re-randomises the scene per frame).
+``cg-transfer`` — the paper's renderer (``rendering/renderer/render.py`` of
+    pfnet-research/cg-transfer): ``<out>/<idx>/`` with the image named in
+    ``annotations.json`` (COCO with one image; masks as RLE or polygons, read with
+    pycocotools) and ``normal.npy`` (BlenderProc's normals, as above). ``scene_size``
+    consecutive indices form a scene (the renderer's ``n_image_per_scene``; default 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .sources import Sample, labels_of, register_layout
+
+Array = np.ndarray
+
+
+class ImportError_(UserError):
+    """A frame of another generator's output that cannot be read as it is."""
+
+
+def _png(path: Path) -> Array:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im)
+    except FileNotFoundError:
+        raise ImportError_(f"{path}: missing. Fix: the writer did not finish this frame; "
+                           "re-run it or remove the frame's other files") from None
+    except OSError as exc:
+        raise ImportError_(f"{path}: not a readable image ({exc}). Fix: re-write this frame")\
+            from None
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ImportError_(f"{path}: missing. Fix: re-run the writer for this frame") from None
+    except ValueError as exc:
+        raise ImportError_(f"{path}: not valid JSON ({exc}). Fix: re-write this frame") \
+            from None
+
+
+def _unit(v: Array) -> tuple[Array, Array]:
+    """Normalised vectors and whether each was a real normal (length > 0.5)."""
+    v = np.asarray(v, np.float32)
+    length = np.linalg.norm(v, axis=-1)
+    ok = length > 0.5
+    out = np.where(ok[..., None], v / np.maximum(length, 1e-6)[..., None], 0.0)
+    return out.astype(np.float16), ok
+
+
+def _hash_files(root: Path, files: Sequence[Path], full: Sequence[Path] = ()) -> str:
+    """Stable content hash: relative names and sizes of every file, and the bytes of the
+    (small) annotation files in ``full``."""
+    h = hashlib.sha256()
+    for p in files:
+        h.update(f"{p.relative_to(root)}\0{p.stat().st_size}\n".encode())
+    for p in full:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class _FrameSource:
+    """Common part of the importers: frame list, sizes, checks."""
+
+    format = ""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.frames: list[Any] = []
+        self.class_names: list[str] = []
+        self._size: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def image_size(self) -> int:
+        if self._size is None:
+            self._size = self[0]["rgb"].shape[:2]
+        return int(self._size[0])
+
+    def _check(self, sample: Sample, where: Path) -> Sample:
+        h, w = sample["rgb"].shape[:2]
+        if self._size is None:
+            self._size = (h, w)
+        if (h, w) != self._size:
+            raise ImportError_(f"{where}: image of {h}x{w} px, the first frame has "
+                               f"{self._size[0]}x{self._size[1]}. Fix: render every frame at "
+                               "one resolution (or import the folders separately)")
+        for k in ("instance", "semantic", "depth"):
+            if sample[k].shape != (h, w):
+                raise ImportError_(f"{where}: {k} mask of shape {sample[k].shape}, the image "
+                                   f"is {h}x{w}. Fix: re-write this frame")
+        sample["labels"] = labels_of(sample["semantic"], len(self.class_names))
+        return sample
+
+    def _index(self, i: int) -> int:
+        if not 0 <= i < len(self.frames):
+            raise IndexError(i)
+        return i
+
+
+# --------------------------------------------------------------------------- BlenderProc
+def _is_blenderproc(root: Path) -> bool:
+    return any(root.glob("*.hdf5")) or any(root.glob("*/*.hdf5"))
+
+
+def _frame_key(p: Path) -> tuple[str, int, str]:
+    stem = p.stem
+    return (str(p.parent), int(stem) if stem.isdigit() else -1, stem)
+
+
+class BlenderProcSource(_FrameSource):
+    """BlenderProc HDF5 output (one ``<frame>.hdf5`` per image; sub-folders are scenes)."""
+
+    format = "blenderproc"
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(Path(root))
+        import h5py
+
+        self._h5py = h5py
+        self.frames = sorted(list(self.root.glob("*.hdf5")) + list(self.root.glob("*/*.hdf5")),
+                             key=_frame_key)
+        if not self.frames:
+            raise ImportError_(f"{self.root}: no .hdf5 frames. Fix: point at BlenderProc's "
+                               "output folder (bproc.writer.write_hdf5)")
+        cats: set[int] = set()
+        for p in self.frames:
+            cats.update(c for c in self._attributes(p).values() if c > 0)
+        self.categories = sorted(cats)
+        self.class_names = [f"category_{c}" for c in self.categories]
+        self._cat_index = {c: i for i, c in enumerate(self.categories)}
+
+    def _open(self, p: Path):
+        try:
+            return self._h5py.File(p, "r")
+        except OSError as exc:
+            raise ImportError_(f"{p}: not a readable HDF5 file ({exc}). Fix: re-render this "
+                               "frame") from None
+
+    def _attributes(self, p: Path) -> dict[int, int]:
+        """instance idx -> category id of one frame."""
+        with self._open(p) as f:
+            if "instance_attribute_maps" not in f:
+                raise ImportError_(f"{p}: no instance_attribute_maps. Fix: render with "
+                                   "bproc.renderer.enable_segmentation_output(map_by=["
+                                   "'category_id', 'instance', 'name'])")
+            raw = np.array(f["instance_attribute_maps"]).tobytes().decode("utf-8")
+        try:
+            items = json.loads(raw)
+            return {int(d["idx"]): int(d["category_id"]) for d in items}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ImportError_(f"{p}: instance_attribute_maps is not BlenderProc's JSON list "
+                               f"of {{idx, category_id}} ({exc}). Fix: re-render this frame") \
+                from None
+
+    def __getitem__(self, i: int) -> Sample:
+        p = self.frames[self._index(i)]
+        attrs = self._attributes(p)
+        with self._open(p) as f:
+            missing = [k for k in ("colors", "instance_segmaps") if k not in f]
+            if missing:
+                raise ImportError_(f"{p}: no {', '.join(missing)}. Fix: render colours and "
+                                   "segmentation (enable_segmentation_output)")
+            rgb = np.array(f["colors"])[..., :3].astype(np.uint8)
+            inst_raw = np.array(f["instance_segmaps"]).astype(np.int64)
+            nrm = np.array(f["normals"]) if "normals" in f else None
+            depth = (np.array(f["depth"], np.float32) if "depth" in f
+                     else np.full(rgb.shape[:2], np.nan, np.float32))
+        objects = sorted(k for k, c in attrs.items() if c > 0)
+        lut_inst = {k: j + 1 for j, k in enumerate(objects)}
+        unknown = set(np.unique(inst_raw).tolist()) - set(attrs)
+        if unknown:
+            raise ImportError_(f"{p}: instance ids {sorted(unknown)[:5]} are not in "
+                               "instance_attribute_maps. Fix: re-render this frame")
+        inst = np.zeros(inst_raw.shape, np.int16)
+        sem = np.zeros(inst_raw.shape, np.int16)
+        for k, c in attrs.items():
+            m = inst_raw == k
+            if c > 0:
+                inst[m] = lut_inst[k]
+                sem[m] = self._cat_index[c] + 1
+        if nrm is not None:
+            normal, hit = _unit(2.0 * np.asarray(nrm, np.float32)[..., :3] - 1.0)
+        else:
+            normal = np.zeros(rgb.shape, np.float16)
+            hit = np.ones(rgb.shape[:2], bool)
+        inst[~hit] = -1
+        return self._check({"rgb": rgb, "instance": inst, "semantic": sem, "normal": normal,
+                            "depth": np.where(hit, depth, np.nan).astype(np.float16)}, p)
+
+    def scene_id(self, i: int) -> str:
+        return str(self.frames[self._index(i)].parent.relative_to(self.root))
+
+    def content_hash(self) -> str:
+        return _hash_files(self.root, self.frames)
+
+
+# --------------------------------------------------------------------------- Replicator
+_RGB = re.compile(r"^rgb_(.+)\.png$")
+_BACKGROUND = {"BACKGROUND", "UNLABELLED", "background", "unlabelled"}
+
+
+def _is_replicator(root: Path) -> bool:
+    return any(root.glob("rgb_*.png"))
+
+
+def _colour_key(s: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"-?\d+", s))
+
+
+class ReplicatorSource(_FrameSource):
+    """Omniverse Replicator ``BasicWriter`` output (colourised segmentation, the default)."""
+
+    format = "replicator"
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(Path(root))
+        self.frames = sorted(m.group(1) for p in self.root.glob("rgb_*.png")
+                             if (m := _RGB.match(p.name)))
+        if not self.frames:
+            raise ImportError_(f"{self.root}: no rgb_*.png. Fix: point at the BasicWriter's "
+                               "output_dir")
+        names: set[str] = set()
+        for k in self.frames:
+            for v in self._labels(k).values():
+                names.add(v)
+        self.class_names = sorted(names - _BACKGROUND)
+        self._cls = {c: i for i, c in enumerate(self.class_names)}
+
+    def _labels(self, k: str) -> dict[tuple[int, ...], str]:
+        p = self.root / f"semantic_segmentation_labels_{k}.json"
+        raw = _json(p)
+        try:
+            return {_colour_key(col): str(v["class"]) for col, v in raw.items()}
+        except (KeyError, TypeError, AttributeError):
+            raise ImportError_(f"{p}: not the BasicWriter's {{\"(r, g, b, a)\": {{\"class\": "
+                               "...}}}} map. Fix: write with colorize_semantic_segmentation="
+                               "True (the default)") from None
+
+    def _colour_ids(self, img: Array, where: Path) -> Array:
+        """(H, W) packed RGBA colour of a colourised mask."""
+        if img.ndim != 3 or img.shape[-1] not in (3, 4):
+            raise ImportError_(f"{where}: expected a colourised RGBA mask, got shape "
+                               f"{img.shape}. Fix: write with colorize_*_segmentation=True")
+        a = img if img.shape[-1] == 4 else np.dstack([img, np.full(img.shape[:2], 255)])
+        a = a.astype(np.uint32)
+        return (a[..., 0] << 24) | (a[..., 1] << 16) | (a[..., 2] << 8) | a[..., 3]
+
+    @staticmethod
+    def _pack(col: tuple[int, ...]) -> int:
+        r, g, b, a = (list(col) + [255])[:4]
+        return (r << 24) | (g << 16) | (b << 8) | a
+
+    def __getitem__(self, i: int) -> Sample:
+        k = self.frames[self._index(i)]
+        rgb_p = self.root / f"rgb_{k}.png"
+        rgb = _png(rgb_p)[..., :3].astype(np.uint8)
+        sem_p = self.root / f"semantic_segmentation_{k}.png"
+        sem_ids = self._colour_ids(_png(sem_p), sem_p)
+        sem = np.zeros(sem_ids.shape, np.int16)
+        labels = self._labels(k)
+        seen = set(np.unique(sem_ids).tolist())
+        for col, name in labels.items():
+            if name not in _BACKGROUND:
+                sem[sem_ids == self._pack(col)] = self._cls[name] + 1
+        unknown = seen - {self._pack(c) for c in labels}
+        if unknown:
+            raise ImportError_(f"{sem_p}: {len(unknown)} colour(s) not in "
+                               f"semantic_segmentation_labels_{k}.json. Fix: re-write this "
+                               "frame")
+        ins_p = self.root / f"instance_segmentation_{k}.png"
+        ins_ids = self._colour_ids(_png(ins_p), ins_p)
+        mapping = _json(self.root / f"instance_segmentation_mapping_{k}.json")
+        sem_map = {}
+        sm_p = self.root / f"instance_segmentation_semantics_mapping_{k}.json"
+        if sm_p.exists():
+            sem_map = {self._pack(_colour_key(c)): str(v.get("class", ""))
+                       for c, v in _json(sm_p).items()}
+        objects = sorted((str(path), self._pack(_colour_key(col)))
+                         for col, path in mapping.items()
+                         if sem_map.get(self._pack(_colour_key(col)), "") not in _BACKGROUND
+                         and str(path) not in _BACKGROUND)
+        inst = np.zeros(ins_ids.shape, np.int16)
+        for j, (_, packed) in enumerate(objects, start=1):
+            inst[ins_ids == packed] = j
+        n_p, c_p = self.root / f"normals_{k}.npy", self.root / f"camera_params_{k}.json"
+        hit = np.ones(rgb.shape[:2], bool)
+        if n_p.exists():
+            if not c_p.exists():
+                raise ImportError_(f"{c_p}: missing; world-frame normals need the camera. "
+                                   "Fix: add camera_params=True to the BasicWriter")
+            view = np.asarray(_json(c_p)["cameraViewTransform"], np.float64).reshape(4, 4)
+            nw = np.load(n_p)[..., :3].astype(np.float64)
+            normal, hit = _unit(nw @ view[:3, :3])
+        else:
+            normal = np.zeros(rgb.shape, np.float16)
+        d_p = self.root / f"distance_to_image_plane_{k}.npy"
+        if d_p.exists():
+            depth = np.load(d_p).astype(np.float32).reshape(rgb.shape[:2])
+            hit &= np.isfinite(depth)
+        else:
+            depth = np.full(rgb.shape[:2], np.nan, np.float32)
+        inst[~hit] = -1
+        return self._check({"rgb": rgb, "instance": inst, "semantic": sem, "normal": normal,
+                            "depth": np.where(hit, depth, np.nan).astype(np.float16)}, rgb_p)
+
+    def scene_id(self, i: int) -> str:
+        return self.frames[self._index(i)]
+
+    def content_hash(self) -> str:
+        files = sorted(p for p in self.root.iterdir() if p.is_file())
+        return _hash_files(self.root, files, [p for p in files if p.suffix == ".json"])
+
+
+# --------------------------------------------------------------------------- cg-transfer
+def _cg_dirs(root: Path) -> list[Path]:
+    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
+                  key=lambda p: int(p.name))
+
+
+def _is_cg_transfer(root: Path) -> bool:
+    dirs = _cg_dirs(root) if root.is_dir() else []
+    return bool(dirs) and (dirs[0] / "annotations.json").is_file()
+
+
+class CgTransferSource(_FrameSource):
+    """The paper's renderer output: ``<idx>/{<image>, annotations.json, normal.npy}``."""
+
+    format = "cg-transfer"
+
+    def __init__(self, root: str | Path, scene_size: int = 1) -> None:
+        super().__init__(Path(root))
+        if scene_size < 1:
+            raise ValueError(f"scene_size must be >= 1, got {scene_size}")
+        self.scene_size = scene_size
+        self.frames = _cg_dirs(self.root)
+        if not self.frames:
+            raise ImportError_(f"{self.root}: no <idx>/annotations.json folders. Fix: point "
+                               "at the renderer's --out folder")
+        cats = _json(self.frames[0] / "annotations.json").get("categories", [])
+        self.categories = sorted(int(c["id"]) for c in cats)
+        names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
+        self.class_names = [names[c] for c in self.categories]
+        self._cat_index = {c: i for i, c in enumerate(self.categories)}
+
+    def __getitem__(self, i: int) -> Sample:
+        from pycocotools import mask as mask_utils
+
+        d = self.frames[self._index(i)]
+        ann_p = d / "annotations.json"
+        ann = _json(ann_p)
+        imgs = ann.get("images") or []
+        if len(imgs) != 1:
+            raise ImportError_(f"{ann_p}: {len(imgs)} images listed, the layout has one per "
+                               "folder. Fix: re-split the renderer's output")
+        img = imgs[0]
+        rgb = _png(d / img["file_name"])[..., :3].astype(np.uint8)
+        h, w = rgb.shape[:2]
+        inst = np.zeros((h, w), np.int16)
+        sem = np.zeros((h, w), np.int16)
+        for j, a in enumerate(ann.get("annotations", []), start=1):
+            c = int(a["category_id"])
+            if c not in self._cat_index:
+                raise ImportError_(f"{ann_p}: annotation {a.get('id', j)} has category_id {c}, "
+                                   "absent from the categories. Fix: add it to categories "
+                                   "or drop the annotation")
+            seg = a["segmentation"]
+            if isinstance(seg, list):  # polygons
+                rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+            elif isinstance(seg.get("counts"), list):  # uncompressed RLE
+                rle = mask_utils.frPyObjects(seg, h, w)
+            else:
+                rle = seg
+            m = mask_utils.decode(rle).astype(bool)
+            if m.shape != (h, w):
+                raise ImportError_(f"{ann_p}: annotation {a.get('id', j)} has a {m.shape} "
+                                   f"mask for a {h}x{w} image. Fix: re-write the annotation")
+            inst[m] = j
+            sem[m] = self._cat_index[c] + 1
+        n_p = d / "normal.npy"
+        if n_p.exists():
+            normal, hit = _unit(2.0 * np.load(n_p).astype(np.float32)[..., :3] - 1.0)
+        else:
+            normal, hit = np.zeros((h, w, 3), np.float16), np.ones((h, w), bool)
+        inst[~hit] = -1
+        return self._check({"rgb": rgb, "instance": inst, "semantic": sem, "normal": normal,
+                            "depth": np.full((h, w), np.nan, np.float16)}, ann_p)
+
+    def scene_id(self, i: int) -> str:
+        return str(int(self.frames[self._index(i)].name) // self.scene_size)
+
+    def content_hash(self) -> str:
+        files = sorted(p for d in self.frames for p in d.iterdir() if p.is_file())
+        return _hash_files(self.root, files, [d / "annotations.json" for d in self.frames])
+
+
+def check_frames(source: Any, n: int | None = None) -> None:
+    """Read the first ``n`` frames (default all) once, so that a bad one stops a run before
+    it starts (one line naming the file), never half-way through."""
+    if len(source) == 0:
+        raise ImportError_(f"{source.root}: no frames. Fix: point at the writer's output")
+    for i in range(min(len(source), n if n is not None else len(source))):
+        source[i]
+
+
+register_layout("blenderproc", _is_blenderproc, lambda p, **kw: BlenderProcSource(p, **kw),
+                "<frame>.hdf5 with colors, normals, depth, category_id_segmaps, "
+                "instance_segmaps, instance_attribute_maps (BlenderProc write_hdf5)")
+register_layout("replicator", _is_replicator, lambda p, **kw: ReplicatorSource(p, **kw),
+                "rgb_<k>.png, semantic_segmentation_<k>.png + labels json, "
+                "instance_segmentation_<k>.png + mapping json[, normals_<k>.npy, "
+                "camera_params_<k>.json, distance_to_image_plane_<k>.npy] (Replicator "
+                "BasicWriter)")
+register_layout("cg-transfer", _is_cg_transfer, lambda p, **kw: CgTransferSource(p, **kw),
+                "<idx>/{<image>.png, annotations.json, normal.npy} (the paper's renderer)")

@@ -1,0 +1,123 @@
+"""The data-source protocol: what pre-training, export and subsets read, whoever rendered it.
+
+A *data source* is an indexed collection of rendered images with the ground truth of every
+pre-training task. ``source[i]`` is a :data:`Sample`, a dict of numpy arrays:
+
+=============  ==================  ===============================================
+key            shape / dtype        meaning
+=============  ==================  ===============================================
+``rgb``        (H, W, 3) uint8      the image
+``instance``   (H, W) int16         0: background / room, i > 0: i-th object, -1: no
+                                    surface hit (normals and depth invalid there)
+``semantic``   (H, W) int16         0: background, c + 1: class c
+``normal``     (H, W, 3) float16    unit normals in syn2real's camera frame: x right,
+                                    y up, z towards the camera (OpenGL / Blender / USD
+                                    camera axes)
+``depth``      (H, W) float16       distance along the optical axis (NaN: unknown)
+``labels``     (classes,) uint8     multi-label vector of the visible classes
+=============  ==================  ===============================================
+
+Every source also has ``class_names``, ``image_size``, ``format``, ``root``,
+``content_hash()`` (stable over the files it reads: the cache key of what is trained on it)
+and ``scene_id(i)`` (images of one scene share it: n-prefixes and subsets are drawn by whole
+scenes). syn2real's own shards (:class:`~syn2real.data.shards.ShardDataset`) are one source;
+:mod:`syn2real.data.importers` reads what BlenderProc, Omniverse Replicator and the paper's
+own renderer write. :func:`open_source` detects the layout of a folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import UserError
+
+Array = np.ndarray
+Sample = dict[str, Array]
+SAMPLE_KEYS = ("rgb", "instance", "semantic", "normal", "depth", "labels")
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """Indexed rendered images with the ground truth of every pre-training task."""
+
+    root: Path
+    format: str
+    class_names: list[str]
+    image_size: int
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> Sample: ...
+
+    def content_hash(self) -> str: ...
+
+    def scene_id(self, i: int) -> str: ...
+
+
+class UnknownLayout(UserError):
+    """A folder none of the readers recognises."""
+
+
+# format name -> (detector, opener, what the layout looks like)
+_LAYOUTS: dict[str, tuple[Callable[[Path], bool], Callable[..., Any], str]] = {}
+
+
+def register_layout(name: str, detect: Callable[[Path], bool], open_: Callable[..., Any],
+                    looks_like: str) -> None:
+    """Make ``open_source`` know a layout (the importers register theirs)."""
+    _LAYOUTS[name] = (detect, open_, looks_like)
+
+
+def layouts() -> dict[str, str]:
+    """Known layouts and what each looks like."""
+    _ensure_registered()
+    return {k: v[2] for k, v in _LAYOUTS.items()}
+
+
+def _ensure_registered() -> None:
+    from . import importers  # noqa: F401  (registers BlenderProc, Replicator, cg-transfer)
+    from .shards import ShardDataset
+
+    if "syn2real" not in _LAYOUTS:
+        register_layout("syn2real", lambda p: (p / "manifest.json").is_file(),
+                        lambda p, **kw: ShardDataset(p, **kw),
+                        "manifest.json + shard-00000/{rgb,instance,...}.npy "
+                        "(syn2real render)")
+
+
+def detect_layout(root: str | Path) -> str:
+    """The layout of ``root``; one line naming what was looked for when none matches."""
+    _ensure_registered()
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such data folder. Fix: check the path (or render data "
+                        "first with syn2real render)")
+    for name, (detect, _, _) in _LAYOUTS.items():
+        if detect(root):
+            return name
+    known = "; ".join(f"{k}: {v}" for k, v in _LAYOUTS.items())
+    raise UnknownLayout(f"{root}: not a data layout syn2real reads (no manifest.json, no "
+                        f"*.hdf5 frames, no rgb_*.png, no <idx>/annotations.json). Known: "
+                        f"{known}. Fix: point at the writer's output folder or give --format")
+
+
+def open_source(root: str | Path, format: str | None = None, **kwargs: Any) -> DataSource:
+    """Open a data folder as a :class:`DataSource` (layout detected unless ``format``)."""
+    _ensure_registered()
+    name = format or detect_layout(root)
+    if name not in _LAYOUTS:
+        raise UserError(f"unknown data format {name!r}; choose one of {sorted(_LAYOUTS)}")
+    return _LAYOUTS[name][1](Path(root), **kwargs)
+
+
+def labels_of(semantic: Array, n_classes: int) -> Array:
+    """Multi-label vector of the classes visible in a semantic mask (0 = background)."""
+    out = np.zeros(n_classes, np.uint8)
+    ids = np.unique(semantic)
+    ids = ids[(ids > 0) & (ids <= n_classes)]
+    out[ids - 1] = 1
+    return out

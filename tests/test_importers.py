@@ -1,0 +1,147 @@
+"""Other generators' output as data sources: every importer on a fixture in its exact layout
+(written from syn2real renders, so the ground truth is known), the layout detection, bad
+input, and pre-training on imported frames end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("moderngl")
+h5py = pytest.importorskip("h5py")
+
+from syn2real.data import DataSource, ShardDataset, detect_layout, open_source  # noqa: E402
+from syn2real.data.importers import ImportError_  # noqa: E402
+from syn2real.data.sources import UnknownLayout  # noqa: E402
+from syn2real.errors import UserError  # noqa: E402
+from syn2real.render import DatasetSpec, render_dataset  # noqa: E402
+from writers import write_blenderproc, write_cg_transfer, write_replicator  # noqa: E402
+
+N = 12
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("src")
+    spec = DatasetSpec(size=32, shard_size=20, views=4, seed=3)
+    render_dataset(spec, root, 20)
+    return ShardDataset(root), spec
+
+
+def _compact(inst):
+    inst = np.asarray(inst)
+    out = inst.astype(np.int64).copy()
+    obj = inst >= 1
+    out[obj] = np.unique(inst[obj], return_inverse=True)[1] + 1
+    return out
+
+
+def _same_ground_truth(ds, imp, n, class_of):
+    """Imported frames equal the rendered ones (normals within float16 rounding)."""
+    for i in range(n):
+        a, b = ds[i], imp[i]
+        np.testing.assert_array_equal(b["rgb"], a["rgb"])
+        # objects keep their order; the importer numbers the visible ones 1..k
+        np.testing.assert_array_equal(_compact(b["instance"]), _compact(a["instance"]))
+        # classes are renumbered by the importer: map back by name / category id
+        back = np.array([0] + [class_of(k) for k in range(len(imp.class_names))])
+        np.testing.assert_array_equal(back[b["semantic"]], a["semantic"])
+        v = a["instance"] >= 0
+        np.testing.assert_allclose(np.asarray(b["normal"], np.float32)[v],
+                                   np.asarray(a["normal"], np.float32)[v], atol=2e-3)
+        present = np.zeros(len(ds.class_names), np.uint8)
+        present[[class_of(k) - 1 for k in np.flatnonzero(b["labels"])]] = 1
+        np.testing.assert_array_equal(present, a["labels"])
+
+
+def test_blenderproc_hdf5_round_trip_and_scenes(rendered, tmp_path):
+    ds, _ = rendered
+    out = write_blenderproc(ds, tmp_path / "bp", N)
+    assert detect_layout(out) == "blenderproc"
+    imp = open_source(out)
+    assert isinstance(imp, DataSource) and len(imp) == N and imp.image_size == 32
+    # class names follow the category ids (1-based class index + 1 of the render)
+    _same_ground_truth(ds, imp, N, lambda k: imp.categories[k])
+    v = ds[0]["instance"] >= 0
+    np.testing.assert_allclose(np.asarray(imp[0]["depth"], np.float32)[v],
+                               np.asarray(ds[0]["depth"], np.float32)[v], rtol=1e-3)
+    # scene folders: views of one scene share a scene id, and the hash is stable
+    assert imp.scene_id(0) == imp.scene_id(3) != imp.scene_id(4)
+    assert imp.content_hash() == open_source(out).content_hash()
+    (out / "scene_000" / "0.hdf5").write_bytes(b"not hdf5")
+    with pytest.raises(UserError, match=r"0\.hdf5: not a readable HDF5"):
+        open_source(out)
+
+
+def test_replicator_basic_writer_round_trip_with_world_normals(rendered, tmp_path):
+    ds, _ = rendered
+    names = list(ds.class_names)
+    out = write_replicator(ds, tmp_path / "rep", N, names)
+    assert detect_layout(out) == "replicator"
+    imp = open_source(out)
+    assert len(imp) == N and imp.scene_id(0) != imp.scene_id(1)
+    _same_ground_truth(ds, imp, N, lambda k: names.index(imp.class_names[k]) + 1)
+    # a colour in the mask that the labels file does not name: one line, the file named
+    lab = out / "semantic_segmentation_labels_0002.json"
+    d = json.loads(lab.read_text())
+    d.pop(next(k for k, v in d.items() if v["class"] != "BACKGROUND"))
+    lab.write_text(json.dumps(d))
+    with pytest.raises(ImportError_, match=r"semantic_segmentation_0002\.png: 1 colour"):
+        imp[2]
+    (out / "camera_params_0003.json").unlink()
+    with pytest.raises(ImportError_, match=r"camera_params_0003\.json: missing"):
+        imp[3]
+
+
+def test_cg_transfer_layout_round_trip_and_bad_annotations(rendered, tmp_path):
+    ds, _ = rendered
+    names = list(ds.class_names)
+    out = write_cg_transfer(ds, tmp_path / "cg", N, names)
+    assert detect_layout(out) == "cg-transfer"
+    imp = open_source(out, scene_size=4)
+    assert imp.class_names == names and imp.scene_id(3) == "0" and imp.scene_id(4) == "1"
+    _same_ground_truth(ds, imp, N, lambda k: k + 1)
+    ann_p = out / "5" / "annotations.json"
+    ann = json.loads(ann_p.read_text())
+    ann["annotations"][0]["category_id"] = 999
+    ann_p.write_text(json.dumps(ann))
+    with pytest.raises(ImportError_, match=r"5/annotations.json: annotation 1 has "
+                                           "category_id 999"):
+        imp[5]
+    (out / "7" / "rgb_0007.png").unlink()
+    with pytest.raises(ImportError_, match=r"rgb_0007\.png: missing"):
+        imp[7]
+
+
+def test_unknown_layout_names_what_is_supported(tmp_path):
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(UnknownLayout) as e:
+        detect_layout(tmp_path)
+    msg = str(e.value)
+    assert "blenderproc" in msg and "replicator" in msg and "cg-transfer" in msg
+    assert "\n" not in msg
+    with pytest.raises(UserError, match="unknown data format 'kubrik'"):
+        open_source(tmp_path, "kubrik")
+
+
+def test_pretraining_on_blenderproc_and_replicator_frames(rendered, tmp_path):
+    pytest.importorskip("torch")
+    from syn2real.train.api import pretrain
+
+    ds, _ = rendered
+    for name, out in (("blenderproc", write_blenderproc(ds, tmp_path / "bp", 16)),
+                      ("replicator", write_replicator(ds, tmp_path / "rep", 16,
+                                                      list(ds.class_names)))):
+        for task in ("mulclass", "normal"):
+            row = pretrain(out, 8, task, out=tmp_path / f"ck-{name}-{task}", iters=3,
+                           batch=4, val_images=8, seed=0, threads=1)
+            assert row["config"]["data_format"] == name
+            assert np.isfinite(row["metrics"]["val_error_best"])
+            assert (tmp_path / f"ck-{name}-{task}" / "backbone.pt").stat().st_size > 1e5
+    # a broken frame stops the run before training, naming the file
+    (tmp_path / "rep" / "instance_segmentation_mapping_0005.json").unlink()
+    with pytest.raises(UserError, match=r"instance_segmentation_mapping_0005\.json: missing"):
+        pretrain(tmp_path / "rep", 8, "mulclass", out=tmp_path / "ck-bad", iters=3,
+                 batch=4, val_images=8, threads=1)

@@ -1,0 +1,160 @@
+"""Fixtures in other generators' exact layouts, written from syn2real renders (so the truth is
+known), following each writer's own code and documentation:
+
+* BlenderProc ``bproc.writer.write_hdf5`` (blenderproc/python/writer/WriterUtility.py,
+  DLR-RM/BlenderProc): one ``<frame>.hdf5`` per frame, gzip-compressed datasets, JSON lists
+  as ``np.bytes_``; the normal pass stores ``0.5 n_cam + 0.5``
+  (RendererUtility.enable_normals_output);
+* Omniverse Replicator ``BasicWriter`` (omni.replicator.core writers/basic.py): file names
+  ``rgb_<k>.png``, ``semantic_segmentation_<k>.png`` + ``_labels_<k>.json`` keyed by
+  ``"(r, g, b, a)"``, ``instance_segmentation_<k>.png`` + ``_mapping_<k>.json`` +
+  ``_semantics_mapping_<k>.json``, ``normals_<k>.npy`` (world frame, 4 channels),
+  ``camera_params_<k>.json`` (``cameraViewTransform``, row-vector world-to-camera),
+  ``distance_to_image_plane_<k>.npy``;
+* the paper's renderer (pfnet-research/cg-transfer rendering/renderer/render.py
+  ``split_images``): ``<idx>/<file_name>``, ``annotations.json`` (COCO, one image, id 0),
+  ``normal.npy``.
+
+BlenderProc and Replicator themselves need Blender / Omniverse (not installable here); h5py,
+Pillow and pycocotools are the libraries those writers use for the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+BG = (0, 0, 0, 0)
+
+
+def _png(path: Path, a: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(a).save(path)
+
+
+def _colour(j: int) -> tuple[int, int, int, int]:
+    return (40 + 37 * j % 200, 90 + 53 * j % 160, 10 + 71 * j % 240, 255)
+
+
+def write_blenderproc(ds, out: Path, n: int, scene_folders: bool = True) -> Path:
+    """BlenderProc HDF5 frames of the first ``n`` images (``scene_<k>/<frame>.hdf5``)."""
+    import h5py
+
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        s = ds[i]
+        folder = out / (f"scene_{int(ds.scene_id(i)):03d}" if scene_folders else ".")
+        folder.mkdir(exist_ok=True)
+        inst = np.asarray(s["instance"]).astype(np.int64)
+        sem = np.asarray(s["semantic"]).astype(np.int64)
+        # BlenderProc instance ids: every object, background (world) included; category 0
+        raw = np.where(inst >= 1, inst + 1, 0)  # 0: world / nothing, k+1: object k
+        attrs = [{"idx": 0, "category_id": 0, "name": "world"}]
+        for k in sorted(set(inst[inst >= 1].tolist())):
+            c = int(np.bincount(sem[inst == k]).argmax())
+            attrs.append({"idx": k + 1, "category_id": c, "name": f"obj_{k:06d}"})
+        valid = inst >= 0
+        nrm = np.where(valid[..., None], np.asarray(s["normal"], np.float32), 0.0)
+        with h5py.File(folder / f"{i}.hdf5", "w") as f:
+            f.create_dataset("colors", data=np.asarray(s["rgb"]), compression="gzip")
+            f.create_dataset("normals", data=(0.5 * nrm + 0.5).astype(np.float32),
+                             compression="gzip")
+            f.create_dataset("depth", data=np.where(valid, np.asarray(s["depth"], np.float32),
+                                                    1e10), compression="gzip")
+            f.create_dataset("category_id_segmaps", data=sem.astype(np.int64),
+                             compression="gzip")
+            f.create_dataset("instance_segmaps", data=raw, compression="gzip")
+            js = np.bytes_(json.dumps(attrs))
+            f.create_dataset("instance_attribute_maps", data=js, dtype=js.dtype)
+    return out
+
+
+def write_replicator(ds, out: Path, n: int, class_names: list[str], seed: int = 0) -> Path:
+    """Replicator BasicWriter frames (colourised segmentation, world-frame normals)."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        s = ds[i]
+        k = f"{i:04d}"
+        rgb = np.asarray(s["rgb"])
+        h, w = rgb.shape[:2]
+        _png(out / f"rgb_{k}.png", np.dstack([rgb, np.full((h, w), 255, np.uint8)]))
+        sem = np.asarray(s["semantic"])
+        inst = np.asarray(s["instance"])
+        sem_img = np.zeros((h, w, 4), np.uint8)
+        labels = {str(BG): {"class": "BACKGROUND"}}
+        for c in sorted(set(sem[sem > 0].tolist())):
+            col = _colour(c)
+            sem_img[sem == c] = col
+            labels[str(col)] = {"class": class_names[c - 1]}
+        _png(out / f"semantic_segmentation_{k}.png", sem_img)
+        (out / f"semantic_segmentation_labels_{k}.json").write_text(json.dumps(labels))
+        ins_img = np.zeros((h, w, 4), np.uint8)
+        mapping = {str(BG): "BACKGROUND"}
+        semantics = {str(BG): {"class": "BACKGROUND"}}
+        for j in sorted(set(inst[inst >= 1].tolist())):
+            col = _colour(100 + j)
+            ins_img[inst == j] = col
+            mapping[str(col)] = f"/World/obj_{j:04d}"
+            c = int(np.bincount(sem[inst == j]).argmax())
+            semantics[str(col)] = {"class": class_names[c - 1]}
+        _png(out / f"instance_segmentation_{k}.png", ins_img)
+        (out / f"instance_segmentation_mapping_{k}.json").write_text(json.dumps(mapping))
+        (out / f"instance_segmentation_semantics_mapping_{k}.json").write_text(
+            json.dumps(semantics))
+        # a random camera rotation: world normals n_w with n_cam = n_w @ R
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        R = q * np.sign(np.linalg.det(q))
+        view = np.eye(4)
+        view[:3, :3] = R
+        view[3, :3] = rng.normal(size=3)
+        valid = inst >= 0
+        n_cam = np.where(valid[..., None], np.asarray(s["normal"], np.float64), 0.0)
+        n_w = n_cam @ R.T
+        np.save(out / f"normals_{k}.npy",
+                np.dstack([n_w, np.zeros((h, w))]).astype(np.float32))
+        (out / f"camera_params_{k}.json").write_text(json.dumps(
+            {"cameraViewTransform": view.ravel().tolist(), "cameraFocalLength": 24.0}))
+        np.save(out / f"distance_to_image_plane_{k}.npy",
+                np.where(valid, np.asarray(s["depth"], np.float32), np.inf).astype(np.float32))
+    return out
+
+
+def write_cg_transfer(ds, out: Path, n: int, class_names: list[str]) -> Path:
+    """The paper's renderer layout: ``<idx>/{rgb_0000.png, annotations.json, normal.npy}``."""
+    from pycocotools import mask as mask_utils
+
+    out.mkdir(parents=True, exist_ok=True)
+    cats = [{"id": c + 1, "name": name, "supercategory": "bop"}
+            for c, name in enumerate(class_names)]
+    for i in range(n):
+        s = ds[i]
+        d = out / str(i)
+        d.mkdir(exist_ok=True)
+        rgb = np.asarray(s["rgb"])
+        h, w = rgb.shape[:2]
+        name = f"rgb_{i:04d}.png"
+        _png(d / name, rgb)
+        inst, sem = np.asarray(s["instance"]), np.asarray(s["semantic"])
+        anns = []
+        for j in sorted(set(inst[inst >= 1].tolist())):
+            m = inst == j
+            rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+            rle["counts"] = rle["counts"].decode("ascii")
+            x, y, bw, bh = mask_utils.toBbox(rle).tolist()
+            anns.append({"id": len(anns) + 1, "image_id": 0, "iscrowd": 0,
+                         "category_id": int(np.bincount(sem[m]).argmax()),
+                         "segmentation": rle, "bbox": [x, y, bw, bh],
+                         "area": int(m.sum())})
+        ann = {"info": {"description": "coco_annotations"}, "licenses": [],
+               "categories": cats,
+               "images": [{"id": 0, "file_name": name, "width": w, "height": h}],
+               "annotations": anns}
+        (d / "annotations.json").write_text(json.dumps(ann))
+        valid = inst >= 0
+        nrm = np.where(valid[..., None], np.asarray(s["normal"], np.float32), 0.0)
+        np.save(d / "normal.npy", (0.5 * nrm + 0.5).astype(np.float32))
+    return out
