@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import analysis as analysis_cli
+from . import data as data_cli
 from . import fit as fit_cli
 from . import render as render_cli
 from . import sweep as sweep_cli
@@ -30,6 +31,8 @@ app.command(name="collect")(fit_cli.collect)
 app.add_typer(theory.app, name="theory")
 app.command(name="render")(render_cli.render)
 app.command(name="verify")(render_cli.verify)
+app.command(name="export-data")(data_cli.export_data)
+app.command(name="subsets")(data_cli.subsets)
 app.command(name="pretrain")(train_cli.pretrain)
 app.command(name="finetune")(train_cli.finetune)
 app.command(name="plan")(sweep_cli.plan)

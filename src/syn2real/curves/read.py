@@ -388,6 +388,16 @@ def _read_plain(df: pd.DataFrame, src: str, metric: str, cols: Columns | None = 
         raise _missing(src, df.columns, "error", ERROR_NAMES[1:])
     scol = _col(df, src, cols.s, "s") if cols.s else ("s" if "s" in df.columns else None)
     step = _col(df, src, cols.step, "step") if cols.step else None
+    pending = df[ecol].str.strip() == ""
+    pending_note = None
+    if pending.any():  # runs listed but not measured yet (runs.csv of syn2real subsets)
+        sizes = ", ".join(df.loc[pending, ncol].str.strip().tolist()[:8])
+        pending_note = (f"{int(pending.sum())} run(s) with an empty '{ecol}' not measured "
+                        f"yet, not fitted (n = {sizes})")
+        df = df[~pending]
+        if df.empty:
+            raise _fail(src, f"no run has a measured '{ecol}' yet", column=ecol,
+                        fix="train the first subsets and write their errors in this column")
     out = pd.DataFrame(index=df.index)
     out["n"] = _numeric(df, ncol, src)
     value = _numeric(df, ecol, src)
@@ -424,7 +434,7 @@ def _read_plain(df: pd.DataFrame, src: str, metric: str, cols: Columns | None = 
                         "list the grouping columns with --group-col")
     for c in groups:
         out[c] = df[c].str.strip()
-    notes: list[str] = []
+    notes: list[str] = [pending_note] if pending_note else []
     if score:
         notes.append(f"error = 1 - {ecol}")
     if step is not None:

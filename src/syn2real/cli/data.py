@@ -1,0 +1,65 @@
+"""``syn2real export-data`` and ``syn2real subsets``: renders out to other trainers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import friendly, out
+
+
+def _parse_sizes(text: str) -> list[int]:
+    try:
+        return [int(float(x)) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--n must be comma-separated image counts (e.g. 1000,2000,4000), "
+                         f"got {text!r}") from None
+
+
+@friendly
+def export_data(
+    data: Path = typer.Argument(..., help="Rendered data (syn2real shards or an imported "
+                                "layout)."),
+    fmt: str = typer.Option(..., "--format", help="coco | yolo | imagefolder."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+    n: int | None = typer.Option(None, help="Only the first N images (default: all)."),
+    data_format: str | None = typer.Option(None, "--data-format", help="Layout of DATA "
+                                           "(default: detected)."),
+) -> None:
+    """Write renders as image files + annotations for detectron2 / mmdet / Ultralytics /
+    torchvision ImageFolder."""
+    from ..data.export import export_data as run
+    from ..data.sources import open_source
+
+    src = open_source(data, data_format)
+    if n is not None and not 0 < n <= len(src):
+        raise ValueError(f"--n must be in 1..{len(src)} (the images of {data}), got {n}")
+    res = run(src, output, fmt, None if n is None else range(n))
+    out.print(f"{output}: {res['images']:,} images as {fmt}"
+              + (f" ({res['skipped_no_object']} without any object skipped)"
+                 if res.get("skipped_no_object") else ""), highlight=False)
+
+
+@friendly
+def subsets(
+    data: Path = typer.Argument(..., help="Rendered data (syn2real shards or an imported "
+                                "layout)."),
+    n: str = typer.Option(..., help="Subset sizes, e.g. 1000,2000,4000,8000."),
+    fmt: str = typer.Option("list", "--format", help="coco | yolo | imagefolder | list."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+    seed: int = typer.Option(0, help="Order in which whole scenes enter the subsets."),
+    data_format: str | None = typer.Option(None, "--data-format", help="Layout of DATA "
+                                           "(default: detected)."),
+) -> None:
+    """Nested n-prefix subsets (whole scenes, seeded) for your own trainer, and runs.csv."""
+    from ..data.export import write_subsets
+    from ..data.sources import open_source
+
+    src = open_source(data, data_format)
+    rows = write_subsets(src, _parse_sizes(n), output, fmt, seed=seed)
+    for r in rows:
+        out.print(f"n = {r['n']:>9,}  {r['scenes']:>6,} scenes  {r['subset']}", highlight=False)
+    out.print(f"Train one run per subset; write each test error into {output}/runs.csv; then "
+              f"`syn2real advise {output}/runs.csv --target T --budget B` says whether to "
+              "render more and which run to do next.", highlight=False)

@@ -1,0 +1,291 @@
+"""Renders out of syn2real: real image files and annotations other trainers read, and nested
+n-prefix subsets for running the paper's protocol with any trainer.
+
+Formats (each checked in the tests with the library that consumes it):
+
+``coco``        ``images/<i>.png`` + ``annotations.json`` (instances: boxes, RLE masks,
+                categories 1..K by name; pycocotools / detectron2 / mmdet)
+``yolo``        Ultralytics' detection layout: ``images/<i>.png``, ``labels/<i>.txt``
+                (``class cx cy w h``, normalised) and ``data.yaml`` (``path``, ``train``,
+                ``val``, ``names``)
+``imagefolder`` ``<class>/<i>.png`` (torchvision ``ImageFolder``; the class of an image is
+                the one covering most of its pixels: single-label classification). Every
+                class has a folder, also an empty one, so that label indices are the same in
+                every subset: load with ``ImageFolder(root, allow_empty=True)``
+``list``        (subsets only) ``n_<n>.txt``: the image indices of each subset, one per line
+
+:func:`subset_order` fixes, from a seed, the order in which whole scenes enter: every subset
+is a prefix of it (1,000 ⊂ 2,000 ⊂ ...), scenes are never split except the last one of a
+subset, cut to give exactly ``n`` images. :func:`write_subsets` writes the images once (for
+the largest ``n``) and per subset only annotations or file lists (no copies), plus
+``subsets.csv`` (n, where, scenes) and ``runs.csv`` (``n,error``: the runs to do; write each
+measured error in as runs finish, then ``syn2real advise runs.csv`` says which to run next;
+the errors in an existing ``runs.csv`` are kept).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_write
+from ..errors import UserError, full_disk_reported
+
+Array = np.ndarray
+FORMATS = ("coco", "yolo", "imagefolder")
+SUBSET_FORMATS = (*FORMATS, "list")
+
+
+def subset_order(source: Any, seed: int = 0) -> np.ndarray:
+    """Image indices, whole scenes in a seeded random order (images of a scene in order)."""
+    scenes: dict[str, list[int]] = {}
+    for i in range(len(source)):
+        scenes.setdefault(source.scene_id(i), []).append(i)
+    keys = list(scenes)
+    perm = np.random.default_rng(seed).permutation(len(keys))
+    return np.array([i for k in perm for i in scenes[keys[k]]], int)
+
+
+def _check_sizes(ns: Sequence[int], available: int) -> list[int]:
+    ns = sorted({int(n) for n in ns})
+    if not ns or ns[0] < 1:
+        raise UserError(f"subset sizes must be positive, got {list(ns)}. Fix: e.g. --n "
+                        "1000,2000,4000")
+    if ns[-1] > available:
+        raise UserError(f"the largest subset ({ns[-1]:,}) exceeds the {available:,} images "
+                        "of the data. Fix: render more or drop that size")
+    return ns
+
+
+def _png(path: Path, a: Array) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(a)).save(path, optimize=False, compress_level=1)
+
+
+def _objects(sample: dict[str, Array]) -> list[tuple[int, Array]]:
+    """(class index, mask) of every object of a sample."""
+    inst, sem = np.asarray(sample["instance"]), np.asarray(sample["semantic"])
+    out = []
+    for j in np.unique(inst[inst >= 1]):
+        m = inst == j
+        c = int(np.bincount(sem[m]).argmax())
+        if c > 0:
+            out.append((c - 1, m))
+    return out
+
+
+def _box(m: Array) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(m)
+    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min()
+                                                                           + 1)
+
+
+def _name(i: int) -> str:
+    return f"{i:07d}.png"
+
+
+def _coco(source: Any, idx: Sequence[int], image_dir: str) -> dict[str, Any]:
+    from pycocotools import mask as mask_utils
+
+    images, anns = [], []
+    for i in idx:
+        s = source[int(i)]
+        h, w = s["rgb"].shape[:2]
+        images.append({"id": int(i) + 1, "file_name": f"{image_dir}/{_name(int(i))}",
+                       "width": int(w), "height": int(h)})
+        for c, m in _objects(s):
+            rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+            rle["counts"] = rle["counts"].decode("ascii")
+            anns.append({"id": len(anns) + 1, "image_id": int(i) + 1, "category_id": c + 1,
+                         "bbox": list(_box(m)), "area": int(m.sum()), "iscrowd": 0,
+                         "segmentation": rle})
+    return {"info": {"description": f"exported by syn2real from {source.root} "
+                                    f"({source.format}, {source.content_hash()})"},
+            "images": images, "annotations": anns,
+            "categories": [{"id": c + 1, "name": n} for c, n in enumerate(source.class_names)]}
+
+
+def _yolo_label(sample: dict[str, Array]) -> str:
+    h, w = sample["rgb"].shape[:2]
+    lines = []
+    for c, m in _objects(sample):
+        x, y, bw, bh = _box(m)
+        lines.append(f"{c} {(x + bw / 2) / w:.6f} {(y + bh / 2) / h:.6f} {bw / w:.6f} "
+                     f"{bh / h:.6f}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _dominant(sample: dict[str, Array]) -> int | None:
+    sem = np.asarray(sample["semantic"])
+    counts = np.bincount(sem[sem > 0].ravel())
+    return int(counts.argmax()) - 1 if counts.size else None
+
+
+def _yaml(path: Path, fields: dict[str, Any]) -> None:
+    import yaml
+
+    atomic_write(path, yaml.safe_dump(fields, sort_keys=False))
+
+
+def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] | None = None
+                ) -> dict[str, Any]:
+    """Write ``source`` (or the images ``indices``) as real files in ``fmt``.
+
+    Returns a summary (images written, files, format). Images already exported with the same
+    name are kept (a rerun completes an interrupted export); annotation files are written
+    atomically last, so a half-finished export is never a loadable one.
+    """
+    if fmt not in FORMATS:
+        raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    idx = list(range(len(source))) if indices is None else [int(i) for i in indices]
+    if not idx:
+        raise UserError(f"{source.root}: nothing to export (0 images)")
+    out.mkdir(parents=True, exist_ok=True)
+    with full_disk_reported(out):
+        if fmt == "imagefolder":
+            skipped = 0
+            for name in source.class_names:
+                (out / _safe(name)).mkdir(exist_ok=True)
+            for i in idx:
+                s = source[i]
+                c = _dominant(s)
+                if c is None:  # an image without any object has no class
+                    skipped += 1
+                    continue
+                p = out / _safe(source.class_names[c]) / _name(i)
+                if not p.exists():
+                    _png(p, s["rgb"])
+            return {"format": fmt, "images": len(idx) - skipped, "skipped_no_object": skipped,
+                    "path": str(out)}
+        images = out / "images"
+        images.mkdir(exist_ok=True)
+        for i in idx:
+            p = images / _name(i)
+            if not p.exists():
+                _png(p, source[i]["rgb"])
+        if fmt == "coco":
+            atomic_write(out / "annotations.json",
+                         json.dumps(_coco(source, idx, "images"), separators=(",", ":")))
+        else:
+            labels = out / "labels"
+            labels.mkdir(exist_ok=True)
+            for i in idx:
+                atomic_write(labels / f"{i:07d}.txt", _yolo_label(source[i]))
+            _yaml(out / "data.yaml", {"path": str(out.resolve()), "train": "images",
+                                      "val": "images",
+                                      "names": dict(enumerate(source.class_names))})
+    return {"format": fmt, "images": len(idx), "path": str(out)}
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, seed: int = 0
+                  ) -> list[dict[str, Any]]:
+    """Nested, scene-grouped, seeded n-prefix subsets in a trainer's format, and ``runs.csv``.
+
+    Parameters
+    ----------
+    source : DataSource
+        The synthetic images.
+    ns : sequence of int
+        Subset sizes (e.g. 1000·2^i).
+    out : path
+        Output folder.
+    fmt : {"coco", "yolo", "imagefolder", "list"}
+        ``coco``: one ``images/`` folder and ``annotations_n<n>.json`` per subset;
+        ``yolo``: ``images/`` + ``labels/``, ``train_n<n>.txt`` (image paths) and
+        ``data_n<n>.yaml`` per subset; ``imagefolder``: ``n_<n>/<class>/`` of symbolic links
+        into ``images/``; ``list``: ``n_<n>.txt`` of image indices.
+    seed : int
+        Order of the scenes.
+
+    Returns
+    -------
+    list of dict
+        One row per subset (what ``subsets.csv`` holds).
+    """
+    if fmt not in SUBSET_FORMATS:
+        raise UserError(f"unknown subset format {fmt!r}; choose one of "
+                        f"{', '.join(SUBSET_FORMATS)}")
+    ns = _check_sizes(ns, len(source))
+    order = subset_order(source, seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    largest = order[: ns[-1]]
+    rows = []
+    with full_disk_reported(out):
+        if fmt in ("coco", "yolo"):
+            export_data(source, out, fmt, largest)  # images (and labels) once
+        elif fmt == "imagefolder":
+            images = out / "images"
+            images.mkdir(exist_ok=True)
+            for i in largest:
+                p = images / _name(int(i))
+                if not p.exists():
+                    _png(p, source[int(i)]["rgb"])
+        for n in ns:
+            idx = order[:n]
+            if fmt == "list":
+                path = out / f"n_{n}.txt"
+                atomic_write(path, "\n".join(str(int(i)) for i in idx) + "\n")
+            elif fmt == "coco":
+                path = out / f"annotations_n{n}.json"
+                atomic_write(path, json.dumps(_coco(source, idx, "images"),
+                                              separators=(",", ":")))
+            elif fmt == "yolo":
+                lst = out / f"train_n{n}.txt"
+                atomic_write(lst, "\n".join(str((out / "images" / _name(int(i))).resolve())
+                                            for i in idx) + "\n")
+                path = out / f"data_n{n}.yaml"
+                _yaml(path, {"path": str(out.resolve()), "train": lst.name,
+                             "val": lst.name, "names": dict(enumerate(source.class_names))})
+            else:
+                path = out / f"n_{n}"
+                for i in idx:
+                    s = source[int(i)]
+                    c = _dominant(s)
+                    if c is None:
+                        continue
+                    d = path / _safe(source.class_names[c])
+                    d.mkdir(parents=True, exist_ok=True)
+                    link = d / _name(int(i))
+                    if not link.is_symlink():
+                        link.symlink_to(Path("..", "..", "images", _name(int(i))))
+                for name in source.class_names:  # ImageFolder wants every class folder
+                    (path / _safe(name)).mkdir(parents=True, exist_ok=True)
+            rows.append({"n": n, "subset": str(path),
+                         "scenes": len({source.scene_id(int(i)) for i in idx})})
+        _csv(out / "subsets.csv", rows, ["n", "subset", "scenes"])
+        runs = out / "runs.csv"
+        done: dict[int, str] = {}
+        if runs.exists():  # errors a user has written in are kept, new sizes added
+            with open(runs, newline="") as fh:
+                for r in csv.DictReader(fh):
+                    try:
+                        done[int(float(r["n"]))] = (r.get("error") or "").strip()
+                    except (KeyError, ValueError):
+                        raise UserError(f"{runs}: not the n,error table syn2real wrote. "
+                                        "Fix: move it away and run syn2real subsets again") \
+                            from None
+        sizes = sorted(set(done) | {r["n"] for r in rows})
+        _csv(runs, [{"n": n, "error": done.get(n, "")} for n in sizes], ["n", "error"])
+    return rows
+
+
+def _csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(path, buf.getvalue())
