@@ -84,8 +84,8 @@ def test_subsets_are_nested_whole_scenes_and_load_in_ultralytics(data, tmp_path)
     lab = by_file[str(out / "images" / f"{i:07d}.png")]
     want = _objects(ds[i])
     assert sorted(lab["cls"].ravel().astype(int).tolist()) == sorted(c for c, _ in want)
-    c0, m0 = want[0]
-    ys, xs = np.nonzero(m0)
+    _, m0 = want[0]
+    _, xs = np.nonzero(m0)
     row = np.flatnonzero(np.isclose(lab["bboxes"][:, 0], (xs.min() + xs.max() + 1) / 64))
     assert row.size >= 1
     runs = (out / "runs.csv").read_text().splitlines()
