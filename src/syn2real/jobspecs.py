@@ -19,8 +19,16 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .data.realspec import DatasetChoice
 from .errors import UserError, describe_validation
-from .registry import FINETUNE_TASKS, DataFormat, FinetuneTask, ModelName, PretrainTask, StemName
+from .registry import (
+    FINETUNE_TASKS,
+    DataFormat,
+    FinetuneTask,
+    ModelName,
+    PretrainTask,
+    StemName,
+)
 from .render.spec import DatasetSpec
 from .train.checkpoint import checkpoint_path
 
@@ -79,6 +87,8 @@ class PretrainJob(JobSpec):
 
     data: str
     data_format: DataFormat | None = Field(None, description="layout of data (None: detect)")
+    data_hash: str | None = Field(None, description="content hash of imported data (a study "
+                                  "sets it: its keys then follow the data, not the path)")
     n: int = Field(ge=1)
     task: PretrainTask = "mulclass"
     model: ModelName = "resnet18"
@@ -100,8 +110,9 @@ class PretrainJob(JobSpec):
 
     def identity(self) -> dict[str, Any]:
         out = super().identity()
-        if out.get("data_format") is None:  # detected: keys stay those of earlier versions
-            out.pop("data_format", None)
+        for k in ("data_format", "data_hash"):  # unset: keys stay those of earlier versions
+            if out.get(k) is None:
+                out.pop(k, None)
         return out
 
 
@@ -117,7 +128,8 @@ class FinetuneJob(JobSpec):
     PATHS: ClassVar[tuple[str, ...]] = ("backbone", "data_path", "out")
 
     backbone: str | None = None
-    dataset: str = "mnist"
+    dataset: DatasetChoice = Field("mnist", description="a bundled set's name "
+                                                "or real data on disk")
     task: FinetuneTask = "sinclass"
     fraction: float | None = Field(None, gt=0, le=1)
     count: int | None = Field(None, ge=1)

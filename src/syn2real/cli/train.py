@@ -49,7 +49,9 @@ def pretrain(
 @friendly
 def finetune(
     backbone: Path | None = typer.Option(None, help="backbone.pt (omit: from scratch)."),
-    dataset: str = typer.Option("mnist", help="mnist | fashion-mnist | digits."),
+    dataset: str = typer.Option("mnist", help="mnist | fashion-mnist | digits, or your data: "
+                                "imagefolder:PATH (ImageNet layout), coco:PATH (COCO 2017), "
+                                "ade20k:PATH (ADEChallengeData2016)."),
     task: str = typer.Option("sinclass", help="sinclass | objdet | semseg (boards)."),
     fraction: float | None = typer.Option(None, help="Share of each class used (s)."),
     count: int | None = typer.Option(None, help="Real images used (class-balanced)."),
@@ -74,11 +76,12 @@ def finetune(
     json_out: str | None = typer.Option(None, "--json", help="Also write the row here."),
 ) -> None:
     """Fine-tune on real data; prints one JSON row (error at the last iteration and best)."""
+    from ..data.realspec import parse_real
     from ..train.api import finetune as run
 
-    row = run(backbone, dataset, task, fraction=fraction, count=count, arch=model, stem=stem,
-              iters=iters, batch=batch, lr=lr, size=size, reg_lambda=reg_lambda, seed=seed,
-              device=device, threads=threads, data_path=data_path, out=out_dir,
+    row = run(backbone, parse_real(dataset), task, fraction=fraction, count=count, arch=model,
+              stem=stem, iters=iters, batch=batch, lr=lr, size=size, reg_lambda=reg_lambda,
+              seed=seed, device=device, threads=threads, data_path=data_path, out=out_dir,
               data_seed=data_seed, allow_partial=allow_partial)
     out.print_json(json.dumps(clean(row)))
     if json_out:

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
+
 Array = np.ndarray
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _rgb(path: Path, size: int) -> Array:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB").resize((size, size)))
+    except OSError as exc:
+        raise UserError(f"{path}: not a readable image ({exc}). Fix: replace or remove it")\
+            from None
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -22,21 +36,23 @@ def _images_in(folder: Path) -> list[Path]:
 def load_image_folder(root: str | Path, size: int = 64):
     """ImageNet-style ``root/<class>/<image>`` → an :class:`~syn2real.data.real.ImageSet` of
     RGB images ``(N, size, size, 3)``; classes sorted by folder name."""
-    from PIL import Image
 
     from .real import ImageSet
 
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder (expected <root>/<class>/<image>)")
+        raise UserError(f"{root}: no such folder. Fix: give the ImageFolder root "
+                        "(<root>/<class>/<image>)")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir())
     images, labels = [], []
     for k, c in enumerate(classes):
         for p in _images_in(root / c):
-            images.append(np.asarray(Image.open(p).convert("RGB").resize((size, size))))
+            images.append(_rgb(p, size))
             labels.append(k)
     if not images:
-        raise ValueError(f"{root}: no images found in class folders ({', '.join(IMAGE_SUFFIXES)})")
+        raise UserError(f"{root}: no images found in class folders "
+                        f"({', '.join(IMAGE_SUFFIXES)}). Fix: point at <root> of "
+                        "<root>/<class>/<image>")
     return ImageSet(np.stack(images), np.array(labels, np.int64), tuple(classes), "imagefolder",
                     str(root))
 
@@ -50,25 +66,21 @@ class DetectionSet:
     labels: list[Array]
     classes: tuple[str, ...]
 
+    def __len__(self) -> int:
+        return len(self.images)
+
 
 def load_coco(annotations: str | Path, images_dir: str | Path, size: int = 64,
               max_images: int | None = None) -> DetectionSet:
     """A COCO instances json (pycocotools) with its image folder; boxes rescaled to ``size``."""
-    from PIL import Image
-    from pycocotools.coco import COCO
-
-    coco = COCO(str(annotations))
+    coco = _coco(annotations)
     cat_ids = sorted(coco.getCatIds())
     index = {c: i for i, c in enumerate(cat_ids)}
     names = tuple(coco.loadCats(c)[0]["name"] for c in cat_ids)
     images, boxes, labels = [], [], []
-    for img_id in sorted(coco.getImgIds())[:max_images]:
-        info = coco.loadImgs(img_id)[0]
-        path = Path(images_dir) / info["file_name"]
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: image of id {img_id} in {annotations} is missing")
+    for img_id, info, path in _coco_images(coco, annotations, images_dir, max_images):
         sx, sy = size / info["width"], size / info["height"]
-        images.append(np.asarray(Image.open(path).convert("RGB").resize((size, size))))
+        images.append(_rgb(path, size))
         anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=False))]
         b = np.array([[a["bbox"][0] * sx, a["bbox"][1] * sy, (a["bbox"][0] + a["bbox"][2]) * sx,
                        (a["bbox"][1] + a["bbox"][3]) * sy] for a in anns], np.float32)
@@ -77,12 +89,91 @@ def load_coco(annotations: str | Path, images_dir: str | Path, size: int = 64,
     return DetectionSet(np.stack(images), boxes, labels, names)
 
 
+def _coco(annotations: str | Path) -> Any:
+    """A COCO index with every reference checked (one line naming what points nowhere)."""
+    import contextlib
+    import io
+    import json
+
+    from pycocotools.coco import COCO
+
+    p = Path(annotations)
+    try:
+        raw = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{p}: missing. Fix: give the COCO root holding "
+                        "annotations/instances_<split>.json") from None
+    except ValueError as exc:
+        raise UserError(f"{p}: not valid JSON ({exc}). Fix: re-download or re-export it") \
+            from None
+    imgs = {im["id"] for im in raw.get("images", [])}
+    cats = {c["id"] for c in raw.get("categories", [])}
+    if not imgs:
+        raise UserError(f"{p}: no images (an empty split). Fix: choose a split with images")
+    for a in raw.get("annotations", []):
+        if a.get("image_id") not in imgs:
+            raise UserError(f"{p}: annotation {a.get('id')} points to image_id "
+                            f"{a.get('image_id')}, which is not in images. Fix: drop the "
+                            "annotation or add the image")
+        if a.get("category_id") not in cats:
+            raise UserError(f"{p}: annotation {a.get('id')} has category_id "
+                            f"{a.get('category_id')}, absent from categories. Fix: add the "
+                            "category or drop the annotation")
+    coco = COCO()
+    coco.dataset = raw
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+        coco.createIndex()
+    return coco
+
+
+def _coco_images(coco: Any, annotations: str | Path, images_dir: str | Path,
+                 max_images: int | None) -> list[tuple[int, dict, Path]]:
+    out = []
+    for img_id in sorted(coco.getImgIds())[:max_images]:
+        info = coco.loadImgs(img_id)[0]
+        path = Path(images_dir) / info["file_name"]
+        if not path.exists():
+            raise UserError(f"{path}: image {img_id} of {annotations} is missing. Fix: copy "
+                            "the images next to the annotations or drop the image")
+        out.append((img_id, info, path))
+    return out
+
+
 @dataclass
 class SegmentationSet:
     """Images and class masks (0 = background / unlabelled, as in ADE20K)."""
 
     images: Array
     masks: Array
+    classes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def load_coco_segmentation(annotations: str | Path, images_dir: str | Path, size: int = 64,
+                           max_images: int | None = None) -> SegmentationSet:
+    """Semantic masks from COCO instance masks (pycocotools; painted in annotation order,
+    class c + 1, 0 = background), resized to ``size`` with nearest neighbours."""
+    from PIL import Image
+
+    coco = _coco(annotations)
+    cat_ids = sorted(coco.getCatIds())
+    index = {c: i for i, c in enumerate(cat_ids)}
+    names = tuple(coco.loadCats(c)[0]["name"] for c in cat_ids)
+    imgs, masks = [], []
+    for img_id, info, path in _coco_images(coco, annotations, images_dir, max_images):
+        h, w = int(info["height"]), int(info["width"])
+        m = np.zeros((h, w), np.uint8)
+        for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=None)):
+            am = coco.annToMask(a)
+            if am.shape != (h, w):
+                raise UserError(f"{annotations}: annotation {a['id']} has a {am.shape} mask "
+                                f"for a {h}x{w} image. Fix: correct width/height or the mask")
+            m[am > 0] = index[a["category_id"]] + 1
+        imgs.append(_rgb(path, size))
+        masks.append(np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)))
+    return SegmentationSet(np.stack(imgs), np.stack(masks).astype(np.int64), names)
 
 
 def load_ade20k(root: str | Path, split: str = "training", size: int = 64,
@@ -94,15 +185,56 @@ def load_ade20k(root: str | Path, split: str = "training", size: int = 64,
     root = Path(root)
     img_dir, ann_dir = root / "images" / split, root / "annotations" / split
     if not img_dir.is_dir() or not ann_dir.is_dir():
-        raise FileNotFoundError(f"{root}: expected images/{split}/ and annotations/{split}/ "
-                                "(ADEChallengeData2016 layout)")
+        raise UserError(f"{root}: expected images/{split}/ and annotations/{split}/ "
+                        "(ADEChallengeData2016 layout). Fix: give the folder holding them")
     imgs, masks = [], []
     for p in _images_in(img_dir)[:max_images]:
         ann = ann_dir / (p.stem + ".png")
         if not ann.exists():
-            raise FileNotFoundError(f"{ann}: annotation of {p.name} is missing")
-        imgs.append(np.asarray(Image.open(p).convert("RGB").resize((size, size))))
-        masks.append(np.asarray(Image.open(ann).resize((size, size), Image.NEAREST)))
+            raise UserError(f"{ann}: annotation of {p.name} is missing. Fix: add it or "
+                            "remove the image")
+        with Image.open(p) as im, Image.open(ann) as am:
+            if im.size != am.size:
+                raise UserError(f"{ann}: mask of {am.size[0]}x{am.size[1]} px for an image "
+                                f"of {im.size[0]}x{im.size[1]}. Fix: re-export the mask")
+            mask = np.asarray(am.resize((size, size), Image.NEAREST))
+        imgs.append(_rgb(p, size))
+        masks.append(mask)
     if not imgs:
-        raise ValueError(f"{img_dir}: no images")
-    return SegmentationSet(np.stack(imgs), np.stack(masks).astype(np.int64))
+        raise UserError(f"{img_dir}: no images (an empty split). Fix: choose another split")
+    m = np.stack(masks).astype(np.int64)
+    k = max(int(m.max()), 150 if split in ("training", "validation") else 1)
+    return SegmentationSet(np.stack(imgs), m, tuple(str(c) for c in range(1, k + 1)))
+
+
+def load_user_split(spec: Any, task: str, size: int, seed: int = 12345
+                    ) -> tuple[Any, Any]:
+    """(train, test) of a :class:`~syn2real.data.realspec.RealDataSpec` for ``task``:
+    :class:`~syn2real.data.real.ImageSet` (sinclass), :class:`DetectionSet` (objdet) or
+    :class:`SegmentationSet` (semseg)."""
+    from .realspec import TASKS_OF
+
+    if task not in TASKS_OF[spec.kind]:
+        raise UserError(f"{spec.kind} data serves {' / '.join(TASKS_OF[spec.kind])}, not "
+                        f"{task}. Fix: pick one of those tasks or another data set")
+    root = Path(spec.path)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder ({spec.kind} data). Fix: check the path")
+    tr, te = spec.splits
+    if spec.kind == "imagefolder":
+        if (root / tr).is_dir():
+            test_root = root / te
+            if not test_root.is_dir():
+                raise UserError(f"{test_root}: no test split folder. Fix: add it, or give "
+                                "test_split")
+            return load_image_folder(root / tr, size), load_image_folder(test_root, size)
+        from .real import stratified_split
+
+        full = load_image_folder(root, size)
+        a, b = stratified_split(full.labels, 0.3, seed=seed)
+        return full.take(a), full.take(b)
+    if spec.kind == "coco":
+        load = load_coco if task == "objdet" else load_coco_segmentation
+        return (load(root / "annotations" / f"instances_{tr}.json", root / tr, size),
+                load(root / "annotations" / f"instances_{te}.json", root / te, size))
+    return load_ade20k(root, tr, size), load_ade20k(root, te, size)

@@ -168,6 +168,22 @@ def balanced_subset(labels: Array, *, count: int | None = None, fraction: float 
     return np.sort(np.concatenate([by_class[c][: take[c]] for c in classes]))
 
 
+def nested_prefix(total: int, *, count: int | None = None, fraction: float | None = None,
+                  seed: int = 0) -> Array:
+    """Indices of a seeded subset of ``total`` images that nests: every smaller count or
+    fraction (same seed) is a subset of every larger one (detection / segmentation data,
+    where images carry many classes; App. C.2's 1% ⊂ 2% ⊂ ...). Sorted."""
+    if (count is None) == (fraction is None):
+        raise ValueError("give exactly one of count or fraction")
+    if fraction is not None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        count = max(1, int(round(fraction * total)))
+    if not 0 < count <= total:
+        raise ValueError(f"count must be in 1..{total} (the images of the split), got {count}")
+    return np.sort(np.random.default_rng(seed).permutation(total)[:count])
+
+
 def stratified_split(labels: Array, test_fraction: float, seed: int = 0) -> tuple[Array, Array]:
     """Disjoint train/test indices with the same class proportions."""
     if not 0 < test_fraction < 1:

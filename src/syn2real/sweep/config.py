@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..data.realspec import DatasetChoice
 from ..errors import UserError, describe_validation
 from ..hashing import stable_hash
 from ..registry import (
@@ -32,6 +33,7 @@ from ..registry import (
     MODELS,
     PRETRAIN_TASKS,
     REAL_DATASETS,
+    DataFormat,
     FinetuneTask,
     ModelName,
     PretrainTask,
@@ -53,14 +55,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class ImportedData(_Strict):
+    """Pre-training data another generator already wrote (BlenderProc, Replicator, the
+    paper's renderer) or an existing syn2real render: a folder and, optionally, its layout."""
+
+    path: str
+    format: DataFormat | None = None
+
+
 class RenderConfig(_Strict):
-    """Rendering settings: presets (``lv0`` .. ``lv7``) and/or named inline specs.
+    """Rendering settings: presets (``lv0`` .. ``lv7``), named inline specs and/or imported
+    folders (``imported: {bp: {path: renders/bop, format: blenderproc}}``, not rendered).
 
     ``overrides`` apply to every preset and spec (e.g. ``size``, ``classes``, ``seed``).
     """
 
     presets: list[str] = Field(default_factory=lambda: ["lv7"])
     specs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    imported: dict[str, ImportedData] = Field(default_factory=dict)
     overrides: dict[str, Any] = Field(default_factory=dict)
     workers: int = Field(2, ge=1, le=256, description="render processes per dataset")
 
@@ -68,8 +80,11 @@ class RenderConfig(_Strict):
     def _valid(self) -> RenderConfig:
         from ..render.spec import PRESETS
 
-        if not self.presets and not self.specs:
-            raise ValueError("list at least one preset or spec")
+        if not self.presets and not self.specs and not self.imported:
+            raise ValueError("list at least one preset, spec or imported folder")
+        clash = (set(self.presets) | set(self.specs)) & set(self.imported)
+        if clash:
+            raise ValueError(f"{sorted(clash)} named both as rendered and imported; rename")
         for p in self.presets:
             if p not in PRESETS:
                 raise ValueError(f"unknown preset {p!r}; allowed: {', '.join(PRESETS)}")
@@ -127,7 +142,9 @@ class FinetuneConfig(_Strict):
     """One fine-tuning setting: task, real dataset, sizes s and budget."""
 
     task: FinetuneTask = "sinclass"
-    dataset: RealDataset = "mnist"
+    dataset: DatasetChoice = Field("mnist", description="a bundled set's name, or "
+                                                "{kind: imagefolder | coco | ade20k, path, "
+                                                "split, test_split, name}")
     counts: list[int] | None = Field(None, min_length=1,
                                      description="real images used (class-balanced)")
     fractions: list[float] | None = Field(None, min_length=1,

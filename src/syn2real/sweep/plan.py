@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.realspec import dataset_label
+from ..errors import UserError
 from ..hashing import stable_hash
 from ..jobspecs import ComplexityJob, FinetuneJob, JobSpec, PretrainJob, RenderJob
 from .config import StudyConfig
@@ -166,6 +168,33 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         backbones.append((pkey, {"setting": name, "ptask": task,
                                                  "model": model, "n": n, "stem": pc.stem,
                                                  "pseed": seed, "pscale": pscale}))
+    for name, imp in cfg.render.imported.items():
+        from ..data.sources import open_source
+
+        src = open_source(imp.path, imp.format)
+        need = max(pc.n) + pc.val_images
+        if len(src) < need:
+            raise UserError(f"{imp.path} (imported setting {name!r}) has {len(src):,} images; "
+                            f"the largest n plus the validation images need {need:,}. Fix: "
+                            "render more, or lower pretrain.n / val_images")
+        digest = src.content_hash()
+        for task in pc.tasks:
+            for model in pc.models:
+                for seed in cfg.seeds:
+                    for n in pc.n:
+                        pspec = PretrainJob(
+                            data=str(imp.path), data_format=src.format, data_hash=digest,
+                            n=n, task=task, model=model, seed=seed, iters=pc.iters,
+                            batch=pc.batch, lr=pc.lr, stem=pc.stem,
+                            val_images=pc.val_images, bf16=pc.bf16,
+                            channels_last=pc.channels_last, out="")
+                        pkey = add("pretrain", pspec, [],
+                                   f"pretrain {name} ({src.format}) {task} {model} n={n} "
+                                   f"seed={seed}", out_in=run_dir / "pretrain", setting=name,
+                                   spec_hash=digest, image_size=src.image_size)
+                        backbones.append((pkey, {"setting": name, "ptask": task,
+                                                 "model": model, "n": n, "stem": pc.stem,
+                                                 "pseed": seed, "pscale": pscale}))
     if cfg.complexity is not None:
         cc = cfg.complexity
 
@@ -203,7 +232,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         reg_lambda=ft.reg_lambda, boards=ft.boards, data_path=ft.data_path,
                         seed=seed, evals=ft.evals, data_seed=ft.data_seed, **{how: amount})
                     add("finetune", fspec, [] if pkey is None else [pkey],
-                        f"finetune {ft.task}/{ft.dataset} {how}={amount} <- "
+                        f"finetune {ft.task}/{dataset_label(ft.dataset)} {how}={amount} <- "
                         f"{info['setting']} {info['ptask']} {info['model']} n={info['n']} "
                         f"pseed={info['pseed']} seed={seed}",
                         finetune_index=fi, setting=info["setting"], ptask=info["ptask"],

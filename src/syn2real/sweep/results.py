@@ -18,6 +18,7 @@ from typing import Any
 
 from ..atomic import atomic_open
 from ..curves import CG_COLUMNS, CurveSet, DataError, curves_from_frame
+from ..data.realspec import dataset_label
 from ..registry import backbone_millions, short_model
 from .store import Store
 
@@ -39,7 +40,7 @@ def cg_rows(store: Store, keys: Collection[str] | None = None) -> list[dict[str,
         rows.append({
             "n_eval": p["iters"], "value": 1.0 - res["metrics"]["error_last"],
             "pretrain.data": p["n"], "pscale": pscale,
-            "ptask": p["ptask"], "fdata": p["dataset"],
+            "ptask": p["ptask"], "fdata": dataset_label(p["dataset"]),
             "fratio": round(100.0 * s / pool, 4), "ftask": p["task"],
             "model": short_model(p["model"]),
             "nparam": round(backbone_millions(p["model"]), 2),

@@ -76,6 +76,37 @@ class RealClassification(Dataset):
         return x, int(self.labels[i])
 
 
+class RealDetection(Dataset):
+    """Detection on real images (:class:`~syn2real.data.folders.DetectionSet` subset)."""
+
+    def __init__(self, data: Any, idx: Array) -> None:
+        self.d, self.idx = data, np.asarray(idx, int)
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: int):
+        j = int(self.idx[i])
+        return to_tensor(self.d.images[j]), {
+            "boxes": torch.from_numpy(np.asarray(self.d.boxes[j], np.float32).reshape(-1, 4)),
+            "labels": torch.from_numpy(np.asarray(self.d.labels[j], np.int64) + 1)}
+
+
+class RealSegmentation(Dataset):
+    """Semantic segmentation on real images (:class:`~syn2real.data.folders.SegmentationSet`
+    subset; 0 = background)."""
+
+    def __init__(self, data: Any, idx: Array) -> None:
+        self.d, self.idx = data, np.asarray(idx, int)
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: int):
+        j = int(self.idx[i])
+        return to_tensor(self.d.images[j]), torch.from_numpy(self.d.masks[j].astype(np.int64))
+
+
 class BoardTask(Dataset):
     """Detection or segmentation on composed boards (:class:`~syn2real.data.boards.Boards`)."""
 

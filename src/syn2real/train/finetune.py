@@ -6,15 +6,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ..data.folders import load_user_split
+from ..data.real import nested_prefix
+from ..data.realspec import RealDataSpec, dataset_label
 from ..jobspecs import FinetuneJob
 from ..registry import FINETUNE_TASKS
 from ..tasks.models import stem_name
 from ..tasks.task import get_task
 from .checkpoint import load_checkpoint, save_backbone
-from .datasets import BoardTask, RealClassification
+from .datasets import BoardTask, RealClassification, RealDetection, RealSegmentation
 from .loop import evaluate, train
 from .runtime import device_for, seed_all, versions
 
@@ -33,7 +37,7 @@ def _real_split(dataset: str, data_path: str | None, seed: int, test_images: int
     return full.take(tr), full.take(te)
 
 
-def finetune(backbone: str | Path | FinetuneJob | None, dataset: str = "mnist",
+def finetune(backbone: str | Path | FinetuneJob | None, dataset: Any = "mnist",
              task: str = "sinclass", *, fraction: float | None = None,
              count: int | None = None, arch: str | None = None,
              stem: bool | str | None = None, iters: int = 300, batch: int = 64, lr: float = 0.02,
@@ -89,13 +93,26 @@ def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]
     size, boards, data_seed = job.image_size, job.boards, job.data_seed
     g = seed_all(job.seed, threads)
     dev = device_for(job.device)
-    train_set, test_set = _real_split(job.dataset, job.data_path, data_seed, job.test_images)
     fraction, count = job.fraction, job.count
     if fraction is None and count is None:
         fraction = 0.1
-    idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=data_seed)
-    num = task.num_classes(len(train_set.classes))
+    user_data = isinstance(job.dataset, RealDataSpec)
+    if user_data:
+        train_set, test_set = load_user_split(job.dataset, task.name, size)
+    else:
+        train_set, test_set = _real_split(job.dataset, job.data_path, data_seed,
+                                          job.test_images)
     if task.name == "sinclass":
+        idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=data_seed)
+    elif user_data:  # nested, seeded prefixes of the images (1% ⊂ 2% ⊂ ...)
+        idx = nested_prefix(len(train_set), count=count, fraction=fraction, seed=data_seed)
+    else:
+        idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=data_seed)
+    num = task.num_classes(len(train_set.classes))
+    if user_data and task.name != "sinclass":
+        Real = RealDetection if task.name == "objdet" else RealSegmentation
+        tr, te = Real(train_set, idx), Real(test_set, np.arange(len(test_set)))
+    elif task.name == "sinclass":
         tr: Any = RealClassification(train_set.images[idx], train_set.labels[idx], size,
                                      flip=False, seed=job.seed)
         te: Any = RealClassification(test_set.images, test_set.labels, size)
@@ -122,7 +139,8 @@ def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]
                 channels_last=job.channels_last, reg_lambda=job.reg_lambda, validate=validate,
                 val_every=job.val_every)
     config = {"backbone": job.backbone,
-              "pretrain": None if ck is None else ck.get("config"), "dataset": job.dataset,
+              "pretrain": None if ck is None else ck.get("config"),
+              "dataset": dataset_label(job.dataset),
               "task": job.task, "fraction": fraction, "count": count, "s": int(len(idx)),
               "train_pool": int(len(train_set)),
               "model": arch, "stem": stem, "iters": job.iters, "batch": batch,
