@@ -204,3 +204,64 @@ def test_mlflow_both_ways_against_a_real_sqlite_store(tmp_path, monkeypatch):
     down = CliRunner().invoke(app, ["fit", "mlflow:tracked", "--tracking-uri",
                                     "http://127.0.0.1:9"])
     assert down.exit_code == 2 and "Fix: check --tracking-uri" in " ".join(down.output.split())
+
+
+def test_wandb_runs_table_export_is_read_with_its_bookkeeping_set_aside(tmp_path):
+    """The CSV that W&B's runs table exports (Project > Runs > Export CSV): run columns
+    (Name, State, Notes, User, Tags, Created, Runtime, Sweep) beside the visible config and
+    summary columns (docs.wandb.ai, 'Export data from the runs table')."""
+    from syn2real.curves import read_curves
+
+    head = "Name,State,Notes,User,Tags,Created,Runtime,Sweep,n_synthetic,lr,val/mAP"
+    rows = [head]
+    for i, (n, m) in enumerate([(1000, 0.31), (2000, 0.35), (4000, 0.38), (8000, 0.40)]):
+        rows.append(f"run-{i},finished,-,ana,,2026-11-0{i + 1}T10:00:00,{3600 + i},,{n},0.01,{m}")
+    rows.append("run-x,crashed,-,ana,,2026-11-09T10:00:00,12,,16000,0.01,0.05")
+    rows.append("run-y,running,-,ana,,2026-11-09T10:00:00,12,,16000,0.01,")
+    p = tmp_path / "wandb_export.csv"
+    p.write_text("\n".join(rows) + "\n")
+    cs = read_curves(p, n="n_synthetic", score="val/mAP")
+    assert sorted(cs.data["n"]) == [1000, 2000, 4000, 8000]
+    assert cs.groups == ["lr"]  # Name, Created, Runtime ... are not curves of their own
+    assert abs(float(cs.data.sort_values("n")["err"].iloc[0]) - 0.69) < 1e-9
+    note = cs.notes[0]
+    assert "W&B export" in note and "1 crashed" in note and "1 running" in note
+    from typer.testing import CliRunner
+
+    from syn2real.cli.app import app
+
+    res = CliRunner().invoke(app, ["fit", str(p), "--n-col", "n_synthetic", "--score-col",
+                                   "val/mAP"])
+    assert res.exit_code == 0, res.output
+    assert "W&B export" in res.output
+
+
+@pytest.mark.slow
+def test_tensorboard_logs_each_training_job_once(tmp_path):
+    pytest.importorskip("tensorboard")
+    import yaml
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from syn2real.sweep.store import Store
+
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(yaml.safe_dump(tiny(name="tb", tracking={"tensorboard": "tb"})))
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(run), "--no-report"])
+    assert res.exit_code == 0, res.output
+    store = Store(run / "results.sqlite")
+    trained = [r for r in store.rows() if r["kind"] in ("pretrain", "finetune")]
+    folders = sorted((run / "tb").iterdir())
+    assert len(folders) == len(trained)
+    for r in trained:
+        acc = EventAccumulator(str(run / "tb" / f"{r['kind']}-{r['key']}"))
+        acc.Reload()
+        tags = acc.Tags()["scalars"]
+        hist = r["result"]["history"]
+        assert [e.value for e in acc.Scalars("train/loss")] == pytest.approx(
+            [h["loss"] for h in hist], rel=1e-6)
+        assert "val/error" in tags
+    files = {p: p.stat().st_mtime_ns for p in (run / "tb").rglob("events.*")}
+    again = CliRunner().invoke(app, ["run", str(cfg), "--out", str(run), "--no-report"])
+    assert again.exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in (run / "tb").rglob("events.*")} == files

@@ -12,6 +12,7 @@ from syn2real.data import (
     load_real,
     stratified_split,
 )
+from syn2real.errors import UserError
 
 from .conftest import ap_of_ground_truth_as_detections
 
@@ -119,5 +120,5 @@ def test_user_folders_imagefolder_coco_ade20k(tmp_path):
     Image.fromarray(mask).save(tmp_path / "ade/annotations/training/x.png")
     seg = load_ade20k(tmp_path / "ade", size=8)
     assert seg.masks.shape == (1, 8, 8) and set(np.unique(seg.masks)) == {0, 5}
-    with pytest.raises(FileNotFoundError, match="ADEChallengeData2016"):
+    with pytest.raises(UserError, match="ADEChallengeData2016"):
         load_ade20k(tmp_path / "inet")

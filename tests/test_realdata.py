@@ -171,3 +171,10 @@ def test_study_pretrains_on_blenderproc_and_replicator_and_finetunes_on_imagefol
     study["pretrain"]["n"] = [10, 20, 40]
     with pytest.raises(UserError, match="49 images; the largest n plus the validation"):
         build_plan(parse_config(study), tmp_path / "run")
+
+
+def test_paper_example_is_a_valid_plan(tmp_path):
+    res = runner.invoke(app, ["plan", "examples/paper.yaml", "--out", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    assert "1596 jobs (3 render, 396 pretrain, 1197 finetune)" in res.output.replace("\n", " ")
+    assert "finetune objdet/coco fraction=0.01" in res.output

@@ -65,16 +65,21 @@ class TableOptions:
     tracking_uri: str | None = None
 
     def load(self, file: Path) -> CurveSet:
-        """The curves of FILE (a CSV, or ``mlflow:EXPERIMENT``), notes printed."""
+        """The curves of FILE (a CSV, a W&B runs export, ``mlflow:EXPERIMENT`` or
+        ``wandb:ENTITY/PROJECT``), notes printed."""
         source: Any = file
         n_col, error_col, score_col = self.n_col, self.error_col, self.score_col
-        if str(file).startswith("mlflow:"):  # FILE is mlflow:EXPERIMENT
+        if str(file).startswith(("mlflow:", "wandb:")):  # a tracker: mlflow:EXP, wandb:E/P
             from ..curves.collect import LOWER_IS_BETTER
-            from ..sweep.tracking import mlflow_frame
+            from ..sweep.tracking import mlflow_frame, wandb_frame
 
-            source = mlflow_frame(str(file)[len("mlflow:"):], n_param=self.n_param,
-                                  metric=self.mlflow_metric, tracking_uri=self.tracking_uri,
-                                  group_params=tuple(self.group_col or ()))
+            kind, _, name = str(file).partition(":")
+            groups = tuple(self.group_col or ())
+            source = (mlflow_frame(name, n_param=self.n_param, metric=self.mlflow_metric,
+                                   tracking_uri=self.tracking_uri, group_params=groups)
+                      if kind == "mlflow" else
+                      wandb_frame(name, n_param=self.n_param, metric=self.mlflow_metric,
+                                  group_params=groups))
             lower = bool(LOWER_IS_BETTER.search(self.mlflow_metric))
             n_col, error_col, score_col = ("n", self.mlflow_metric if lower else None,
                                            None if lower else self.mlflow_metric)
@@ -110,11 +115,11 @@ _TABLE_OPTIONS: dict[str, tuple[Any, Any]] = {
     "step_col": (str | None, typer.Option(None, "--step-col", help="A column that varies "
                                           "within a run (step, epoch): each run keeps its "
                                           "last step (--select best: its best).")),
-    "n_param": (str, typer.Option("n", "--n-param", help="mlflow:EXPERIMENT sources: the run "
-                                  "parameter holding n.")),
-    "mlflow_metric": (str, typer.Option("error_last", "--mlflow-metric", help="mlflow:"
-                                        "EXPERIMENT sources: the run metric (a loss/error, "
-                                        "or a score in [0, 1]).")),
+    "n_param": (str, typer.Option("n", "--n-param", help="mlflow: / wandb: sources: the run "
+                                  "parameter (config key) holding n.")),
+    "mlflow_metric": (str, typer.Option("error_last", "--mlflow-metric", "--run-metric",
+                                        help="mlflow: / wandb: sources: the run metric (a "
+                                        "loss/error, or a score in [0, 1]).")),
     "tracking_uri": (str | None, typer.Option(None, "--tracking-uri", help="mlflow:EXPERIMENT "
                                               "sources: the tracking URI (default: "
                                               "MLFLOW_TRACKING_URI).")),

@@ -217,7 +217,45 @@ def _from_table(df: pd.DataFrame, src: str, metric: str, select: str,
         df = _apply_where(df, w, src)
     if (cols is None or not cols.given) and {"value", "pretrain.data"} <= set(df.columns):
         return _read_cg(df, src, metric, select)
-    return _read_plain(df, src, metric, cols, select)
+    wandb_note = None
+    if is_wandb_export(df):
+        df, wandb_note = _from_wandb_export(df, src, cols)
+    cs = _read_plain(df, src, metric, cols, select)
+    if wandb_note:
+        cs.notes.insert(0, wandb_note)
+    return cs
+
+
+#: Columns of Weights & Biases' runs-table CSV export that describe a run, not a setting.
+WANDB_COLUMNS = ("Name", "State", "Notes", "User", "Tags", "Created", "Runtime", "Sweep",
+                 "ID", "Hostname", "GPU Type", "GPU Count", "Group", "Job Type", "Commit",
+                 "End Time", "Updated", "Heartbeat")
+
+
+def is_wandb_export(df: pd.DataFrame) -> bool:
+    """A W&B runs-table export (Project > Runs > Export CSV): ``Name``, ``State`` and its
+    time columns beside the config and summary columns."""
+    cols = set(df.columns)
+    return {"Name", "State"} <= cols and bool(cols & {"Created", "Runtime", "User", "Sweep"})
+
+
+def _from_wandb_export(df: pd.DataFrame, src: str, cols: Columns | None
+                       ) -> tuple[pd.DataFrame, str]:
+    """Finished runs only (the others named), W&B's bookkeeping columns dropped unless named
+    as a group."""
+    state = df["State"].str.strip().str.lower()
+    keep = state == "finished"
+    if not keep.any():
+        raise _fail(src, "no finished run in this W&B export", column="State",
+                    fix="export again once runs have finished")
+    other = state[~keep].value_counts()
+    asked = set(cols.group or ()) if cols is not None else set()
+    drop = [c for c in WANDB_COLUMNS if c in df.columns and c not in asked]
+    note = "W&B export: bookkeeping columns " + ", ".join(drop) + " ignored"
+    if len(other):
+        note += "; runs not finished left out: " + ", ".join(f"{n} {s}" for s, n in
+                                                               other.items())
+    return df[keep].drop(columns=drop), note
 
 
 def _apply_where(df: pd.DataFrame, expr: str, src: str) -> pd.DataFrame:

@@ -244,6 +244,9 @@ class TrackingConfig(_Strict):
                                "finished job, with its params, metrics and JSON row")
     experiment: str | None = Field(None, description="MLflow experiment (default: the "
                                    "study's name)")
+    tensorboard: str | None = Field(None, description="folder for TensorBoard event files "
+                                    "(relative: inside the run folder): each training job's "
+                                    "loss and evaluations")
 
 
 class StudyConfig(_Strict):

@@ -175,12 +175,10 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
             todo[job.key] = job
     done = set(summary.cached)
     bad = set(summary.failed)
-    tracker = None
-    if plan.config.tracking.mlflow:
-        from .tracking import MlflowTracker
+    from .tracking import trackers_of
 
-        tc = plan.config.tracking
-        tracker = MlflowTracker(tc.mlflow, tc.experiment or plan.config.name)
+    trackers = trackers_of(plan)
+    for tracker in trackers:
         for key in summary.cached:  # finished before tracking was on, or in another run
             row = finished[key]
             tracker.log(plan.jobs[key], row["result"], row["seconds"] or 0.0)
@@ -235,7 +233,7 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
                              replace=job.key in replace)
                 summary.ran.append(job.key)
                 done.add(job.key)
-                if tracker is not None:
+                for tracker in trackers:
                     tracker.log(job, out["result"], out["seconds"])
                 emit("done", job, out)
     except KeyboardInterrupt:

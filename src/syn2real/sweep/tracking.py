@@ -1,4 +1,10 @@
-"""Logging a study's finished jobs to MLflow (``tracking: {mlflow: URI}`` in the study).
+"""Logging a study's finished jobs to MLflow (``tracking: {mlflow: URI}``) and TensorBoard
+(``tracking: {tensorboard: DIR}``), and reading runs back from MLflow and W&B.
+
+TensorBoard: one event folder per training job (``DIR/<kind>-<key>``) with its training
+curve (``train/loss`` per recorded iteration, ``val/<metric>`` at each evaluation; the
+job's row keeps up to 200 points of the curve) and its final metrics; written by the driver
+once the job is recorded, never twice (an existing folder is left alone).
 
 One MLflow run per finished job, named by its label: the job's parameters (spec fields and
 the study's tags, flattened), its numeric metrics and seconds, tags ``syn2real.key`` and
@@ -10,6 +16,7 @@ a job logged once is not logged again (its key is looked up first).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
@@ -24,6 +31,54 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(flatten(v, f"{key}."))
         else:
             out[key] = v
+    return out
+
+
+class TensorBoardTracker:
+    """Writes each finished training job's curve as TensorBoard event files."""
+
+    def __init__(self, root: str | Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError("tracking.tensorboard needs tensorboard: pip install tensorboard"
+                            ) from None
+        self._writer = SummaryWriter
+        self.root = Path(root)
+
+    def log(self, job: Any, row: dict[str, Any], seconds: float) -> None:
+        if job.kind not in ("pretrain", "finetune", "backbone"):
+            return
+        d = self.root / f"{job.kind}-{job.key}"
+        if d.exists() and any(d.glob("events.out.tfevents.*")):
+            return  # logged before
+        w = self._writer(log_dir=str(d))
+        try:
+            for rec in row.get("history", []):
+                step = int(rec["iter"])
+                if "loss" in rec:
+                    w.add_scalar("train/loss", float(rec["loss"]), step)
+                for k, v in rec.items():
+                    if k.startswith("val_") and isinstance(v, (int, float)):
+                        w.add_scalar(f"val/{k[4:]}", float(v), step)
+            last = max((int(r["iter"]) for r in row.get("history", [])), default=0)
+            for k, v in flatten(row.get("metrics", {})).items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    w.add_scalar(f"final/{k}", float(v), last)
+            w.add_text("job", f"{job.label} ({job.key})", 0)
+        finally:
+            w.close()
+
+
+def trackers_of(plan: Any) -> list[Any]:
+    """The trackers a study asks for (``tracking`` in its config)."""
+    tc = plan.config.tracking
+    out: list[Any] = []
+    if tc.mlflow:
+        out.append(MlflowTracker(tc.mlflow, tc.experiment or plan.config.name))
+    if tc.tensorboard:
+        root = Path(tc.tensorboard)
+        out.append(TensorBoardTracker(root if root.is_absolute() else plan.run_dir / root))
     return out
 
 
@@ -104,3 +159,38 @@ def mlflow_frame(experiment: str, *, n_param: str, metric: str,
                             f"one of {', '.join(have[:30])}")
     out = df[list(need)].rename(columns=need).dropna()
     return out
+
+
+def wandb_frame(project: str, *, n_param: str, metric: str,
+                group_params: tuple[str, ...] = ()) -> Any:
+    """Finished runs of a W&B project (``ENTITY/PROJECT``) as a table through
+    ``wandb.Api().runs``: ``n`` (the config key ``n_param``), the summary ``metric`` and the
+    grouping config keys. Needs ``pip install wandb`` and a reachable server (not tested
+    offline; the runs-table CSV export is read by :func:`syn2real.curves.read_curves`)."""
+    try:
+        import wandb
+    except ImportError:
+        raise UserError("reading W&B runs needs wandb: pip install wandb (or export the runs "
+                        "table as CSV and read that file)") from None
+    import pandas as pd
+
+    try:
+        runs = list(wandb.Api().runs(project, filters={"state": "finished"}))
+    except Exception as exc:
+        raise UserError(f"W&B {project!r}: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:300]}. Fix: check ENTITY/PROJECT, "
+                        "WANDB_API_KEY and WANDB_BASE_URL") from None
+    if not runs:
+        raise UserError(f"W&B {project!r}: no finished runs. Fix: check the project's name")
+    rows = []
+    for r in runs:
+        cfg, summ = dict(r.config), dict(r.summary)
+        if n_param not in cfg or metric not in summ:
+            missing = n_param if n_param not in cfg else metric
+            where = "config" if n_param not in cfg else "summary"
+            have = sorted(cfg if where == "config" else summ)
+            raise UserError(f"W&B run {r.name!r}: no {where} key {missing!r}. Fix: one of "
+                            f"{', '.join(map(str, have[:30]))}")
+        rows.append({"n": cfg[n_param], metric: summ[metric],
+                     **{g: cfg.get(g) for g in group_params}})
+    return pd.DataFrame(rows)

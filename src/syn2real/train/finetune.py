@@ -19,7 +19,7 @@ from ..tasks.models import stem_name
 from ..tasks.task import get_task
 from .checkpoint import load_checkpoint, save_backbone
 from .datasets import BoardTask, RealClassification, RealDetection, RealSegmentation
-from .loop import evaluate, train
+from .loop import evaluate, thin_history, train
 from .runtime import device_for, seed_all, versions
 
 
@@ -155,6 +155,7 @@ def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]
             **({"checkpoint": str(job.checkpoint), "checkpoint_file": info} if info else {}),
             "metrics": {"error_last": evals[-1]["error"],
                         "error_best": min(e["error"] for e in evals), "last": evals[-1]},
+            "history": thin_history(res["history"]),
             "timings": {"seconds": time.perf_counter() - t0,
                         "train_images_per_s": res["images_per_s"]},
             "versions": versions()}

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -112,3 +113,14 @@ def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int,
     dt = time.perf_counter() - t0
     return {"history": history, "seconds": dt, "images_per_s": seen / dt, "best_val_error": best}
 
+
+
+def thin_history(history: list[dict[str, float]], max_points: int = 200
+                 ) -> list[dict[str, float]]:
+    """At most ``max_points`` records of a training history, evenly spaced, keeping every
+    evaluation and the last record (what a job's row carries for TensorBoard and plots)."""
+    if len(history) <= max_points:
+        return list(history)
+    keep = set(np.unique(np.linspace(0, len(history) - 1, max_points).round().astype(int)))
+    keep |= {i for i, r in enumerate(history) if any(k.startswith("val_") for k in r)}
+    return [history[i] for i in sorted(keep)]

@@ -15,7 +15,7 @@ from ..tasks.models import stem_name
 from ..tasks.task import get_task
 from .checkpoint import partial_path, save_backbone, snapshot
 from .datasets import SyntheticTask
-from .loop import evaluate, train
+from .loop import evaluate, thin_history, train
 from .runtime import device_for, seed_all, versions
 
 
@@ -105,6 +105,7 @@ def run_pretrain(job: PretrainJob, threads: int | None = None) -> dict[str, Any]
             "metrics": {"val_error_best": res["best_val_error"],
                         "loss_first": res["history"][0]["loss"],
                         "loss_last": res["history"][-1]["loss"]},
+            "history": thin_history(res["history"]),
             "timings": {"seconds": time.perf_counter() - t0,
                         "train_images_per_s": res["images_per_s"]},
             "versions": versions()}
