@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -310,3 +311,35 @@ def test_ray_executor_on_a_local_instance_gives_the_local_results(finished_run, 
     assert ray_rows and ray_rows.keys() <= local.keys()
     for k in ray_rows:  # deterministic on CPU: the same numbers whichever executor ran them
         assert ray_rows[k]["error_last"] == pytest.approx(local[k]["error_last"], abs=1e-9)
+
+
+def test_holdout_is_validated_and_checked_against_the_predictive_interval(tmp_path):
+    import pandas as pd
+
+    from syn2real.curves import read_curves
+    from syn2real.sweep.finish import holdout_checks
+
+    with pytest.raises(ConfigError, match=r"fit.holdout \[100\] not in pretrain.n"):
+        parse_config(_cfg(**{"fit.holdout": [100]}), "study.yaml")
+    with pytest.raises(ConfigError, match="fewer than 3 sizes"):
+        parse_config(_cfg(**{"fit.holdout": [20]}), "study.yaml")
+    rng = np.random.default_rng(0)
+    n = 1000 * 2.0 ** np.arange(7)
+    rows = [{"n": x, "error": 0.5 * x ** -0.3 + 0.1 + rng.normal(0, 0.002), "setting": s}
+            for s in ("a", "b") for x in n]
+    cs = read_curves(pd.DataFrame(rows))
+    held = cs.data[cs.data["n"] == n[-1]]
+    fitted = cs.data[cs.data["n"] != n[-1]]
+    import dataclasses
+
+    curves = dataclasses.replace(cs, data=fitted.reset_index(drop=True)).curves()
+    checks = holdout_checks(curves, ["a", "b"], held, cs.groups, 0.9)
+    assert [c["label"] for c in checks] == ["a", "b"] and all(c["n"] == n[-1] for c in checks)
+    for c in checks:
+        lo, hi = c["interval"]
+        assert lo < c["predicted"] < hi and c["inside"]
+        assert c["measured"] == pytest.approx(0.5 * n[-1] ** -0.3 + 0.1, abs=0.01)
+    # a measurement far off the curve is reported outside
+    far = held.assign(err=held["err"] * 2)
+    assert not any(c["inside"] for c in holdout_checks(curves, ["a", "b"], far, cs.groups,
+                                                       0.9))

@@ -6,7 +6,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,70 @@ def build_settings(model: Any, fields: dict[str, Any], source: object) -> Any:
         first = exc.errors()[0]
         key = ".".join(str(x) for x in first["loc"]) or "settings"
         raise ValueError(f"{source}: '{key}': {first['msg']}") from None
+
+
+def _fmt_seconds(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+@contextmanager
+def progress(total: int, what: str, unit: str = "steps", every: float = 30.0
+             ) -> Iterator[Callable[[int], None]]:
+    """Progress of ``total`` steps on stderr: a rich bar with rate and ETA on a terminal,
+    a plain line every ``every`` seconds (and at the end) otherwise; nothing when 0.
+
+    Yields ``advance(k=1)``.
+    """
+    import time
+
+    if not total:
+        yield lambda k=1: None
+        return
+    if err.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        with Progress(f"[progress.description]{escape(what)}", BarColumn(),
+                      MofNCompleteColumn(), TaskProgressColumn(),
+                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                      console=err) as prog:
+            task = prog.add_task(what, total=total, rate="")
+            t0 = time.perf_counter()
+            done = [0]
+
+            def advance(k: int = 1) -> None:
+                done[0] += k
+                dt = time.perf_counter() - t0
+                prog.update(task, advance=k,
+                            rate=f"{done[0] / dt:.2f} {unit}/s" if dt > 0 else "")
+
+            yield advance
+        return
+    t0 = last = time.perf_counter()
+    state = {"done": 0}
+
+    def line() -> None:
+        dt = time.perf_counter() - t0
+        rate = state["done"] / dt if dt > 0 else 0.0
+        eta = (total - state["done"]) / rate if rate > 0 else float("inf")
+        err.print(f"{what}: {state['done']:,}/{total:,} {unit}, {rate:.2f} {unit}/s, "
+                  f"ETA {_fmt_seconds(eta)}", highlight=False)
+
+    def advance(k: int = 1) -> None:
+        nonlocal last
+        state["done"] += k
+        now = time.perf_counter()
+        if now - last >= every or state["done"] >= total:
+            last = now
+            line()
+
+    yield advance

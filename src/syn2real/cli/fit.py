@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -16,32 +15,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..curves import CurveSet, DataError, curve_arrays, curve_label, curve_labels, read_curves
-from .common import D_DEFAULT, LOSS_HELP, clean, err, friendly, out, parse_D, write_json
+from .common import (
+    D_DEFAULT,
+    LOSS_HELP,
+    clean,
+    err,
+    friendly,
+    out,
+    parse_D,
+    progress,
+    write_json,
+)
 
 #: curves up to which ``fit`` computes profile-likelihood intervals by default
 PROFILE_MAX = 200
 #: rows of the terminal table (``--json`` has every curve)
 TABLE_MAX = 50
-
-
-@contextmanager
-def _progress(total: int, what: str) -> Iterator[Callable[[], None]]:
-    """A progress bar (rate, ETA) on stderr for ``total`` steps; nothing when 0."""
-    if not total:
-        yield lambda: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(f"[progress.description]{what}", BarColumn(), MofNCompleteColumn(),
-                  TaskProgressColumn(), TimeRemainingColumn(), console=err) as prog:
-        task = prog.add_task(what, total=total)
-        yield lambda: prog.advance(task)
 
 
 @dataclass(frozen=True)
@@ -237,7 +226,7 @@ def fit(
     data = [curve_arrays(g, s=two_inputs) for _, g in curves]
     ests = fit_estimators(cls(**kwargs), data)  # one vectorised search for every curve
     rows = []
-    with _progress(len(ests) if method == "profile" and len(ests) > 20 else 0,
+    with progress(len(ests) if method == "profile" and len(ests) > 20 else 0,
                    "profile intervals") as tick:
         for est, (group, _), label in zip(ests, curves, labels, strict=True):
             d = est.to_dict(level=level, intervals=method != "none",

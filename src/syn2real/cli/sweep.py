@@ -181,6 +181,12 @@ def _print_results(res: dict[str, Any]) -> None:
                   f"{m['err_scratch']:.3f} -> margin {m['margin']:+.3f}{se} "
                   f"({m['setting']} {m['ptask']} {m['model']} -> {m['ftask']}/{m['dataset']})",
                   highlight=False)
+    for h in res.get("holdout") or []:
+        lo, hi = h["interval"]
+        out.print(f"held out n = {h['n']:,.0f} ({h['label']}): predicted {h['predicted']:.3f} "
+                  f"[{lo:.3f}, {hi:.3f}] ({h['level']:.0%}), measured {h['measured']:.3f} over "
+                  f"{h['runs']} run(s): {'inside' if h['inside'] else 'OUTSIDE'} the interval",
+                  highlight=False)
     if res["csv"]:
         out.print(f"results: {res['csv']}" + (f"; report: {res['report']}" if res["report"]
                                               else ""))

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import typer
 
-from .common import clean, friendly, out, write_json
+from .common import clean, err, friendly, out, progress, write_json
+
+
+def _say_expected(kind: str, spec: object, image_size: int) -> None:
+    """The built-in 2-core estimate, said before a run starts."""
+    from ..sweep.plan import estimate_spec_seconds
+
+    s = estimate_spec_seconds(kind, spec, image_size=image_size)
+    if s >= 60:
+        err.print(f"{kind}: {spec.iters:,} iterations, about {s / 60:.0f} min on 2 CPU cores "
+                  "(built-in estimate; the bar below measures)", highlight=False)
 
 
 @friendly
@@ -20,12 +30,14 @@ def pretrain(
     task: str = typer.Option("mulclass", help="mulclass | objdet | semseg | normal."),
     model: str = typer.Option("resnet18", help="resnet18 | 34 | 50 | 101 | 152."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for backbone.pt."),
-    iters: int = typer.Option(600, help="SGD iterations."),
+    iters: int = typer.Option(200, help="SGD iterations (a few minutes at 32-64 px on a "
+                              "laptop with the default stem)."),
     batch: int = typer.Option(64, help="Batch size."),
     lr: float = typer.Option(0.05, help="Peak learning rate."),
-    val_images: int = typer.Option(1000, help="Held-out synthetic images after the prefix."),
-    stem: str = typer.Option("small", help="small (3x3/1, no max-pool) | small-pool (3x3/1 "
-                             "+ max-pool, ~4x cheaper) | imagenet (7x7/2 + max-pool)."),
+    val_images: int = typer.Option(200, help="Held-out synthetic images after the prefix."),
+    stem: str = typer.Option("imagenet", help="imagenet (7x7/2 + max-pool: the laptop "
+                             "default) | small-pool (3x3/1 + max-pool, ~2x slower) | small "
+                             "(3x3/1, no max-pool, ~6x slower)."),
     seed: int = typer.Option(0, help="Seed."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     bf16: bool = typer.Option(False, help="bf16 autocast."),
@@ -35,12 +47,18 @@ def pretrain(
     json_out: str | None = typer.Option(None, "--json", help="Also write the row here."),
 ) -> None:
     """Pre-train a backbone on the first N rendered images; prints one JSON row."""
+    from ..data.sources import open_source
+    from ..jobspecs import PretrainJob
+    from ..tasks.models import stem_name
     from ..train.api import pretrain as run
 
-    row = run(data, n, task, model, out=out_dir, iters=iters, batch=batch, lr=lr,
-              val_images=val_images, stem=stem, seed=seed, device=device,
-              bf16=bf16, channels_last=channels_last, threads=threads,
-              data_format=data_format)
+    job = PretrainJob.make(data=str(data), data_format=data_format, n=n, task=task,
+                           model=model, out=str(out_dir), iters=iters, batch=batch, lr=lr,
+                           val_images=val_images, stem=stem_name(stem), seed=seed, bf16=bf16,
+                           channels_last=channels_last, device=device)
+    _say_expected("pretrain", job, open_source(data, data_format).image_size)
+    with progress(job.iters, f"pretrain {task} {model} n={n:,}", "it") as tick:
+        row = run(job, threads=threads, on_step=tick)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))
@@ -79,10 +97,12 @@ def finetune(
     from ..data.realspec import parse_real
     from ..train.api import finetune as run
 
-    row = run(backbone, parse_real(dataset), task, fraction=fraction, count=count, arch=model,
-              stem=stem, iters=iters, batch=batch, lr=lr, size=size, reg_lambda=reg_lambda,
-              seed=seed, device=device, threads=threads, data_path=data_path, out=out_dir,
-              data_seed=data_seed, allow_partial=allow_partial)
+    with progress(iters, f"finetune {task} on {dataset}", "it") as tick:
+        row = run(backbone, parse_real(dataset), task, fraction=fraction, count=count,
+                  arch=model, stem=stem, iters=iters, batch=batch, lr=lr, size=size,
+                  reg_lambda=reg_lambda, seed=seed, device=device, threads=threads,
+                  data_path=data_path, out=out_dir, data_seed=data_seed,
+                  allow_partial=allow_partial, on_step=tick)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))

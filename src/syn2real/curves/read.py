@@ -532,13 +532,42 @@ def _label(groups: Sequence[str], key: object) -> str:
     return "(" + ", ".join(f"{g}={k}" for g, k in zip(groups, key, strict=True)) + ")"
 
 
-def curve_label(group: dict) -> str:
-    """Short label of a group, e.g. ``objdet→objdet r50``."""
+def _model_name(m: object) -> str:
+    s = str(m)
+    for prefix in ("resnet", "r"):
+        if s.startswith(prefix) and s[len(prefix):].isdigit():
+            return f"ResNet-{s[len(prefix):]}"
+    return s
+
+
+def curve_label(group: dict, *, detail: bool = False) -> str:
+    """A curve's name as a person says it, e.g. ``front renders · ResNet-18 mulclass →
+    mnist sinclass, 3.3% real`` (cg-transfer groups), else ``key=value`` pairs.
+
+    ``detail``: also the pre-training pool (``pscale``) and the parameter count, which a
+    single curve's name leaves out (:func:`curve_labels` keeps them where they tell curves
+    apart).
+    """
     if not group:
         return "all"
     if {"ptask", "ftask"} <= group.keys():
-        rest = [str(v) for k, v in group.items() if k not in ("ptask", "ftask", "fdata")]
-        return f"{group['ptask']}→{group['ftask']} " + " ".join(rest)
+        g = dict(group)
+        head = f"{g['pdata']} renders" if "pdata" in g else ""
+        model = _model_name(g["model"]) if "model" in g else ""
+        pre = " ".join(x for x in (model, str(g["ptask"])) if x)
+        real = " ".join(str(g[k]) for k in ("fdata", "ftask") if k in g)
+        if "fratio" in g:
+            try:
+                real += f", {float(g['fratio']):.3g}% real"
+            except ValueError:
+                real += f", {g['fratio']}% real"
+        skip = {"pdata", "model", "ptask", "fdata", "ftask", "fratio"}
+        if not detail:
+            skip |= {"pscale", "nparam"}
+        rest = [f"{k} {v}" if k != "pscale" else f"pool {v}" for k, v in g.items()
+                if k not in skip]
+        body = f"{pre} → {real}" + (f" ({', '.join(rest)})" if rest else "")
+        return " · ".join(x for x in (head, body) if x)
     return " ".join(f"{k}={v}" for k, v in group.items())
 
 
@@ -548,5 +577,7 @@ def curve_labels(groups: Sequence[dict]) -> list[str]:
     if len(groups) <= 1:
         return [curve_label(g) for g in groups]
     keys = [k for k in groups[0] if len({str(g.get(k)) for g in groups}) > 1]
-    keep = set(keys) | {k for k in ("ptask", "ftask") if k in groups[0]}
-    return [curve_label({k: v for k, v in g.items() if k in keep}) for g in groups]
+    keep = set(keys) | {k for k in ("ptask", "ftask", "pdata", "model", "fdata")
+                        if k in groups[0]}
+    return [curve_label({k: v for k, v in g.items() if k in keep}, detail=True)
+            for g in groups]

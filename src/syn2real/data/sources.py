@@ -94,7 +94,7 @@ def detect_layout(root: str | Path) -> str:
     _ensure_registered()
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"{root}: no such data folder. Fix: check the path (or render data "
+        raise UserError(f"{root}: no such dataset folder. Fix: check the path (or render data "
                         "first with syn2real render)")
     for name, (detect, _, _) in _LAYOUTS.items():
         if detect(root):

@@ -216,6 +216,9 @@ class FitConfig(_Strict):
     level: float = Field(0.9, gt=0, lt=1)
     target: float | None = Field(None, gt=0, lt=1, description="target error for the verdict")
     budget: float | None = Field(None, gt=0, description="largest n you could render")
+    holdout: list[int] = Field(default_factory=list, description="sizes n that are trained "
+                               "but kept out of the fit: each curve's predictive interval "
+                               "there is checked against the measurement")
 
 
 class ComplexityConfig(_Strict):
@@ -266,6 +269,17 @@ class StudyConfig(_Strict):
 
     def config_hash(self) -> str:
         return stable_hash(self.model_dump(mode="json"))
+
+    @model_validator(mode="after")
+    def _holdout(self) -> StudyConfig:
+        held = set(self.fit.holdout)
+        missing = sorted(held - set(self.pretrain.n))
+        if missing:
+            raise ValueError(f"fit.holdout {missing} not in pretrain.n: a held-out size must "
+                             "be trained")
+        if len(set(self.pretrain.n) - held) < 3:
+            raise ValueError("fit.holdout leaves fewer than 3 sizes to fit")
+        return self
 
 
 def _first_error(exc: Exception) -> str:

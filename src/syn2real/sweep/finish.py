@@ -47,6 +47,32 @@ def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def holdout_checks(curves: list, labels: list[str], held: Any, groups: list[str],
+                   level: float) -> list[dict[str, Any]]:
+    """Per curve and held-out size: the predictive median and ``level`` interval of the
+    error (:class:`~syn2real.law.CurvePredictor` fitted without it) against the mean
+    measured over the seeds, and whether it fell inside."""
+    from ..curves import curve_arrays
+    from ..law import fit_predictors
+
+    preds = fit_predictors([curve_arrays(g) for _, g in curves])
+    out = []
+    for (group, _), label, pred in zip(curves, labels, preds, strict=True):
+        mine = held
+        for k in groups:
+            mine = mine[mine[k] == group[k]]
+        for _, r in mine.sort_values("n").iterrows():
+            n = float(r["n"])
+            lo, hi = pred.predict_interval([n], level)
+            mid = float(pred.predict([n])[0])
+            measured = float(r["err"])
+            out.append({"label": label, "group": group, "n": n, "predicted": mid,
+                        "interval": (float(lo[0]), float(hi[0])), "level": level,
+                        "measured": measured, "runs": int(r["weight"]),
+                        "inside": bool(lo[0] <= measured <= hi[0])})
+    return out
+
+
 def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
            report: bool = True) -> dict[str, Any]:
     """Fit the study's law once per curve, advise, write the report and export the CSV.
@@ -81,6 +107,16 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                 "target": cfg.fit.target, "report": None,
                 "notes": [f"no law fitted: {exc}"]}
     fc = cfg.fit
+    held_rows = None
+    if fc.holdout:  # trained, kept out of the fit, predicted from the rest
+        import dataclasses
+
+        mask = cs.data["n"].isin([float(n) for n in fc.holdout])
+        held_rows = cs.data[mask]
+        cs = dataclasses.replace(cs, data=cs.data[~mask].reset_index(drop=True),
+                                 notes=[*cs.notes, f"n = {', '.join(map(str, fc.holdout))} "
+                                        "held out of the fit (checked against the "
+                                        "predictions)"])
     curves = cs.curves()
     labels = curve_labels([g for g, _ in curves])
     best = float(cs.data["err"].min())
@@ -101,6 +137,8 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                            laws=[law if isinstance(law, TransferLaw) else None for law in laws])
     advice = [{"group": group, "label": label, **adv.to_dict()}
               for (group, _), label, adv in zip(curves, labels, verdicts, strict=True)]
+    holdout = (holdout_checks(curves, labels, held_rows, cs.groups, fc.level)
+               if held_rows is not None else [])
     complexity = complexity_rows(cfg, store, fits, keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
@@ -127,7 +165,8 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                             complexity=complexity, knob_effects=effects, laws=laws,
                             advice=verdicts)
     return {"csv": str(csv_path), "fits": fits, "advice": advice,
-            "margins": margins, "target": target, "complexity": complexity,
+            "margins": margins, "target": target, "holdout": holdout,
+            "complexity": complexity,
             "knob_effects": effects,
             "model_size": None if model_size is None else [
                 {**m, "fit": None if m["fit"] is None else

@@ -114,6 +114,12 @@ def _estimate(job: Job, history: dict[str, float]) -> float:
     return units * _TRAIN_S_PER_IMAGE_32["small-pool"] + 5
 
 
+def estimate_spec_seconds(kind: str, spec: JobSpec, **tags: Any) -> float:
+    """Built-in 2-core estimate of one job outside a study (``tags``: e.g. ``image_size``),
+    what ``syn2real pretrain`` says before it starts."""
+    return _estimate(Job("", kind, spec, [], "", dict(tags)), {})
+
+
 def job_key(kind: str, identity: dict[str, Any], deps: list[str]) -> str:
     """A job's content key: its kind, what decides its output and its inputs' keys (never a
     path, so a moved run folder keeps its keys)."""

@@ -45,7 +45,8 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: Any = "mnist",
              device: str = "auto", bf16: bool = False, channels_last: bool = False,
              threads: int | None = None, val_every: int = 0,
              data_path: str | None = None, out: str | Path | None = None,
-             data_seed: int = 0, allow_partial: bool = False) -> dict[str, Any]:
+             data_seed: int = 0, allow_partial: bool = False,
+             on_step: Any = None) -> dict[str, Any]:
     """Fine-tune all parameters on real data; ``backbone=None`` is the from-scratch baseline.
 
     Takes a :class:`~syn2real.jobspecs.FinetuneJob` (``finetune(job)``) or its fields as
@@ -73,11 +74,13 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: Any = "mnist",
             bf16=bf16, channels_last=channels_last, data_path=data_path,
             out=None if out is None else str(out), device=device,
             allow_partial=allow_partial)
-    return run_finetune(job, threads)
+    return run_finetune(job, threads, on_step=on_step)
 
 
-def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]:
-    """Run a validated fine-tuning job; returns its result row."""
+def run_finetune(job: FinetuneJob, threads: int | None = None,
+                 on_step: Any = None) -> dict[str, Any]:
+    """Run a validated fine-tuning job; returns its result row (``on_step(1)`` after each
+    iteration: progress)."""
     from ..data import balanced_subset, compose_boards
 
     task = get_task(job.task, FINETUNE_TASKS)
@@ -137,7 +140,7 @@ def run_finetune(job: FinetuneJob, threads: int | None = None) -> dict[str, Any]
     t0 = time.perf_counter()
     res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
                 channels_last=job.channels_last, reg_lambda=job.reg_lambda, validate=validate,
-                val_every=job.val_every)
+                val_every=job.val_every, on_step=on_step)
     config = {"backbone": job.backbone,
               "pretrain": None if ck is None else ck.get("config"),
               "dataset": dataset_label(job.dataset),

@@ -59,13 +59,13 @@ def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int,
           warmup: int | None = None, device: torch.device | None = None, bf16: bool = False,
           channels_last: bool = False, reg_lambda: float = 0.0,
           validate: Callable[[nn.Module], dict[str, float]] | None = None,
-          val_every: int = 0, on_best: Callable[[nn.Module, dict, int], None] | None = None
-          ) -> dict[str, Any]:
+          val_every: int = 0, on_best: Callable[[nn.Module, dict, int], None] | None = None,
+          on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Train for a fixed number of iterations; returns the history and timings.
 
     ``validate`` (every ``val_every`` iterations and at the end) feeds
     ``on_best(model, metrics, iteration)`` whenever the validation error improves
-    (best-checkpoint selection).
+    (best-checkpoint selection); ``on_step(1)`` after every iteration (progress).
     """
     task = get_task(task)
     device = device or torch.device("cpu")
@@ -110,6 +110,8 @@ def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int,
                 if on_best is not None:
                     on_best(model, v, it)
         history.append(rec)
+        if on_step is not None:
+            on_step(1)
     dt = time.perf_counter() - t0
     return {"history": history, "seconds": dt, "images_per_s": seen / dt, "best_val_error": best}
 

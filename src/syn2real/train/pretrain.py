@@ -24,7 +24,8 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
              batch: int = 64, lr: float = 0.05, val_images: int = 1000,
              stem: bool | str = "small", seed: int = 0, device: str = "auto", bf16: bool = False,
              channels_last: bool = False, threads: int | None = None,
-             val_every: int = 0, data_format: str | None = None) -> dict[str, Any]:
+             val_every: int = 0, data_format: str | None = None,
+             on_step: Any = None) -> dict[str, Any]:
     """Pre-train a backbone on the first ``n`` images of a rendered dataset.
 
     Takes a :class:`~syn2real.jobspecs.PretrainJob` (``pretrain(job)``) or its fields as
@@ -42,11 +43,13 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
                           iters=iters, batch=batch, lr=lr, val_images=val_images,
                           stem=stem_name(stem), seed=seed, bf16=bf16,
                           channels_last=channels_last, val_every=val_every, device=device)
-    return run_pretrain(job, threads)
+    return run_pretrain(job, threads, on_step=on_step)
 
 
-def run_pretrain(job: PretrainJob, threads: int | None = None) -> dict[str, Any]:
-    """Run a validated pre-training job; returns its result row."""
+def run_pretrain(job: PretrainJob, threads: int | None = None,
+                 on_step: Any = None) -> dict[str, Any]:
+    """Run a validated pre-training job; returns its result row (``on_step(1)`` after each
+    iteration: progress)."""
     from ..data.sources import open_source
 
     task = get_task(job.task, PRETRAIN_TASKS)
@@ -93,7 +96,8 @@ def run_pretrain(job: PretrainJob, threads: int | None = None) -> dict[str, Any]
     res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
                 channels_last=job.channels_last,
                 validate=lambda m: evaluate(task, m, val_loader, num, dev),
-                val_every=job.val_every or max(1, job.iters // 4), on_best=on_best)
+                val_every=job.val_every or max(1, job.iters // 4), on_best=on_best,
+                on_step=on_step)
     if not best:
         raise RuntimeError(f"pre-training never produced a finite validation error "
                            f"({res['best_val_error']}); nothing to save (lower --lr?)")
