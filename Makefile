@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-slurm slurm-deps test-all lint bench bench-decide bench-many bench-render clean
+.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-slurm slurm-deps test-all lint bench bench-decide bench-many bench-render bench-data bench-gpu clean
 
 setup: $(VENV)/.installed
 
@@ -94,6 +94,12 @@ bench-many: setup
 # The advisor's decision back-test on ../shared/data (about 2 min; see the README's table).
 bench-decide: setup
 	$(BIN)/python benchmarks/bench_decide.py --loso
+
+bench-data: setup render-deps
+	$(BIN)/python benchmarks/bench_data.py
+
+bench-gpu: setup
+	$(BIN)/python benchmarks/bench_gpu.py
 
 bench-render: setup render-deps
 	$(BIN)/python benchmarks/bench_render.py

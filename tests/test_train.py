@@ -237,3 +237,23 @@ def test_evaluate_refuses_an_unknown_task_instead_of_scoring_detection():
 
     with pytest.raises(ValueError, match="unknown task 'depth'"):
         evaluate("depth", torch.nn.Identity(), [], 3, torch.device("cpu"))
+
+
+def test_loader_workers_give_the_same_numbers_and_fp16_needs_cuda(shards, tmp_path):
+    from syn2real.errors import UserError
+    from syn2real.jobspecs import PretrainJob
+    from syn2real.train.api import pretrain
+
+    kw = dict(data=str(shards), n=40, task="mulclass", iters=4, batch=10, val_images=20,
+              stem="imagenet")
+    a = pretrain(PretrainJob.make(**kw, out=str(tmp_path / "a")), threads=1)
+    b = pretrain(PretrainJob.make(**kw, out=str(tmp_path / "b"), data_workers=2), threads=1)
+    assert a["metrics"] == b["metrics"]  # worker processes change nothing but speed
+    # the runtime choice is not part of the job's identity; fp16 is, once set
+    j0, j2 = PretrainJob.make(**kw, out="x"), PretrainJob.make(**kw, out="x", data_workers=2)
+    assert j0.identity() == j2.identity() and "fp16" not in j0.identity()
+    assert PretrainJob.make(**kw, out="x", fp16=True).identity()["fp16"] is True
+    if not torch.cuda.is_available():
+        with pytest.raises((ValueError, UserError), match="fp16 autocast needs a CUDA"):
+            pretrain(PretrainJob.make(**kw, out=str(tmp_path / "c"), fp16=True,
+                                      device="cpu"), threads=1)

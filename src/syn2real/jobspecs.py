@@ -52,9 +52,17 @@ class JobSpec(BaseModel):
                 exc.errors(), what=cls.kind, keys_hint=f"syn2real.jobspecs.{cls.__name__}")
             ) from None
 
+    #: Fields added after job keys were first published, with their defaults: left out of
+    #: the identity while at the default, so existing run folders keep their keys.
+    ADDED: ClassVar[dict[str, Any]] = {}
+
     def identity(self) -> dict[str, Any]:
         """The fields that decide the output (JSON values), for content keys."""
-        return self.model_dump(mode="json", exclude=set(self.PATHS) | set(self.RUNTIME))
+        out = self.model_dump(mode="json", exclude=set(self.PATHS) | set(self.RUNTIME))
+        for k, default in self.ADDED.items():
+            if out.get(k) == default:
+                out.pop(k, None)
+        return out
 
     def record(self) -> dict[str, Any]:
         """Every field as JSON values (what the results store keeps)."""
@@ -72,6 +80,9 @@ class RenderJob(JobSpec):
     n_images: int = Field(ge=1)
     out: str
     workers: int = Field(1, ge=1, le=256)
+    storage: Literal["npy", "tar"] = Field("npy", description="raw arrays or compressed tar "
+                                           "shards")
+    ADDED: ClassVar[dict[str, Any]] = {"storage": "npy"}
 
     @property
     def manifest(self) -> Path:
@@ -100,20 +111,19 @@ class PretrainJob(JobSpec):
     stem: StemName = "small"
     seed: int = 0
     bf16: bool = False
+    fp16: bool = Field(False, description="float16 autocast + gradient scaler (CUDA)")
     channels_last: bool = False
     val_every: int = Field(0, ge=0, description="0: four validations")
     device: str = "auto"
+    data_workers: int = Field(0, ge=0, description="DataLoader worker processes (pinned "
+                              "memory on CUDA)")
+    RUNTIME: ClassVar[tuple[str, ...]] = ("device", "data_workers")
+    ADDED: ClassVar[dict[str, Any]] = {"data_format": None, "data_hash": None, "fp16": False}
 
     @property
     def checkpoint(self) -> Path:
         return checkpoint_path(self.out)
 
-    def identity(self) -> dict[str, Any]:
-        out = super().identity()
-        for k in ("data_format", "data_hash"):  # unset: keys stay those of earlier versions
-            if out.get(k) is None:
-                out.pop(k, None)
-        return out
 
 
 class FinetuneJob(JobSpec):
@@ -147,12 +157,17 @@ class FinetuneJob(JobSpec):
     test_images: int = Field(2000, ge=1, description="size of fashion-mnist's balanced test "
                              "subset (mnist and digits hold out a fixed stratified split)")
     bf16: bool = False
+    fp16: bool = Field(False, description="float16 autocast + gradient scaler (CUDA)")
     channels_last: bool = False
     allow_partial: bool = Field(False, description="accept a partial checkpoint (the best "
                                 "model of an interrupted pre-training)")
     data_path: str | None = None
     out: str | None = None
     device: str = "auto"
+    data_workers: int = Field(0, ge=0, description="DataLoader worker processes (pinned "
+                              "memory on CUDA)")
+    RUNTIME: ClassVar[tuple[str, ...]] = ("device", "data_workers")
+    ADDED: ClassVar[dict[str, Any]] = {"fp16": False}
 
     @model_validator(mode="after")
     def _one_size(self) -> FinetuneJob:

@@ -41,6 +41,8 @@ def pretrain(
     seed: int = typer.Option(0, help="Seed."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     bf16: bool = typer.Option(False, help="bf16 autocast."),
+    fp16: bool = typer.Option(False, help="fp16 autocast with a gradient scaler (CUDA)."),
+    data_workers: int = typer.Option(0, help="DataLoader worker processes (GPU: 4-8)."),
     channels_last: bool = typer.Option(False, help="channels_last memory format."),
     threads: int | None = typer.Option(None, help="torch threads (threads x processes <= "
                                        "cores)."),
@@ -55,6 +57,7 @@ def pretrain(
     job = PretrainJob.make(data=str(data), data_format=data_format, n=n, task=task,
                            model=model, out=str(out_dir), iters=iters, batch=batch, lr=lr,
                            val_images=val_images, stem=stem_name(stem), seed=seed, bf16=bf16,
+                           fp16=fp16, data_workers=data_workers,
                            channels_last=channels_last, device=device)
     _say_expected("pretrain", job, open_source(data, data_format).image_size)
     with progress(job.iters, f"pretrain {task} {model} n={n:,}", "it") as tick:

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 Array = np.ndarray
-#: Files of one shard folder.
+#: Files of one shard folder (raw ``.npy`` storage).
 FILES = ("rgb.npy", "instance.npy", "semantic.npy", "normal.npy", "depth.npy", "labels.npy",
          "coco.json")
+RAW_FORMAT = "syn2real-shards/1"
+
+
+def files_of(manifest: dict) -> tuple[str, ...]:
+    """The files of each shard of a dataset, by its storage format."""
+    from .tarshards import FORMAT, TAR_FILES
+
+    return TAR_FILES if manifest.get("format") == FORMAT else FILES
 
 
 class ShardDataset:
@@ -48,6 +57,7 @@ class ShardDataset:
             if count < self.spec.shard_size:
                 break
         self.class_names = list(self.manifest.get("classes", self.spec.class_names))
+        self.compressed = files_of(self.manifest) != FILES
         self.image_size = self.spec.size
         self.n = available if n is None else n
         if self.n > available:
@@ -71,18 +81,27 @@ class ShardDataset:
         """Images of one scene (``spec.views`` consecutive views) share it."""
         return str(i // self.spec.views)
 
-    def shard(self, k: int) -> dict[str, Array]:
+    def shard(self, k: int) -> Any:
+        """Shard ``k``: memory-mapped arrays (raw) or a :class:`~.tarshards.TarShard`."""
         if k not in self._cache:
             d = self.root / f"shard-{k:05d}"
-            self._cache[k] = {name[:-4]: np.load(d / name, mmap_mode="r")
-                              for name in FILES if name.endswith(".npy")}
+            if self.compressed:
+                from .tarshards import TarShard
+
+                self._cache[k] = TarShard(d / "samples.tar", len(self.class_names))
+            else:
+                self._cache[k] = {name[:-4]: np.load(d / name, mmap_mode="r")
+                                  for name in FILES if name.endswith(".npy")}
         return self._cache[k]
 
     def __getitem__(self, i: int) -> dict[str, Array]:
         if not 0 <= i < self.n:
             raise IndexError(i)
         k, j = divmod(i, self.spec.shard_size)
-        return {name: arr[j] for name, arr in self.shard(k).items()}
+        s = self.shard(k)
+        if self.compressed:
+            return s[j]
+        return {name: arr[j] for name, arr in s.items()}
 
     def __iter__(self) -> Iterator[dict[str, Array]]:
         for i in range(self.n):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..hashing import sha256_file
-from .shards import FILES
+from .shards import files_of
 
 
 class DataFolderError(UserError):
@@ -62,12 +62,14 @@ def _npy_bytes(path: Path) -> int | None:
         return None
 
 
-def check_shard(root: Path, entry: dict[str, Any], full: bool = False) -> list[Problem]:
-    """Problems of one shard (empty: good)."""
+def check_shard(root: Path, entry: dict[str, Any], full: bool = False,
+                files: tuple[str, ...] | None = None) -> list[Problem]:
+    """Problems of one shard (empty: good); ``files``: the shard's files (default: those the
+    entry's checksums name)."""
     k = int(entry["index"])
     d = Path(root) / f"shard-{k:05d}"
     out = []
-    for name in FILES:
+    for name in files or tuple(entry.get("sha256", {})):
         p = d / name
         if not p.is_file():
             out.append(Problem(k, name, "missing"))
@@ -99,5 +101,5 @@ def check_shards(root: str | Path, full: bool = False, n: int | None = None,
         entry = manifest["shards"][key]
         if n is not None and int(key) * size >= n:
             continue
-        out.extend(check_shard(root, entry, full))
+        out.extend(check_shard(root, entry, full, files_of(manifest)))
     return out

@@ -35,7 +35,9 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..children import started_without_sigint
-from ..data.shards import FILES
+from ..data.shards import FILES, RAW_FORMAT
+from ..data.tarshards import FORMAT as TAR_FORMAT
+from ..data.tarshards import TAR_FILES, write_tar
 from ..data.verify import check_shard, read_manifest
 from ..errors import UserError, full_disk_reported
 from ..hashing import sha256_file
@@ -133,31 +135,36 @@ def render_shard_arrays(spec: DatasetSpec, shard: int, count: int | None = None
             "depth.npy": dep, "labels.npy": labels, "coco.json": coco}
 
 
-def write_shard(spec: DatasetSpec, shard: int, root: Path, count: int | None = None
-                ) -> dict[str, Any]:
+def write_shard(spec: DatasetSpec, shard: int, root: Path, count: int | None = None,
+                storage: str = "npy") -> dict[str, Any]:
     """Render one shard (``count`` images, default full) and move it into place atomically,
-    replacing a shorter one; returns its manifest entry."""
+    replacing a shorter one; returns its manifest entry. ``storage``: ``npy`` (raw arrays)
+    or ``tar`` (compressed, :mod:`syn2real.data.tarshards`)."""
     root = Path(root)
     final = root / f"shard-{shard:05d}"
     count = spec.shard_size if count is None else count
+    files = TAR_FILES if storage == "tar" else FILES
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".shard-{shard:05d}."))
     with full_disk_reported(root):
         try:
             arrays = render_shard_arrays(spec, shard, count)
-            for name, value in arrays.items():
-                if name.endswith(".json"):
-                    (tmp / name).write_text(json.dumps(value, separators=(",", ":")))
-                else:
-                    np.save(tmp / name, value)
-            for name in FILES:
+            (tmp / "coco.json").write_text(json.dumps(arrays["coco.json"],
+                                                      separators=(",", ":")))
+            if storage == "tar":
+                write_tar(tmp / "samples.tar", arrays)
+            else:
+                for name, value in arrays.items():
+                    if name.endswith(".npy"):
+                        np.save(tmp / name, value)
+            for name in files:
                 with open(tmp / name, "rb") as fh:
                     os.fsync(fh.fileno())
             seq = spec.shard_seed(shard)
             entry = {"index": shard, "images": count,
                      "first_image": shard * spec.shard_size,
                      "seed": {"entropy": [int(x) for x in seq.entropy]},
-                     "sha256": {name: sha256_file(tmp / name) for name in FILES},
-                     "bytes": {name: (tmp / name).stat().st_size for name in FILES}}
+                     "sha256": {name: sha256_file(tmp / name) for name in files},
+                     "bytes": {name: (tmp / name).stat().st_size for name in files}}
             (tmp / "entry.json").write_text(json.dumps(entry))
             if final.exists():  # a shorter shard grows: move it aside, then swap
                 old = root / f".shard-{shard:05d}.old"
@@ -177,14 +184,14 @@ def _write_json_atomic(path: Path, payload: Any) -> None:
     atomic_write(path, json.dumps(payload, indent=1))
 
 
-def _render_job(args: tuple[dict, int, str, int]) -> dict[str, Any]:
-    spec_dict, shard, root, count = args
-    return write_shard(DatasetSpec(**spec_dict), shard, Path(root), count)
+def _render_job(args: tuple[dict, int, str, int, str]) -> dict[str, Any]:
+    spec_dict, shard, root, count, storage = args
+    return write_shard(DatasetSpec(**spec_dict), shard, Path(root), count, storage)
 
 
 def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1,
                    on_shard: Callable[[dict], None] | None = None,
-                   verify: bool = True) -> dict[str, Any]:
+                   verify: bool = True, storage: str = "npy") -> dict[str, Any]:
     """Render (or complete, or repair) a dataset of ``n`` images; good shards are kept.
 
     Parameters
@@ -204,6 +211,10 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
     verify : bool
         Check the shards already there against their checksums (else only their sizes);
         a missing, truncated or altered shard is rendered again.
+    storage : {"npy", "tar"}
+        Raw memory-mappable arrays, or compressed WebDataset-style tar shards (PNG; normals
+        8-bit; see :mod:`syn2real.data.tarshards`). A folder keeps the storage it was
+        rendered with.
 
     Returns
     -------
@@ -215,16 +226,21 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
         raise ValueError(f"n must be a positive number of images, got {n}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if storage not in ("npy", "tar"):
+        raise ValueError(f"storage must be 'npy' or 'tar', got {storage!r}")
     if root.exists() and not root.is_dir():
         raise UserError(f"{root}: exists and is not a folder. Fix: choose another --out")
     with folder_lock(root, "syn2real render"):
-        return _render_locked(spec, root, n, workers, on_shard, verify)
+        return _render_locked(spec, root, n, workers, on_shard, verify, storage)
 
 
 def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
-                   on_shard: Callable[[dict], None] | None, verify: bool) -> dict[str, Any]:
+                   on_shard: Callable[[dict], None] | None, verify: bool,
+                   storage: str = "npy") -> dict[str, Any]:
     manifest_path = root / "manifest.json"
-    manifest: dict[str, Any] = {"format": "syn2real-shards/1", "spec": spec.model_dump(),
+    fmt = TAR_FORMAT if storage == "tar" else RAW_FORMAT
+    files = TAR_FILES if storage == "tar" else FILES
+    manifest: dict[str, Any] = {"format": fmt, "spec": spec.model_dump(),
                                 "spec_hash": spec.spec_hash(),
                                 "classes": list(spec.class_names),
                                 "licences": LICENCES, "shards": {}}
@@ -238,6 +254,9 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
                 raise ValueError(f"{root} holds a dataset of another spec (hash "
                                  f"{old.get('spec_hash')} != {spec.spec_hash()}); choose "
                                  "another --out or the same settings")
+            if old.get("format", RAW_FORMAT) != fmt:
+                raise ValueError(f"{root} holds {old.get('format', RAW_FORMAT)} shards, not "
+                                 f"{fmt}; choose another --out or the same --storage")
             manifest = old
     # shards renamed into place but not yet in the manifest (interrupted run, lost manifest)
     for d in sorted(root.glob("shard-*")):
@@ -247,7 +266,7 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
     for tmp in root.glob(".shard-*"):
         shutil.rmtree(tmp, ignore_errors=True)  # half-written leftovers of a killed run
     for key in sorted(manifest["shards"], key=int):  # repair: bad shards are rendered again
-        if check_shard(root, manifest["shards"][key], full=verify):
+        if check_shard(root, manifest["shards"][key], full=verify, files=files):
             del manifest["shards"][key]
             shutil.rmtree(root / f"shard-{int(key):05d}", ignore_errors=True)
     counts = shard_counts(spec, n)
@@ -274,7 +293,7 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
     _write_json_atomic(manifest_path, manifest)
     if workers == 1 or len(todo) <= 1:
         for k, c in todo:
-            done(write_shard(spec, k, root, c))
+            done(write_shard(spec, k, root, c, storage))
     else:
         import multiprocessing as mp
 
@@ -282,7 +301,7 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
         with started_without_sigint():  # Ctrl-C is ours to handle: we stop the pool
             pool = ctx.Pool(min(workers, len(todo)))
         try:
-            jobs = [(spec.model_dump(), k, str(root), c) for k, c in todo]
+            jobs = [(spec.model_dump(), k, str(root), c, storage) for k, c in todo]
             for entry in pool.imap_unordered(_render_job, jobs):
                 done(entry)
             pool.close()

@@ -64,7 +64,8 @@ class ImportedData(_Strict):
 
 
 class RenderConfig(_Strict):
-    """Rendering settings: presets (``lv0`` .. ``lv7``), named inline specs and/or imported
+    """Rendering settings: presets (``lv0`` .. ``lv7``), named inline specs (``DatasetSpec``
+    fields, optionally ``preset: lvK`` as their base) and/or imported
     folders (``imported: {bp: {path: renders/bop, format: blenderproc}}``, not rendered).
 
     ``overrides`` apply to every preset and spec (e.g. ``size``, ``classes``, ``seed``).
@@ -75,6 +76,8 @@ class RenderConfig(_Strict):
     imported: dict[str, ImportedData] = Field(default_factory=dict)
     overrides: dict[str, Any] = Field(default_factory=dict)
     workers: int = Field(2, ge=1, le=256, description="render processes per dataset")
+    storage: Literal["npy", "tar"] = Field("npy", description="npy: raw memory-mapped arrays; "
+                                           "tar: compressed PNG tar shards (paper scale)")
 
     @model_validator(mode="after")
     def _valid(self) -> RenderConfig:
@@ -106,7 +109,15 @@ class RenderConfig(_Strict):
         """The :class:`~syn2real.render.spec.DatasetSpec` of a setting."""
         from ..render.spec import PRESETS, DatasetSpec
 
-        base = dict(PRESETS[name]) if name in PRESETS else dict(self.specs[name])
+        if name in PRESETS:
+            base = dict(PRESETS[name])
+        else:  # a named spec, optionally on top of a preset (``preset: lv0``)
+            base = dict(self.specs[name])
+            start = base.pop("preset", None)
+            if start is not None:
+                if start not in PRESETS:
+                    raise ValueError(f"unknown preset {start!r}; allowed: {', '.join(PRESETS)}")
+                base = {**PRESETS[start], **base}
         return DatasetSpec(**{**base, **self.overrides})
 
 
@@ -126,6 +137,7 @@ class PretrainConfig(_Strict):
     val_images: int = Field(1000, ge=1, description="held-out synthetic images for the "
                             "best-checkpoint choice")
     bf16: bool = False
+    fp16: bool = Field(False, description="float16 autocast + gradient scaler (CUDA GPUs)")
     channels_last: bool = False
 
     @field_validator("n")
@@ -194,6 +206,8 @@ class ExecutorConfig(_Strict):
     address: str | None = Field(None, description="Ray address: auto or HOST:PORT (default: "
                                 "start a local instance)")
     gpus_per_job: float = Field(0.0, ge=0, description="GPUs per training job (Ray, Slurm)")
+    data_workers: int = Field(0, ge=0, description="DataLoader processes per training job "
+                              "(GPUs: 4-8, pinned memory)")
     partition: str | None = Field(None, description="Slurm partition")
     time: int = Field(60, ge=1, description="Slurm time limit per job, minutes")
     cpus_per_job: int = Field(2, ge=1, description="Slurm CPUs per job")

@@ -56,7 +56,8 @@ def _render(job: RenderJob) -> dict[str, Any]:
     from ..render.shards import render_dataset
 
     workers = min(job.workers, os.cpu_count() or 1)
-    manifest = render_dataset(job.spec, job.out, job.n_images, workers=workers)
+    manifest = render_dataset(job.spec, job.out, job.n_images, workers=workers,
+                              storage=job.storage)
     return {"data": job.out, "images": manifest["images"], "spec_hash": job.spec.spec_hash()}
 
 

@@ -155,7 +155,8 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         n_images = _round_up(max(pc.n) + pc.val_images, spec.shard_size)
         data_dir = run_dir / "data" / f"{name}-{spec.spec_hash()}"
         rkey = add("render", RenderJob(spec=spec, n_images=n_images, out=str(data_dir),
-                                       workers=cfg.render.workers),
+                                       workers=cfg.render.workers,
+                                       storage=cfg.render.storage),
                    [], f"render {name} ({n_images} images)", setting=name,
                    spec_hash=spec.spec_hash())
         for task in pc.tasks:
@@ -165,8 +166,9 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         pspec = PretrainJob(
                             data=str(data_dir), n=n, task=task, model=model, seed=seed,
                             iters=pc.iters, batch=pc.batch, lr=pc.lr, stem=pc.stem,
-                            val_images=pc.val_images, bf16=pc.bf16,
-                            channels_last=pc.channels_last, out="")
+                            val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
+                            channels_last=pc.channels_last, out="",
+                            data_workers=cfg.executor.data_workers)
                         pkey = add("pretrain", pspec, [rkey],
                                    f"pretrain {name} {task} {model} n={n} seed={seed}",
                                    out_in=run_dir / "pretrain", setting=name,
@@ -192,8 +194,9 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                             data=str(imp.path), data_format=src.format, data_hash=digest,
                             n=n, task=task, model=model, seed=seed, iters=pc.iters,
                             batch=pc.batch, lr=pc.lr, stem=pc.stem,
-                            val_images=pc.val_images, bf16=pc.bf16,
-                            channels_last=pc.channels_last, out="")
+                            val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
+                            channels_last=pc.channels_last, out="",
+                            data_workers=cfg.executor.data_workers)
                         pkey = add("pretrain", pspec, [],
                                    f"pretrain {name} ({src.format}) {task} {model} n={n} "
                                    f"seed={seed}", out_in=run_dir / "pretrain", setting=name,
@@ -236,7 +239,8 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         task=ft.task, model=info["model"], stem=info["stem"],
                         iters=ft.iters, batch=ft.batch, lr=ft.lr, image_size=ft.size,
                         reg_lambda=ft.reg_lambda, boards=ft.boards, data_path=ft.data_path,
-                        seed=seed, evals=ft.evals, data_seed=ft.data_seed, **{how: amount})
+                        seed=seed, evals=ft.evals, data_seed=ft.data_seed,
+                        data_workers=cfg.executor.data_workers, **{how: amount})
                     add("finetune", fspec, [] if pkey is None else [pkey],
                         f"finetune {ft.task}/{dataset_label(ft.dataset)} {how}={amount} <- "
                         f"{info['setting']} {info['ptask']} {info['model']} n={info['n']} "

@@ -127,9 +127,11 @@ def run_finetune(job: FinetuneJob, threads: int | None = None,
     if ck is not None:
         model.load_backbone(ck["backbone"])
     batch = job.batch
+    io = {"num_workers": job.data_workers, "pin_memory": dev.type == "cuda",
+          "persistent_workers": job.data_workers > 0}
     loader = DataLoader(tr, batch_size=min(batch, len(tr)), shuffle=True, generator=g,
-                        collate_fn=task.collate, drop_last=len(tr) >= batch)
-    test_loader = DataLoader(te, batch_size=batch, collate_fn=task.collate)
+                        collate_fn=task.collate, drop_last=len(tr) >= batch, **io)
+    test_loader = DataLoader(te, batch_size=batch, collate_fn=task.collate, **io)
     evals: list[dict[str, float]] = []
 
     def validate(m: torch.nn.Module) -> dict[str, float]:
@@ -139,6 +141,7 @@ def run_finetune(job: FinetuneJob, threads: int | None = None,
 
     t0 = time.perf_counter()
     res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
+                fp16=job.fp16,
                 channels_last=job.channels_last, reg_lambda=job.reg_lambda, validate=validate,
                 val_every=job.val_every, on_step=on_step)
     config = {"backbone": job.backbone,

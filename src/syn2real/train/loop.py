@@ -60,15 +60,23 @@ def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int,
           channels_last: bool = False, reg_lambda: float = 0.0,
           validate: Callable[[nn.Module], dict[str, float]] | None = None,
           val_every: int = 0, on_best: Callable[[nn.Module, dict, int], None] | None = None,
-          on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+          on_step: Callable[[int], None] | None = None, fp16: bool = False) -> dict[str, Any]:
     """Train for a fixed number of iterations; returns the history and timings.
 
     ``validate`` (every ``val_every`` iterations and at the end) feeds
     ``on_best(model, metrics, iteration)`` whenever the validation error improves
     (best-checkpoint selection); ``on_step(1)`` after every iteration (progress).
+    ``bf16``: bfloat16 autocast (CPU or CUDA); ``fp16``: float16 autocast with a gradient
+    scaler (CUDA only).
     """
     task = get_task(task)
     device = device or torch.device("cpu")
+    if fp16 and device.type != "cuda":
+        raise ValueError("fp16 autocast needs a CUDA device (on CPU use bf16)")
+    if fp16 and bf16:
+        raise ValueError("choose bf16 or fp16, not both")
+    amp_dtype = torch.float16 if fp16 else torch.bfloat16
+    scaler = torch.amp.GradScaler("cuda", enabled=fp16)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -86,18 +94,19 @@ def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int,
     for x, y in _cycle(loader):
         if it >= iters:
             break
-        x = x.to(device)
+        x = x.to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = task.to_device(y, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=bf16 or fp16):
             loss = task.loss(model, x, y)
         if anchor is not None:
             loss = loss + reg_lambda * sum(((p - a) ** 2).sum() for p, a in zip(params, anchor,
                                                                             strict=True))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         sched.step()
         it += 1
         seen += len(x)

@@ -69,10 +69,12 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
     size = ds.image_size
     model = task.build(job.model, num, job.stem, size)
     train_ds = SyntheticTask(ds, task, 0, n, flip=True, seed=job.seed)
+    io = {"num_workers": job.data_workers, "pin_memory": dev.type == "cuda",
+          "persistent_workers": job.data_workers > 0}
     loader = DataLoader(train_ds, batch_size=job.batch, shuffle=True, generator=g,
-                        collate_fn=task.collate, drop_last=n >= job.batch)
+                        collate_fn=task.collate, drop_last=n >= job.batch, **io)
     val_loader = DataLoader(SyntheticTask(ds, task, n, n + val_images), batch_size=job.batch,
-                            collate_fn=task.collate)
+                            collate_fn=task.collate, **io)
     ckpt = job.checkpoint
     config = {"data": job.data, "data_format": ds.format, "spec_hash": ds.content_hash(),
               "n": n,
@@ -94,6 +96,7 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
 
     t0 = time.perf_counter()
     res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
+                fp16=job.fp16,
                 channels_last=job.channels_last,
                 validate=lambda m: evaluate(task, m, val_loader, num, dev),
                 val_every=job.val_every or max(1, job.iters // 4), on_best=on_best,
