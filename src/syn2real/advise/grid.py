@@ -28,7 +28,7 @@ import numpy as np
 
 from ..law.grid_predictive import GridPredictor, fit_grid_predictors
 from ..law.predictive import PRACTICAL_FACTOR
-from .advice import check_question, fmt_n, json_ready
+from .advice import NextRun, check_question, fmt_n, json_ready
 
 N_DRAWS = 8
 #: Grid of the pre-posterior refits (per non-linear parameter; the first fit uses the
@@ -37,16 +37,11 @@ REFIT_GRID = 16
 
 
 @dataclass
-class GridNextRun:
-    """The (n, s) measurement that would best settle an undecided verdict."""
+class GridNextRun(NextRun):
+    """The (n, s) measurement that would best settle an undecided verdict (the fields of
+    :class:`~syn2real.advise.advice.NextRun` and the real fine-tuning size ``s``)."""
 
-    n: float
-    s: float
-    p_decide: float
-    p_wrong_now: float
-    p_wrong_after: float
-    cost: float
-    candidates: list[dict[str, float]] = field(default_factory=list)
+    s: float = float("nan")
 
 
 @dataclass
@@ -142,8 +137,9 @@ def grid_next_run(pred: GridPredictor, target: float, n_budget: float, s_budget:
                      "p_wrong_after": float(np.mean(wrong)), "cost": cost,
                      "value": gain / cost})
     best = max(rows, key=lambda r: (round(r["value"], 12), -r["cost"]))
-    return GridNextRun(best["n"], best["s"], best["p_decide"], float(min(p0, 1 - p0)),
-                       best["p_wrong_after"], best["cost"], rows)
+    return GridNextRun(n=best["n"], s=best["s"], p_decide=best["p_decide"],
+                       p_wrong_now=float(min(p0, 1 - p0)), p_wrong_after=best["p_wrong_after"],
+                       cost=best["cost"], candidates=rows)
 
 
 def advise_grid(grid: Any, target: float, *, n_budget: float, s_budget: float,

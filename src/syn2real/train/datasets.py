@@ -76,14 +76,18 @@ class RealClassification(Dataset):
         return x, int(self.labels[i])
 
 
-class RealDetection(Dataset):
-    """Detection on real images (:class:`~syn2real.data.folders.DetectionSet` subset)."""
+class _RealSubset(Dataset):
+    """The images ``idx`` of a real data set (loaded by :mod:`syn2real.data.folders`)."""
 
     def __init__(self, data: Any, idx: Array) -> None:
         self.d, self.idx = data, np.asarray(idx, int)
 
     def __len__(self) -> int:
         return len(self.idx)
+
+
+class RealDetection(_RealSubset):
+    """Detection on real images (:class:`~syn2real.data.folders.DetectionSet` subset)."""
 
     def __getitem__(self, i: int):
         j = int(self.idx[i])
@@ -92,15 +96,9 @@ class RealDetection(Dataset):
             "labels": torch.from_numpy(np.asarray(self.d.labels[j], np.int64) + 1)}
 
 
-class RealSegmentation(Dataset):
+class RealSegmentation(_RealSubset):
     """Semantic segmentation on real images (:class:`~syn2real.data.folders.SegmentationSet`
     subset; 0 = background)."""
-
-    def __init__(self, data: Any, idx: Array) -> None:
-        self.d, self.idx = data, np.asarray(idx, int)
-
-    def __len__(self) -> int:
-        return len(self.idx)
 
     def __getitem__(self, i: int):
         j = int(self.idx[i])
