@@ -63,10 +63,32 @@ def test_cli_column_flags(tmp_path):
 
 
 def _ultralytics(root, n):
-    # https://docs.ultralytics.com/modes/train/ : runs/detect/train*/results.csv + args.yaml;
-    # the CSV's column names are right-aligned with spaces, as Ultralytics writes them
+    """A run folder written by Ultralytics' own code where it is installed
+    (``BaseTrainer.save_metrics`` appends results.csv, ``YAML.save`` writes args.yaml), else
+    as its docs show it (https://docs.ultralytics.com/modes/train/: runs/detect/train*/
+    results.csv + args.yaml; older versions right-align the column names)."""
     d = root / f"train{n}"
     d.mkdir(parents=True)
+    try:
+        import time
+        from types import SimpleNamespace
+
+        from ultralytics.engine.trainer import BaseTrainer
+        from ultralytics.utils import YAML
+    except ImportError:
+        return _ultralytics_by_hand(d, n)
+    YAML.save(d / "args.yaml", {"task": "detect", "mode": "train", "data": f"synth_{n}.yaml",
+                                "epochs": 3, "syn": {"images": n}})
+    trainer = SimpleNamespace(csv=d / "results.csv", train_time_start=time.time(), epoch=0)
+    for ep in range(3):
+        trainer.epoch = ep
+        m = _score(n) * (ep + 1) / 3
+        BaseTrainer.save_metrics(trainer, {"train/box_loss": 1.2, "metrics/precision(B)": 0.5,
+                                           "metrics/mAP50(B)": m + 0.1,
+                                           "metrics/mAP50-95(B)": m, "val/box_loss": 1.1})
+
+
+def _ultralytics_by_hand(d, n):
     (d / "args.yaml").write_text(f"task: detect\nmode: train\ndata: synth_{n}.yaml\n"
                                  f"epochs: 3\nsyn:\n  images: {n}\n")
     head = ["epoch", "train/box_loss", "metrics/precision(B)", "metrics/mAP50(B)",
@@ -265,3 +287,12 @@ def test_tensorboard_logs_each_training_job_once(tmp_path):
     again = CliRunner().invoke(app, ["run", str(cfg), "--out", str(run), "--no-report"])
     assert again.exit_code == 0
     assert {p: p.stat().st_mtime_ns for p in (run / "tb").rglob("events.*")} == files
+
+
+def test_collect_reads_older_ultralytics_csvs_with_padded_headers(tmp_path):
+    for n in NS:
+        d = tmp_path / "runs" / f"train{n}"
+        d.mkdir(parents=True)
+        _ultralytics_by_hand(d, n)
+    df, _ = collect(tmp_path / "runs", metric="metrics/mAP50-95(B)", n_from="config:syn.images")
+    assert list(df["n"]) == NS and np.allclose(df["error"], [1 - _score(n) for n in NS])
