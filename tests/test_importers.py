@@ -17,7 +17,12 @@ from syn2real.data.importers import ImportError_  # noqa: E402
 from syn2real.data.sources import UnknownLayout  # noqa: E402
 from syn2real.errors import UserError  # noqa: E402
 from syn2real.render import DatasetSpec, render_dataset  # noqa: E402
-from writers import write_blenderproc, write_cg_transfer, write_replicator  # noqa: E402
+from writers import (  # noqa: E402
+    write_blenderproc,
+    write_bop,
+    write_cg_transfer,
+    write_replicator,
+)
 
 N = 12
 
@@ -113,6 +118,33 @@ def test_cg_transfer_layout_round_trip_and_bad_annotations(rendered, tmp_path):
     (out / "7" / "rgb_0007.png").unlink()
     with pytest.raises(ImportError_, match=r"rgb_0007\.png: missing"):
         imp[7]
+
+
+def test_bop_format_round_trip_depth_in_metres_and_no_normals(rendered, tmp_path):
+    ds, _ = rendered
+    out = write_bop(ds, tmp_path / "bop", N)
+    assert detect_layout(out) == "bop"
+    imp = open_source(out)
+    assert len(imp) == N and imp.has_normals is False
+    assert imp.scene_id(0) == imp.scene_id(3) == "train_pbr/000000" != imp.scene_id(4)
+    for i in range(N):
+        a, b = ds[i], imp[i]
+        np.testing.assert_array_equal(b["rgb"], a["rgb"])
+        np.testing.assert_array_equal(_compact(b["instance"]),
+                                      _compact(np.maximum(a["instance"], 0)))
+        back = np.array([0] + list(imp.obj_ids))  # obj_id = the render's class + 1
+        np.testing.assert_array_equal(back[b["semantic"]], a["semantic"])
+        v = np.asarray(a["instance"]) >= 0
+        np.testing.assert_allclose(np.asarray(b["depth"], np.float32)[v],
+                                   np.asarray(a["depth"], np.float32)[v], atol=2e-3, rtol=2e-3)
+    pytest.importorskip("torch")
+    from syn2real.train.api import pretrain
+
+    with pytest.raises(UserError, match="bop data has no surface normals"):
+        pretrain(out, 4, "normal", out=tmp_path / "ck", iters=1, batch=2, val_images=2)
+    (out / "train_pbr" / "000001" / "mask_visib" / "000002_000000.png").unlink()
+    with pytest.raises(ImportError_, match=r"000002_000000\.png: missing.*calc_mask_info"):
+        imp[6]
 
 
 def test_unknown_layout_names_what_is_supported(tmp_path):

@@ -158,3 +158,36 @@ def write_cg_transfer(ds, out: Path, n: int, class_names: list[str]) -> Path:
         nrm = np.where(valid[..., None], np.asarray(s["normal"], np.float32), 0.0)
         np.save(d / "normal.npy", (0.5 * nrm + 0.5).astype(np.float32))
     return out
+
+
+def write_bop(ds, out: Path, n: int, views: int = 4) -> Path:
+    """The BOP format as BlenderProc's ``write_bop`` and the BOP toolkit write it
+    (thodan/bop_toolkit docs/bop_datasets_format.md): ``train_pbr/<scene:06d>/rgb/<im:06d>.png,
+    depth/<im:06d>.png`` (uint16, ``depth_scale`` mm per unit), ``mask_visib/<im>_<gt>.png``
+    (0/255), ``scene_gt.json`` (``obj_id``, pose) and ``scene_camera.json`` (``cam_K``,
+    ``depth_scale``)."""
+    split = out / "train_pbr"
+    for i in range(n):
+        s = ds[i]
+        scene = split / f"{i // views:06d}"
+        for sub in ("rgb", "depth", "mask_visib"):
+            (scene / sub).mkdir(parents=True, exist_ok=True)
+        im = i % views
+        _png(scene / "rgb" / f"{im:06d}.png", np.asarray(s["rgb"]))
+        inst, sem = np.asarray(s["instance"]), np.asarray(s["semantic"])
+        depth_mm = np.where(inst >= 0, np.asarray(s["depth"], np.float32) * 1000.0, 0.0)
+        _png(scene / "depth" / f"{im:06d}.png",
+             np.clip(np.rint(depth_mm / 0.1), 0, 65535).astype(np.uint16))
+        gts = []
+        for j, k in enumerate(sorted(set(inst[inst >= 1].tolist()))):
+            m = inst == k
+            _png(scene / "mask_visib" / f"{im:06d}_{j:06d}.png", (m * 255).astype(np.uint8))
+            gts.append({"obj_id": int(np.bincount(sem[m]).argmax()),
+                        "cam_R_m2c": [1, 0, 0, 0, 1, 0, 0, 0, 1], "cam_t_m2c": [0, 0, 500]})
+        for name, entry in (("scene_gt.json", gts), ("scene_camera.json",
+                            {"cam_K": [100, 0, 16, 0, 100, 16, 0, 0, 1], "depth_scale": 0.1})):
+            p = scene / name
+            d = json.loads(p.read_text()) if p.exists() else {}
+            d[str(im)] = entry
+            p.write_text(json.dumps(d))
+    return out

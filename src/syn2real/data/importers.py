@@ -25,6 +25,7 @@ conversions named here (and tested on fixtures written exactly as the writers wr
     optional ``distance_to_image_plane_<k>.npy`` (depth; inf where nothing is hit).
     ``BACKGROUND`` and ``UNLABELLED`` are the background. Each frame is its own scene
     (Replicator re-randomises the scene per frame).
+``bop`` — the BOP format (:class:`BopSource`): RGB, visible masks, depth; no normals.
 ``cg-transfer`` — the paper's renderer (``rendering/renderer/render.py`` of
     pfnet-research/cg-transfer): ``<out>/<idx>/`` with the image named in
     ``annotations.json`` (COCO with one image; masks as RLE or polygons, read with
@@ -434,6 +435,100 @@ class CgTransferSource(_FrameSource):
         return _hash_files(self.root, files, [d / "annotations.json" for d in self.frames])
 
 
+# --------------------------------------------------------------------------- BOP
+def _bop_scenes(root: Path) -> list[Path]:
+    found = sorted({p.parent for pat in ("*/scene_gt.json", "*/*/scene_gt.json")
+                    for p in root.glob(pat)})
+    return found
+
+
+def _is_bop(root: Path) -> bool:
+    return bool(_bop_scenes(root))
+
+
+class BopSource(_FrameSource):
+    """The BOP format (BlenderProc's ``bproc.writer.write_bop``, the BOP Challenge's PBR
+    images): ``[train_pbr/]<scene>/{rgb/<im>.jpg|png, depth/<im>.png, mask_visib/<im>_<gt>.png,
+    scene_gt.json, scene_camera.json}`` (thodan/bop_toolkit docs/bop_datasets_format.md).
+
+    Instances are the visible masks in ``scene_gt`` order (needs ``mask_visib``: BlenderProc's
+    ``calc_mask_info_coco_data=True`` or the toolkit's ``calc_gt_masks``); classes are the
+    ``obj_id``s; depth is ``depth · depth_scale`` mm, given in metres (0: none, NaN). BOP has
+    no normals: the source says so (``has_normals = False``) and the normal task refuses it.
+    Each scene folder is a scene.
+    """
+
+    format = "bop"
+    has_normals = False
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(Path(root))
+        self.scenes = _bop_scenes(self.root)
+        if not self.scenes:
+            raise ImportError_(f"{self.root}: no <scene>/scene_gt.json. Fix: point at the BOP "
+                               "split folder (e.g. train_pbr) or its parent")
+        objs: set[int] = set()
+        self._gt: dict[Path, dict[str, list[dict]]] = {}
+        self._cam: dict[Path, dict[str, dict]] = {}
+        for s in self.scenes:
+            gt = _json(s / "scene_gt.json")
+            self._gt[s] = gt
+            self._cam[s] = _json(s / "scene_camera.json") if (s / "scene_camera.json").exists() \
+                else {}
+            for im in sorted(gt, key=int):
+                self.frames.append((s, int(im)))
+                objs.update(int(o["obj_id"]) for o in gt[im])
+        self.obj_ids = sorted(objs)
+        self.class_names = [f"obj_{o:06d}" for o in self.obj_ids]
+        self._cls = {o: i for i, o in enumerate(self.obj_ids)}
+
+    def _rgb_path(self, s: Path, im: int) -> Path:
+        for sub in ("rgb", "gray"):
+            for ext in (".jpg", ".png", ".jpeg", ".tif"):
+                p = s / sub / f"{im:06d}{ext}"
+                if p.exists():
+                    return p
+        raise ImportError_(f"{s}/rgb/{im:06d}.jpg|png: missing. Fix: re-write this image")
+
+    def __getitem__(self, i: int) -> Sample:
+        s, im = self.frames[self._index(i)]
+        rgb_p = self._rgb_path(s, im)
+        rgb = _png(rgb_p)
+        rgb = np.repeat(rgb[..., None], 3, -1) if rgb.ndim == 2 else rgb[..., :3]
+        h, w = rgb.shape[:2]
+        inst = np.zeros((h, w), np.int16)
+        sem = np.zeros((h, w), np.int16)
+        for j, o in enumerate(self._gt[s][str(im)]):
+            m_p = s / "mask_visib" / f"{im:06d}_{j:06d}.png"
+            if not m_p.exists():
+                raise ImportError_(f"{m_p}: missing. Fix: write the visible masks "
+                                   "(BlenderProc write_bop(..., calc_mask_info_coco_data=True)"
+                                   " or bop_toolkit scripts/calc_gt_masks.py)")
+            m = _png(m_p)
+            if m.shape[:2] != (h, w):
+                raise ImportError_(f"{m_p}: mask of {m.shape[1]}x{m.shape[0]} px for a {w}x{h} "
+                                   "image. Fix: re-write the mask")
+            m = (m if m.ndim == 2 else m[..., 0]) > 0
+            inst[m] = j + 1
+            sem[m] = self._cls[int(o["obj_id"])] + 1
+        d_p = s / "depth" / f"{im:06d}.png"
+        depth = np.full((h, w), np.nan, np.float32)
+        if d_p.exists():
+            scale = float(self._cam[s].get(str(im), {}).get("depth_scale", 1.0))
+            raw = _png(d_p).astype(np.float32)
+            depth = np.where(raw > 0, raw * scale / 1000.0, np.nan)
+        return self._check({"rgb": rgb.astype(np.uint8), "instance": inst, "semantic": sem,
+                            "normal": np.zeros((h, w, 3), np.float16),
+                            "depth": depth.astype(np.float16)}, rgb_p)
+
+    def scene_id(self, i: int) -> str:
+        return str(self.frames[self._index(i)][0].relative_to(self.root))
+
+    def content_hash(self) -> str:
+        files = sorted(p for s in self.scenes for p in s.rglob("*") if p.is_file())
+        return _hash_files(self.root, files, [s / "scene_gt.json" for s in self.scenes])
+
+
 def check_frames(source: Any, n: int | None = None) -> None:
     """Read the first ``n`` frames (default all) once, so that a bad one stops a run before
     it starts (one line naming the file), never half-way through."""
@@ -451,5 +546,8 @@ register_layout("replicator", _is_replicator, lambda p, **kw: ReplicatorSource(p
                 "instance_segmentation_<k>.png + mapping json[, normals_<k>.npy, "
                 "camera_params_<k>.json, distance_to_image_plane_<k>.npy] (Replicator "
                 "BasicWriter)")
+register_layout("bop", _is_bop, lambda p, **kw: BopSource(p, **kw),
+                "[train_pbr/]<scene>/{rgb/, depth/, mask_visib/, scene_gt.json, "
+                "scene_camera.json} (BOP format, BlenderProc write_bop)")
 register_layout("cg-transfer", _is_cg_transfer, lambda p, **kw: CgTransferSource(p, **kw),
                 "<idx>/{<image>.png, annotations.json, normal.npy} (the paper's renderer)")

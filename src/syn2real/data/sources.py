@@ -21,8 +21,9 @@ Every source also has ``class_names``, ``image_size``, ``format``, ``root``,
 ``content_hash()`` (stable over the files it reads: the cache key of what is trained on it)
 and ``scene_id(i)`` (images of one scene share it: n-prefixes and subsets are drawn by whole
 scenes). syn2real's own shards (:class:`~syn2real.data.shards.ShardDataset`) are one source;
-:mod:`syn2real.data.importers` reads what BlenderProc, Omniverse Replicator and the paper's
-own renderer write. :func:`open_source` detects the layout of a folder.
+:mod:`syn2real.data.importers` reads what BlenderProc (HDF5 and BOP writers), Omniverse
+Replicator and the paper's own renderer write. A source without normals says
+``has_normals = False``. :func:`open_source` detects the layout of a folder.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def detect_layout(root: str | Path) -> str:
             return name
     known = "; ".join(f"{k}: {v}" for k, v in _LAYOUTS.items())
     raise UnknownLayout(f"{root}: not a data layout syn2real reads (no manifest.json, no "
-                        f"*.hdf5 frames, no rgb_*.png, no <idx>/annotations.json). Known: "
+                        f"*.hdf5 frames, no rgb_*.png, no <scene>/scene_gt.json, no <idx>/annotations.json). "
+                        f"Known: "
                         f"{known}. Fix: point at the writer's output folder or give --format")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from ..errors import UserError
 from ..jobspecs import PretrainJob
 from ..registry import PRETRAIN_TASKS
 from ..tasks.models import stem_name
@@ -59,6 +60,9 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
         raise ValueError(f"{job.data} has {len(ds)} images; pre-training on n = {n} plus "
                          f"{val_images} validation images needs n + val <= {len(ds)} (render "
                          "more with syn2real render, or lower --val-images)")
+    if job.task == "normal" and not getattr(ds, "has_normals", True):
+        raise UserError(f"{job.data}: {ds.format} data has no surface normals. Fix: pre-train "
+                        "on mulclass, objdet or semseg, or render normals")
     if ds.format != "syn2real":  # another generator's frames: all checked before training
         from ..data.importers import check_frames
 
