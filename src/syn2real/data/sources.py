@@ -102,9 +102,9 @@ def detect_layout(root: str | Path) -> str:
             return name
     known = "; ".join(f"{k}: {v}" for k, v in _LAYOUTS.items())
     raise UnknownLayout(f"{root}: not a data layout syn2real reads (no manifest.json, no "
-                        f"*.hdf5 frames, no rgb_*.png, no <scene>/scene_gt.json, no <idx>/annotations.json). "
-                        f"Known: "
-                        f"{known}. Fix: point at the writer's output folder or give --format")
+                        "*.hdf5 frames, no rgb_*.png, no <scene>/scene_gt.json, no "
+                        f"<idx>/annotations.json). Known: {known}. Fix: point at the writer's "
+                        "output folder or give --format")
 
 
 def open_source(root: str | Path, format: str | None = None, **kwargs: Any) -> DataSource:
