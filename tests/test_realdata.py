@@ -138,7 +138,10 @@ def test_study_pretrains_on_blenderproc_and_replicator_and_finetunes_on_imagefol
                      "val_images": 10},
         "finetune": [{"task": "sinclass", "counts": [12], "iters": 2, "batch": 8,
                       "dataset": {"kind": "imagefolder", "path": str(tmp / "imagenet"),
-                                  "name": "inet"}}],
+                                  "name": "inet"}},
+                     {"task": "objdet", "counts": [8], "iters": 1, "batch": 4,
+                      "dataset": {"kind": "coco", "path": str(tmp / "coco"),
+                                  "name": "coco"}}],
         "seeds": [0], "scratch": True,
         "executor": {"workers": 1, "threads": 2},
     }
@@ -151,9 +154,11 @@ def test_study_pretrains_on_blenderproc_and_replicator_and_finetunes_on_imagefol
     rows = [dict(zip(header, r.split(","), strict=True)) for r in lines[1:]]
     assert {r["pdata"] for r in rows} == {"bop", "omni"}  # scratch rows copied into each
     assert any(r["pretrain.data"] == "0" for r in rows)
-    assert {r["fdata"] for r in rows} == {"inet"}
-    assert sorted({int(r["pretrain.data"]) for r in rows if r["pdata"] == "bop"}) == [0, 10, 20,
-                                                                                       40]
+    assert {r["fdata"] for r in rows} == {"inet", "coco"}
+    assert {r["ftask"] for r in rows if r["fdata"] == "coco"} == {"objdet"}
+    for fdata in ("inet", "coco"):
+        assert sorted({int(r["pretrain.data"]) for r in rows
+                       if r["pdata"] == "bop" and r["fdata"] == fdata}) == [0, 10, 20, 40]
     # the data's content decides the keys: a changed folder reruns its pre-trainings only
     from syn2real.sweep.config import parse_config
     from syn2real.sweep.plan import build_plan
