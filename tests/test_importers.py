@@ -21,7 +21,9 @@ from writers import (  # noqa: E402
     write_blenderproc,
     write_bop,
     write_cg_transfer,
+    write_kubric,
     write_replicator,
+    write_solo,
 )
 
 N = 12
@@ -43,7 +45,7 @@ def _compact(inst):
     return out
 
 
-def _same_ground_truth(ds, imp, n, class_of):
+def _same_ground_truth(ds, imp, n, class_of, normal_atol=2e-3):
     """Imported frames equal the rendered ones (normals within float16 rounding)."""
     for i in range(n):
         a, b = ds[i], imp[i]
@@ -55,7 +57,7 @@ def _same_ground_truth(ds, imp, n, class_of):
         np.testing.assert_array_equal(back[b["semantic"]], a["semantic"])
         v = a["instance"] >= 0
         np.testing.assert_allclose(np.asarray(b["normal"], np.float32)[v],
-                                   np.asarray(a["normal"], np.float32)[v], atol=2e-3)
+                                   np.asarray(a["normal"], np.float32)[v], atol=normal_atol)
         present = np.zeros(len(ds.class_names), np.uint8)
         present[[class_of(k) - 1 for k in np.flatnonzero(b["labels"])]] = 1
         np.testing.assert_array_equal(present, a["labels"])
@@ -145,6 +147,48 @@ def test_bop_format_round_trip_depth_in_metres_and_no_normals(rendered, tmp_path
     (out / "train_pbr" / "000001" / "mask_visib" / "000002_000000.png").unlink()
     with pytest.raises(ImportError_, match=r"000002_000000\.png: missing.*calc_mask_info"):
         imp[6]
+
+
+def test_kubric_round_trip_world_normals_and_ray_depth(rendered, tmp_path):
+    pytest.importorskip("png")
+    pytest.importorskip("imageio")
+    ds, _ = rendered
+    names = list(ds.class_names)
+    out = write_kubric(ds, tmp_path / "kub", N, names)
+    assert detect_layout(out) == "kubric"
+    imp = open_source(out)
+    assert len(imp) == N and imp.scene_id(0) == imp.scene_id(3) == "scene_000"
+    _same_ground_truth(ds, imp, N, lambda k: names.index(imp.class_names[k]) + 1,
+                       normal_atol=1e-3)
+    for i in (0, 5):
+        v = np.asarray(ds[i]["instance"]) >= 0
+        np.testing.assert_allclose(np.asarray(imp[i]["depth"], np.float32)[v],
+                                   np.asarray(ds[i]["depth"], np.float32)[v], rtol=2e-3)
+    meta = json.loads((out / "scene_001" / "metadata.json").read_text())
+    meta["instances"] = meta["instances"][:1]
+    (out / "scene_001" / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ImportError_, match=r"but metadata\.json lists 1 instances"):
+        open_source(out)[4]
+
+
+def test_unity_solo_round_trip_with_exr_depth_and_normals(rendered, tmp_path):
+    pytest.importorskip("OpenEXR")
+    ds, _ = rendered
+    names = list(ds.class_names)
+    out = write_solo(ds, tmp_path / "solo", N, names)
+    assert detect_layout(out) == "solo"
+    imp = open_source(out)
+    assert len(imp) == N and imp.has_normals and imp.scene_id(0) == "sequence.0"
+    _same_ground_truth(ds, imp, N, lambda k: names.index(imp.class_names[k]) + 1)
+    v = np.asarray(ds[2]["instance"]) >= 0
+    np.testing.assert_allclose(np.asarray(imp[2]["depth"], np.float32)[v],
+                               np.asarray(ds[2]["depth"], np.float32)[v], rtol=1e-3)
+    fd = out / "sequence.1" / "step1.frame_data.json"
+    frame = json.loads(fd.read_text())
+    frame["captures"][0]["annotations"] = frame["captures"][0]["annotations"][1:]
+    fd.write_text(json.dumps(frame))
+    with pytest.raises(ImportError_, match="no instance segmentation"):
+        open_source(out)
 
 
 def test_unknown_layout_names_what_is_supported(tmp_path):

@@ -191,3 +191,149 @@ def write_bop(ds, out: Path, n: int, views: int = 4) -> Path:
             d[str(im)] = entry
             p.write_text(json.dumps(d))
     return out
+
+
+def write_kubric(ds, out: Path, n: int, class_names: list[str], views: int = 4,
+                 seed: int = 0) -> Path:
+    """Kubric scene folders written as ``kb.write_image_dict`` writes them
+    (google-research/kubric kubric/file_io.py: pypng for ``rgba_*.png``, the palette
+    ``segmentation_*.png`` and the 16-bit ``normal_*.png`` of ``(n + 1) / 2``; imageio TIFF for
+    ``depth_*.tiff``, the distance from the camera centre) and ``metadata.json`` (instances,
+    camera with per-frame (w, x, y, z) quaternions, focal_length, sensor_width)."""
+    import imageio
+    import png
+
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, views):
+        scene = out / f"scene_{start // views:03d}"
+        scene.mkdir(parents=True, exist_ok=True)
+        frames = range(start, min(start + views, n))
+        # the instance list of the scene: every object visible in one of its frames
+        objs = sorted({(int(k), int(np.bincount(np.asarray(ds[i]["semantic"])[
+            np.asarray(ds[i]["instance"]) == k]).argmax()))
+            for i in frames for k in set(np.asarray(ds[i]["instance"]).ravel().tolist())
+            if k >= 1})
+        index = {k: j + 1 for j, (k, _) in enumerate(objs)}
+        quats = []
+        for f, i in enumerate(frames):
+            s = ds[i]
+            rgb = np.asarray(s["rgb"])
+            h, w = rgb.shape[:2]
+            rgba = np.dstack([rgb, np.full((h, w), 255, np.uint8)])
+            with open(scene / f"rgba_{f:05d}.png", "wb") as fh:
+                png.Writer(w, h, greyscale=False, bitdepth=8, alpha=True).write(
+                    fh, rgba.reshape(h, -1))
+            inst = np.asarray(s["instance"])
+            seg = np.zeros((h, w), np.uint8)
+            for k, j in index.items():
+                seg[inst == k] = j
+            palette = [(int(40 * j % 256), int(90 * j % 256), int(150 * j % 256))
+                       for j in range(int(seg.max()) + 1)]
+            with open(scene / f"segmentation_{f:05d}.png", "wb") as fh:
+                png.Writer(w, h, palette=palette, bitdepth=8).write(fh, seg)
+            q = rng.normal(size=4)
+            q /= np.linalg.norm(q)
+            quats.append(q.tolist())
+            from syn2real.data.importers import _quat_matrix
+
+            R = _quat_matrix(q)
+            valid = inst >= 0
+            n_cam = np.where(valid[..., None], np.asarray(s["normal"], np.float64), 0.0)
+            n_world = n_cam @ R.T
+            v = ((np.clip((n_world + 1) / 2, 0, 1)) * 65535).astype(np.uint16)
+            with open(scene / f"normal_{f:05d}.png", "wb") as fh:
+                png.Writer(w, h, greyscale=False, bitdepth=16).write(fh, v.reshape(h, -1))
+            f_px = 35.0 / 32.0 * w
+            u = (np.arange(w) + 0.5 - w / 2) / f_px
+            vv = (np.arange(h) + 0.5 - h / 2) / f_px
+            ray = np.asarray(s["depth"], np.float32) * np.sqrt(1 + u[None] ** 2 + vv[:, None] ** 2)
+            ray = np.where(valid, ray, np.inf).astype(np.float32)
+            (scene / f"depth_{f:05d}.tiff").write_bytes(
+                imageio.imwrite("<bytes>", ray[..., None], format="tiff"))
+        meta = {"metadata": {"num_frames": len(frames), "height": h, "width": w},
+                "camera": {"focal_length": 35.0, "sensor_width": 32.0,
+                           "field_of_view": 0.857, "quaternions": quats,
+                           "positions": [[0.0, -10.0, 3.0]] * len(frames)},
+                "instances": [{"asset_id": f"obj{j}", "shape_label": class_names[c - 1],
+                               "mass": 1.0} for j, (_, c) in enumerate(objs)]}
+        (scene / "metadata.json").write_text(json.dumps(meta, indent=4))
+    return out
+
+
+def write_solo(ds, out: Path, n: int, class_names: list[str], views: int = 4) -> Path:
+    """A Unity Perception SOLO dataset as its SoloEndpoint writes one (com.unity.perception
+    SoloFormatTests / Documentation~/Schema/SoloSchema.md): ``sequence.<k>/step<j>.
+    frame_data.json`` with the RGB capture (``step<j>.camera.png``) and its annotations
+    (instance and semantic segmentation colour PNGs with their ``instances``; depth and
+    normals as EXR, the normals encoded as the WorldToSensorNormals shader does:
+    ``(n_unity + 1) / 2`` with z inverted)."""
+    import OpenEXR
+
+    hdr = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    for i in range(n):
+        s = ds[i]
+        seq = out / f"sequence.{i // views}"
+        seq.mkdir(parents=True, exist_ok=True)
+        step = i % views
+        rgb = np.asarray(s["rgb"])
+        h, w = rgb.shape[:2]
+        _png(seq / f"step{step}.camera.png", np.dstack([rgb, np.full((h, w), 255, np.uint8)]))
+        inst, sem = np.asarray(s["instance"]), np.asarray(s["semantic"])
+        ins_img = np.zeros((h, w, 4), np.uint8)
+        entries = []
+        for k in sorted(set(inst[inst >= 1].tolist())):
+            col = _colour(k)
+            ins_img[inst == k] = col
+            c = int(np.bincount(sem[inst == k]).argmax())
+            entries.append({"instanceId": 1000 * (i // views) + k, "labelId": c,
+                            "labelName": class_names[c - 1], "color": list(col)})
+        _png(seq / f"step{step}.camera.instance segmentation.png", ins_img)
+        sem_img = np.zeros((h, w, 4), np.uint8)
+        sem_entries = []
+        for c in sorted(set(sem[sem > 0].tolist())):
+            col = _colour(200 + c)
+            sem_img[sem == c] = col
+            sem_entries.append({"labelName": class_names[c - 1], "pixelValue": list(col)})
+        _png(seq / f"step{step}.camera.semantic segmentation.png", sem_img)
+        valid = inst >= 0
+        n_syn = np.asarray(s["normal"], np.float32)
+        n_unity = n_syn * np.array([1, 1, -1], np.float32)  # Unity's camera looks along +z
+        v = (n_unity + 1) / 2
+        v[..., 2] = 1 - v[..., 2]  # the shader's "Invert Z direction"
+        v[~valid] = 0
+        OpenEXR.File(hdr, {"RGBA": np.dstack([v, np.ones((h, w), np.float32)])
+                           .astype(np.float32)}).write(str(seq / f"step{step}.camera.Normal.exr"))
+        z = np.where(valid, np.asarray(s["depth"], np.float32), 0).astype(np.float32)
+        OpenEXR.File(hdr, {"R": z}).write(str(seq / f"step{step}.camera.Depth.exr"))
+        frame = {"frame": i, "sequence": i // views, "step": step, "timestamp": 0.0,
+                 "captures": [{
+                     "@type": "type.unity.com/unity.solo.RGBCamera", "id": "camera",
+                     "description": "", "position": [0, 0, 0], "rotation": [0, 0, 0, 1],
+                     "velocity": [0, 0, 0], "acceleration": [0, 0, 0],
+                     "filename": f"step{step}.camera.png", "imageFormat": "Png",
+                     "dimension": [w, h], "projection": "Perspective",
+                     "matrix": [1.7, 0, 0, 0, 1.7, 0, 0, 0, -1.0],
+                     "annotations": [
+                         {"@type": "type.unity.com/unity.solo.InstanceSegmentationAnnotation",
+                          "id": "instance segmentation", "sensorId": "camera",
+                          "description": "", "imageFormat": "Png", "dimension": [w, h],
+                          "filename": f"step{step}.camera.instance segmentation.png",
+                          "instances": entries},
+                         {"@type": "type.unity.com/unity.solo.SemanticSegmentationAnnotation",
+                          "id": "semantic segmentation", "sensorId": "camera",
+                          "description": "", "imageFormat": "Png", "dimension": [w, h],
+                          "filename": f"step{step}.camera.semantic segmentation.png",
+                          "instances": sem_entries},
+                         {"@type": "type.unity.com/unity.solo.NormalAnnotation",
+                          "id": "Normal", "sensorId": "camera", "description": "",
+                          "imageFormat": "Exr", "dimension": [w, h],
+                          "filename": f"step{step}.camera.Normal.exr"},
+                         {"@type": "type.unity.com/unity.solo.DepthAnnotation",
+                          "id": "Depth", "sensorId": "camera", "description": "",
+                          "measurementStrategy": "Depth", "imageFormat": "Exr",
+                          "dimension": [w, h], "filename": f"step{step}.camera.Depth.exr"}]}],
+                 "metrics": []}
+        (seq / f"step{step}.frame_data.json").write_text(json.dumps(frame, indent=2))
+    (out / "metadata.json").write_text(json.dumps({"unityVersion": "2022.3",
+                                                   "perceptionVersion": "1.0.0"}))
+    return out

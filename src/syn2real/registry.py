@@ -24,7 +24,8 @@ STEMS = ("small", "small-pool", "imagenet")
 REAL_DATASETS = ("mnist", "fashion-mnist", "digits")
 
 #: layouts of pre-training data (``syn2real.data.open_source``)
-DATA_FORMATS = ("syn2real", "blenderproc", "replicator", "cg-transfer", "bop")
+DATA_FORMATS = ("syn2real", "blenderproc", "replicator", "cg-transfer", "bop", "kubric",
+                "solo")
 
 DataFormat = Literal[DATA_FORMATS]  # type: ignore[valid-type]
 PretrainTask = Literal[PRETRAIN_TASKS]  # type: ignore[valid-type]

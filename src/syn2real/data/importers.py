@@ -26,6 +26,8 @@ conversions named here (and tested on fixtures written exactly as the writers wr
     ``BACKGROUND`` and ``UNLABELLED`` are the background. Each frame is its own scene
     (Replicator re-randomises the scene per frame).
 ``bop`` — the BOP format (:class:`BopSource`): RGB, visible masks, depth; no normals.
+``kubric`` — Kubric's per-frame files and ``metadata.json`` (:class:`KubricSource`).
+``solo`` — Unity Perception's SOLO datasets (:class:`SoloSource`).
 ``cg-transfer`` — the paper's renderer (``rendering/renderer/render.py`` of
     pfnet-research/cg-transfer): ``<out>/<idx>/`` with the image named in
     ``annotations.json`` (COCO with one image; masks as RLE or polygons, read with
@@ -529,6 +531,278 @@ class BopSource(_FrameSource):
         return _hash_files(self.root, files, [s / "scene_gt.json" for s in self.scenes])
 
 
+# --------------------------------------------------------------------------- Kubric
+def _kubric_scenes(root: Path) -> list[Path]:
+    cands = [root] + sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return [d for d in cands if (d / "metadata.json").is_file() and any(d.glob("rgba_*.png"))]
+
+
+def _is_kubric(root: Path) -> bool:
+    return bool(_kubric_scenes(root))
+
+
+def _quat_matrix(q: Any) -> Array:
+    """Rotation matrix of a (w, x, y, z) quaternion."""
+    w, x, y, z = (float(v) for v in q)
+    n = np.sqrt(w * w + x * x + y * y + z * z) or 1.0
+    w, x, y, z = w / n, x / n, y / n, z / n
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def _png16(path: Path) -> Array:
+    """A PNG with 16-bit colour channels (Pillow keeps only 8 of them): read with pypng."""
+    try:
+        import png
+    except ImportError:
+        raise UserError(f"{path}: 16-bit colour PNGs need pypng (pip install pypng, part of "
+                        "syn2real[data])") from None
+    try:
+        w, h, rows, info = png.Reader(filename=str(path)).asDirect()
+    except FileNotFoundError:
+        raise ImportError_(f"{path}: missing. Fix: re-run the writer for this frame") from None
+    except png.Error as exc:
+        raise ImportError_(f"{path}: not a readable PNG ({exc}). Fix: re-write this frame") \
+            from None
+    return np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(h, w, info["planes"])
+
+
+def _tiff(path: Path) -> Array:
+    try:
+        import tifffile
+
+        return np.asarray(tifffile.imread(path))
+    except ImportError:
+        return _png(path)  # Pillow reads single-channel float TIFFs too
+    except FileNotFoundError:
+        raise ImportError_(f"{path}: missing. Fix: re-run the Kubric worker for this scene") \
+            from None
+
+
+class KubricSource(_FrameSource):
+    """Kubric's output (``kb.write_image_dict`` + ``metadata.json``, e.g. the MOVi workers):
+    per scene folder ``rgba_<f:05d>.png``, ``segmentation_<f:05d>.png`` (instance index + 1,
+    0 = background), ``depth_<f:05d>.tiff`` (float: distance from the camera *centre*),
+    ``normal_<f:05d>.png`` (16-bit, ``(n + 1) / 2`` of world-frame normals) and
+    ``metadata.json`` (``instances`` with ``category`` / ``shape_label`` / ``asset_id``;
+    ``camera`` with per-frame ``quaternions`` (w, x, y, z, camera to world), ``focal_length``
+    and ``sensor_width`` in mm). Brought into syn2real's frame: normals rotated into the camera
+    (Blender camera axes, as syn2real's), ray distance turned into depth along the optical
+    axis with the pinhole intrinsics. A scene folder is a scene (a video of frames).
+    """
+
+    format = "kubric"
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(Path(root))
+        self.scenes = _kubric_scenes(self.root)
+        if not self.scenes:
+            raise ImportError_(f"{self.root}: no Kubric scene (metadata.json + rgba_*.png). Fix: "
+                               "point at the worker's output folder or its parent")
+        self._meta: dict[Path, dict] = {}
+        names: set[str] = set()
+        for s in self.scenes:
+            meta = _json(s / "metadata.json")
+            inst = meta.get("instances")
+            if not isinstance(inst, list) or "camera" not in meta:
+                raise ImportError_(f"{s / 'metadata.json'}: no instances list or camera. Fix: "
+                                   "write it with kb.get_instance_info / kb.get_camera_info")
+            self._meta[s] = meta
+            names.update(self._category(d) for d in inst)
+            frames = sorted(int(p.stem.split("_")[1]) for p in s.glob("rgba_*.png"))
+            self.frames += [(s, f) for f in frames]
+        self.class_names = sorted(names)
+        self._cls = {c: i for i, c in enumerate(self.class_names)}
+
+    @staticmethod
+    def _category(inst: dict) -> str:
+        for k in ("category", "shape_label", "asset_id"):
+            if inst.get(k) not in (None, ""):
+                return str(inst[k])
+        return "object"
+
+    def __getitem__(self, i: int) -> Sample:
+        s, f = self.frames[self._index(i)]
+        meta = self._meta[s]
+        rgb_p = s / f"rgba_{f:05d}.png"
+        rgb = _png(rgb_p)[..., :3].astype(np.uint8)
+        h, w = rgb.shape[:2]
+        seg_p = s / f"segmentation_{f:05d}.png"
+        seg = _png(seg_p).astype(np.int64)
+        seg = seg[..., 0] if seg.ndim == 3 else seg
+        k = len(meta["instances"])
+        if seg.max(initial=0) > k:
+            raise ImportError_(f"{seg_p}: instance id {int(seg.max())} but metadata.json lists "
+                               f"{k} instances. Fix: re-run kb.adjust_segmentation_idxs")
+        lut = np.array([0] + [self._cls[self._category(d)] + 1 for d in meta["instances"]])
+        inst = seg.astype(np.int16)
+        sem = lut[seg].astype(np.int16)
+        cam = meta["camera"]
+        hit = np.ones((h, w), bool)
+        n_p = s / f"normal_{f:05d}.png"
+        if n_p.exists():
+            quats = cam.get("quaternions")
+            if quats is None or len(quats) <= f:
+                raise ImportError_(f"{s / 'metadata.json'}: no camera quaternion for frame {f}. "
+                                   "Fix: write kb.get_camera_info(scene.camera)")
+            v = _png16(n_p).astype(np.float64)[..., :3] / 65535.0
+            nw = 2.0 * v - 1.0
+            normal, hit = _unit(nw @ _quat_matrix(quats[f]))  # n_cam = R^T n_world
+        else:
+            normal = np.zeros((h, w, 3), np.float16)
+        d_p = s / f"depth_{f:05d}.tiff"
+        depth = np.full((h, w), np.nan, np.float32)
+        if d_p.exists():
+            ray = _tiff(d_p).astype(np.float32).reshape(h, w)
+            f_px = float(cam.get("focal_length", 35.0)) / float(cam.get("sensor_width", 32.0)) * w
+            u = (np.arange(w) + 0.5 - w / 2) / f_px
+            vv = (np.arange(h) + 0.5 - h / 2) / f_px
+            depth = ray / np.sqrt(1.0 + u[None, :] ** 2 + vv[:, None] ** 2)
+            hit &= np.isfinite(depth)
+        inst[~hit] = -1
+        return self._check({"rgb": rgb, "instance": inst, "semantic": sem, "normal": normal,
+                            "depth": np.where(hit, depth, np.nan).astype(np.float16)}, rgb_p)
+
+    def scene_id(self, i: int) -> str:
+        return str(self.frames[self._index(i)][0].relative_to(self.root))
+
+    def content_hash(self) -> str:
+        files = sorted(p for s in self.scenes for p in s.iterdir() if p.is_file())
+        return _hash_files(self.root, files, [s / "metadata.json" for s in self.scenes])
+
+
+# --------------------------------------------------------------------------- Unity SOLO
+def _solo_frames(root: Path) -> list[Path]:
+    return sorted(root.glob("sequence.*/step*.frame_data.json"),
+                  key=lambda p: (int(p.parent.name.split(".")[1]),
+                                 int(p.name[4:].split(".")[0])))
+
+
+def _is_solo(root: Path) -> bool:
+    return any(root.glob("sequence.*/step*.frame_data.json"))
+
+
+def _exr(path: Path) -> Array:
+    """The channels of an EXR image, (H, W, C) float32 (OpenEXR)."""
+    try:
+        import OpenEXR
+    except ImportError:
+        raise UserError(f"{path}: EXR images (SOLO depth and normals) need OpenEXR (pip install "
+                        "OpenEXR)") from None
+    if not path.exists():
+        raise ImportError_(f"{path}: missing. Fix: re-run the Perception scenario") from None
+    ch = OpenEXR.File(str(path)).channels()
+    if len(ch) == 1:  # one layer: "RGBA", "RGB" or "Y"/"R"
+        (arr,) = (np.asarray(c.pixels, np.float32) for c in ch.values())
+        return arr if arr.ndim == 3 else arr[..., None]
+    order = [k for k in ("R", "G", "B", "A", "Y") if k in ch]
+    return np.stack([np.asarray(ch[k].pixels, np.float32) for k in order], -1)
+
+
+_SOLO = "type.unity.com/unity.solo."
+
+
+class SoloSource(_FrameSource):
+    """Unity Perception's SOLO datasets (``SoloEndpoint``): ``sequence.<k>/step<j>.
+    frame_data.json`` whose RGB capture names its PNG and its annotations' files —
+    ``InstanceSegmentationAnnotation`` (colour PNG + ``instances``: ``color``,
+    ``labelName``), ``SemanticSegmentationAnnotation`` (colour PNG + ``pixelValue`` per
+    ``labelName``; unlabelled pixels black), optionally ``DepthAnnotation`` (EXR;
+    ``measurementStrategy`` ``Depth``, or ``Range`` turned into depth with the capture's
+    projection ``matrix``) and ``NormalAnnotation`` (EXR of ``(n + 1) / 2`` in sensor space
+    with z inverted by Perception's WorldToSensorNormals shader, i.e. syn2real's frame; all
+    zero: no surface). Classes are the label names; each sequence is a scene.
+    """
+
+    format = "solo"
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(Path(root))
+        self.frames = _solo_frames(self.root)
+        if not self.frames:
+            raise ImportError_(f"{self.root}: no sequence.*/step*.frame_data.json. Fix: point "
+                               "at the SOLO dataset folder (solo_<n>)")
+        names: set[str] = set()
+        for p in self.frames:
+            _, anns = self._capture(p)
+            for kind in ("InstanceSegmentationAnnotation", "SemanticSegmentationAnnotation"):
+                for e in anns.get(kind, {}).get("instances", []):
+                    names.add(str(e["labelName"]))
+        self.class_names = sorted(names)
+        self._cls = {c: i for i, c in enumerate(self.class_names)}
+        self.has_normals = all("NormalAnnotation" in self._capture(p)[1] for p in self.frames)
+
+    def _capture(self, p: Path) -> tuple[dict, dict[str, dict]]:
+        frame = _json(p)
+        caps = [c for c in frame.get("captures", []) if "RGBCamera" in str(c.get("@type", ""))]
+        if not caps:
+            raise ImportError_(f"{p}: no RGB camera capture. Fix: add a PerceptionCamera")
+        cap = caps[0]
+        anns = {str(a.get("@type", "")).replace(_SOLO, ""): a for a in cap.get("annotations", [])}
+        if "InstanceSegmentationAnnotation" not in anns:
+            raise ImportError_(f"{p}: no instance segmentation. Fix: add an "
+                               "InstanceSegmentationLabeler to the camera")
+        return cap, anns
+
+    @staticmethod
+    def _packed(img: Array) -> Array:
+        a = img.astype(np.uint32)
+        if a.shape[-1] == 3:
+            a = np.dstack([a, np.full(a.shape[:2], 255, np.uint32)])
+        return (a[..., 0] << 24) | (a[..., 1] << 16) | (a[..., 2] << 8) | a[..., 3]
+
+    def __getitem__(self, i: int) -> Sample:
+        p = self.frames[self._index(i)]
+        d = p.parent
+        cap, anns = self._capture(p)
+        rgb_p = d / cap["filename"]
+        rgb = _png(rgb_p)[..., :3].astype(np.uint8)
+        h, w = rgb.shape[:2]
+        ia = anns["InstanceSegmentationAnnotation"]
+        ids = self._packed(_png(d / ia["filename"]))
+        inst = np.zeros((h, w), np.int16)
+        sem = np.zeros((h, w), np.int16)
+        for j, e in enumerate(sorted(ia.get("instances", []), key=lambda e: e["instanceId"]),
+                              start=1):
+            m = ids == ((int(e["color"][0]) << 24) | (int(e["color"][1]) << 16)
+                        | (int(e["color"][2]) << 8) | int(e["color"][3]))
+            inst[m] = j
+            sem[m] = self._cls[str(e["labelName"])] + 1
+        hit = np.ones((h, w), bool)
+        normal = np.zeros((h, w, 3), np.float16)
+        if "NormalAnnotation" in anns:
+            v = _exr(d / anns["NormalAnnotation"]["filename"])[..., :3]
+            if v.shape[:2] != (h, w):
+                raise ImportError_(f"{d / anns['NormalAnnotation']['filename']}: {v.shape[1]}x"
+                                   f"{v.shape[0]} px for a {w}x{h} image. Fix: re-render")
+            empty = np.all(v == 0, axis=-1)
+            normal, ok = _unit(2.0 * v - 1.0)
+            hit = ok & ~empty
+            normal[~hit] = 0
+        depth = np.full((h, w), np.nan, np.float32)
+        if "DepthAnnotation" in anns:
+            da = anns["DepthAnnotation"]
+            z = _exr(d / da["filename"])[..., 0].reshape(h, w)
+            if str(da.get("measurementStrategy", "Depth")).lower() == "range":
+                m = np.asarray(cap.get("matrix", [1, 0, 0, 0, 1, 0, 0, 0, 1]), float).ravel()
+                x = (2 * (np.arange(w) + 0.5) / w - 1) / m[0]
+                y = (1 - 2 * (np.arange(h) + 0.5) / h) / m[4]
+                z = z / np.sqrt(1 + x[None, :] ** 2 + y[:, None] ** 2)
+            depth = np.where(z > 0, z, np.nan).astype(np.float32)
+        inst[~hit] = -1
+        return self._check({"rgb": rgb, "instance": inst, "semantic": sem, "normal": normal,
+                            "depth": depth.astype(np.float16)}, rgb_p)
+
+    def scene_id(self, i: int) -> str:
+        return self.frames[self._index(i)].parent.name
+
+    def content_hash(self) -> str:
+        files = sorted(p for s in {f.parent for f in self.frames} for p in s.iterdir()
+                       if p.is_file())
+        return _hash_files(self.root, files, list(self.frames))
+
+
 def check_frames(source: Any, n: int | None = None) -> None:
     """Read the first ``n`` frames (default all) once, so that a bad one stops a run before
     it starts (one line naming the file), never half-way through."""
@@ -549,5 +823,11 @@ register_layout("replicator", _is_replicator, lambda p, **kw: ReplicatorSource(p
 register_layout("bop", _is_bop, lambda p, **kw: BopSource(p, **kw),
                 "[train_pbr/]<scene>/{rgb/, depth/, mask_visib/, scene_gt.json, "
                 "scene_camera.json} (BOP format, BlenderProc write_bop)")
+register_layout("kubric", _is_kubric, lambda p, **kw: KubricSource(p, **kw),
+                "<scene>/{rgba_<f>.png, segmentation_<f>.png, depth_<f>.tiff, normal_<f>.png, "
+                "metadata.json} (Kubric write_image_dict)")
+register_layout("solo", _is_solo, lambda p, **kw: SoloSource(p, **kw),
+                "sequence.<k>/step<j>.frame_data.json + its PNG / EXR files (Unity "
+                "Perception SOLO)")
 register_layout("cg-transfer", _is_cg_transfer, lambda p, **kw: CgTransferSource(p, **kw),
                 "<idx>/{<image>.png, annotations.json, normal.npy} (the paper's renderer)")
