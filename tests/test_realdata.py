@@ -183,3 +183,39 @@ def test_paper_example_is_a_valid_plan(tmp_path):
     assert res.exit_code == 0, res.output
     assert "1596 jobs (3 render, 396 pretrain, 1197 finetune)" in res.output.replace("\n", " ")
     assert "finetune objdet/coco fraction=0.01" in res.output
+
+
+def test_finetune_on_a_hugging_face_dataset_saved_to_disk_and_as_parquet(real, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    from syn2real.data.folders import load_user_split
+
+    _, ds = real
+    names = ["circle", "square", "star"]
+
+    def split(lo, hi):
+        imgs = [Image.fromarray(np.asarray(ds[i]["rgb"])) for i in range(lo, hi)]
+        return datasets.Dataset.from_dict(
+            {"img": imgs, "label": [i % 3 for i in range(lo, hi)]},
+            features=datasets.Features({"img": datasets.Image(),
+                                        "label": datasets.ClassLabel(names=names)}))
+
+    dd = datasets.DatasetDict({"train": split(0, 30), "test": split(30, 45)})
+    dd.save_to_disk(str(tmp_path / "hf"))
+    spec = RealDataSpec(kind="hf", path=str(tmp_path / "hf"))
+    tr, te = load_user_split(spec, "sinclass", 32)
+    assert tr.images.shape == (30, 32, 32, 3) and len(te) == 15 and tr.classes == tuple(names)
+    np.testing.assert_array_equal(tr.images[3], np.asarray(ds[3]["rgb"]))
+    row = finetune(None, spec, "sinclass", count=9, arch="resnet18", iters=2, batch=4,
+                   size=32, threads=1)
+    assert row["config"]["s"] == 9 and np.isfinite(row["metrics"]["error_last"])
+    # the Hub's parquet layout (data/<split>-*.parquet)
+    (tmp_path / "pq" / "data").mkdir(parents=True)
+    dd["train"].to_parquet(str(tmp_path / "pq" / "data" / "train-00000-of-00001.parquet"))
+    dd["test"].to_parquet(str(tmp_path / "pq" / "data" / "test-00000-of-00001.parquet"))
+    tr2, _ = load_user_split(RealDataSpec(kind="hf", path=str(tmp_path / "pq")), "sinclass", 32)
+    np.testing.assert_array_equal(tr2.images, tr.images)
+    with pytest.raises(UserError, match="no split 'validation'"):
+        load_user_split(RealDataSpec(kind="hf", path=str(tmp_path / "hf"),
+                                     test_split="validation"), "sinclass", 32)

@@ -233,8 +233,66 @@ def load_user_split(spec: Any, task: str, size: int, seed: int = 12345
         full = load_image_folder(root, size)
         a, b = stratified_split(full.labels, 0.3, seed=seed)
         return full.take(a), full.take(b)
+    if spec.kind == "hf":
+        return load_hf(spec, tr, size), load_hf(spec, te, size)
     if spec.kind == "coco":
         load = load_coco if task == "objdet" else load_coco_segmentation
         return (load(root / "annotations" / f"instances_{tr}.json", root / tr, size),
                 load(root / "annotations" / f"instances_{te}.json", root / te, size))
     return load_ade20k(root, tr, size), load_ade20k(root, te, size)
+
+
+def load_hf(spec: Any, split: str, size: int = 64):
+    """One split of a Hugging Face data set on disk (``save_to_disk`` folder or parquet files)
+    as an :class:`~syn2real.data.real.ImageSet` of RGB images ``(N, size, size, 3)``."""
+    try:
+        import datasets
+    except ImportError:
+        raise UserError("Hugging Face data needs the datasets library: pip install datasets"
+                        ) from None
+    from .real import ImageSet
+
+    root = Path(spec.path)
+    try:
+        if (root / "dataset_dict.json").exists() or (root / "dataset_info.json").exists():
+            ds = datasets.load_from_disk(str(root))
+            if isinstance(ds, datasets.DatasetDict):
+                if split not in ds:
+                    raise UserError(f"{root}: no split {split!r} (has {', '.join(ds)}). Fix: "
+                                    "give split / test_split")
+                ds = ds[split]
+            elif split != spec.splits[0]:
+                raise UserError(f"{root}: one saved Dataset, no split {split!r}. Fix: save a "
+                                "DatasetDict with the splits")
+        else:
+            files = sorted(root.glob(f"{split}*.parquet")) + sorted(
+                root.glob(f"data/{split}-*.parquet"))
+            if not files:
+                raise UserError(f"{root}: no save_to_disk folder and no {split}*.parquet or "
+                                f"data/{split}-*.parquet. Fix: save with Dataset.save_to_disk "
+                                "or point at the parquet files' folder")
+            ds = datasets.load_dataset("parquet", data_files=[str(f) for f in files],
+                                       split="train")
+    except UserError:
+        raise
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(f"{root}: not readable by datasets ({exc}). Fix: check the path") \
+            from None
+    feats = ds.features
+    img_col = spec.image_column or next((k for k, f in feats.items()
+                                         if isinstance(f, datasets.Image)), None)
+    lab_col = spec.label_column or next((k for k, f in feats.items()
+                                         if isinstance(f, datasets.ClassLabel)), None)
+    for what, col in (("image", img_col), ("label", lab_col)):
+        if col is None or col not in feats:
+            raise UserError(f"{root} ({split}): no {what} column found in {list(feats)}. Fix: "
+                            f"give {what}_column")
+    if len(ds) == 0:
+        raise UserError(f"{root} ({split}): an empty split. Fix: choose a split with rows")
+    lab = feats[lab_col]
+    classes = (tuple(lab.names) if isinstance(lab, datasets.ClassLabel)
+               else tuple(str(c) for c in sorted(set(ds[lab_col]))))
+    labels = np.asarray(ds[lab_col], np.int64)
+    images = np.stack([np.asarray(im.convert("RGB").resize((size, size)))
+                       for im in ds.cast_column(img_col, datasets.Image())[img_col]])
+    return ImageSet(images, labels, classes, "hf", str(root))

@@ -16,6 +16,11 @@ split, test_split}``; the bundled sets stay plain names (``mnist``, ``fashion-mn
 ``ade20k``       ADEChallengeData2016: ``<path>/images/<split>/*.jpg`` +
                  ``<path>/annotations/<split>/*.png`` (defaults ``training`` /
                  ``validation``; pixel value = class, 0 = other). Task: ``semseg``.
+``hf``           Hugging Face ``datasets``: a ``save_to_disk`` folder (a ``DatasetDict``
+                 with the splits) or parquet files (``<path>/<split>*.parquet`` or the Hub's
+                 ``<path>/data/<split>-*.parquet``); the image and label columns are the
+                 first ``Image`` and ``ClassLabel`` features (or ``image_column`` /
+                 ``label_column``); defaults ``train`` / ``test``. Task: ``sinclass``.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-REAL_KINDS = ("imagefolder", "coco", "ade20k")
+REAL_KINDS = ("imagefolder", "coco", "ade20k", "hf")
 DEFAULT_SPLITS = {"imagefolder": ("train", "val"), "coco": ("train2017", "val2017"),
-                  "ade20k": ("training", "validation")}
-TASKS_OF = {"imagefolder": ("sinclass",), "coco": ("objdet", "semseg"), "ade20k": ("semseg",)}
+                  "ade20k": ("training", "validation"), "hf": ("train", "test")}
+TASKS_OF = {"imagefolder": ("sinclass",), "coco": ("objdet", "semseg"), "ade20k": ("semseg",),
+            "hf": ("sinclass",)}
 
 
 class RealDataSpec(BaseModel):
@@ -40,6 +46,8 @@ class RealDataSpec(BaseModel):
     split: str | None = None
     test_split: str | None = None
     name: str | None = None
+    image_column: str | None = None
+    label_column: str | None = None
 
     @property
     def splits(self) -> tuple[str, str]:
@@ -84,7 +92,8 @@ def _dataset(v: Any) -> str | RealDataSpec:
             e = exc.errors()[0]
             where = ".".join(str(x) for x in e["loc"])
             raise ValueError(f"{where}: {e['msg']} (real data: {{kind: "
-                             f"{' | '.join(REAL_KINDS)}, path, split, test_split, name}})") \
+                             f"{' | '.join(REAL_KINDS)}, path, split, test_split, name, "
+                             "image_column, label_column}})") \
                 from None
     if isinstance(v, str) and v in REAL_DATASETS:
         return v
