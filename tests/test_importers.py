@@ -191,6 +191,31 @@ def test_unity_solo_round_trip_with_exr_depth_and_normals(rendered, tmp_path):
         open_source(out)
 
 
+def test_coco_writer_output_and_our_own_export_read_back(rendered, tmp_path):
+    from syn2real.data.export import export_data
+
+    ds, _ = rendered
+    out = tmp_path / "coco_data"
+    export_data(ds, out, "coco", range(N))
+    assert detect_layout(out) == "coco"  # syn2real's own export reads back
+    (out / "annotations.json").rename(out / "coco_annotations.json")  # BlenderProc's name
+    imp = open_source(tmp_path)  # [coco_data/]coco_annotations.json
+    assert imp.format == "coco" and len(imp) == N and imp.has_normals is False
+    names = list(ds.class_names)
+    for i in range(N):
+        a, b = ds[i], imp[i]
+        np.testing.assert_array_equal(b["rgb"], a["rgb"])
+        np.testing.assert_array_equal(_compact(b["instance"]),
+                                      _compact(np.maximum(a["instance"], 0)))
+        back = np.array([0] + [names.index(c) + 1 for c in imp.class_names])
+        np.testing.assert_array_equal(back[b["semantic"]], a["semantic"])
+    raw = json.loads((out / "coco_annotations.json").read_text())
+    raw["annotations"][0]["image_id"] = 4242
+    (out / "coco_annotations.json").write_text(json.dumps(raw))
+    with pytest.raises(ImportError_, match="points to image_id 4242"):
+        open_source(tmp_path)
+
+
 def test_unknown_layout_names_what_is_supported(tmp_path):
     (tmp_path / "x.txt").write_text("hello")
     with pytest.raises(UnknownLayout) as e:

@@ -25,7 +25,7 @@ REAL_DATASETS = ("mnist", "fashion-mnist", "digits")
 
 #: layouts of pre-training data (``syn2real.data.open_source``)
 DATA_FORMATS = ("syn2real", "blenderproc", "replicator", "cg-transfer", "bop", "kubric",
-                "solo")
+                "solo", "coco")
 
 DataFormat = Literal[DATA_FORMATS]  # type: ignore[valid-type]
 PretrainTask = Literal[PRETRAIN_TASKS]  # type: ignore[valid-type]

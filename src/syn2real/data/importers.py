@@ -28,6 +28,7 @@ conversions named here (and tested on fixtures written exactly as the writers wr
 ``bop`` — the BOP format (:class:`BopSource`): RGB, visible masks, depth; no normals.
 ``kubric`` — Kubric's per-frame files and ``metadata.json`` (:class:`KubricSource`).
 ``solo`` — Unity Perception's SOLO datasets (:class:`SoloSource`).
+``coco`` — BlenderProc's COCO writer or any COCO export (:class:`CocoSource`): masks only.
 ``cg-transfer`` — the paper's renderer (``rendering/renderer/render.py`` of
     pfnet-research/cg-transfer): ``<out>/<idx>/`` with the image named in
     ``annotations.json`` (COCO with one image; masks as RLE or polygons, read with
@@ -355,6 +356,104 @@ class ReplicatorSource(_FrameSource):
         return _hash_files(self.root, files, [p for p in files if p.suffix == ".json"])
 
 
+def paint_coco(anns: list[dict], h: int, w: int, cat_index: dict[int, int], where: Path
+               ) -> tuple[Array, Array]:
+    """Instance (1..k in annotation order) and class (index + 1) masks of one image's COCO
+    annotations (RLE, uncompressed RLE or polygons, through pycocotools)."""
+    from pycocotools import mask as mask_utils
+
+    inst = np.zeros((h, w), np.int16)
+    sem = np.zeros((h, w), np.int16)
+    for j, a in enumerate(anns, start=1):
+        c = int(a["category_id"])
+        if c not in cat_index:
+            raise ImportError_(f"{where}: annotation {a.get('id', j)} has category_id {c}, "
+                               "absent from the categories. Fix: add it to categories or "
+                               "drop the annotation")
+        seg = a.get("segmentation")
+        if seg is None:
+            raise ImportError_(f"{where}: annotation {a.get('id', j)} has no segmentation. "
+                               "Fix: write masks (BlenderProc: enable_segmentation_output)")
+        if isinstance(seg, list):  # polygons
+            rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+        elif isinstance(seg.get("counts"), list):  # uncompressed RLE
+            rle = mask_utils.frPyObjects(seg, h, w)
+        else:
+            rle = seg
+        m = mask_utils.decode(rle).astype(bool)
+        if m.shape != (h, w):
+            raise ImportError_(f"{where}: annotation {a.get('id', j)} has a {m.shape} mask "
+                               f"for a {h}x{w} image. Fix: re-write the annotation")
+        inst[m] = j
+        sem[m] = cat_index[c] + 1
+    return inst, sem
+
+
+# --------------------------------------------------------------------------- COCO writer
+def _coco_file(root: Path) -> Path | None:
+    for p in (root / "coco_annotations.json", root / "coco_data" / "coco_annotations.json",
+              root / "annotations.json"):  # the last: syn2real export-data --format coco
+        if p.is_file():
+            return p
+    return None
+
+
+class CocoSource(_FrameSource):
+    """A COCO instances file with its images as a pre-training source: BlenderProc's COCO
+    writer (``bproc.writer.write_coco_annotations``: ``[coco_data/]coco_annotations.json``
+    beside ``images/``; RLE or polygon masks) or any generator that exports COCO. No normals
+    or depth; every image is its own scene unless the file groups them (``scene_id`` per
+    image, as some writers add)."""
+
+    format = "coco"
+    has_normals = False
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(Path(root))
+        p = _coco_file(self.root)
+        if p is None:
+            raise ImportError_(f"{self.root}: no coco_annotations.json. Fix: point at the COCO "
+                               "writer's output folder")
+        self.ann_path = p
+        raw = _json(p)
+        cats = raw.get("categories", [])
+        self.categories = sorted(int(c["id"]) for c in cats)
+        names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
+        self.class_names = [names[c] for c in self.categories]
+        self._cat_index = {c: i for i, c in enumerate(self.categories)}
+        self.frames = sorted(raw.get("images", []), key=lambda im: im["id"])
+        if not self.frames:
+            raise ImportError_(f"{p}: no images (an empty file). Fix: re-run the writer")
+        ids = {im["id"] for im in self.frames}
+        self._anns: dict[int, list[dict]] = {}
+        for a in raw.get("annotations", []):
+            if a.get("image_id") not in ids:
+                raise ImportError_(f"{p}: annotation {a.get('id')} points to image_id "
+                                   f"{a.get('image_id')}, which is not in images. Fix: drop "
+                                   "the annotation or add the image")
+            self._anns.setdefault(a["image_id"], []).append(a)
+
+    def __getitem__(self, i: int) -> Sample:
+        im = self.frames[self._index(i)]
+        rgb_p = self.ann_path.parent / im["file_name"]
+        rgb = _png(rgb_p)
+        rgb = np.repeat(rgb[..., None], 3, -1) if rgb.ndim == 2 else rgb[..., :3]
+        h, w = rgb.shape[:2]
+        inst, sem = paint_coco(self._anns.get(im["id"], []), h, w, self._cat_index,
+                               self.ann_path)
+        return self._check({"rgb": rgb.astype(np.uint8), "instance": inst, "semantic": sem,
+                            "normal": np.zeros((h, w, 3), np.float16),
+                            "depth": np.full((h, w), np.nan, np.float16)}, rgb_p)
+
+    def scene_id(self, i: int) -> str:
+        im = self.frames[self._index(i)]
+        return str(im.get("scene_id", im["id"]))
+
+    def content_hash(self) -> str:
+        files = sorted(self.ann_path.parent / im["file_name"] for im in self.frames)
+        return _hash_files(self.root, files, [self.ann_path])
+
+
 # --------------------------------------------------------------------------- cg-transfer
 def _cg_dirs(root: Path) -> list[Path]:
     return sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
@@ -387,8 +486,6 @@ class CgTransferSource(_FrameSource):
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
 
     def __getitem__(self, i: int) -> Sample:
-        from pycocotools import mask as mask_utils
-
         d = self.frames[self._index(i)]
         ann_p = d / "annotations.json"
         ann = _json(ann_p)
@@ -399,27 +496,7 @@ class CgTransferSource(_FrameSource):
         img = imgs[0]
         rgb = _png(d / img["file_name"])[..., :3].astype(np.uint8)
         h, w = rgb.shape[:2]
-        inst = np.zeros((h, w), np.int16)
-        sem = np.zeros((h, w), np.int16)
-        for j, a in enumerate(ann.get("annotations", []), start=1):
-            c = int(a["category_id"])
-            if c not in self._cat_index:
-                raise ImportError_(f"{ann_p}: annotation {a.get('id', j)} has category_id {c}, "
-                                   "absent from the categories. Fix: add it to categories "
-                                   "or drop the annotation")
-            seg = a["segmentation"]
-            if isinstance(seg, list):  # polygons
-                rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
-            elif isinstance(seg.get("counts"), list):  # uncompressed RLE
-                rle = mask_utils.frPyObjects(seg, h, w)
-            else:
-                rle = seg
-            m = mask_utils.decode(rle).astype(bool)
-            if m.shape != (h, w):
-                raise ImportError_(f"{ann_p}: annotation {a.get('id', j)} has a {m.shape} "
-                                   f"mask for a {h}x{w} image. Fix: re-write the annotation")
-            inst[m] = j
-            sem[m] = self._cat_index[c] + 1
+        inst, sem = paint_coco(ann.get("annotations", []), h, w, self._cat_index, ann_p)
         n_p = d / "normal.npy"
         if n_p.exists():
             normal, hit = _unit(2.0 * np.load(n_p).astype(np.float32)[..., :3] - 1.0)
@@ -829,5 +906,9 @@ register_layout("kubric", _is_kubric, lambda p, **kw: KubricSource(p, **kw),
 register_layout("solo", _is_solo, lambda p, **kw: SoloSource(p, **kw),
                 "sequence.<k>/step<j>.frame_data.json + its PNG / EXR files (Unity "
                 "Perception SOLO)")
+register_layout("coco", lambda p: _coco_file(p) is not None,
+                lambda p, **kw: CocoSource(p, **kw),
+                "[coco_data/]coco_annotations.json + images/ (BlenderProc's COCO writer, any "
+                "COCO export)")
 register_layout("cg-transfer", _is_cg_transfer, lambda p, **kw: CgTransferSource(p, **kw),
                 "<idx>/{<image>.png, annotations.json, normal.npy} (the paper's renderer)")
