@@ -88,6 +88,9 @@ def finetune(
     data_seed: int = typer.Option(0, help="Seed of the real subset (keep it fixed to "
                                   "compare backbones on the same images)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    bf16: bool = typer.Option(False, help="bf16 autocast."),
+    fp16: bool = typer.Option(False, help="fp16 autocast with a gradient scaler (CUDA)."),
+    data_workers: int = typer.Option(0, help="DataLoader worker processes (GPU: 4-8)."),
     threads: int | None = typer.Option(None, help="torch threads."),
     data_path: str | None = typer.Option(None, help="Folder of the fashion-mnist files."),
     allow_partial: bool = typer.Option(False, help="Accept a partial checkpoint (the best "
@@ -105,7 +108,8 @@ def finetune(
                   arch=model, stem=stem, iters=iters, batch=batch, lr=lr, size=size,
                   reg_lambda=reg_lambda, seed=seed, device=device, threads=threads,
                   data_path=data_path, out=out_dir, data_seed=data_seed,
-                  allow_partial=allow_partial, on_step=tick)
+                  allow_partial=allow_partial, on_step=tick, bf16=bf16, fp16=fp16,
+                  data_workers=data_workers)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))

@@ -46,7 +46,7 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: Any = "mnist",
              threads: int | None = None, val_every: int = 0,
              data_path: str | None = None, out: str | Path | None = None,
              data_seed: int = 0, allow_partial: bool = False,
-             on_step: Any = None) -> dict[str, Any]:
+             on_step: Any = None, fp16: bool = False, data_workers: int = 0) -> dict[str, Any]:
     """Fine-tune all parameters on real data; ``backbone=None`` is the from-scratch baseline.
 
     Takes a :class:`~syn2real.jobspecs.FinetuneJob` (``finetune(job)``) or its fields as
@@ -73,7 +73,7 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: Any = "mnist",
             data_seed=data_seed, evals=max(1, iters // val_every) if val_every else 4,
             bf16=bf16, channels_last=channels_last, data_path=data_path,
             out=None if out is None else str(out), device=device,
-            allow_partial=allow_partial)
+            allow_partial=allow_partial, fp16=fp16, data_workers=data_workers)
     return run_finetune(job, threads, on_step=on_step)
 
 
