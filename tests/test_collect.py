@@ -5,6 +5,7 @@ written by the real writer (torch.utils.tensorboard)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -210,6 +211,9 @@ def test_mlflow_both_ways_against_a_real_sqlite_store(tmp_path, monkeypatch):
     again = CliRunner().invoke(app, ["run", str(cfg), "--out", str(run), "--no-report"])
     assert again.exit_code == 0
     assert len(client.search_runs([exp.experiment_id])) == len(runs)  # nothing logged twice
+    # artefacts beside the store, not in the folder the run was started from
+    assert list((tmp_path / "mlartifacts").rglob("row.json"))
+    assert not Path("mlruns").exists()
     # ... and back: fit the experiment's runs
     out = tmp_path / "fit.json"
     fit = CliRunner().invoke(app, ["fit", "mlflow:tracked", "--tracking-uri", uri,

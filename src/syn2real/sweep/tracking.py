@@ -82,6 +82,15 @@ def trackers_of(plan: Any) -> list[Any]:
     return out
 
 
+def _artifact_root(uri: str) -> str | None:
+    """Artefacts of a new experiment in a SQLite store go beside the database
+    (``<db folder>/mlartifacts``), not into ``./mlruns`` of whatever folder the run started in;
+    servers keep their own artefact root (``None``)."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
 class MlflowTracker:
     """Logs finished jobs to an MLflow tracking store."""
 
@@ -97,7 +106,8 @@ class MlflowTracker:
         try:
             exp = self.client.get_experiment_by_name(experiment)
             self.experiment_id = (exp.experiment_id if exp is not None
-                                  else self.client.create_experiment(experiment))
+                                  else self.client.create_experiment(
+                                      experiment, artifact_location=_artifact_root(uri)))
             self._logged = {r.data.tags.get("syn2real.key") for r in self.client.search_runs(
                 [self.experiment_id], max_results=50_000)}
         except Exception as exc:  # an unreachable server, a bad URI
