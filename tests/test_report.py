@@ -32,6 +32,24 @@ def test_report_writes_page_and_figures(report_dir):
     assert page.count("data:image/png;base64,") == 5
     assert "preset=lv2" in page and "class='floor'>floor<" in page and "P(reach)" in page
     assert "Extrapolation back-test" in page
+    # the page says first, one sentence per curve, what to do
+    todo = page.index("What to do (target error 0.28)")
+    assert todo < page.index("<h2>Fits</h2>") and todo < page.index("Advisor (target")
+    assert "change the rendering (or the model)" in page
+
+
+def test_todo_sentence_per_scenario():
+    from syn2real.advise import advise
+    from syn2real.report.html import todo_sentence
+
+    n = 1000 * 2.0 ** np.arange(7)
+    err = 0.5 * n ** -0.3 + 0.05
+    assert todo_sentence(advise((n, err), 0.2), 0.2).startswith("error 0.2 is already")
+    low = advise((n, err), float(err[-1]) * 0.97, budget=1e12)
+    assert todo_sentence(low, 0.1).startswith(("render more", "not settled"))
+    floor = advise((n, 0 * n + 0.3 + 1e-3 * np.sin(n)), 0.1)
+    assert todo_sentence(floor, 0.1).startswith(("change the rendering", "not within",
+                                                 "not settled"))
 
 
 def test_report_has_full_law_section_when_s_is_known(tmp_path):

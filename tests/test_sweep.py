@@ -195,6 +195,7 @@ def test_run_local_end_to_end_then_rerun_skips_everything(finished_run):
     page = (run / "report" / "index.html").read_text()
     assert "Data complexity" in page and (run / "report" / "fig6_complexity.png").exists()
     assert "transfer at n = 60" in res.output
+    assert "What to do (target error 0.5):" in res.output  # first, one line per curve
     for j in plan.by_kind("pretrain"):  # every checkpoint loads
         import torch
 

@@ -290,6 +290,8 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
              f"curves). Law L(n) = D·n<sup>−α</sup> + C fitted by bounded least squares "
              f"({e(loss)} loss), global optimum by profiling α; {pct}% profile-likelihood "
              "intervals.</p>"]
+    if target is not None and fits:
+        parts.append(_todo_html(fits, target))
     if shared is not None:
         parts.append(f"<p>Shared D by the paper's iterated-median procedure (App. D): "
                      f"<b>D = {shared.D:.4f}</b> (median α {shared.alpha:.3f}); "
@@ -340,6 +342,35 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
                      f"<figcaption>{cap}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def todo_sentence(a: Any, target: float) -> str:
+    """What to do, in one sentence, from one curve's advice."""
+    p = f"P(reach) {a.p_reach:.0%}"
+    if a.scenario == "reached":
+        return f"error {target:g} is already reached: nothing to render."
+    if a.scenario == "reachable":
+        return (f"render more: about n = {fmt_n(a.n_star)} synthetic images reach error "
+                f"{target:g} ({p}).")
+    if a.scenario == "floor":
+        return (f"change the rendering (or the model): more images of this kind will not reach "
+                f"error {target:g} ({p}).")
+    if a.scenario == "infeasible":
+        return f"not within the budget at this rate: change the rendering to raise it ({p})."
+    nxt = (f"run n = {fmt_n(a.next_run.n)} next, it decides with {a.next_run.p_decide:.0%} "
+           "probability" if a.next_run is not None else "measure more sizes")
+    return f"not settled yet ({p}): {nxt}."
+
+
+def _todo_html(fits: Sequence[CurveFit], target: float) -> str:
+    e = html.escape
+    rows = [f"<h2>What to do (target error {target:g})</h2><ul class='todo'>"]
+    for f in fits:
+        a = f.extra["advice"]
+        rows.append(f"<li><b>{e(f.label)}</b>: <span class='{a.scenario}'>"
+                    f"{e(todo_sentence(a, target))}</span></li>")
+    rows.append("</ul>")
+    return "\n".join(rows)
 
 
 def _advice_html(fits: Sequence[CurveFit], target: float, pct: int) -> str:
