@@ -5,7 +5,14 @@ batch, optimiser and number of iterations. Baseline (named ``bare_loop``): a pla
 ``for x, y in loader: loss.backward(); opt.step()`` loop measured in the same run.
 Targets of the issue: ours >= 0.9 x bare, loader alone >= 5 x the training rate.
 
-Usage: python benchmarks/bench_train.py [--iters 12] [--batch 32] [--size 32]
+How close training runs to the machine (issue 17, item 4): the fp32 GEMM rate of this machine
+(``torch.mm`` of 2048 x 2048, the same threads) is the peak; the FLOPs of one training step
+(forward + backward, counted by ``torch.utils.flop_counter``) times the measured steps per
+second give the achieved rate; ``fraction_of_gemm_peak`` at 32 and 64 px for ResNet-18 with
+the small (3x3/1) and imagenet (7x7/2) stems, in the default and the channels_last memory
+format (``--compile`` adds ``torch.compile``). Issue 17's target: >= 0.3.
+
+Usage: python benchmarks/bench_train.py [--iters 12] [--batch 32] [--size 32] [--compile]
 Run it alone: a second busy process on 2 cores halves every figure.
 """
 
@@ -31,6 +38,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=12)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--compile", action="store_true", help="also measure torch.compile")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-train-"))
     try:
@@ -88,6 +96,62 @@ def main() -> None:
     print(f"syn2real train:    {ours_rate:9.1f} img/s")
     print(f"ratio_vs_bare: {ours_rate / bare_rate:.2f}")
     print(f"loader_vs_train: {loader_rate / ours_rate:.1f}")
+    peak = gemm_rate()
+    print(f"\nfp32 GEMM (2048^3, {torch.get_num_threads()} threads): {peak / 1e9:.1f} GFLOP/s")
+    best: dict[int, float] = {}
+    for size in (32, 64):
+        for stem in ("small", "imagenet"):
+            for fmt in ("default", "channels_last") + (("compile",) if args.compile else ()):
+                flops, rate = step_rate(size, stem, args.batch, fmt, max(4, args.iters // 2))
+                frac = flops * rate / peak
+                best[size] = max(best.get(size, 0.0), frac)
+                print(f"  {size:3d} px, stem {stem:8s} {fmt:13s}: {rate * args.batch:7.1f} img/s, "
+                      f"{flops / 1e9:6.2f} GFLOP/step -> {frac:.2f} of the GEMM peak")
+    print(f"fraction_of_gemm_peak_32: {best[32]:.2f} fraction_of_gemm_peak_64: {best[64]:.2f}")
+
+
+def gemm_rate(n: int = 2048, reps: int = 8) -> float:
+    """fp32 FLOP/s of a large matrix product on this machine (the peak training can reach)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b)
+    return 2 * n**3 * reps / (time.perf_counter() - t0)
+
+
+def step_rate(size: int, stem: str, batch: int, fmt: str, steps: int) -> tuple[float, float]:
+    """(FLOPs of one training step, steps per second) of ResNet-18 mulclass on random data."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from syn2real.tasks.task import get_task
+
+    task = get_task("mulclass")
+    torch.manual_seed(0)
+    model = task.build("resnet18", 56, stem, size)
+    x = torch.randn(batch, 3, size, size)
+    y = (torch.rand(batch, 56) > 0.8).float()
+    with FlopCounterMode(display=False) as fc:
+        task.loss(model, x, y).backward()
+    flops = float(fc.get_total_flops())
+    if fmt == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    run = torch.compile(model) if fmt == "compile" else model
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step() -> None:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(run(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(2):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return flops, steps / (time.perf_counter() - t0)
 
 
 if __name__ == "__main__":
