@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")  # before rendering (see render.gl)
 
 from syn2real.cli.app import app  # noqa: E402
 from syn2real.data import ShardDataset  # noqa: E402
-from syn2real.data.export import _coco, export_data  # noqa: E402
+from syn2real.data.export import coco_dict, export_data, read_notes  # noqa: E402
 from syn2real.data.real import nested_prefix  # noqa: E402
 from syn2real.data.realspec import RealDataSpec  # noqa: E402
 from syn2real.errors import UserError  # noqa: E402
@@ -46,7 +46,7 @@ def real(tmp_path_factory):
             p.rename(coco / split / p.name)
         (coco / "annotations").mkdir(exist_ok=True)
         (coco / "annotations" / f"instances_{split}.json").write_text(
-            json.dumps(_coco(ds, list(idx), ".")))
+            json.dumps(coco_dict(ds, read_notes(ds, idx), list(idx), ".")))
     return tmp, ds
 
 

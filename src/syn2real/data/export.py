@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,18 +69,6 @@ def _png(path: Path, a: Array) -> None:
     Image.fromarray(np.ascontiguousarray(a)).save(path, optimize=False, compress_level=1)
 
 
-def _objects(sample: dict[str, Array]) -> list[tuple[int, Array]]:
-    """(class index, mask) of every object of a sample."""
-    inst, sem = np.asarray(sample["instance"]), np.asarray(sample["semantic"])
-    out = []
-    for j in np.unique(inst[inst >= 1]):
-        m = inst == j
-        c = int(np.bincount(sem[m]).argmax())
-        if c > 0:
-            out.append((c - 1, m))
-    return out
-
-
 def _box(m: Array) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(m)
     return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min()
@@ -90,41 +79,79 @@ def _name(i: int) -> str:
     return f"{i:07d}.png"
 
 
-def _coco(source: Any, idx: Sequence[int], image_dir: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ImageNotes:
+    """What every export format needs of one image, read from the source once: its size and,
+    per object, the class, box ``(x, y, w, h)``, area and COCO RLE mask."""
+
+    width: int
+    height: int
+    objects: list[tuple[int, tuple[int, int, int, int], int, dict]]
+
+    @property
+    def dominant(self) -> int | None:
+        """The class covering most pixels (single-label export), None without objects."""
+        if not self.objects:
+            return None
+        area = np.bincount([c for c, *_ in self.objects],
+                           weights=[a for _, _, a, _ in self.objects])
+        return int(area.argmax())
+
+
+def read_notes(source: Any, idx: Sequence[int],
+               on_image: Callable[[int, Array, ImageNotes], None] | None = None
+               ) -> dict[int, ImageNotes]:
+    """One pass over the images ``idx``: their notes; ``on_image(i, rgb, notes)`` is called
+    for each (to write its file while the sample is in memory)."""
     from pycocotools import mask as mask_utils
 
-    images, anns = [], []
+    notes = {}
     for i in idx:
         s = source[int(i)]
-        h, w = s["rgb"].shape[:2]
-        images.append({"id": int(i) + 1, "file_name": f"{image_dir}/{_name(int(i))}",
-                       "width": int(w), "height": int(h)})
-        for c, m in _objects(s):
+        inst, sem = np.asarray(s["instance"]), np.asarray(s["semantic"])
+        objs = []
+        for j in np.unique(inst[inst >= 1]):
+            m = inst == j
+            c = int(np.bincount(sem[m]).argmax())
+            if c == 0:
+                continue
             rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
             rle["counts"] = rle["counts"].decode("ascii")
+            objs.append((c - 1, _box(m), int(m.sum()), rle))
+        h, w = s["rgb"].shape[:2]
+        notes[int(i)] = ImageNotes(int(w), int(h), objs)
+        if on_image is not None:
+            on_image(int(i), s["rgb"], notes[int(i)])
+    return notes
+
+
+def _png_once(path: Path, rgb: Array) -> None:
+    """Write an image unless it is there (a rerun completes an interrupted export)."""
+    if not path.exists():
+        _png(path, rgb)
+
+
+def coco_dict(source: Any, notes: dict[int, ImageNotes], idx: Sequence[int], image_dir: str
+              ) -> dict[str, Any]:
+    """The COCO instances dict of the images ``idx`` (ids ``i + 1``; categories 1..K)."""
+    images, anns = [], []
+    for i in idx:
+        nt = notes[int(i)]
+        images.append({"id": int(i) + 1, "file_name": f"{image_dir}/{_name(int(i))}",
+                       "width": nt.width, "height": nt.height})
+        for c, box, area, rle in nt.objects:
             anns.append({"id": len(anns) + 1, "image_id": int(i) + 1, "category_id": c + 1,
-                         "bbox": list(_box(m)), "area": int(m.sum()), "iscrowd": 0,
-                         "segmentation": rle})
+                         "bbox": list(box), "area": area, "iscrowd": 0, "segmentation": rle})
     return {"info": {"description": f"exported by syn2real from {source.root} "
                                     f"({source.format}, {source.content_hash()})"},
             "images": images, "annotations": anns,
             "categories": [{"id": c + 1, "name": n} for c, n in enumerate(source.class_names)]}
 
 
-def _yolo_label(sample: dict[str, Array]) -> str:
-    h, w = sample["rgb"].shape[:2]
-    lines = []
-    for c, m in _objects(sample):
-        x, y, bw, bh = _box(m)
-        lines.append(f"{c} {(x + bw / 2) / w:.6f} {(y + bh / 2) / h:.6f} {bw / w:.6f} "
-                     f"{bh / h:.6f}")
+def _yolo_label(nt: ImageNotes) -> str:
+    lines = [f"{c} {(x + bw / 2) / nt.width:.6f} {(y + bh / 2) / nt.height:.6f} "
+             f"{bw / nt.width:.6f} {bh / nt.height:.6f}" for c, (x, y, bw, bh), _, _ in nt.objects]
     return "\n".join(lines) + ("\n" if lines else "")
-
-
-def _dominant(sample: dict[str, Array]) -> int | None:
-    sem = np.asarray(sample["semantic"])
-    counts = np.bincount(sem[sem > 0].ravel())
-    return int(counts.argmax()) - 1 if counts.size else None
 
 
 def _yaml(path: Path, fields: dict[str, Any]) -> None:
@@ -133,13 +160,26 @@ def _yaml(path: Path, fields: dict[str, Any]) -> None:
     atomic_write(path, yaml.safe_dump(fields, sort_keys=False))
 
 
-def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] | None = None
-                ) -> dict[str, Any]:
+def _class_folders(source: Any, folder: Path) -> None:
+    """A folder per class (also an empty one: labels agree across subsets)."""
+    for name in source.class_names:
+        (folder / _safe(name)).mkdir(parents=True, exist_ok=True)
+
+
+def _class_path(source: Any, folder: Path, i: int, nt: ImageNotes) -> Path | None:
+    """``folder/<class>/<i>.png`` of an image, None for one without any object."""
+    c = nt.dominant
+    return None if c is None else folder / _safe(source.class_names[c]) / _name(i)
+
+
+def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] | None = None,
+                notes: dict[int, ImageNotes] | None = None) -> dict[str, Any]:
     """Write ``source`` (or the images ``indices``) as real files in ``fmt``.
 
     Returns a summary (images written, files, format). Images already exported with the same
     name are kept (a rerun completes an interrupted export); annotation files are written
-    atomically last, so a half-finished export is never a loadable one.
+    atomically last, so a half-finished export is never a loadable one. Each image is read
+    from the source once (``notes``: those of an earlier :func:`read_notes`, filled in here).
     """
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -148,36 +188,34 @@ def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] |
     if not idx:
         raise UserError(f"{source.root}: nothing to export (0 images)")
     out.mkdir(parents=True, exist_ok=True)
+    notes = {} if notes is None else notes
     with full_disk_reported(out):
         if fmt == "imagefolder":
-            skipped = 0
-            for name in source.class_names:
-                (out / _safe(name)).mkdir(exist_ok=True)
-            for i in idx:
-                s = source[i]
-                c = _dominant(s)
-                if c is None:  # an image without any object has no class
-                    skipped += 1
-                    continue
-                p = out / _safe(source.class_names[c]) / _name(i)
-                if not p.exists():
-                    _png(p, s["rgb"])
+            _class_folders(source, out)
+
+            def into_class(i: int, rgb: Array, nt: ImageNotes) -> None:
+                p = _class_path(source, out, i, nt)
+                if p is not None:  # an image without any object has no class
+                    _png_once(p, rgb)
+
+            notes.update(read_notes(source, idx, into_class))
+            skipped = sum(notes[i].dominant is None for i in idx)
             return {"format": fmt, "images": len(idx) - skipped, "skipped_no_object": skipped,
                     "path": str(out)}
         images = out / "images"
         images.mkdir(exist_ok=True)
-        for i in idx:
-            p = images / _name(i)
-            if not p.exists():
-                _png(p, source[i]["rgb"])
+        todo = [i for i in idx if i not in notes or not (images / _name(i)).exists()]
+        notes.update(read_notes(source, todo,
+                                lambda i, rgb, _: _png_once(images / _name(i), rgb)))
         if fmt == "coco":
             atomic_write(out / "annotations.json",
-                         json.dumps(_coco(source, idx, "images"), separators=(",", ":")))
+                         json.dumps(coco_dict(source, notes, idx, "images"),
+                                    separators=(",", ":")))
         else:
             labels = out / "labels"
             labels.mkdir(exist_ok=True)
             for i in idx:
-                atomic_write(labels / f"{i:07d}.txt", _yolo_label(source[i]))
+                atomic_write(labels / f"{i:07d}.txt", _yolo_label(notes[i]))
             _yaml(out / "data.yaml", {"path": str(out.resolve()), "train": "images",
                                       "val": "images",
                                       "names": dict(enumerate(source.class_names))})
@@ -222,16 +260,15 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
     out.mkdir(parents=True, exist_ok=True)
     largest = order[: ns[-1]]
     rows = []
+    notes: dict[int, ImageNotes] = {}  # each image read once, whatever the number of subsets
     with full_disk_reported(out):
         if fmt in ("coco", "yolo"):
-            export_data(source, out, fmt, largest)  # images (and labels) once
+            export_data(source, out, fmt, largest, notes=notes)  # images (and labels) once
         elif fmt == "imagefolder":
             images = out / "images"
             images.mkdir(exist_ok=True)
-            for i in largest:
-                p = images / _name(int(i))
-                if not p.exists():
-                    _png(p, source[int(i)]["rgb"])
+            notes = read_notes(source, largest,
+                               lambda i, rgb, _: _png_once(images / _name(i), rgb))
         for n in ns:
             idx = order[:n]
             if fmt == "list":
@@ -239,7 +276,7 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
                 atomic_write(path, "\n".join(str(int(i)) for i in idx) + "\n")
             elif fmt == "coco":
                 path = out / f"annotations_n{n}.json"
-                atomic_write(path, json.dumps(_coco(source, idx, "images"),
+                atomic_write(path, json.dumps(coco_dict(source, notes, idx, "images"),
                                               separators=(",", ":")))
             elif fmt == "yolo":
                 lst = out / f"train_n{n}.txt"
@@ -250,18 +287,11 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
                              "val": lst.name, "names": dict(enumerate(source.class_names))})
             else:
                 path = out / f"n_{n}"
+                _class_folders(source, path)
                 for i in idx:
-                    s = source[int(i)]
-                    c = _dominant(s)
-                    if c is None:
-                        continue
-                    d = path / _safe(source.class_names[c])
-                    d.mkdir(parents=True, exist_ok=True)
-                    link = d / _name(int(i))
-                    if not link.is_symlink():
+                    link = _class_path(source, path, int(i), notes[int(i)])
+                    if link is not None and not link.is_symlink():
                         link.symlink_to(Path("..", "..", "images", _name(int(i))))
-                for name in source.class_names:  # ImageFolder wants every class folder
-                    (path / _safe(name)).mkdir(parents=True, exist_ok=True)
             rows.append({"n": n, "subset": str(path),
                          "scenes": len({source.scene_id(int(i)) for i in idx})})
         _csv(out / "subsets.csv", rows, ["n", "subset", "scenes"])

@@ -144,6 +144,29 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         return job.key
 
     backbones: list[tuple[str | None, dict[str, Any]]] = []
+
+    def pretrain_grid(name: str, data: str, deps: list[str], digest: str, image_size: int,
+                      **data_fields: Any) -> None:
+        """Every (task, model, seed, n) pre-training of one setting's data."""
+        how = f" ({data_fields['data_format']})" if "data_format" in data_fields else ""
+        for task in pc.tasks:
+            for model in pc.models:
+                for seed in cfg.seeds:
+                    for n in pc.n:
+                        pspec = PretrainJob(
+                            data=data, **data_fields, n=n, task=task, model=model, seed=seed,
+                            iters=pc.iters, batch=pc.batch, lr=pc.lr, stem=pc.stem,
+                            val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
+                            channels_last=pc.channels_last, out="",
+                            data_workers=cfg.executor.data_workers)
+                        pkey = add("pretrain", pspec, deps,
+                                   f"pretrain {name}{how} {task} {model} n={n} seed={seed}",
+                                   out_in=run_dir / "pretrain", setting=name,
+                                   spec_hash=digest, image_size=image_size)
+                        backbones.append((pkey, {"setting": name, "ptask": task,
+                                                 "model": model, "n": n, "stem": pc.stem,
+                                                 "pseed": seed, "pscale": pscale}))
+
     pscale = _k(max(pc.n))  # the pool of pre-training images (cg-transfer's pscale)
     if cfg.scratch:
         for model in pc.models:
@@ -159,23 +182,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                                        storage=cfg.render.storage),
                    [], f"render {name} ({n_images} images)", setting=name,
                    spec_hash=spec.spec_hash())
-        for task in pc.tasks:
-            for model in pc.models:
-                for seed in cfg.seeds:
-                    for n in pc.n:
-                        pspec = PretrainJob(
-                            data=str(data_dir), n=n, task=task, model=model, seed=seed,
-                            iters=pc.iters, batch=pc.batch, lr=pc.lr, stem=pc.stem,
-                            val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
-                            channels_last=pc.channels_last, out="",
-                            data_workers=cfg.executor.data_workers)
-                        pkey = add("pretrain", pspec, [rkey],
-                                   f"pretrain {name} {task} {model} n={n} seed={seed}",
-                                   out_in=run_dir / "pretrain", setting=name,
-                                   spec_hash=spec.spec_hash(), image_size=spec.size)
-                        backbones.append((pkey, {"setting": name, "ptask": task,
-                                                 "model": model, "n": n, "stem": pc.stem,
-                                                 "pseed": seed, "pscale": pscale}))
+        pretrain_grid(name, str(data_dir), [rkey], spec.spec_hash(), spec.size)
     for name, imp in cfg.render.imported.items():
         from ..data.sources import open_source
 
@@ -186,24 +193,8 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                             f"the largest n plus the validation images need {need:,}. Fix: "
                             "render more, or lower pretrain.n / val_images")
         digest = src.content_hash()
-        for task in pc.tasks:
-            for model in pc.models:
-                for seed in cfg.seeds:
-                    for n in pc.n:
-                        pspec = PretrainJob(
-                            data=str(imp.path), data_format=src.format, data_hash=digest,
-                            n=n, task=task, model=model, seed=seed, iters=pc.iters,
-                            batch=pc.batch, lr=pc.lr, stem=pc.stem,
-                            val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
-                            channels_last=pc.channels_last, out="",
-                            data_workers=cfg.executor.data_workers)
-                        pkey = add("pretrain", pspec, [],
-                                   f"pretrain {name} ({src.format}) {task} {model} n={n} "
-                                   f"seed={seed}", out_in=run_dir / "pretrain", setting=name,
-                                   spec_hash=digest, image_size=src.image_size)
-                        backbones.append((pkey, {"setting": name, "ptask": task,
-                                                 "model": model, "n": n, "stem": pc.stem,
-                                                 "pseed": seed, "pscale": pscale}))
+        pretrain_grid(name, str(imp.path), [], digest, src.image_size,
+                      data_format=src.format, data_hash=digest)
     if cfg.complexity is not None:
         cc = cfg.complexity
 
