@@ -13,20 +13,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from .sources import read_image
 
 Array = np.ndarray
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _rgb(path: Path, size: int) -> Array:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB").resize((size, size)))
-    except OSError as exc:
-        raise UserError(f"{path}: not a readable image ({exc}). Fix: replace or remove it")\
-            from None
+    return read_image(path, fix="replace or remove it", rgb_size=size)
 
 
 def _images_in(folder: Path) -> list[Path]:

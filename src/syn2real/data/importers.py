@@ -48,36 +48,27 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from .sources import Sample, labels_of, register_layout
+from .sources import Sample, labels_of, read_image, register_layout
 
 Array = np.ndarray
 
 
-class ImportError_(UserError):
+class ImportedDataError(UserError):
     """A frame of another generator's output that cannot be read as it is."""
 
 
 def _png(path: Path) -> Array:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im)
-    except FileNotFoundError:
-        raise ImportError_(f"{path}: missing. Fix: the writer did not finish this frame; "
-                           "re-run it or remove the frame's other files") from None
-    except OSError as exc:
-        raise ImportError_(f"{path}: not a readable image ({exc}). Fix: re-write this frame")\
-            from None
+    return read_image(path, fix="re-write this frame (re-run the writer for it)",
+                      error=ImportedDataError)
 
 
 def _json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise ImportError_(f"{path}: missing. Fix: re-run the writer for this frame") from None
+        raise ImportedDataError(f"{path}: missing. Fix: re-run the writer for this frame") from None
     except ValueError as exc:
-        raise ImportError_(f"{path}: not valid JSON ({exc}). Fix: re-write this frame") \
+        raise ImportedDataError(f"{path}: not valid JSON ({exc}). Fix: re-write this frame") \
             from None
 
 
@@ -126,13 +117,13 @@ class _FrameSource:
         if self._size is None:
             self._size = (h, w)
         if (h, w) != self._size:
-            raise ImportError_(f"{where}: image of {h}x{w} px, the first frame has "
-                               f"{self._size[0]}x{self._size[1]}. Fix: render every frame at "
-                               "one resolution (or import the folders separately)")
+            raise ImportedDataError(f"{where}: image of {h}x{w} px, the first frame has "
+                                    f"{self._size[0]}x{self._size[1]}. Fix: render every frame at "
+                                    "one resolution (or import the folders separately)")
         for k in ("instance", "semantic", "depth"):
             if sample[k].shape != (h, w):
-                raise ImportError_(f"{where}: {k} mask of shape {sample[k].shape}, the image "
-                                   f"is {h}x{w}. Fix: re-write this frame")
+                raise ImportedDataError(f"{where}: {k} mask of shape {sample[k].shape}, the image "
+                                        f"is {h}x{w}. Fix: re-write this frame")
         sample["labels"] = labels_of(sample["semantic"], len(self.class_names))
         return sample
 
@@ -165,11 +156,10 @@ class BlenderProcSource(_FrameSource):
         self.frames = sorted(list(self.root.glob("*.hdf5")) + list(self.root.glob("*/*.hdf5")),
                              key=_frame_key)
         if not self.frames:
-            raise ImportError_(f"{self.root}: no .hdf5 frames. Fix: point at BlenderProc's "
-                               "output folder (bproc.writer.write_hdf5)")
-        cats: set[int] = set()
-        for p in self.frames:
-            cats.update(c for c in self._attributes(p).values() if c > 0)
+            raise ImportedDataError(f"{self.root}: no .hdf5 frames. Fix: point at BlenderProc's "
+                                    "output folder (bproc.writer.write_hdf5)")
+        self._attrs = {p: self._attributes(p) for p in self.frames}  # read once, at open
+        cats = {c for a in self._attrs.values() for c in a.values() if c > 0}
         self.categories = sorted(cats)
         self.class_names = [f"category_{c}" for c in self.categories]
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
@@ -178,33 +168,33 @@ class BlenderProcSource(_FrameSource):
         try:
             return self._h5py.File(p, "r")
         except OSError as exc:
-            raise ImportError_(f"{p}: not a readable HDF5 file ({exc}). Fix: re-render this "
-                               "frame") from None
+            raise ImportedDataError(f"{p}: not a readable HDF5 file ({exc}). Fix: re-render this "
+                                    "frame") from None
 
     def _attributes(self, p: Path) -> dict[int, int]:
         """instance idx -> category id of one frame."""
         with self._open(p) as f:
             if "instance_attribute_maps" not in f:
-                raise ImportError_(f"{p}: no instance_attribute_maps. Fix: render with "
-                                   "bproc.renderer.enable_segmentation_output(map_by=["
-                                   "'category_id', 'instance', 'name'])")
+                raise ImportedDataError(f"{p}: no instance_attribute_maps. Fix: render with "
+                                        "bproc.renderer.enable_segmentation_output(map_by=["
+                                        "'category_id', 'instance', 'name'])")
             raw = np.array(f["instance_attribute_maps"]).tobytes().decode("utf-8")
         try:
             items = json.loads(raw)
             return {int(d["idx"]): int(d["category_id"]) for d in items}
         except (ValueError, KeyError, TypeError) as exc:
-            raise ImportError_(f"{p}: instance_attribute_maps is not BlenderProc's JSON list "
-                               f"of {{idx, category_id}} ({exc}). Fix: re-render this frame") \
+            raise ImportedDataError(f"{p}: instance_attribute_maps is not BlenderProc's JSON list "
+                                    f"of {{idx, category_id}} ({exc}). Fix: re-render this frame") \
                 from None
 
     def __getitem__(self, i: int) -> Sample:
         p = self.frames[self._index(i)]
-        attrs = self._attributes(p)
+        attrs = self._attrs[p]
         with self._open(p) as f:
             missing = [k for k in ("colors", "instance_segmaps") if k not in f]
             if missing:
-                raise ImportError_(f"{p}: no {', '.join(missing)}. Fix: render colours and "
-                                   "segmentation (enable_segmentation_output)")
+                raise ImportedDataError(f"{p}: no {', '.join(missing)}. Fix: render colours and "
+                                        "segmentation (enable_segmentation_output)")
             rgb = np.array(f["colors"])[..., :3].astype(np.uint8)
             inst_raw = np.array(f["instance_segmaps"]).astype(np.int64)
             nrm = np.array(f["normals"]) if "normals" in f else None
@@ -214,8 +204,8 @@ class BlenderProcSource(_FrameSource):
         lut_inst = {k: j + 1 for j, k in enumerate(objects)}
         unknown = set(np.unique(inst_raw).tolist()) - set(attrs)
         if unknown:
-            raise ImportError_(f"{p}: instance ids {sorted(unknown)[:5]} are not in "
-                               "instance_attribute_maps. Fix: re-render this frame")
+            raise ImportedDataError(f"{p}: instance ids {sorted(unknown)[:5]} are not in "
+                                    "instance_attribute_maps. Fix: re-render this frame")
         inst = np.zeros(inst_raw.shape, np.int16)
         sem = np.zeros(inst_raw.shape, np.int16)
         for k, c in attrs.items():
@@ -262,12 +252,10 @@ class ReplicatorSource(_FrameSource):
         self.frames = sorted(m.group(1) for p in self.root.glob("rgb_*.png")
                              if (m := _RGB.match(p.name)))
         if not self.frames:
-            raise ImportError_(f"{self.root}: no rgb_*.png. Fix: point at the BasicWriter's "
-                               "output_dir")
-        names: set[str] = set()
-        for k in self.frames:
-            for v in self._labels(k).values():
-                names.add(v)
+            raise ImportedDataError(f"{self.root}: no rgb_*.png. Fix: point at the BasicWriter's "
+                                    "output_dir")
+        self._label_maps = {k: self._labels(k) for k in self.frames}  # read once, at open
+        names = {v for m in self._label_maps.values() for v in m.values()}
         self.class_names = sorted(names - _BACKGROUND)
         self._cls = {c: i for i, c in enumerate(self.class_names)}
 
@@ -277,15 +265,15 @@ class ReplicatorSource(_FrameSource):
         try:
             return {_colour_key(col): str(v["class"]) for col, v in raw.items()}
         except (KeyError, TypeError, AttributeError):
-            raise ImportError_(f"{p}: not the BasicWriter's {{\"(r, g, b, a)\": {{\"class\": "
-                               "...}}}} map. Fix: write with colorize_semantic_segmentation="
-                               "True (the default)") from None
+            raise ImportedDataError(f"{p}: not the BasicWriter's {{\"(r, g, b, a)\": {{\"class\": "
+                                    "...}}}} map. Fix: write with colorize_semantic_segmentation="
+                                    "True (the default)") from None
 
     def _colour_ids(self, img: Array, where: Path) -> Array:
         """(H, W) packed RGBA colour of a colourised mask."""
         if img.ndim != 3 or img.shape[-1] not in (3, 4):
-            raise ImportError_(f"{where}: expected a colourised RGBA mask, got shape "
-                               f"{img.shape}. Fix: write with colorize_*_segmentation=True")
+            raise ImportedDataError(f"{where}: expected a colourised RGBA mask, got shape "
+                                    f"{img.shape}. Fix: write with colorize_*_segmentation=True")
         a = img if img.shape[-1] == 4 else np.dstack([img, np.full(img.shape[:2], 255)])
         a = a.astype(np.uint32)
         return (a[..., 0] << 24) | (a[..., 1] << 16) | (a[..., 2] << 8) | a[..., 3]
@@ -302,16 +290,16 @@ class ReplicatorSource(_FrameSource):
         sem_p = self.root / f"semantic_segmentation_{k}.png"
         sem_ids = self._colour_ids(_png(sem_p), sem_p)
         sem = np.zeros(sem_ids.shape, np.int16)
-        labels = self._labels(k)
+        labels = self._label_maps[k]
         seen = set(np.unique(sem_ids).tolist())
         for col, name in labels.items():
             if name not in _BACKGROUND:
                 sem[sem_ids == self._pack(col)] = self._cls[name] + 1
         unknown = seen - {self._pack(c) for c in labels}
         if unknown:
-            raise ImportError_(f"{sem_p}: {len(unknown)} colour(s) not in "
-                               f"semantic_segmentation_labels_{k}.json. Fix: re-write this "
-                               "frame")
+            raise ImportedDataError(f"{sem_p}: {len(unknown)} colour(s) not in "
+                                    f"semantic_segmentation_labels_{k}.json. Fix: re-write this "
+                                    "frame")
         ins_p = self.root / f"instance_segmentation_{k}.png"
         ins_ids = self._colour_ids(_png(ins_p), ins_p)
         mapping = _json(self.root / f"instance_segmentation_mapping_{k}.json")
@@ -331,8 +319,8 @@ class ReplicatorSource(_FrameSource):
         hit = np.ones(rgb.shape[:2], bool)
         if n_p.exists():
             if not c_p.exists():
-                raise ImportError_(f"{c_p}: missing; world-frame normals need the camera. "
-                                   "Fix: add camera_params=True to the BasicWriter")
+                raise ImportedDataError(f"{c_p}: missing; world-frame normals need the camera. "
+                                        "Fix: add camera_params=True to the BasicWriter")
             view = np.asarray(_json(c_p)["cameraViewTransform"], np.float64).reshape(4, 4)
             nw = np.load(n_p)[..., :3].astype(np.float64)
             normal, hit = _unit(nw @ view[:3, :3])
@@ -367,13 +355,13 @@ def paint_coco(anns: list[dict], h: int, w: int, cat_index: dict[int, int], wher
     for j, a in enumerate(anns, start=1):
         c = int(a["category_id"])
         if c not in cat_index:
-            raise ImportError_(f"{where}: annotation {a.get('id', j)} has category_id {c}, "
-                               "absent from the categories. Fix: add it to categories or "
-                               "drop the annotation")
+            raise ImportedDataError(f"{where}: annotation {a.get('id', j)} has category_id {c}, "
+                                    "absent from the categories. Fix: add it to categories or "
+                                    "drop the annotation")
         seg = a.get("segmentation")
         if seg is None:
-            raise ImportError_(f"{where}: annotation {a.get('id', j)} has no segmentation. "
-                               "Fix: write masks (BlenderProc: enable_segmentation_output)")
+            raise ImportedDataError(f"{where}: annotation {a.get('id', j)} has no segmentation. "
+                                    "Fix: write masks (BlenderProc: enable_segmentation_output)")
         if isinstance(seg, list):  # polygons
             rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
         elif isinstance(seg.get("counts"), list):  # uncompressed RLE
@@ -382,8 +370,8 @@ def paint_coco(anns: list[dict], h: int, w: int, cat_index: dict[int, int], wher
             rle = seg
         m = mask_utils.decode(rle).astype(bool)
         if m.shape != (h, w):
-            raise ImportError_(f"{where}: annotation {a.get('id', j)} has a {m.shape} mask "
-                               f"for a {h}x{w} image. Fix: re-write the annotation")
+            raise ImportedDataError(f"{where}: annotation {a.get('id', j)} has a {m.shape} mask "
+                                    f"for a {h}x{w} image. Fix: re-write the annotation")
         inst[m] = j
         sem[m] = cat_index[c] + 1
     return inst, sem
@@ -412,8 +400,8 @@ class CocoSource(_FrameSource):
         super().__init__(Path(root))
         p = _coco_file(self.root)
         if p is None:
-            raise ImportError_(f"{self.root}: no coco_annotations.json. Fix: point at the COCO "
-                               "writer's output folder")
+            raise ImportedDataError(f"{self.root}: no coco_annotations.json. Fix: point at the "
+                                    "COCO writer's output folder")
         self.ann_path = p
         raw = _json(p)
         cats = raw.get("categories", [])
@@ -423,14 +411,14 @@ class CocoSource(_FrameSource):
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
         self.frames = sorted(raw.get("images", []), key=lambda im: im["id"])
         if not self.frames:
-            raise ImportError_(f"{p}: no images (an empty file). Fix: re-run the writer")
+            raise ImportedDataError(f"{p}: no images (an empty file). Fix: re-run the writer")
         ids = {im["id"] for im in self.frames}
         self._anns: dict[int, list[dict]] = {}
         for a in raw.get("annotations", []):
             if a.get("image_id") not in ids:
-                raise ImportError_(f"{p}: annotation {a.get('id')} points to image_id "
-                                   f"{a.get('image_id')}, which is not in images. Fix: drop "
-                                   "the annotation or add the image")
+                raise ImportedDataError(f"{p}: annotation {a.get('id')} points to image_id "
+                                        f"{a.get('image_id')}, which is not in images. Fix: drop "
+                                        "the annotation or add the image")
             self._anns.setdefault(a["image_id"], []).append(a)
 
     def __getitem__(self, i: int) -> Sample:
@@ -477,8 +465,8 @@ class CgTransferSource(_FrameSource):
         self.scene_size = scene_size
         self.frames = _cg_dirs(self.root)
         if not self.frames:
-            raise ImportError_(f"{self.root}: no <idx>/annotations.json folders. Fix: point "
-                               "at the renderer's --out folder")
+            raise ImportedDataError(f"{self.root}: no <idx>/annotations.json folders. Fix: point "
+                                    "at the renderer's --out folder")
         cats = _json(self.frames[0] / "annotations.json").get("categories", [])
         self.categories = sorted(int(c["id"]) for c in cats)
         names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
@@ -491,8 +479,8 @@ class CgTransferSource(_FrameSource):
         ann = _json(ann_p)
         imgs = ann.get("images") or []
         if len(imgs) != 1:
-            raise ImportError_(f"{ann_p}: {len(imgs)} images listed, the layout has one per "
-                               "folder. Fix: re-split the renderer's output")
+            raise ImportedDataError(f"{ann_p}: {len(imgs)} images listed, the layout has one per "
+                                    "folder. Fix: re-split the renderer's output")
         img = imgs[0]
         rgb = _png(d / img["file_name"])[..., :3].astype(np.uint8)
         h, w = rgb.shape[:2]
@@ -544,8 +532,8 @@ class BopSource(_FrameSource):
         super().__init__(Path(root))
         self.scenes = _bop_scenes(self.root)
         if not self.scenes:
-            raise ImportError_(f"{self.root}: no <scene>/scene_gt.json. Fix: point at the BOP "
-                               "split folder (e.g. train_pbr) or its parent")
+            raise ImportedDataError(f"{self.root}: no <scene>/scene_gt.json. Fix: point at the BOP "
+                                    "split folder (e.g. train_pbr) or its parent")
         objs: set[int] = set()
         self._gt: dict[Path, dict[str, list[dict]]] = {}
         self._cam: dict[Path, dict[str, dict]] = {}
@@ -567,7 +555,7 @@ class BopSource(_FrameSource):
                 p = s / sub / f"{im:06d}{ext}"
                 if p.exists():
                     return p
-        raise ImportError_(f"{s}/rgb/{im:06d}.jpg|png: missing. Fix: re-write this image")
+        raise ImportedDataError(f"{s}/rgb/{im:06d}.jpg|png: missing. Fix: re-write this image")
 
     def __getitem__(self, i: int) -> Sample:
         s, im = self.frames[self._index(i)]
@@ -580,13 +568,13 @@ class BopSource(_FrameSource):
         for j, o in enumerate(self._gt[s][str(im)]):
             m_p = s / "mask_visib" / f"{im:06d}_{j:06d}.png"
             if not m_p.exists():
-                raise ImportError_(f"{m_p}: missing. Fix: write the visible masks "
-                                   "(BlenderProc write_bop(..., calc_mask_info_coco_data=True)"
-                                   " or bop_toolkit scripts/calc_gt_masks.py)")
+                raise ImportedDataError(f"{m_p}: missing. Fix: write the visible masks "
+                                        "(BlenderProc write_bop(..., calc_mask_info_coco_data=True)"
+                                        " or bop_toolkit scripts/calc_gt_masks.py)")
             m = _png(m_p)
             if m.shape[:2] != (h, w):
-                raise ImportError_(f"{m_p}: mask of {m.shape[1]}x{m.shape[0]} px for a {w}x{h} "
-                                   "image. Fix: re-write the mask")
+                raise ImportedDataError(f"{m_p}: mask of {m.shape[1]}x{m.shape[0]} px for a "
+                                        f"{w}x{h} image. Fix: re-write the mask")
             m = (m if m.ndim == 2 else m[..., 0]) > 0
             inst[m] = j + 1
             sem[m] = self._cls[int(o["obj_id"])] + 1
@@ -638,9 +626,9 @@ def _png16(path: Path) -> Array:
     try:
         w, h, rows, info = png.Reader(filename=str(path)).asDirect()
     except FileNotFoundError:
-        raise ImportError_(f"{path}: missing. Fix: re-run the writer for this frame") from None
+        raise ImportedDataError(f"{path}: missing. Fix: re-run the writer for this frame") from None
     except png.Error as exc:
-        raise ImportError_(f"{path}: not a readable PNG ({exc}). Fix: re-write this frame") \
+        raise ImportedDataError(f"{path}: not a readable PNG ({exc}). Fix: re-write this frame") \
             from None
     return np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(h, w, info["planes"])
 
@@ -653,7 +641,7 @@ def _tiff(path: Path) -> Array:
     except ImportError:
         return _png(path)  # Pillow reads single-channel float TIFFs too
     except FileNotFoundError:
-        raise ImportError_(f"{path}: missing. Fix: re-run the Kubric worker for this scene") \
+        raise ImportedDataError(f"{path}: missing. Fix: re-run the Kubric worker for this scene") \
             from None
 
 
@@ -675,16 +663,17 @@ class KubricSource(_FrameSource):
         super().__init__(Path(root))
         self.scenes = _kubric_scenes(self.root)
         if not self.scenes:
-            raise ImportError_(f"{self.root}: no Kubric scene (metadata.json + rgba_*.png). Fix: "
-                               "point at the worker's output folder or its parent")
+            raise ImportedDataError(f"{self.root}: no Kubric scene (metadata.json + "
+                                    "rgba_*.png). Fix: point at the worker's output folder "
+                                    "or its parent")
         self._meta: dict[Path, dict] = {}
         names: set[str] = set()
         for s in self.scenes:
             meta = _json(s / "metadata.json")
             inst = meta.get("instances")
             if not isinstance(inst, list) or "camera" not in meta:
-                raise ImportError_(f"{s / 'metadata.json'}: no instances list or camera. Fix: "
-                                   "write it with kb.get_instance_info / kb.get_camera_info")
+                raise ImportedDataError(f"{s / 'metadata.json'}: no instances list or camera. Fix: "
+                                        "write it with kb.get_instance_info / kb.get_camera_info")
             self._meta[s] = meta
             names.update(self._category(d) for d in inst)
             frames = sorted(int(p.stem.split("_")[1]) for p in s.glob("rgba_*.png"))
@@ -710,8 +699,9 @@ class KubricSource(_FrameSource):
         seg = seg[..., 0] if seg.ndim == 3 else seg
         k = len(meta["instances"])
         if seg.max(initial=0) > k:
-            raise ImportError_(f"{seg_p}: instance id {int(seg.max())} but metadata.json lists "
-                               f"{k} instances. Fix: re-run kb.adjust_segmentation_idxs")
+            raise ImportedDataError(f"{seg_p}: instance id {int(seg.max())} but metadata.json "
+                                    f"lists {k} instances. Fix: re-run "
+                                    "kb.adjust_segmentation_idxs")
         lut = np.array([0] + [self._cls[self._category(d)] + 1 for d in meta["instances"]])
         inst = seg.astype(np.int16)
         sem = lut[seg].astype(np.int16)
@@ -721,8 +711,8 @@ class KubricSource(_FrameSource):
         if n_p.exists():
             quats = cam.get("quaternions")
             if quats is None or len(quats) <= f:
-                raise ImportError_(f"{s / 'metadata.json'}: no camera quaternion for frame {f}. "
-                                   "Fix: write kb.get_camera_info(scene.camera)")
+                raise ImportedDataError(f"{s / 'metadata.json'}: no camera quaternion for frame "
+                                        f"{f}. Fix: write kb.get_camera_info(scene.camera)")
             v = _png16(n_p).astype(np.float64)[..., :3] / 65535.0
             nw = 2.0 * v - 1.0
             normal, hit = _unit(nw @ _quat_matrix(quats[f]))  # n_cam = R^T n_world
@@ -768,7 +758,7 @@ def _exr(path: Path) -> Array:
         raise UserError(f"{path}: EXR images (SOLO depth and normals) need OpenEXR (pip install "
                         "OpenEXR)") from None
     if not path.exists():
-        raise ImportError_(f"{path}: missing. Fix: re-run the Perception scenario") from None
+        raise ImportedDataError(f"{path}: missing. Fix: re-run the Perception scenario") from None
     ch = OpenEXR.File(str(path)).channels()
     if len(ch) == 1:  # one layer: "RGBA", "RGB" or "Y"/"R"
         (arr,) = (np.asarray(c.pixels, np.float32) for c in ch.values())
@@ -798,28 +788,26 @@ class SoloSource(_FrameSource):
         super().__init__(Path(root))
         self.frames = _solo_frames(self.root)
         if not self.frames:
-            raise ImportError_(f"{self.root}: no sequence.*/step*.frame_data.json. Fix: point "
-                               "at the SOLO dataset folder (solo_<n>)")
-        names: set[str] = set()
-        for p in self.frames:
-            _, anns = self._capture(p)
-            for kind in ("InstanceSegmentationAnnotation", "SemanticSegmentationAnnotation"):
-                for e in anns.get(kind, {}).get("instances", []):
-                    names.add(str(e["labelName"]))
+            raise ImportedDataError(f"{self.root}: no sequence.*/step*.frame_data.json. Fix: point "
+                                    "at the SOLO dataset folder (solo_<n>)")
+        self._captures = {p: self._capture(p) for p in self.frames}  # read once, at open
+        names = {str(e["labelName"]) for _, anns in self._captures.values()
+                 for kind in ("InstanceSegmentationAnnotation", "SemanticSegmentationAnnotation")
+                 for e in anns.get(kind, {}).get("instances", [])}
         self.class_names = sorted(names)
         self._cls = {c: i for i, c in enumerate(self.class_names)}
-        self.has_normals = all("NormalAnnotation" in self._capture(p)[1] for p in self.frames)
+        self.has_normals = all("NormalAnnotation" in anns for _, anns in self._captures.values())
 
     def _capture(self, p: Path) -> tuple[dict, dict[str, dict]]:
         frame = _json(p)
         caps = [c for c in frame.get("captures", []) if "RGBCamera" in str(c.get("@type", ""))]
         if not caps:
-            raise ImportError_(f"{p}: no RGB camera capture. Fix: add a PerceptionCamera")
+            raise ImportedDataError(f"{p}: no RGB camera capture. Fix: add a PerceptionCamera")
         cap = caps[0]
         anns = {str(a.get("@type", "")).replace(_SOLO, ""): a for a in cap.get("annotations", [])}
         if "InstanceSegmentationAnnotation" not in anns:
-            raise ImportError_(f"{p}: no instance segmentation. Fix: add an "
-                               "InstanceSegmentationLabeler to the camera")
+            raise ImportedDataError(f"{p}: no instance segmentation. Fix: add an "
+                                    "InstanceSegmentationLabeler to the camera")
         return cap, anns
 
     @staticmethod
@@ -832,7 +820,7 @@ class SoloSource(_FrameSource):
     def __getitem__(self, i: int) -> Sample:
         p = self.frames[self._index(i)]
         d = p.parent
-        cap, anns = self._capture(p)
+        cap, anns = self._captures[p]
         rgb_p = d / cap["filename"]
         rgb = _png(rgb_p)[..., :3].astype(np.uint8)
         h, w = rgb.shape[:2]
@@ -851,8 +839,8 @@ class SoloSource(_FrameSource):
         if "NormalAnnotation" in anns:
             v = _exr(d / anns["NormalAnnotation"]["filename"])[..., :3]
             if v.shape[:2] != (h, w):
-                raise ImportError_(f"{d / anns['NormalAnnotation']['filename']}: {v.shape[1]}x"
-                                   f"{v.shape[0]} px for a {w}x{h} image. Fix: re-render")
+                raise ImportedDataError(f"{d / anns['NormalAnnotation']['filename']}: {v.shape[1]}x"
+                                        f"{v.shape[0]} px for a {w}x{h} image. Fix: re-render")
             empty = np.all(v == 0, axis=-1)
             normal, ok = _unit(2.0 * v - 1.0)
             hit = ok & ~empty
@@ -884,7 +872,7 @@ def check_frames(source: Any, n: int | None = None) -> None:
     """Read the first ``n`` frames (default all) once, so that a bad one stops a run before
     it starts (one line naming the file), never half-way through."""
     if len(source) == 0:
-        raise ImportError_(f"{source.root}: no frames. Fix: point at the writer's output")
+        raise ImportedDataError(f"{source.root}: no frames. Fix: point at the writer's output")
     for i in range(min(len(source), n if n is not None else len(source))):
         source[i]
 

@@ -116,6 +116,23 @@ def open_source(root: str | Path, format: str | None = None, **kwargs: Any) -> D
     return _LAYOUTS[name][1](Path(root), **kwargs)
 
 
+def read_image(path: Path, *, fix: str, error: type[Exception] = UserError,
+               rgb_size: int | None = None) -> Array:
+    """An image file as an array (``rgb_size``: as RGB, resized to a square of that side);
+    a missing or unreadable file is one ``error`` line naming it, with ``fix``."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if rgb_size is not None:
+                return np.asarray(im.convert("RGB").resize((rgb_size, rgb_size)))
+            return np.asarray(im)
+    except FileNotFoundError:
+        raise error(f"{path}: missing. Fix: {fix}") from None
+    except OSError as exc:
+        raise error(f"{path}: not a readable image ({exc}). Fix: {fix}") from None
+
+
 def labels_of(semantic: Array, n_classes: int) -> Array:
     """Multi-label vector of the classes visible in a semantic mask (0 = background)."""
     out = np.zeros(n_classes, np.uint8)
