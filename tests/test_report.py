@@ -45,11 +45,14 @@ def test_todo_sentence_per_scenario():
     n = 1000 * 2.0 ** np.arange(7)
     err = 0.5 * n ** -0.3 + 0.05
     assert todo_sentence(advise((n, err), 0.2), 0.2).startswith("error 0.2 is already")
-    low = advise((n, err), float(err[-1]) * 0.97, budget=1e12)
-    assert todo_sentence(low, 0.1).startswith(("render more", "not settled"))
-    floor = advise((n, 0 * n + 0.3 + 1e-3 * np.sin(n)), 0.1)
-    assert todo_sentence(floor, 0.1).startswith(("change the rendering", "not within",
-                                                 "not settled"))
+    base = {"p_reach": 0.5, "n_star": 64000.0, "next_run": None}
+    cases = {"reachable": "render more: about n = 64,000", "floor": "change the rendering",
+             "infeasible": "not within the budget", "undecided": "not settled yet (P(reach) 50%)"}
+    for scenario, start in cases.items():
+        assert todo_sentence({**base, "scenario": scenario}, 0.1).startswith(start), scenario
+    und = {**base, "scenario": "undecided", "next_run": {"n": 2560.0, "p_decide": 0.62}}
+    assert todo_sentence(und, 0.1).endswith("run n = 2,560 next, it decides with 62% "
+                                            "probability.")
 
 
 def test_report_has_full_law_section_when_s_is_known(tmp_path):

@@ -234,9 +234,10 @@ def write_kubric(ds, out: Path, n: int, class_names: list[str], views: int = 4,
             q = rng.normal(size=4)
             q /= np.linalg.norm(q)
             quats.append(q.tolist())
-            from syn2real.data.importers import _quat_matrix
+            # an independent (w, x, y, z) convention: scipy's, not the importer's own code
+            from scipy.spatial.transform import Rotation
 
-            R = _quat_matrix(q)
+            R = Rotation.from_quat(q, scalar_first=True).as_matrix()
             valid = inst >= 0
             n_cam = np.where(valid[..., None], np.asarray(s["normal"], np.float64), 0.0)
             n_world = n_cam @ R.T

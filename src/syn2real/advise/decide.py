@@ -306,7 +306,8 @@ def advise(curve: Any, target: float, *, budget: float | None = None, level: flo
 
 def advise_many(curves: list[dict[str, Any]], targets: Any, *, budgets: Any = None,
                 level: float = 0.9, confidence: float = 0.9, laws: list[Any] | None = None,
-                with_next_run: bool = True) -> list[Advice]:
+                with_next_run: bool = True,
+                predictors: list[CurvePredictor] | None = None) -> list[Advice]:
     """Advice for many curves, their predictors fitted in one vectorised batch.
 
     Parameters
@@ -317,8 +318,10 @@ def advise_many(curves: list[dict[str, Any]], targets: Any, *, budgets: Any = No
         One per curve (or one for all); ``budgets`` entries may be ``None``.
     laws : list of TransferLaw or None, optional
         Fitted eq. 1 per curve, reported beside the verdict.
+    predictors : list of CurvePredictor, optional
+        The curves' predictors when the caller has fitted them already.
     """
-    preds = fit_predictors(curves)
+    preds = predictors if predictors is not None else fit_predictors(curves)
     B = len(preds)
     tg = np.broadcast_to(np.asarray(targets, float), (B,))
     bud = [budgets] * B if budgets is None or np.ndim(budgets) == 0 else list(budgets)

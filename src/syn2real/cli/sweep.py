@@ -164,17 +164,12 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
 
 
 def _print_results(res: dict[str, Any]) -> None:
-    from types import SimpleNamespace
-
     from ..report.html import todo_sentence
 
     if res["advice"] and res.get("target") is not None:
         out.print(f"[bold]What to do[/] (target error {res['target']:g}):", highlight=False)
         for a in res["advice"]:
-            nxt = a.get("next_run")
-            ns = SimpleNamespace(**{**a, "n_star": a["n_star"] or float("inf"),
-                                    "next_run": SimpleNamespace(**nxt) if nxt else None})
-            out.print(f"  {escape(a['label'])}: {escape(todo_sentence(ns, res['target']))}",
+            out.print(f"  {escape(a['label'])}: {escape(todo_sentence(a, res['target']))}",
                       highlight=False)
     t = Table(title="transfer law per curve (profile intervals)")
     for c in ("curve", "alpha", "C (transfer gap)", "D", "P(reach)", "verdict"):

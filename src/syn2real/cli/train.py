@@ -52,16 +52,17 @@ def pretrain(
     from ..data.sources import open_source
     from ..jobspecs import PretrainJob
     from ..tasks.models import stem_name
-    from ..train.api import pretrain as run
+    from ..train.pretrain import run_pretrain
 
     job = PretrainJob.make(data=str(data), data_format=data_format, n=n, task=task,
                            model=model, out=str(out_dir), iters=iters, batch=batch, lr=lr,
                            val_images=val_images, stem=stem_name(stem), seed=seed, bf16=bf16,
                            fp16=fp16, data_workers=data_workers,
                            channels_last=channels_last, device=device)
-    _say_expected("pretrain", job, open_source(data, data_format).image_size)
+    source = open_source(data, data_format)  # opened once: the estimate and the run
+    _say_expected("pretrain", job, source.image_size)
     with progress(job.iters, f"pretrain {task} {model} n={n:,}", "it") as tick:
-        row = run(job, threads=threads, on_step=tick)
+        row = run_pretrain(job, threads, on_step=tick, source=source)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))

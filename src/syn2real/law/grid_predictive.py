@@ -69,8 +69,8 @@ def _clean(c: Mapping[str, Any]) -> tuple[Array, Array, Array, Array]:
 
 
 def _solve(items: Sequence[tuple[Array, Array, Array, Array]], n0: Array, s0: Array, y0: Array,
-           grid_size: int | None = None) -> tuple[dict[str, Array], Array, Array, Any]:
-    """Fit eq. 2 (log loss, normalised) to every item: params, sigma, cov, problem."""
+           grid_size: int | None = None) -> tuple[dict[str, Array], Array, Array]:
+    """Fit eq. 2 (log loss, normalised) to every item: params, sigma, covariance."""
     law = _law()
     curves = [{"n": n / a, "s": s / b, "err": y / c, "weights": w}
               for (n, s, y, w), a, b, c in zip(items, n0, s0, y0, strict=True)]
@@ -78,7 +78,7 @@ def _solve(items: Sequence[tuple[Array, Array, Array, Array]], n0: Array, s0: Ar
     pb = law._problem(X, Y, W, B=len(curves))
     sol = solve(pb, grid_size=grid_size)
     sigma, cov, _, _ = jacobian_stats(pb, sol.params, law.free_params)
-    return sol.params, sigma, cov, pb
+    return sol.params, sigma, cov
 
 
 def _log_pred(params: Mapping[str, Array], nn: Array, ss: Array) -> Array:
@@ -224,7 +224,7 @@ def _backtest_excess(items: list[tuple[Array, Array, Array, Array]], norm: tuple
     kap = np.zeros(B)
     if not ok.any():
         return kap, ok
-    P, sig, cov, _ = _solve(sub, n0, s0, y0)
+    P, sig, cov = _solve(sub, n0, s0, y0)
     for i, (n, s, y, _w) in enumerate(items):
         if not ok[i]:
             continue
@@ -276,7 +276,7 @@ def fit_grid_predictors(curves: Sequence[Mapping[str, Any]], *,
     n0 = np.array([it[0].min() for it in items])
     s0 = np.array([it[1].min() for it in items])
     y0 = np.array([it[2].min() for it in items])
-    P, sig, cov, _ = _solve(items, n0, s0, y0, grid_size)
+    P, sig, cov = _solve(items, n0, s0, y0, grid_size)
     if spread is None:
         k_n, ok_n = _backtest_excess(items, (n0, s0, y0), "n")
         k_s, ok_s = _backtest_excess(items, (n0, s0, y0), "s")

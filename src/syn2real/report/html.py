@@ -344,22 +344,26 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
     return "\n".join(parts)
 
 
-def todo_sentence(a: Any, target: float) -> str:
-    """What to do, in one sentence, from one curve's advice."""
-    p = f"P(reach) {a.p_reach:.0%}"
-    if a.scenario == "reached":
+def todo_sentence(advice: Any, target: float) -> str:
+    """What to do, in one sentence, from one curve's advice (an ``Advice`` or its
+    ``to_dict()``: the run's JSON)."""
+    a = advice.to_dict() if hasattr(advice, "to_dict") else advice
+    p = f"P(reach) {a['p_reach']:.0%}"
+    if a["scenario"] == "reached":
         return f"error {target:g} is already reached: nothing to render."
-    if a.scenario == "reachable":
-        return (f"render more: about n = {fmt_n(a.n_star)} synthetic images reach error "
+    if a["scenario"] == "reachable":
+        n_star = a["n_star"] if a["n_star"] is not None else float("inf")
+        return (f"render more: about n = {fmt_n(n_star)} synthetic images reach error "
                 f"{target:g} ({p}).")
-    if a.scenario == "floor":
+    if a["scenario"] == "floor":
         return (f"change the rendering (or the model): more images of this kind will not reach "
                 f"error {target:g} ({p}).")
-    if a.scenario == "infeasible":
+    if a["scenario"] == "infeasible":
         return f"not within the budget at this rate: change the rendering to raise it ({p})."
-    nxt = (f"run n = {fmt_n(a.next_run.n)} next, it decides with {a.next_run.p_decide:.0%} "
-           "probability" if a.next_run is not None else "measure more sizes")
-    return f"not settled yet ({p}): {nxt}."
+    nxt = a.get("next_run")
+    how = (f"run n = {fmt_n(nxt['n'])} next, it decides with {nxt['p_decide']:.0%} "
+           "probability" if nxt else "measure more sizes")
+    return f"not settled yet ({p}): {how}."
 
 
 def _todo_html(fits: Sequence[CurveFit], target: float) -> str:

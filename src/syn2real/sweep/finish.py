@@ -48,14 +48,16 @@ def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def holdout_checks(curves: list, labels: list[str], held: Any, groups: list[str],
-                   level: float) -> list[dict[str, Any]]:
+                   level: float, predictors: list | None = None) -> list[dict[str, Any]]:
     """Per curve and held-out size: the predictive median and ``level`` interval of the
-    error (:class:`~syn2real.law.CurvePredictor` fitted without it) against the mean
-    measured over the seeds, and whether it fell inside."""
+    error (:class:`~syn2real.law.CurvePredictor` fitted without it; ``predictors``: those
+    already fitted to ``curves``) against the mean measured over the seeds, and whether it
+    fell inside."""
     from ..curves import curve_arrays
     from ..law import fit_predictors
 
-    preds = fit_predictors([curve_arrays(g) for _, g in curves])
+    preds = (predictors if predictors is not None
+             else fit_predictors([curve_arrays(g) for _, g in curves]))
     out = []
     for (group, _), label, pred in zip(curves, labels, preds, strict=True):
         mine = held
@@ -89,7 +91,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     """
     from ..advise import advise_many
     from ..curves import curve_arrays, curve_labels
-    from ..law import PowerLaw, TransferLaw, fit_estimators
+    from ..law import PowerLaw, TransferLaw, fit_estimators, fit_predictors
 
     run_dir = Path(run_dir)
     keys = set(build_plan(cfg, run_dir).jobs)
@@ -133,11 +135,13 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
             for est, (group, _), label in zip(laws, curves, labels, strict=True)]
     # the verdicts come from the predictive engine, whatever law the table shows (every
     # curve of a CurveSet has at least 3 sizes: the reader refuses fewer)
+    preds = fit_predictors(data)  # once: the verdicts and the held-out checks use them
     verdicts = advise_many(data, target, budgets=fc.budget, level=fc.level,
-                           laws=[law if isinstance(law, TransferLaw) else None for law in laws])
+                           laws=[law if isinstance(law, TransferLaw) else None for law in laws],
+                           predictors=preds)
     advice = [{"group": group, "label": label, **adv.to_dict()}
               for (group, _), label, adv in zip(curves, labels, verdicts, strict=True)]
-    holdout = (holdout_checks(curves, labels, held_rows, cs.groups, fc.level)
+    holdout = (holdout_checks(curves, labels, held_rows, cs.groups, fc.level, preds)
                if held_rows is not None else [])
     complexity = complexity_rows(cfg, store, fits, keys)
     effects = None

@@ -48,13 +48,13 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
 
 
 def run_pretrain(job: PretrainJob, threads: int | None = None,
-                 on_step: Any = None) -> dict[str, Any]:
+                 on_step: Any = None, source: Any = None) -> dict[str, Any]:
     """Run a validated pre-training job; returns its result row (``on_step(1)`` after each
-    iteration: progress)."""
+    iteration: progress; ``source``: ``job.data`` already opened by the caller)."""
     from ..data.sources import open_source
 
     task = get_task(job.task, PRETRAIN_TASKS)
-    ds = open_source(job.data, job.data_format)
+    ds = source if source is not None else open_source(job.data, job.data_format)
     n, val_images = job.n, job.val_images
     if n + val_images > len(ds):
         raise ValueError(f"{job.data} has {len(ds)} images; pre-training on n = {n} plus "
