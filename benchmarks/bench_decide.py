@@ -26,7 +26,9 @@ Per source and overall: decision accuracy (``p_reach >= 0.5`` counts as "reachab
 score of ``p_reach``, share of wrong calls among confident ones (``p >= 0.95`` or ``<= 0.05``),
 coverage of 90% prediction intervals of the later measurements (every later point, at most 24
 per curve, each curve weighted equally) and of 90% n* intervals (cases whose target was
-reached), median ``|log2(n*/n_true)|``, seconds per call. ``--loso`` also scores syn2real with
+reached), median ``|log2(n*/n_true)|``, seconds per call, and the rising-tail rule of
+:func:`syn2real.advise.decide` (curves flagged ``rising``: how often the target was reached
+anyway, against syn2real's own ``p_reach`` call on them). ``--loso`` also scores syn2real with
 the corpus prior rebuilt without the scored source (what an unseen source would get).
 
 Last line: ``decision_accuracy: x best_baseline: y brier: z pi_coverage: w``.
@@ -165,6 +167,27 @@ def main() -> None:
               f"({len(cov_n[s])} reached)   median |log2(n*/n_true)| "
               f"{np.median(err_n[s]) if err_n[s] else float('nan'):.2f}   confident calls "
               f"{scores['syn2real'][s]['n_conf']}/{scores['syn2real'][s]['cases']}")
+    # the advisor's rising-tail rule: a curve whose last octaves rise by more than RISE_T
+    # noise widths is called "change the rendering" whatever p_reach says
+    rule: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    for c, p in zip(cases, preds, strict=True):
+        if "rising" not in p.flags_:
+            continue
+        for _, t, truth, _ in c.targets:
+            for s in (c.source, "all"):
+                rule[s].append((truth, p.p_reach(t, c.budget, at=c.x_future)))
+    print(f"\nrising-tail rule (flag 'rising': call 'change the rendering'), "
+          f"{sum('rising' in p.flags_ for p in preds)} of {len(preds)} curves flagged:")
+    for s in srcs:
+        v = rule.get(s, [])
+        if not v:
+            print(f"  {s:12s} no flagged case")
+            continue
+        t = np.array([a for a, _ in v], float)
+        pr = np.array([b for _, b in v])
+        print(f"  {s:12s} {len(v)} cases, reached anyway {t.mean():.2f}: rule accuracy "
+              f"{1 - t.mean():.3f}, syn2real p_reach accuracy "
+              f"{np.mean((pr >= 0.5) == (t > 0.5)):.3f}")
     for m, v in secs.items():
         print(f"seconds per advise() call, {m}: median {np.median(v):.3f}, max {np.max(v):.3f} "
               f"({len(v)} curves)")

@@ -72,11 +72,17 @@ def test_advise_undecided_names_the_next_run_and_legacy_still_works(tmp_path):
                               str(target), "--budget", str(64 * g["n"].max()), "--json",
                               str(out)])
     assert res.exit_code == 0, res.output
-    assert "undecided" in res.output and "Run n = " in res.output
     adv = json.loads(out.read_text())[0]["advice"]
     assert adv["scenario"] == "undecided" and 0.1 < adv["p_reach"] < 0.9
     assert g["n"].max() < adv["next_run"]["n"] <= 64 * g["n"].max()
     assert np.isfinite(adv["next_run"]["p_decide"])
+    from syn2real.advise.decide import NO_DECISIVE_RUN
+
+    text = " ".join(res.output.split())
+    # the run that settles it, or, when none is likely to, that more runs per size would
+    said = ("No single run up to the budget is likely to settle it"
+            if adv["next_run"]["p_decide"] < NO_DECISIVE_RUN else "Run n = ")
+    assert "undecided" in text and said in text
     res = runner.invoke(app, ["advise", EX, "--D", "0.48", "--target", "0.28", "--method",
                               "legacy"])
     assert res.exit_code == 0 and "floor" in res.output

@@ -69,6 +69,31 @@ def test_members_see_a_steepening_curve_a_plateau_and_noise():
     assert 0.01 < noisy.noise_ < 0.08
 
 
+def test_a_rise_beyond_the_noise_is_extrapolated_upwards_and_called_change_the_rendering():
+    """Pre-training that makes the fine-tuned model worse the more images it sees: the error
+    rises 10% per doubling with 1% noise. The predictor flags it, extrapolates it upwards,
+    and the advisor says change the rendering; the same rise drowned in noise is neither."""
+    n = 100 * 2.0 ** np.arange(6)
+    rng = np.random.default_rng(3)
+    y = 0.1 * (n / 100) ** 0.14 * np.exp(rng.normal(0, 0.01, len(n)))
+    p = CurvePredictor().fit(n, y)
+    assert "rising" in p.flags_ and p.rise_t_ > 3
+    assert p.predict([8 * n[-1]])[0] > y[-1]  # upwards, not flat
+    adv = advise((n, y), 0.09)
+    assert adv.scenario == "floor" and "makes it worse" in adv.verdict
+    assert "+10% per doubling" in adv.verdict  # 2^0.14 - 1, as generated
+    assert f"{y.min():.4g}" in adv.verdict and f"{y[-1]:.4g}" in adv.verdict
+    from syn2real.report.html import todo_sentence
+    assert todo_sentence(adv, 0.09).endswith("made the error worse.")
+    # noise that happens to end higher (sd 15%, a 3% rise per doubling) is not a trend
+    y2 = 0.1 * (n / 100) ** 0.04 * np.exp(np.random.default_rng(5).normal(0, 0.15, len(n)))
+    q = CurvePredictor().fit(n, y2)
+    assert "rising" not in q.flags_ and q.rise_t_ < 3
+    assert q.predict([64 * n[-1]])[0] <= q.predict([n[-1]])[0] * 1.0001  # clipped flat
+    assert advise((n, y2), 0.05).scenario != "floor" or "makes it worse" not in \
+        advise((n, y2), 0.05).verdict
+
+
 def test_not_fitted_is_an_attribute_error_and_a_value_error():
     p = CurvePredictor()
     assert not hasattr(p, "kappa_")

@@ -11,7 +11,8 @@ back-tests, spread calibrated on them and on a corpus prior). The verdict:
 ``reachable``   ``p_reach >= confidence``: render more; n* (predictive median) and its
                 90% interval
 ``floor``       ``p_reach <= 1 - confidence`` and reaching it at any practical size
-                (1000x the budget) is as unlikely: change the rendering
+                (1000x the budget) is as unlikely, or the measured error rises with n
+                (the predictor's ``rising`` flag): change the rendering
 ``infeasible``  ``p_reach <= 1 - confidence`` but a larger size might: n* beyond the
                 budget ("not within any practical budget" past 1000x)
 ``undecided``   otherwise, or fewer than four sizes: the next run is the size whose
@@ -38,6 +39,8 @@ from .legacy import advise_legacy
 
 N_DRAWS = 8
 MAX_CANDIDATES = 5
+#: below this chance of settling the question, no next run is named as decisive
+NO_DECISIVE_RUN = 0.1
 
 
 def _predictor_of(curve: Any) -> tuple[CurvePredictor, TransferLaw | None]:
@@ -199,6 +202,16 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         notes = ""
         verdict = (f"Already there: the error measured at n = {fmt_n(float(n[i]))} is "
                    f"{float(err[i]):.4g} ≤ target {target:.4g}.")
+    elif not few and "rising" in flags:
+        scenario = "floor"
+        i0 = int(np.argmin(err))
+        per_doubling = 2.0 ** float(pred._P[3, 0]) - 1.0  # the 3-octave line, kept rising
+        verdict = (f"Change the rendering (3D models, lights, textures, backgrounds) or the "
+                   f"model: more synthetic data makes it worse. The error rises with n, from "
+                   f"{float(err[i0]):.4g} at n = {fmt_n(float(n[i0]))} to "
+                   f"{float(err[-1]):.4g} at n = {fmt_n(n_max)}: {per_doubling:+.0%} per "
+                   f"doubling over the last three octaves, t = {pred.rise_t_:.1f} against the "
+                   f"curve's own scatter; target {target:.4g}.")
     elif not few and p_reach >= confidence:
         scenario = "reachable"
         if n_star <= n_max * 1.01:
@@ -233,7 +246,11 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         verdict = f"Undecided: {why}."
         if with_next_run:
             nxt = next_run(pred, target, eff_budget, confidence=confidence)
-        if nxt is not None:
+        if nxt is not None and nxt.p_decide < NO_DECISIVE_RUN:
+            verdict += (f" No single run up to the budget is likely to settle it (n = "
+                        f"{fmt_n(nxt.n)} decides with {nxt.p_decide:.0%} probability): more "
+                        "runs per size would narrow the noise.")
+        elif nxt is not None:
             verdict += (f" Run n = {fmt_n(nxt.n)} next: it decides with "
                         f"{nxt.p_decide:.0%} probability")
             sure = max(nxt.candidates, key=lambda c: (round(c["p_decide"], 9), -c["n"]))

@@ -66,6 +66,9 @@ TAIL_OCTAVES = 5
 ALPHA_BOUNDS = (0.02, 3.0)
 #: Spread factor when eq. 1 has a parameter at a bound (a guard rail, fixed a priori).
 WIDEN_AT_BOUND = 1.5
+#: A local line's rise is kept when its slope exceeds this many standard errors of the
+#: curve's own noise (else a rising tail is extrapolated flat); fixed a priori, not tuned.
+RISE_T = 3.0
 #: Sizes this far beyond the largest measured one count as "any practical budget".
 PRACTICAL_FACTOR = 1000.0
 
@@ -134,10 +137,18 @@ def noise_sd(y: Array) -> float:
 
 
 # --------------------------------------------------------------------------- members
-def _local_lines(items: Sequence[tuple[Array, Array, Array]], octaves: int) -> Array:
-    """Weighted log-log line through the last ``octaves`` octaves of every curve: ``(B, 2)``.
+def _local_lines(items: Sequence[tuple[Array, Array, Array]], octaves: int
+                 ) -> tuple[Array, Array]:
+    """Weighted log-log line through the last ``octaves`` octaves of every curve.
 
-    At least the last three points are used; a rising slope is clipped to flat.
+    Returns the lines ``(B, 2)`` (slope, intercept) and the t-statistic of each measured
+    slope ``(B,)`` (nan where the noise is not estimable).
+
+    At least the last three points are used. A rising slope is clipped to flat unless the
+    rise is real: its t-statistic against the curve's model-free noise (:func:`noise_sd` of
+    the curve's own points) is above :data:`RISE_T`. Noise rises and falls; a curve that
+    rises by many noise widths (pre-training that makes the fine-tuned model worse the more
+    images it sees) keeps rising when extrapolated.
     """
     B = len(items)
     lens = np.array([len(u) for u, _, _ in items])
@@ -158,12 +169,19 @@ def _local_lines(items: Sequence[tuple[Array, Array, Array]], octaves: int) -> A
     sxy = (W * (LX - mx[:, None]) * (LY - my[:, None])).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(sxx > 0, sxy / sxx, 0.0)
-    slope = np.minimum(slope, 0.0)  # a rising tail is extrapolated flat, not upwards
+    noise = np.array([noise_sd(v) for _, v, _ in items])
+    n_sel = (W > 0).sum(axis=1)
+    sxx_u = np.array([np.sum((LX[b, W[b] > 0] - LX[b, W[b] > 0].mean()) ** 2)
+                      for b in range(B)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_rise = slope / (noise / np.sqrt(sxx_u))
+    real = (slope > 0) & (t_rise > RISE_T) & (n_sel >= 3)  # nan compares False
+    slope = np.where(real, slope, np.minimum(slope, 0.0))  # noise rises are extrapolated flat
     icpt = my - slope * mx
-    return np.stack([slope, icpt], axis=1)
+    return np.stack([slope, icpt], axis=1), t_rise
 
 
-def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> Array:
+def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Array]:
     """Member parameters for normalised curves ``(u, v, w)``: array ``(B, 4, 3)``.
 
     Rows: transfer and transfer_tail ``(D, alpha, C)``; local lines ``(slope, icpt, 0)``.
@@ -186,8 +204,8 @@ def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> Array:
     P[rows[:, 0], rows[:, 1]] = np.stack([D, a, C], axis=1)
     P[~has_tail, 1] = P[~has_tail, 0]
     for j, octv in ((2, 2), (3, 3)):
-        P[:, j, :2] = _local_lines(items, octv)
-    return P
+        P[:, j, :2], t_tail = _local_lines(items, octv)
+    return P, t_tail
 
 
 def _fit_transfer(curves: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Array, Array]:
@@ -276,7 +294,12 @@ class CurvePredictor:
     flags_ : list of str
         ``transfer:C_at_best_error`` (eq. 1 finds a plateau at the measured error),
         ``transfer:C_at_zero`` (no floor resolved: eq. 1 is a pure power law),
-        ``transfer:alpha_at_bound``, ``few_points`` (< 4 sizes), ``no_backtest``.
+        ``transfer:alpha_at_bound``, ``few_points`` (< 4 sizes), ``no_backtest``,
+        ``rising`` (the last three octaves rise by more than :data:`RISE_T` noise widths:
+        more images made the error worse).
+    rise_t_ : float
+        t-statistic of the log-log slope of the last three octaves against the curve's own
+        noise (positive: rising; nan with fewer than four sizes).
 
     Examples
     --------
@@ -447,12 +470,13 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
             if m.sum() >= 3 and not m.all():
                 items.append((u[m], v[m], w[m]))
                 index.append((ci, m))
-    P = _fit_members(items)
+    P, t_tail = _fit_members(items)
     full: dict[int, Array] = {}
+    rise_t: dict[int, float] = {}
     tests: dict[int, list[tuple[Array, Array]]] = {i: [] for i in range(len(curves))}
     for k, (ci, m) in enumerate(index):
         if m is None:
-            full[ci] = P[k]
+            full[ci], rise_t[ci] = P[k], float(t_tail[k])
             continue
         n, y, w, u, v = data[ci]
         e = _member_log(P[k], u[~m]) - np.log(v[~m])        # (4, held-out)
@@ -500,6 +524,8 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
             flags.append("few_points")
         if not tl:
             flags.append("no_backtest")
+        if rise_t[ci] > RISE_T:
+            flags.append("rising")
         p = CurvePredictor(prior)
         p.n_, p.err_, p.counts_ = n, y, w
         p._P, p._w, p._n0, p._ly0 = Pf, wts, float(n[0]), float(np.log(y.min()))
@@ -508,6 +534,7 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         p.fit_sd_ = fit_sd
         p.n_backtests_ = len(tl)
         p.kappa_obs_ = float(k_obs)
+        p.rise_t_ = rise_t[ci]
         p.flags_ = flags
         # guard rail: eq. 1 at a bound is set by the bound, not the data: widen the spread
         p._widen = WIDEN_AT_BOUND if any(f.startswith("transfer:") for f in flags) else 1.0
