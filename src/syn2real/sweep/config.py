@@ -20,6 +20,7 @@ report. Example (``examples/quickstart.yaml``)::
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +79,9 @@ class RenderConfig(_Strict):
     workers: int = Field(2, ge=1, le=256, description="render processes per dataset")
     storage: Literal["npy", "tar"] = Field("npy", description="npy: raw memory-mapped arrays; "
                                            "tar: compressed PNG tar shards (paper scale)")
+    titles: dict[str, str] = Field(default_factory=dict, description="how results name a "
+                                   "setting, e.g. {front: 'digit glyphs, front views'} "
+                                   "(default: 'NAME renders')")
 
     @model_validator(mode="after")
     def _valid(self) -> RenderConfig:
@@ -99,7 +103,16 @@ class RenderConfig(_Strict):
         dup = set(self.presets) & set(self.specs)
         if dup:
             raise ValueError(f"{sorted(dup)} named both as preset and spec; rename the spec")
+        known = set(self.settings()) | set(self.imported)
+        stray = sorted(set(self.titles) - known)
+        if stray:
+            raise ValueError(f"titles for {stray}, which are not rendering settings (known: "
+                             f"{', '.join(sorted(known))})")
         return self
+
+    def title(self, name: str) -> str:
+        """How results name setting ``name`` (``titles``, else ``'NAME renders'``)."""
+        return self.titles.get(name) or f"{name} renders"
 
     def settings(self) -> list[str]:
         """Names of the rendering settings, in config order."""
@@ -122,7 +135,9 @@ class RenderConfig(_Strict):
 
 
 class PretrainConfig(_Strict):
-    """Pre-training grid and budget (a fixed number of SGD iterations for every n)."""
+    """Pre-training grid and budget: ``iters`` SGD steps at every n, or with ``epochs`` at
+    least that many passes over the n images (the paper trains to convergence; a fixed budget
+    under-trains the large n)."""
 
     tasks: list[PretrainTask] = Field(
         default_factory=lambda: ["mulclass"], min_length=1)
@@ -131,6 +146,9 @@ class PretrainConfig(_Strict):
     n: list[int] = Field(default_factory=lambda: [1000 * 2**i for i in range(7)], min_length=1,
                          description="synthetic image counts (default 1000 * 2^i, i = 0..6)")
     iters: int = Field(600, ge=1)
+    epochs: float | None = Field(None, gt=0, description="at least this many passes over the "
+                                 "n images: max(iters, ceil(epochs * n / batch)) steps, so a "
+                                 "large n is not under-trained by a fixed budget")
     batch: int = Field(64, ge=1)
     lr: float = Field(0.05, gt=0)
     stem: StemName = "small"
@@ -139,6 +157,12 @@ class PretrainConfig(_Strict):
     bf16: bool = False
     fp16: bool = Field(False, description="float16 autocast + gradient scaler (CUDA GPUs)")
     channels_last: bool = False
+
+    def iters_for(self, n: int) -> int:
+        """SGD steps of the pre-training at ``n`` images (``iters``, more with ``epochs``)."""
+        if self.epochs is None:
+            return self.iters
+        return max(self.iters, math.ceil(self.epochs * n / self.batch))
 
     @field_validator("n")
     @classmethod
@@ -172,6 +196,8 @@ class FinetuneConfig(_Strict):
     seeds: list[int] | None = Field(None, min_length=1, description="fine-tuning seeds per "
                                     "backbone (default: the pre-training seed; scratch runs "
                                     "use the study's seeds)")
+    test_images: int = Field(2000, ge=1, description="test images (mnist and digits: a fixed "
+                             "balanced part of their held-out split when fewer than it holds)")
     evals: int = Field(1, ge=1, description="test-set evaluations during fine-tuning (the "
                        "last one is the reported error; more give error_best too)")
     data_path: str | None = None

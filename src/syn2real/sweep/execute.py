@@ -78,7 +78,7 @@ def downstream(plan: Plan, keys: set[str]) -> set[str]:
     """``keys`` and every job that depends on them, directly or not."""
     out = set(keys)
     for job in plan.order():  # the plan is in execution order
-        if any(d in out for d in job.deps):
+        if any(d in out for d in job.upstream):
             out.add(job.key)
     return out
 
@@ -202,11 +202,11 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
         emit("start", running[handle], {"reattached": True})
     try:
         while todo or running:
-            for key in [k for k, j in todo.items() if any(d in bad for d in j.deps)]:
+            for key in [k for k, j in todo.items() if any(d in bad for d in j.waits_on)]:
                 bad.add(key)
                 summary.blocked.append(key)
                 emit("blocked", todo.pop(key), None)
-            ready = [j for j in todo.values() if all(d in done for d in j.deps)]
+            ready = [j for j in todo.values() if all(d in done for d in j.waits_on)]
             batch = ready[:max(0, runner.slots - len(running))]
             for job in batch:
                 del todo[job.key]

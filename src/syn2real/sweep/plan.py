@@ -3,8 +3,14 @@
 Every job's key hashes what decides its output: its own settings and the keys of the jobs it
 reads. A job is skipped when its key is finished in the results store, so changing one setting
 reruns only what depends on it (e.g. a fine-tuning learning rate reruns the fine-tunes, not the
-pre-training). Rendering happens once per setting at the largest ``n`` plus the validation
-images; smaller ``n`` are prefixes of the same shards.
+pre-training).
+
+Rendering writes one folder per setting, the largest ``n`` plus the validation images; smaller
+``n`` are prefixes of the same shards. It runs as a chain of jobs, each extending the folder to
+the prefix the next sizes need, so the pre-training at a small ``n`` starts as soon as its
+images exist instead of waiting for the whole render. Shards are deterministic, so a prefix is
+the same bytes whichever job wrote it: a pre-training's key hashes the full render's key (one
+identity per dataset), and only its scheduling waits on the chunk that covers it.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from ..hashing import stable_hash
 from ..jobspecs import ComplexityJob, FinetuneJob, JobSpec, PretrainJob, RenderJob
 from .config import StudyConfig
 
-#: rough single-core-pair costs measured on 2 CPU cores (seconds per image-step), used by
-#: ``syn2real plan`` when no finished job of the same kind is in the store yet.
+#: rough costs on 2 CPU cores (seconds of wall time per image-step, the cores shared by two
+#: one-thread workers: a job's seconds / 2), used by ``syn2real plan`` and the run's first
+#: estimate when no finished job of the same kind is in the store yet. Measured on the
+#: quickstart's ResNet-18 jobs (small-pool: pre-training 0.0075, fine-tuning 0.0069).
 _RENDER_S_PER_IMAGE_64 = 1 / 190
-_TRAIN_S_PER_IMAGE_32 = {"small": 0.058, "small-pool": 0.0175, "imagenet": 0.0094}
+_TRAIN_S_PER_IMAGE_32 = {"small": 0.024, "small-pool": 0.0072, "imagenet": 0.0039}
 _MODEL_COST = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 2.3, "resnet101": 4.3,
                "resnet152": 6.2}
 _TASK_COST = {"mulclass": 1.0, "sinclass": 1.0, "semseg": 3.0, "normal": 3.0, "objdet": 4.0}
@@ -42,6 +50,21 @@ class Job:
     deps: list[str] = field(default_factory=list)
     label: str = ""
     tags: dict[str, Any] = field(default_factory=dict)
+    #: the jobs whose completion makes this job's inputs available, when not its ``deps``:
+    #: a pre-training reads a prefix of a dataset, ready once the render chunk covering it
+    #: is done; a render chunk appends to the folder after the previous chunk. Not part of
+    #: the key.
+    ready_after: list[str] = field(default_factory=list)
+
+    @property
+    def waits_on(self) -> list[str]:
+        """The jobs that must finish before this one starts (and whose failure blocks it)."""
+        return list(self.ready_after) if self.ready_after else list(self.deps)
+
+    @property
+    def upstream(self) -> list[str]:
+        """Every job this one reads or waits on (what ``--rerun`` propagates along)."""
+        return [*self.deps, *(k for k in self.ready_after if k not in self.deps)]
 
     @property
     def params(self) -> dict[str, Any]:
@@ -53,6 +76,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "kind": self.kind, "params": self.params, "deps": self.deps,
+                "ready_after": self.ready_after,
                 "label": self.label}
 
 
@@ -111,7 +135,8 @@ def _estimate(job: Job, history: dict[str, float]) -> float:
         return units * history[job.kind]
     if job.kind == "render":
         return units * _RENDER_S_PER_IMAGE_64 + 3
-    return units * _TRAIN_S_PER_IMAGE_32["small-pool"] + 5
+    # + start-up (model, data: ~4 s per job, two workers in parallel)
+    return units * _TRAIN_S_PER_IMAGE_32["small-pool"] + 2
 
 
 def estimate_spec_seconds(kind: str, spec: JobSpec, **tags: Any) -> float:
@@ -133,10 +158,11 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
     jobs: dict[str, Job] = {}
 
     def add(kind: str, spec: JobSpec, deps: list[str], label: str,
-            out_in: Path | None = None, **tags: Any) -> str:
+            out_in: Path | None = None, ready_after: list[str] | None = None,
+            **tags: Any) -> str:
         """Add a job; ``out_in``: its output folder is ``out_in / key`` (the key never
-        depends on paths, so it can name the folder)."""
-        job = Job("", kind, spec, deps, label, tags)
+        depends on paths, so it can name the folder); ``ready_after``: see :class:`Job`."""
+        job = Job("", kind, spec, deps, label, tags, list(ready_after or []))
         job.key = job_key(kind, job.identity(), deps)
         if out_in is not None:
             job.spec = spec.model_copy(update={"out": str(out_in / job.key)})
@@ -144,10 +170,12 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         return job.key
 
     backbones: list[tuple[str | None, dict[str, Any]]] = []
+    datasets: list[str] = []  # each rendered setting's full render job
 
     def pretrain_grid(name: str, data: str, deps: list[str], digest: str, image_size: int,
-                      **data_fields: Any) -> None:
-        """Every (task, model, seed, n) pre-training of one setting's data."""
+                      ready: dict[int, str] | None = None, **data_fields: Any) -> None:
+        """Every (task, model, seed, n) pre-training of one setting's data (``ready``: the
+        render chunk each n waits on)."""
         how = f" ({data_fields['data_format']})" if "data_format" in data_fields else ""
         for task in pc.tasks:
             for model in pc.models:
@@ -155,13 +183,14 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                     for n in pc.n:
                         pspec = PretrainJob(
                             data=data, **data_fields, n=n, task=task, model=model, seed=seed,
-                            iters=pc.iters, batch=pc.batch, lr=pc.lr, stem=pc.stem,
+                            iters=pc.iters_for(n), batch=pc.batch, lr=pc.lr, stem=pc.stem,
                             val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
                             channels_last=pc.channels_last, out="",
                             data_workers=cfg.executor.data_workers)
                         pkey = add("pretrain", pspec, deps,
                                    f"pretrain {name}{how} {task} {model} n={n} seed={seed}",
-                                   out_in=run_dir / "pretrain", setting=name,
+                                   out_in=run_dir / "pretrain",
+                                   ready_after=[ready[n]] if ready else None, setting=name,
                                    spec_hash=digest, image_size=image_size)
                         backbones.append((pkey, {"setting": name, "ptask": task,
                                                  "model": model, "n": n, "stem": pc.stem,
@@ -175,14 +204,22 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                                      "pscale": pscale}))
     for name in cfg.render.settings():
         spec = cfg.render.spec(name)
-        n_images = _round_up(max(pc.n) + pc.val_images, spec.shard_size)
         data_dir = run_dir / "data" / f"{name}-{spec.spec_hash()}"
-        rkey = add("render", RenderJob(spec=spec, n_images=n_images, out=str(data_dir),
-                                       workers=cfg.render.workers,
-                                       storage=cfg.render.storage),
-                   [], f"render {name} ({n_images} images)", setting=name,
-                   spec_hash=spec.spec_hash())
-        pretrain_grid(name, str(data_dir), [rkey], spec.spec_hash(), spec.size)
+        need = {n: _round_up(n + pc.val_images, spec.shard_size) for n in pc.n}
+        chunk: dict[int, str] = {}
+        for n_images in sorted(set(need.values())):
+            last = n_images == max(need.values())
+            chunk[n_images] = add(
+                "render", RenderJob(spec=spec, n_images=n_images, out=str(data_dir),
+                                    workers=cfg.render.workers, storage=cfg.render.storage),
+                [], f"render {name} ({n_images} images)" if last else
+                f"render {name} (first {n_images} images)",
+                ready_after=[chunk[max(chunk)]] if chunk else None, setting=name,
+                spec_hash=spec.spec_hash())
+        rkey = chunk[max(chunk)]  # the whole dataset: what a pre-training's key names
+        datasets.append(rkey)
+        pretrain_grid(name, str(data_dir), [rkey], spec.spec_hash(), spec.size,
+                      ready={n: chunk[need[n]] for n in pc.n})
     for name, imp in cfg.render.imported.items():
         from ..data.sources import open_source
 
@@ -205,7 +242,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         bkey = add("backbone", bspec, [], f"real backbone {cc.model} on {cc.dataset}",
                    out_in=run_dir / "real-backbone")
         checkpoint = jobs[bkey].spec.checkpoint
-        for rkey in [k for k, j in jobs.items() if j.kind == "render"]:
+        for rkey in datasets:
             r = jobs[rkey]
             rspec = r.spec
             assert isinstance(rspec, RenderJob)
@@ -231,6 +268,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         iters=ft.iters, batch=ft.batch, lr=ft.lr, image_size=ft.size,
                         reg_lambda=ft.reg_lambda, boards=ft.boards, data_path=ft.data_path,
                         seed=seed, evals=ft.evals, data_seed=ft.data_seed,
+                        test_images=ft.test_images,
                         data_workers=cfg.executor.data_workers, **{how: amount})
                     add("finetune", fspec, [] if pkey is None else [pkey],
                         f"finetune {ft.task}/{dataset_label(ft.dataset)} {how}={amount} <- "

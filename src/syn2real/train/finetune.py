@@ -34,6 +34,8 @@ def _real_split(dataset: str, data_path: str | None, seed: int, test_images: int
         return train_set, test_set
     full = load_real(dataset, path=data_path)
     tr, te = stratified_split(full.labels, 0.4 if dataset == "mnist" else 0.3, seed=12345)
+    if test_images < len(te):  # a fixed balanced part of the fixed split
+        te = te[balanced_subset(full.labels[te], count=test_images, seed=12345)]
     return full.take(tr), full.take(te)
 
 
