@@ -53,6 +53,9 @@ def test_todo_sentence_per_scenario():
     und = {**base, "scenario": "undecided", "next_run": {"n": 2560.0, "p_decide": 0.62}}
     assert todo_sentence(und, 0.1).endswith("run n = 2,560 next, it decides with 62% "
                                             "probability.")
+    hopeless = {**und, "next_run": {"n": 2560.0, "p_decide": 0.04}}
+    assert "no single run up to the budget is likely to settle it" in \
+        todo_sentence(hopeless, 0.1)
 
 
 def test_report_has_full_law_section_when_s_is_known(tmp_path):

@@ -58,6 +58,7 @@ def _write(tmp_path: Path, raw: dict, name: str = "study.yaml") -> Path:
     ({"render.presets": ["lv9"]}, ["'render'", "lv9", "lv7"]),
     ({"render.overrides": {"classes": ["glyph_Z"]}}, ["glyph_Z", "matches no class"]),
     ({"executor.kind": "kubernetes"}, ["'executor.kind'", "'ray'", "'slurm'"]),
+    ({"render.titles": {"lv1": "clutter"}}, ["'render'", "titles for ['lv1']", "known: lv0"]),
 ])
 def test_config_errors_name_the_key_and_allowed_values(change, expect):
     with pytest.raises(ConfigError) as exc:
@@ -97,17 +98,24 @@ def test_plan_is_a_dag_with_prefix_rendering_and_content_keys(tmp_path):
     cfg = parse_config(_cfg(seeds=[0, 1]))
     plan = build_plan(cfg, tmp_path)
     kinds = [j.kind for j in plan.order()]
-    assert kinds.count("render") == 1 and kinds.count("pretrain") == 6
+    assert kinds.count("render") == 2 and kinds.count("pretrain") == 6
     assert kinds.count("backbone") == 1 and kinds.count("complexity") == 1
     cx = plan.by_kind("complexity")[0]
     assert {plan.jobs[d].kind for d in cx.deps} == {"render", "backbone"}
     # 2 scratch + 6 pre-trained (each fine-tuned with its own seed)
     assert kinds.count("finetune") == 8
-    render = plan.by_kind("render")[0]
-    assert render.params["n_images"] == 90  # largest n + validation, rounded to shards
+    # rendering is a chain of prefixes: n = 20 and 40 need the first 60 images (n + 20
+    # validation images, in shards of 30), n = 60 all 90; each pre-training waits only on
+    # the chunk it reads, but its key names the whole dataset (one identity per dataset)
+    first, render = plan.by_kind("render")
+    assert (first.params["n_images"], render.params["n_images"]) == (60, 90)
+    assert first.params["out"] == render.params["out"] and render.waits_on == [first.key]
+    for j in plan.by_kind("pretrain"):
+        assert j.deps == [render.key]
+        assert j.waits_on == [render.key if j.params["n"] == 60 else first.key]
     seen: set[str] = set()
     for j in plan.order():  # every job comes after what it needs
-        assert set(j.deps) <= seen
+        assert set(j.waits_on) <= seen
         seen.add(j.key)
     for j in plan.by_kind("finetune"):
         if j.deps:
@@ -136,6 +144,32 @@ def test_changing_one_setting_changes_only_what_depends_on_it(tmp_path):
     assert not keys(pt_it, "pretrain") & keys(base, "pretrain")
     # the from-scratch fine-tune does not depend on pre-training settings
     assert len(keys(pt_it, "finetune") & keys(base, "finetune")) == 1
+
+
+def test_pretraining_at_small_n_starts_before_the_whole_render_is_done(tmp_path):
+    from syn2real.sweep import execute
+    from syn2real.sweep.plan import Plan
+
+    cfg = parse_config(tiny(executor={"workers": 2, "threads": 1}))
+    full = build_plan(cfg, tmp_path)
+    plan = Plan(cfg, tmp_path, {k: j for k, j in full.jobs.items()
+                                if j.kind in ("render", "pretrain")})
+    events: list[tuple[str, str]] = []
+    summary = execute(plan, Store(tmp_path / "results.sqlite"),
+                      on_event=lambda what, job, info: events.append((what, job.label)))
+    assert summary.ok and len(summary.ran) == 5
+    first_pretrain = events.index(("start", "pretrain lv0 mulclass resnet18 n=20 seed=0"))
+    assert events.index(("done", "render lv0 (first 60 images)")) < first_pretrain
+    assert first_pretrain < events.index(("done", "render lv0 (90 images)"))
+    # the chunks wrote one folder, the same bytes as a render of all 90 images at once
+    from syn2real.render import render_dataset
+    from syn2real.render.shards import read_manifest
+
+    once = render_dataset(cfg.render.spec("lv0"), tmp_path / "once", 90)
+    chained = read_manifest(full.by_kind("render")[-1].params["out"])
+    assert chained["images"] == 90
+    assert ({k: v["sha256"] for k, v in chained["shards"].items()}
+            == {k: v["sha256"] for k, v in once["shards"].items()})
 
 
 # --- store ------------------------------------------------------------------------------
@@ -167,12 +201,44 @@ def _invoke(args):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
+    import syn2real.cli.sweep as cli_sweep
+
     tmp = tmp_path_factory.mktemp("sweep")
-    cfg = _write(tmp, TINY)
-    res = _invoke(["run", str(cfg), "--out", str(tmp / "run"), "--json",
-                   str(tmp / "out.json")])
+    cfg = _write(tmp, _cfg(**{"render.titles": {"lv0": "lv0 test shapes"}}))
+    every, cli_sweep.PROGRESS_EVERY = cli_sweep.PROGRESS_EVERY, 0.5  # plain lines, not a TTY
+    try:
+        res = _invoke(["run", str(cfg), "--out", str(tmp / "run"), "--json",
+                       str(tmp / "out.json")])
+    finally:
+        cli_sweep.PROGRESS_EVERY = every
     assert res.exit_code == 0, res.output
     return tmp, cfg, res
+
+
+def test_run_says_what_it_expects_shows_progress_and_the_measured_points(finished_run):
+    tmp, _, res = finished_run
+    plan = build_plan(parse_config(TINY), tmp / "run")
+    total = len(plan.jobs)
+    text = res.output
+    # before anything runs: how many jobs and how long, from the built-in figures
+    head = text.index(f"{total} of {total} jobs to run, expected ~")
+    assert "built-in figures for 2 CPU cores" in text[head:head + 200]
+    # plain periodic lines (not a terminal), the last one when all jobs are through
+    lines = [ln for ln in text.splitlines() if ln.startswith("jobs ") and "ETA ~" in ln]
+    assert len(lines) >= 2 and "jobs/min" in lines[0]
+    assert lines[-1].startswith(f"jobs {total}/{total} ({total} ran, 0 cached, 0 failed)")
+    assert text.index(lines[0]) > head
+    # the measured curve with its standard errors, under the setting's title
+    out = json.loads((tmp / "out.json").read_text())
+    pts = [p for p in out["points"] if p["n"] > 0]
+    assert [p["n"] for p in pts] == [20.0, 40.0, 60.0]
+    assert all(p["runs"] == 1 and p["held_out"] is False for p in pts)
+    assert out["fits"][0]["label"].startswith("lv0 test shapes · ResNet-18 → ")
+    assert "measured: lv0 test shapes" in text and "std. error" in text
+    assert f"{pts[0]['mean']:.3f}" in text
+    page = (tmp / "run" / "report" / "index.html").read_text()
+    assert "Measured points" in page and "lv0 test shapes" in page
+    assert "(open it in a browser)" in text
 
 
 def test_run_local_end_to_end_then_rerun_skips_everything(finished_run):
@@ -344,3 +410,43 @@ def test_holdout_is_validated_and_checked_against_the_predictive_interval(tmp_pa
     far = held.assign(err=held["err"] * 2)
     assert not any(c["inside"] for c in holdout_checks(curves, ["a", "b"], far, cs.groups,
                                                        0.9))
+
+
+def test_point_noise_gives_mean_sd_and_standard_error_per_curve_and_size():
+    from syn2real.sweep.finish import point_noise
+
+    errs = {("a", 20): [0.30, 0.34], ("a", 40): [0.20, 0.22, 0.27], ("b", 20): [0.5],
+            ("b", 40): [0.4, 0.4]}
+    rows = [{"setting": s, "model": "resnet18", "pretrain.data": n, "value": 1 - e}
+            for (s, n), es in errs.items() for e in es]
+    curves = [({"setting": "a", "model": "resnet18"}, None), ({"setting": "b"}, None)]
+    pts = point_noise(curves, ["A", "B"], rows, held={"n": [40]})
+    by = {(p["label"], p["n"]): p for p in pts}
+    assert set(by) == {("A", 20.0), ("A", 40.0), ("B", 20.0), ("B", 40.0)}
+    a40 = by[("A", 40.0)]
+    assert a40["mean"] == pytest.approx(0.23) and a40["runs"] == 3 and a40["held_out"]
+    assert a40["sd"] == pytest.approx(np.std([0.20, 0.22, 0.27], ddof=1))
+    assert a40["se"] == pytest.approx(a40["sd"] / np.sqrt(3))
+    assert math.isnan(by[("B", 20.0)]["se"]) and not by[("B", 20.0)]["held_out"]
+    assert by[("B", 40.0)]["se"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_epochs_give_large_n_more_steps_and_leave_the_other_keys_alone(tmp_path):
+    base = _cfg(**{"pretrain.n": [20, 40, 60], "pretrain.iters": 2, "pretrain.batch": 16})
+    plain = build_plan(parse_config(base), tmp_path)
+    more = build_plan(parse_config(_cfg(**{"pretrain.n": [20, 40, 60], "pretrain.iters": 2,
+                                            "pretrain.batch": 16, "pretrain.epochs": 0.5})),
+                      tmp_path)
+    steps = {j.params["n"]: j.params["iters"] for j in more.by_kind("pretrain")}
+    assert steps == {20: 2, 40: 2, 60: 2}  # ceil(0.5 * n / 16) <= 2: the floor holds
+    assert set(plain.jobs) == set(more.jobs)
+    most = build_plan(parse_config(_cfg(**{"pretrain.n": [20, 40, 60], "pretrain.iters": 2,
+                                            "pretrain.batch": 16, "pretrain.epochs": 1})),
+                      tmp_path)
+    steps = {j.params["n"]: j.params["iters"] for j in most.by_kind("pretrain")}
+    assert steps == {20: 2, 40: 3, 60: 4}  # ceil(n / 16)
+    changed = set(most.jobs) - set(plain.jobs)
+    assert {most.jobs[k].params.get("n") for k in changed if most.jobs[k].kind == "pretrain"} \
+        == {40, 60}
+    with pytest.raises(ConfigError, match=r"'pretrain\.epochs'"):
+        parse_config(_cfg(**{"pretrain.epochs": 0}), "study.yaml")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +57,7 @@ def plan(
         st = status.get(j.key, "todo")
         if st != "done":
             todo_keys.append(j.key)
-        needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.deps) or "-"
+        needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.waits_on) or "-"
         table.add_row(escape(j.label), needs, st, _fmt_s(est[j.key]))
     out.print(table)
     kinds = Counter(j.kind for j in p.order())
@@ -114,8 +117,6 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
                 address: str | None, workers: int | None, threads: int | None,
                 retry_failed: bool, rerun: list[str], report: bool,
                 json_out: str | None) -> None:
-    from rich.live import Live
-
     from ..sweep import Store, build_plan, execute
     from ..sweep.execute import Interrupted
     from ..sweep.finish import finish
@@ -124,13 +125,10 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
     store = Store(run_dir / "results.sqlite")
     p = build_plan(cfg, run_dir)
     view = _Progress(p, store, workers or cfg.executor.workers)
+    err.print(view.expectation(), highlight=False)
     t0 = time.perf_counter()
     try:
-        with Live(view.render(), console=err, refresh_per_second=2, transient=False) as live:
-            def on_event(what: str, job: Any, info: dict | None) -> None:
-                view.update(what, job, info)
-                live.update(view.render())
-
+        with view.shown() as on_event:
             summary = execute(p, store, executor=executor, workers=workers, threads=threads,
                               address=address, retry_failed=retry_failed, rerun=rerun,
                               on_event=on_event)
@@ -188,6 +186,7 @@ def _print_results(res: dict[str, Any]) -> None:
                   f"{m['err_scratch']:.3f} -> margin {m['margin']:+.3f}{se} "
                   f"({m['setting']} {m['ptask']} {m['model']} -> {m['ftask']}/{m['dataset']})",
                   highlight=False)
+    _print_points(res.get("points") or [])
     for h in res.get("holdout") or []:
         lo, hi = h["interval"]
         out.print(f"held out n = {h['n']:,.0f} ({h['label']}): predicted {h['predicted']:.3f} "
@@ -195,8 +194,27 @@ def _print_results(res: dict[str, Any]) -> None:
                   f"{h['runs']} run(s): {'inside' if h['inside'] else 'OUTSIDE'} the interval",
                   highlight=False)
     if res["csv"]:
-        out.print(f"results: {res['csv']}" + (f"; report: {res['report']}" if res["report"]
-                                              else ""))
+        out.print(f"results: {res['csv']}")
+    if res["report"]:
+        out.print(f"report: {res['report']} (open it in a browser)", highlight=False)
+
+
+def _print_points(points: list[dict[str, Any]]) -> None:
+    """The measured curves: mean error per size with its standard error over the runs."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        by.setdefault(p["label"], []).append(p)
+    for label, pts in by.items():
+        t = Table(title=f"measured: {label}", title_justify="left")
+        t.add_column("n")
+        for p in pts:
+            t.add_column(f"{p['n']:,.0f}" + (" (held out)" if p["held_out"] else ""),
+                         justify="right")
+        t.add_row("error", *[f"{p['mean']:.3f}" for p in pts])
+        t.add_row("std. error", *["-" if math.isnan(p["se"]) else f"{p['se']:.3f}"
+                                  for p in pts])
+        t.add_row("runs", *[str(p["runs"]) for p in pts])
+        out.print(t)
 
 
 def _cell(fit: dict[str, Any], k: str) -> str:
@@ -207,18 +225,43 @@ def _cell(fit: dict[str, Any], k: str) -> str:
     return text
 
 
-class _Progress:
-    """The live view: counts by state, the running jobs and an ETA from measured speeds."""
+#: seconds between two plain progress lines when stderr is not a terminal
+PROGRESS_EVERY = 30.0
 
-    def __init__(self, plan: Any, store: Any, workers: int) -> None:
+
+class _Progress:
+    """Progress of a study's jobs: counts by state, the running jobs, a rate and an ETA.
+
+    The ETA sums the remaining jobs' estimates: seconds per unit of work measured in this
+    run folder (refreshed as jobs finish), else the built-in 2-core figures. On a terminal
+    it is a live table with a bar; otherwise a plain line every ``every`` seconds.
+    """
+
+    def __init__(self, plan: Any, store: Any, workers: int, every: float | None = None
+                 ) -> None:
         self.plan = plan
+        self.store = store
         self.total = len(plan.jobs)
         self.counts = {"done": 0, "cached": 0, "failed": 0, "blocked": 0, "stale": 0}
         self.running: dict[str, float] = {}
         self.history = store.seconds_per_unit()
         self.workers = workers
+        status = store.status()
         self.left = set(plan.jobs)
+        self.todo = [k for k in plan.jobs if status.get(k) != "done"]
+        self.every = PROGRESS_EVERY if every is None else every
         self.t0 = time.perf_counter()
+
+    def expectation(self) -> str:
+        """What the run will do and how long it should take, said before it starts."""
+        if not self.todo:
+            return f"{self.total} jobs, all finished before: nothing to run (fit and report " \
+                   "only)."
+        src = ("speeds measured in this run folder" if self.history
+               else "built-in figures for 2 CPU cores")
+        return (f"{len(self.todo)} of {self.total} jobs to run, expected ~"
+                f"{_fmt_s(self.plan.wall_seconds(self.todo, self.history, self.workers))} "
+                f"with {self.workers} worker(s) ({src}).")
 
     def update(self, what: str, job: Any, info: dict | None) -> None:
         if what == "start":
@@ -230,24 +273,74 @@ class _Progress:
         self.running.pop(job.key, None)
         self.counts[what] += 1
         self.left.discard(job.key)
+        if what == "done":  # this run's own speeds sharpen the ETA
+            self.history = self.store.seconds_per_unit()
 
     def _eta(self) -> float:
         return self.plan.wall_seconds(sorted(self.left), self.history, self.workers)
 
+    def _rate(self) -> str:
+        minutes = (time.perf_counter() - self.t0) / 60
+        done = self.counts["done"] + self.counts["failed"]
+        return f"{done / minutes:.1f} jobs/min" if done and minutes > 0 else "- jobs/min"
+
+    def _finished(self) -> int:
+        c = self.counts
+        return c["done"] + c["cached"] + c["failed"] + c["blocked"]
+
+    def line(self) -> str:
+        """One plain line (logs, CI)."""
+        c = self.counts
+        running = ", ".join(self.plan.jobs[k].label for k in list(self.running)[:2])
+        return (f"jobs {self._finished()}/{self.total} ({c['done']} ran, {c['cached']} cached, "
+                f"{c['failed']} failed), {self._rate()}, elapsed "
+                f"{_fmt_s(time.perf_counter() - self.t0)}, ETA ~{_fmt_s(self._eta())}"
+                + (f"; running: {running}" if running else ""))
+
     def render(self) -> Table:
+        from rich.progress_bar import ProgressBar
+
         t = Table.grid(padding=(0, 2))
         c = self.counts
-        finished = c["done"] + c["cached"] + c["failed"] + c["blocked"]
         elapsed = time.perf_counter() - self.t0
-        t.add_row(f"[bold]{finished}/{self.total}[/] jobs", f"[green]{c['done']} done[/]",
-                  f"{c['cached']} cached", f"[red]{c['failed']} failed[/]",
-                  f"{len(self.running)} running", f"elapsed {_fmt_s(elapsed)}",
-                  f"ETA ~{_fmt_s(self._eta())}")
+        t.add_row(f"[bold]{self._finished()}/{self.total}[/] jobs",
+                  ProgressBar(total=self.total, completed=self._finished(), width=30),
+                  f"[green]{c['done']} done[/]", f"{c['cached']} cached",
+                  f"[red]{c['failed']} failed[/]", f"{len(self.running)} running",
+                  self._rate(), f"elapsed {_fmt_s(elapsed)}", f"ETA ~{_fmt_s(self._eta())}")
         for key, since in list(self.running.items())[:4]:
             t.add_row(f"  > {escape(self.plan.jobs[key].label)}",
-                      f"{_fmt_s(time.perf_counter() - since)}",
-                      "", "", "", "", "")
+                      f"{_fmt_s(time.perf_counter() - since)}", *[""] * 7)
         return t
+
+    @contextmanager
+    def shown(self) -> Iterator[Callable[[str, Any, dict | None], None]]:
+        """Show progress while the body runs; yields the ``on_event`` callback."""
+        if err.is_terminal:
+            from rich.live import Live
+
+            with Live(self.render(), console=err, refresh_per_second=2,
+                      transient=False) as live:
+                def on_event(what: str, job: Any, info: dict | None) -> None:
+                    self.update(what, job, info)
+                    live.update(self.render())
+
+                yield on_event
+            return
+        stop = threading.Event()
+
+        def tick() -> None:  # a line every `every` seconds, whatever the jobs' lengths
+            while not stop.wait(self.every):
+                err.print(self.line(), highlight=False)
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield self.update
+        finally:
+            stop.set()
+            ticker.join()
+            err.print(self.line(), highlight=False)
 
 
 @friendly

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..advise import advise_many
 from ..advise.advice import Advice, fmt_n
+from ..advise.decide import NO_DECISIVE_RUN
 from ..atomic import atomic_write
 from ..curves import CurveSet, curve_arrays, curve_label, curve_labels
 from ..law import (
@@ -88,7 +89,10 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                  complexity: Sequence[dict[str, Any]] | None = None,
                  knob_effects: dict[str, Any] | None = None,
                  laws: Sequence[BaseLaw] | None = None, advice: Sequence[Advice] | None = None,
-                 max_figure_curves: int = MAX_FIGURE_CURVES) -> Path:
+                 max_figure_curves: int = MAX_FIGURE_CURVES,
+                 labels: Sequence[str] | None = None,
+                 holdout: Sequence[dict[str, Any]] | None = None,
+                 points: Sequence[dict[str, Any]] | None = None) -> Path:
     """Write ``index.html`` with the paper's figures for the curves of ``cs``.
 
     Parameters
@@ -125,6 +129,15 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         One per curve, already computed (with ``target``): shown instead of advising again.
     max_figure_curves : int
         Per-curve figures show the first this many curves; the tables list all of them.
+    labels : sequence of str, optional
+        One name per curve (a study's :func:`~syn2real.sweep.finish.study_labels`); default
+        :func:`~syn2real.curves.curve_labels`.
+    holdout : sequence of dict, optional
+        Held-out checks (:func:`~syn2real.sweep.finish.holdout_checks`): a section of their
+        own, predicted interval against the measurement.
+    points : sequence of dict, optional
+        Mean, standard error and runs per curve and size
+        (:func:`~syn2real.sweep.finish.point_noise`): the noise the law is fitted through.
 
     Returns
     -------
@@ -145,7 +158,10 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                               [curve_arrays(g) for _, g in curves])
     elif len(laws) != len(curves):
         raise ValueError(f"{len(laws)} fitted laws for {len(curves)} curves")
-    labels = curve_labels([grp for grp, _ in curves])
+    if labels is None:
+        labels = curve_labels([grp for grp, _ in curves])
+    elif len(labels) != len(curves):
+        raise ValueError(f"{len(labels)} labels for {len(curves)} curves")
     fits = [_curve_fit(cs, group, g, label, law, level)
             for (group, g), label, law in zip(curves, labels, laws, strict=True)]
     if target is not None:
@@ -207,6 +223,10 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                      "Fig. 4 (right): transfer gap C against backbone parameters, with the "
                      "power law C = k·P<sup>−b</sup> fitted per setting."))
         extra_html.append(_model_size_html(model_size, level))
+    if points:
+        extra_html.append(_points_html(points))
+    if holdout:
+        extra_html.append(_holdout_html(holdout))
     if complexity:
         figs.append(("complexity", save_figure(fig_complexity(complexity, level), out,
                                                "fig6_complexity"),
@@ -355,15 +375,60 @@ def todo_sentence(advice: Any, target: float) -> str:
         n_star = a["n_star"] if a["n_star"] is not None else float("inf")
         return (f"render more: about n = {fmt_n(n_star)} synthetic images reach error "
                 f"{target:g} ({p}).")
+    if a["scenario"] == "floor" and "rising" in (a.get("flags") or []):
+        return ("change the rendering (or the model): more images of this kind made the error "
+                "worse.")
     if a["scenario"] == "floor":
         return (f"change the rendering (or the model): more images of this kind will not reach "
                 f"error {target:g} ({p}).")
     if a["scenario"] == "infeasible":
         return f"not within the budget at this rate: change the rendering to raise it ({p})."
     nxt = a.get("next_run")
-    how = (f"run n = {fmt_n(nxt['n'])} next, it decides with {nxt['p_decide']:.0%} "
-           "probability" if nxt else "measure more sizes")
+    if not nxt:
+        how = "measure more sizes"
+    elif nxt["p_decide"] < NO_DECISIVE_RUN:
+        how = (f"no single run up to the budget is likely to settle it (n = "
+               f"{fmt_n(nxt['n'])} decides with {nxt['p_decide']:.0%} probability): more "
+               "runs per size would narrow the noise")
+    else:
+        how = (f"run n = {fmt_n(nxt['n'])} next, it decides with {nxt['p_decide']:.0%} "
+               "probability")
     return f"not settled yet ({p}): {how}."
+
+
+def _points_html(points: Sequence[dict[str, Any]]) -> str:
+    e = html.escape
+    rows = ["<h2>Measured points</h2><p class='note'>Mean fine-tuning error over the runs "
+            "(pre-training and fine-tuning seeds) at each size, with its standard error: the "
+            "noise the law is fitted through.</p><table><tr><th>curve</th><th>n</th>"
+            "<th>error</th><th>std. error</th><th>runs</th><th></th></tr>"]
+    last = None
+    for p in points:
+        se = "–" if p["se"] != p["se"] else f"{p['se']:.4f}"
+        rows.append(f"<tr><td>{e(p['label']) if p['label'] != last else ''}</td>"
+                    f"<td>{p['n']:,.0f}</td><td>{p['mean']:.4f}</td><td>{se}</td>"
+                    f"<td>{p['runs']}</td><td>{'held out of the fit' if p['held_out'] else ''}"
+                    "</td></tr>")
+        last = p["label"]
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _holdout_html(checks: Sequence[dict[str, Any]]) -> str:
+    e = html.escape
+    rows = ["<h2>Held-out check</h2><p class='note'>Sizes trained but kept out of the fit, "
+            "predicted from the smaller ones by the predictive distribution.</p><table><tr>"
+            "<th>curve</th><th>n</th><th>predicted</th><th>interval</th><th>measured</th>"
+            "<th>runs</th><th></th></tr>"]
+    for h in checks:
+        lo, hi = h["interval"]
+        ok = "inside" if h["inside"] else "OUTSIDE"
+        rows.append(f"<tr><td>{e(h['label'])}</td><td>{h['n']:,.0f}</td>"
+                    f"<td>{h['predicted']:.4f}</td><td>[{lo:.4f}, {hi:.4f}] "
+                    f"({h['level']:.0%})</td><td>{h['measured']:.4f}</td><td>{h['runs']}</td>"
+                    f"<td class='{'reachable' if h['inside'] else 'floor'}'>{ok}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
 
 
 def _todo_html(fits: Sequence[CurveFit], target: float) -> str:

@@ -47,6 +47,65 @@ def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: how results name the bundled real data sets ("100 real MNIST digits")
+REAL_NOUNS = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST images",
+              "digits": "scikit-learn digits"}
+
+
+def study_labels(cfg: StudyConfig, curves: list[tuple[dict[str, Any], Any]]) -> list[str]:
+    """Curve names as a person says them: ``digit glyphs, front views · ResNet-18 → 100
+    real MNIST digits`` (the setting's title from ``render.titles``; the pre-training task,
+    the real task and the pre-training pool only where they tell curves apart)."""
+    from ..curves.read import _model_name
+
+    groups = [g for g, _ in curves]
+
+    def varies(k: str) -> bool:
+        return len({str(g.get(k)) for g in groups}) > 1
+
+    out = []
+    for group, g in curves:
+        pre = _model_name(group["model"]) if "model" in group else ""
+        if varies("ptask"):
+            pre += f" {group['ptask']}"
+        sizes = sorted({int(v) for v in g["s"]}) if "s" in g else []
+        fdata = str(group.get("fdata", ""))
+        noun = REAL_NOUNS.get(fdata, f"{fdata} images")
+        real = (f"{sizes[0]:,} real {noun}" if len(sizes) == 1
+                else f"{group.get('fratio')}% of {noun}")
+        if group.get("ftask") != "sinclass" or varies("ftask"):
+            real += f" ({group.get('ftask')})"
+        label = f"{cfg.render.title(str(group.get('pdata')))} · {pre} → {real}"
+        if varies("pscale"):
+            label += f" (pool {group['pscale']})"
+        out.append(label)
+    return out
+
+
+def point_noise(curves: list[tuple[dict[str, Any], Any]], labels: list[str],
+                rows: list[dict[str, Any]], held: Any = None) -> list[dict[str, Any]]:
+    """Per curve and size: the mean error over the runs, their standard deviation and the
+    standard error of the mean (``nan`` with one run); ``held``: the held-out rows too.
+
+    ``rows`` are :func:`~.results.study_rows` (one per fine-tune); a run is one (pre-training
+    seed, fine-tuning seed) pair, so the spread includes both sources of noise.
+    """
+    held_n = set() if held is None else {float(x) for x in held["n"]}
+    out = []
+    for (group, _), label in zip(curves, labels, strict=True):
+        by_n: dict[float, list[float]] = defaultdict(list)
+        for r in rows:
+            if all(str(r[c]) == str(v) for c, v in group.items()):
+                by_n[float(r["pretrain.data"])].append(1.0 - r["value"])
+        for n, errs in sorted(by_n.items()):
+            e = np.asarray(errs)
+            sd = float(e.std(ddof=1)) if len(e) > 1 else math.nan
+            out.append({"label": label, "n": n, "mean": float(e.mean()), "sd": sd,
+                        "se": sd / math.sqrt(len(e)), "runs": int(len(e)),
+                        "held_out": n in held_n})
+    return out
+
+
 def holdout_checks(curves: list, labels: list[str], held: Any, groups: list[str],
                    level: float, predictors: list | None = None) -> list[dict[str, Any]]:
     """Per curve and held-out size: the predictive median and ``level`` interval of the
@@ -87,10 +146,11 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     the store but are not mixed in.
 
     Returns a JSON-ready dict: ``csv``, ``fits`` (one per curve), ``advice``, ``margins``,
-    ``report`` (path) and ``notes``.
+    ``holdout`` (the held-out checks), ``points`` (mean, sd and standard error per curve and
+    size), ``report`` (path) and ``notes``.
     """
     from ..advise import advise_many
-    from ..curves import curve_arrays, curve_labels
+    from ..curves import curve_arrays
     from ..law import PowerLaw, TransferLaw, fit_estimators, fit_predictors
 
     run_dir = Path(run_dir)
@@ -120,7 +180,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                                         "held out of the fit (checked against the "
                                         "predictions)"])
     curves = cs.curves()
-    labels = curve_labels([g for g, _ in curves])
+    labels = study_labels(cfg, curves)
     best = float(cs.data["err"].min())
     target = fc.target if fc.target is not None else 0.8 * best
     notes = list(cs.notes)
@@ -143,6 +203,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
               for (group, _), label, adv in zip(curves, labels, verdicts, strict=True)]
     holdout = (holdout_checks(curves, labels, held_rows, cs.groups, fc.level, preds)
                if held_rows is not None else [])
+    points = point_noise(curves, labels, rows, held_rows)
     complexity = complexity_rows(cfg, store, fits, keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
@@ -167,9 +228,9 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
         page = build_report(cs, run_dir / "report", D=fc.D, loss=fc.loss, target=target,
                             budget=fc.budget, level=fc.level, model_size=model_size,
                             complexity=complexity, knob_effects=effects, laws=laws,
-                            advice=verdicts)
+                            advice=verdicts, labels=labels, holdout=holdout, points=points)
     return {"csv": str(csv_path), "fits": fits, "advice": advice,
-            "margins": margins, "target": target, "holdout": holdout,
+            "margins": margins, "target": target, "holdout": holdout, "points": points,
             "complexity": complexity,
             "knob_effects": effects,
             "model_size": None if model_size is None else [
