@@ -396,39 +396,43 @@ def todo_sentence(advice: Any, target: float) -> str:
     return f"not settled yet ({p}): {how}."
 
 
+def _section_table(title: str, note: str, header: Sequence[str], body: Sequence[str]) -> str:
+    """A report section: heading, one-line note and a table (``body``: ready ``<tr>`` rows)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return (f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p>"
+            f"<table><tr>{head}</tr>{''.join(body)}</table>")
+
+
 def _points_html(points: Sequence[dict[str, Any]]) -> str:
     e = html.escape
-    rows = ["<h2>Measured points</h2><p class='note'>Mean fine-tuning error over the runs "
-            "(pre-training and fine-tuning seeds) at each size, with its standard error: the "
-            "noise the law is fitted through.</p><table><tr><th>curve</th><th>n</th>"
-            "<th>error</th><th>std. error</th><th>runs</th><th></th></tr>"]
-    last = None
+    body, last = [], None
     for p in points:
         se = "–" if p["se"] != p["se"] else f"{p['se']:.4f}"
-        rows.append(f"<tr><td>{e(p['label']) if p['label'] != last else ''}</td>"
+        body.append(f"<tr><td>{e(p['label']) if p['label'] != last else ''}</td>"
                     f"<td>{p['n']:,.0f}</td><td>{p['mean']:.4f}</td><td>{se}</td>"
                     f"<td>{p['runs']}</td><td>{'held out of the fit' if p['held_out'] else ''}"
                     "</td></tr>")
         last = p["label"]
-    rows.append("</table>")
-    return "".join(rows)
+    return _section_table(
+        "Measured points", "Mean fine-tuning error over the runs (pre-training and "
+        "fine-tuning seeds) at each size, with its standard error: the noise the law is "
+        "fitted through.", ["curve", "n", "error", "std. error", "runs", ""], body)
 
 
 def _holdout_html(checks: Sequence[dict[str, Any]]) -> str:
     e = html.escape
-    rows = ["<h2>Held-out check</h2><p class='note'>Sizes trained but kept out of the fit, "
-            "predicted from the smaller ones by the predictive distribution.</p><table><tr>"
-            "<th>curve</th><th>n</th><th>predicted</th><th>interval</th><th>measured</th>"
-            "<th>runs</th><th></th></tr>"]
+    body = []
     for h in checks:
         lo, hi = h["interval"]
         ok = "inside" if h["inside"] else "OUTSIDE"
-        rows.append(f"<tr><td>{e(h['label'])}</td><td>{h['n']:,.0f}</td>"
+        body.append(f"<tr><td>{e(h['label'])}</td><td>{h['n']:,.0f}</td>"
                     f"<td>{h['predicted']:.4f}</td><td>[{lo:.4f}, {hi:.4f}] "
                     f"({h['level']:.0%})</td><td>{h['measured']:.4f}</td><td>{h['runs']}</td>"
                     f"<td class='{'reachable' if h['inside'] else 'floor'}'>{ok}</td></tr>")
-    rows.append("</table>")
-    return "".join(rows)
+    return _section_table(
+        "Held-out check", "Sizes trained but kept out of the fit, predicted from the smaller "
+        "ones by the predictive distribution.",
+        ["curve", "n", "predicted", "interval", "measured", "runs", ""], body)
 
 
 def _todo_html(fits: Sequence[CurveFit], target: float) -> str:
