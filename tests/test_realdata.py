@@ -181,7 +181,8 @@ def test_study_pretrains_on_blenderproc_and_replicator_and_finetunes_on_imagefol
 def test_paper_example_is_a_valid_plan(tmp_path):
     res = runner.invoke(app, ["plan", "examples/paper.yaml", "--out", str(tmp_path / "p")])
     assert res.exit_code == 0, res.output
-    assert "1596 jobs (3 render, 396 pretrain, 1197 finetune)" in res.output.replace("\n", " ")
+    # 3 settings rendered as chains of 11 prefix chunks (one per pre-training size n)
+    assert "1626 jobs (33 render, 396 pretrain, 1197 finetune)" in res.output.replace("\n", " ")
     assert "finetune objdet/coco fraction=0.01" in res.output
 
 

@@ -124,7 +124,10 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
     atomic_write(run_dir / "config.yaml", Path(config).read_text())
     store = Store(run_dir / "results.sqlite")
     p = build_plan(cfg, run_dir)
-    view = _Progress(p, store, workers or cfg.executor.workers)
+    from ..sweep.execute import downstream, select_jobs
+
+    forced = downstream(p, select_jobs(p, rerun)) if rerun else set()
+    view = _Progress(p, store, workers or cfg.executor.workers, forced=forced)
     err.print(view.expectation(), highlight=False)
     t0 = time.perf_counter()
     try:
@@ -237,8 +240,8 @@ class _Progress:
     it is a live table with a bar; otherwise a plain line every ``every`` seconds.
     """
 
-    def __init__(self, plan: Any, store: Any, workers: int, every: float | None = None
-                 ) -> None:
+    def __init__(self, plan: Any, store: Any, workers: int, every: float | None = None,
+                 forced: set[str] | None = None) -> None:
         self.plan = plan
         self.store = store
         self.total = len(plan.jobs)
@@ -248,15 +251,16 @@ class _Progress:
         self.workers = workers
         status = store.status()
         self.left = set(plan.jobs)
-        self.todo = [k for k in plan.jobs if status.get(k) != "done"]
+        forced = forced or set()  # --rerun: finished jobs that run again
+        self.todo = [k for k in plan.jobs if status.get(k) != "done" or k in forced]
         self.every = PROGRESS_EVERY if every is None else every
         self.t0 = time.perf_counter()
 
     def expectation(self) -> str:
         """What the run will do and how long it should take, said before it starts."""
         if not self.todo:
-            return f"{self.total} jobs, all finished before: nothing to run (fit and report " \
-                   "only)."
+            return (f"{self.total} jobs, all finished before: only the fit and the report "
+                    "remain (each output is checked before use; a damaged one reruns).")
         src = ("speeds measured in this run folder" if self.history
                else "built-in figures for 2 CPU cores")
         return (f"{len(self.todo)} of {self.total} jobs to run, expected ~"
