@@ -364,10 +364,13 @@ def test_ctrl_c_stops_a_run_at_once_says_what_finished_and_resumes(tmp_path):
            "--no-report"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
+    from syn2real.sweep import build_plan, load_config
+
+    renders = len(build_plan(load_config(cfg), run).by_kind("render"))  # the chunk chain
     db = run / "results.sqlite"
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until the render is done and a pre-training runs
-        if db.exists() and Store(db).rows("render"):
+        if db.exists() and len(Store(db).rows("render")) == renders:
             break
         time.sleep(0.2)
     time.sleep(2)
@@ -377,7 +380,8 @@ def test_ctrl_c_stops_a_run_at_once_says_what_finished_and_resumes(tmp_path):
     assert proc.returncode == 130, err[-2000:]
     assert time.time() - t0 < 15  # no waiting for the running pre-training to finish
     text = " ".join(err.split())
-    assert "interrupted: 1 job(s) finished in this run and are recorded (0 were already" in text
+    assert (f"interrupted: {renders} job(s) finished in this run and are recorded (0 were "
+            "already") in text
     assert "running job(s) stopped. Run the same command again to resume" in text
     assert "Traceback" not in err
     assert not list(run.glob("pretrain/*/backbone.pt"))
