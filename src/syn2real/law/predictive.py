@@ -137,18 +137,18 @@ def noise_sd(y: Array) -> float:
 
 
 # --------------------------------------------------------------------------- members
-def _local_lines(items: Sequence[tuple[Array, Array, Array]], octaves: int
+def _local_lines(items: Sequence[tuple[Array, Array, Array]], octaves: int, noise: Array
                  ) -> tuple[Array, Array]:
     """Weighted log-log line through the last ``octaves`` octaves of every curve.
 
-    Returns the lines ``(B, 2)`` (slope, intercept) and the t-statistic of each measured
-    slope ``(B,)`` (nan where the noise is not estimable).
+    ``noise``: each curve's model-free noise (:func:`noise_sd` of its points). Returns the
+    lines ``(B, 2)`` (slope, intercept) and the t-statistic of each measured slope ``(B,)``
+    against that noise (nan where the noise is not estimable).
 
     At least the last three points are used. A rising slope is clipped to flat unless the
-    rise is real: its t-statistic against the curve's model-free noise (:func:`noise_sd` of
-    the curve's own points) is above :data:`RISE_T`. Noise rises and falls; a curve that
-    rises by many noise widths (pre-training that makes the fine-tuned model worse the more
-    images it sees) keeps rising when extrapolated.
+    rise is real: its t-statistic is above :data:`RISE_T`. Noise rises and falls; a curve
+    that rises by many noise widths (pre-training that makes the fine-tuned model worse the
+    more images it sees) keeps rising when extrapolated.
     """
     B = len(items)
     lens = np.array([len(u) for u, _, _ in items])
@@ -167,22 +167,22 @@ def _local_lines(items: Sequence[tuple[Array, Array, Array]], octaves: int
     my = (W * LY).sum(axis=1) / sw
     sxx = (W * (LX - mx[:, None]) ** 2).sum(axis=1)
     sxy = (W * (LX - mx[:, None]) * (LY - my[:, None])).sum(axis=1)
+    # the slope's standard error with equal weights: noise / sqrt(sum of squared deviations)
+    S = W > 0
+    mu = (S * LX).sum(axis=1) / S.sum(axis=1)
+    sxx_u = (S * (LX - mu[:, None]) ** 2).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(sxx > 0, sxy / sxx, 0.0)
-    noise = np.array([noise_sd(v) for _, v, _ in items])
-    n_sel = (W > 0).sum(axis=1)
-    sxx_u = np.array([np.sum((LX[b, W[b] > 0] - LX[b, W[b] > 0].mean()) ** 2)
-                      for b in range(B)])
-    with np.errstate(divide="ignore", invalid="ignore"):
         t_rise = slope / (noise / np.sqrt(sxx_u))
-    real = (slope > 0) & (t_rise > RISE_T) & (n_sel >= 3)  # nan compares False
+    real = (slope > 0) & (t_rise > RISE_T)  # nan compares False
     slope = np.where(real, slope, np.minimum(slope, 0.0))  # noise rises are extrapolated flat
     icpt = my - slope * mx
     return np.stack([slope, icpt], axis=1), t_rise
 
 
 def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Array]:
-    """Member parameters for normalised curves ``(u, v, w)``: array ``(B, 4, 3)``.
+    """Member parameters for normalised curves ``(u, v, w)``: array ``(B, 4, 3)``, and the
+    t-statistic of each curve's 3-octave slope ``(B,)``.
 
     Rows: transfer and transfer_tail ``(D, alpha, C)``; local lines ``(slope, icpt, 0)``.
     """
@@ -203,8 +203,9 @@ def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Ar
     rows = np.array(where)
     P[rows[:, 0], rows[:, 1]] = np.stack([D, a, C], axis=1)
     P[~has_tail, 1] = P[~has_tail, 0]
+    noise = np.array([noise_sd(v) for _, v, _ in items])
     for j, octv in ((2, 2), (3, 3)):
-        P[:, j, :2], t_tail = _local_lines(items, octv)
+        P[:, j, :2], t_tail = _local_lines(items, octv, noise)
     return P, t_tail
 
 
