@@ -118,16 +118,13 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
                 retry_failed: bool, rerun: list[str], report: bool,
                 json_out: str | None) -> None:
     from ..sweep import Store, build_plan, execute
-    from ..sweep.execute import Interrupted
+    from ..sweep.execute import Interrupted, rerun_keys
     from ..sweep.finish import finish
 
     atomic_write(run_dir / "config.yaml", Path(config).read_text())
     store = Store(run_dir / "results.sqlite")
     p = build_plan(cfg, run_dir)
-    from ..sweep.execute import downstream, select_jobs
-
-    forced = downstream(p, select_jobs(p, rerun)) if rerun else set()
-    view = _Progress(p, store, workers or cfg.executor.workers, forced=forced)
+    view = _Progress(p, store, workers or cfg.executor.workers, forced=rerun_keys(p, rerun))
     err.print(view.expectation(), highlight=False)
     t0 = time.perf_counter()
     try:
@@ -255,6 +252,7 @@ class _Progress:
         self.todo = [k for k in plan.jobs if status.get(k) != "done" or k in forced]
         self.every = PROGRESS_EVERY if every is None else every
         self.t0 = time.perf_counter()
+        self._lock = threading.Lock()  # the plain-line ticker reads what update() changes
 
     def expectation(self) -> str:
         """What the run will do and how long it should take, said before it starts."""
@@ -268,6 +266,10 @@ class _Progress:
                 f"with {self.workers} worker(s) ({src}).")
 
     def update(self, what: str, job: Any, info: dict | None) -> None:
+        with self._lock:
+            self._update(what, job)
+
+    def _update(self, what: str, job: Any) -> None:
         if what == "start":
             self.running[job.key] = time.perf_counter()
             return
@@ -294,6 +296,10 @@ class _Progress:
 
     def line(self) -> str:
         """One plain line (logs, CI)."""
+        with self._lock:
+            return self._line()
+
+    def _line(self) -> str:
         c = self.counts
         running = ", ".join(self.plan.jobs[k].label for k in list(self.running)[:2])
         return (f"jobs {self._finished()}/{self.total} ({c['done']} ran, {c['cached']} cached, "

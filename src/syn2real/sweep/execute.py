@@ -83,6 +83,11 @@ def downstream(plan: Plan, keys: set[str]) -> set[str]:
     return out
 
 
+def rerun_keys(plan: Plan, selectors: list[str] | None) -> set[str]:
+    """The finished jobs ``--rerun`` runs again: the selected ones and all downstream."""
+    return downstream(plan, select_jobs(plan, selectors)) if selectors else set()
+
+
 def select_jobs(plan: Plan, selectors: list[str]) -> set[str]:
     """Jobs named by kinds (``pretrain``) or keys (``pr-1a2b...``, a unique prefix)."""
     out: set[str] = set()
@@ -152,7 +157,7 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     emit = on_event or (lambda *a: None)
     summary = RunSummary()
     status = store.status()
-    forced = downstream(plan, select_jobs(plan, rerun)) if rerun else set()
+    forced = rerun_keys(plan, rerun)
     finished = {r["key"]: r for r in store.rows()}  # read once: artefact records, tracking
     replace: set[str] = set()
     todo: dict[str, Job] = {}

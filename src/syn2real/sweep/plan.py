@@ -100,11 +100,11 @@ class Plan:
         using every core (parallel jobs share them); measured figures already include the
         sharing, so they are divided by the number of workers."""
         history = history or {}
-        est = self.estimate_seconds(history)
         total = 0.0
-        for k in keys:
-            kind = self.jobs[k].kind
-            total += est[k] / workers if kind in history else est[k]
+        for k in keys:  # only these: the progress view asks for the jobs left, often
+            job = self.jobs[k]
+            est = _estimate(job, history)
+            total += est / workers if job.kind in history else est
         return total
 
     def estimate_seconds(self, history: dict[str, float] | None = None) -> dict[str, float]:
