@@ -417,10 +417,12 @@ def test_point_noise_gives_mean_sd_and_standard_error_per_curve_and_size():
 
     errs = {("a", 20): [0.30, 0.34], ("a", 40): [0.20, 0.22, 0.27], ("b", 20): [0.5],
             ("b", 40): [0.4, 0.4]}
-    rows = [{"setting": s, "model": "resnet18", "pretrain.data": n, "value": 1 - e}
+    base = {"pscale": 60, "ptask": "mulclass", "fdata": "mnist", "fratio": 1.0,
+            "ftask": "sinclass", "model": "r18"}
+    rows = [{**base, "pdata": s, "pretrain.data": n, "value": 1 - e}
             for (s, n), es in errs.items() for e in es]
-    curves = [({"setting": "a", "model": "resnet18"}, None), ({"setting": "b"}, None)]
-    pts = point_noise(curves, ["A", "B"], rows, held={"n": [40]})
+    curves = [({"pdata": "a", "model": "r18"}, None), ({"pdata": "b"}, None)]
+    pts = point_noise(curves, ["A", "B"], rows, held_out=[40])
     by = {(p["label"], p["n"]): p for p in pts}
     assert set(by) == {("A", 20.0), ("A", 40.0), ("B", 20.0), ("B", 40.0)}
     a40 = by[("A", 40.0)]

@@ -11,9 +11,10 @@ from .read import (
                    curve_label,
                    curve_labels,
                    curves_from_frame,
+                   model_name,
                    read_curves,
 )
 
 __all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "DataError", "curve_arrays",
            "curve_label", "curve_labels", "curves_from_frame", "example_path", "make_example",
-           "read_curves"]
+           "model_name", "read_curves"]

@@ -532,7 +532,8 @@ def _label(groups: Sequence[str], key: object) -> str:
     return "(" + ", ".join(f"{g}={k}" for g, k in zip(groups, key, strict=True)) + ")"
 
 
-def _model_name(m: object) -> str:
+def model_name(m: object) -> str:
+    """A model as people write it: ``r18`` or ``resnet18`` -> ``ResNet-18``."""
     s = str(m)
     for prefix in ("resnet", "r"):
         if s.startswith(prefix) and s[len(prefix):].isdigit():
@@ -553,7 +554,7 @@ def curve_label(group: dict, *, detail: bool = False) -> str:
     if {"ptask", "ftask"} <= group.keys():
         g = dict(group)
         head = f"{g['pdata']} renders" if "pdata" in g else ""
-        model = _model_name(g["model"]) if "model" in g else ""
+        model = model_name(g["model"]) if "model" in g else ""
         pre = " ".join(x for x in (model, str(g["ptask"])) if x)
         real = " ".join(str(g[k]) for k in ("fdata", "ftask") if k in g)
         if "fratio" in g:

@@ -18,6 +18,16 @@ from .results import export_cg, study_curves, study_rows
 from .store import Store
 
 
+def errors_by_curve(rows: list[dict[str, Any]]) -> dict[tuple, dict[float, list[float]]]:
+    """The fine-tuning errors of :func:`~.results.study_rows`, one list per curve (the
+    :data:`~syn2real.curves.CG_GROUPS` values) and size n (0: from scratch)."""
+    by_curve: dict[tuple, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        key = tuple(r[c] for c in CG_GROUPS)
+        by_curve[key][r["pretrain.data"]].append(1.0 - r["value"])
+    return by_curve
+
+
 def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per curve: from-scratch error vs the error at the largest n (means over seeds).
 
@@ -26,12 +36,8 @@ def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``margin`` = scratch - largest-n error (positive: pre-training helps) with its standard
     error from the seed-to-seed spread (``nan`` with one seed).
     """
-    by_curve: dict[tuple, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        key = tuple(r[c] for c in CG_GROUPS)
-        by_curve[key][r["pretrain.data"]].append(1.0 - r["value"])
     out = []
-    for key, by_n in sorted(by_curve.items(), key=lambda kv: str(kv[0])):
+    for key, by_n in sorted(errors_by_curve(rows).items(), key=lambda kv: str(kv[0])):
         if 0 not in by_n or len(by_n) < 2:
             continue
         g = dict(zip(CG_GROUPS, key, strict=True))
@@ -56,7 +62,7 @@ def study_labels(cfg: StudyConfig, curves: list[tuple[dict[str, Any], Any]]) -> 
     """Curve names as a person says them: ``digit glyphs, front views · ResNet-18 → 100
     real MNIST digits`` (the setting's title from ``render.titles``; the pre-training task,
     the real task and the pre-training pool only where they tell curves apart)."""
-    from ..curves.read import _model_name
+    from ..curves import model_name
 
     groups = [g for g, _ in curves]
 
@@ -65,7 +71,7 @@ def study_labels(cfg: StudyConfig, curves: list[tuple[dict[str, Any], Any]]) -> 
 
     out = []
     for group, g in curves:
-        pre = _model_name(group["model"]) if "model" in group else ""
+        pre = model_name(group["model"]) if "model" in group else ""
         if varies("ptask"):
             pre += f" {group['ptask']}"
         sizes = sorted({int(v) for v in g["s"]}) if "s" in g else []
@@ -83,26 +89,33 @@ def study_labels(cfg: StudyConfig, curves: list[tuple[dict[str, Any], Any]]) -> 
 
 
 def point_noise(curves: list[tuple[dict[str, Any], Any]], labels: list[str],
-                rows: list[dict[str, Any]], held: Any = None) -> list[dict[str, Any]]:
+                rows: list[dict[str, Any]], held_out: Collection[float] = ()
+                ) -> list[dict[str, Any]]:
     """Per curve and size: the mean error over the runs, their standard deviation and the
-    standard error of the mean (``nan`` with one run); ``held``: the held-out rows too.
+    standard error of the mean (``nan`` with one run); ``held_out``: the sizes kept out of
+    the fit (marked).
 
     ``rows`` are :func:`~.results.study_rows` (one per fine-tune); a run is one (pre-training
-    seed, fine-tuning seed) pair, so the spread includes both sources of noise.
+    seed, fine-tuning seed) pair, so the spread includes both sources of noise. A fitted
+    curve's group names some of the :data:`~syn2real.curves.CG_GROUPS` columns; it gathers
+    every row curve that agrees on them.
     """
-    held_n = set() if held is None else {float(x) for x in held["n"]}
+    held = {float(n) for n in held_out}
+    by_curve = [(dict(zip(CG_GROUPS, key, strict=True)), by_n)
+                for key, by_n in errors_by_curve(rows).items()]
     out = []
     for (group, _), label in zip(curves, labels, strict=True):
         by_n: dict[float, list[float]] = defaultdict(list)
-        for r in rows:
-            if all(str(r[c]) == str(v) for c, v in group.items()):
-                by_n[float(r["pretrain.data"])].append(1.0 - r["value"])
+        for g, errs in by_curve:
+            if all(str(g[c]) == str(v) for c, v in group.items()):
+                for n, e in errs.items():
+                    by_n[float(n)].extend(e)
         for n, errs in sorted(by_n.items()):
             e = np.asarray(errs)
             sd = float(e.std(ddof=1)) if len(e) > 1 else math.nan
             out.append({"label": label, "n": n, "mean": float(e.mean()), "sd": sd,
                         "se": sd / math.sqrt(len(e)), "runs": int(len(e)),
-                        "held_out": n in held_n})
+                        "held_out": n in held})
     return out
 
 
@@ -203,7 +216,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
               for (group, _), label, adv in zip(curves, labels, verdicts, strict=True)]
     holdout = (holdout_checks(curves, labels, held_rows, cs.groups, fc.level, preds)
                if held_rows is not None else [])
-    points = point_noise(curves, labels, rows, held_rows)
+    points = point_noise(curves, labels, rows, fc.holdout)
     complexity = complexity_rows(cfg, store, fits, keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
