@@ -181,8 +181,17 @@ def test_study_pretrains_on_blenderproc_and_replicator_and_finetunes_on_imagefol
 def test_paper_example_is_a_valid_plan(tmp_path):
     res = runner.invoke(app, ["plan", "examples/paper.yaml", "--out", str(tmp_path / "p")])
     assert res.exit_code == 0, res.output
-    # 3 settings rendered as chains of 11 prefix chunks (one per pre-training size n)
-    assert "1626 jobs (33 render, 396 pretrain, 1197 finetune)" in res.output.replace("\n", " ")
+    # the paper's grid: 396 pre-trainings, 1197 fine-tunes; each of the 3 settings rendered
+    # as a chain of prefix chunks, one per distinct shard-rounded n + validation images
+    from syn2real.sweep import load_config
+
+    cfg = load_config("examples/paper.yaml")
+    pc = cfg.pretrain
+    chunks = sum(len({-(-(n + pc.val_images) // cfg.render.spec(s).shard_size) for n in pc.n})
+                 for s in cfg.render.settings())
+    total = chunks + 396 + 1197
+    assert (f"{total} jobs ({chunks} render, 396 pretrain, 1197 finetune)"
+            in res.output.replace("\n", " "))
     assert "finetune objdet/coco fraction=0.01" in res.output
 
 

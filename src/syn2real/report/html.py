@@ -407,7 +407,7 @@ def _points_html(points: Sequence[dict[str, Any]]) -> str:
     e = html.escape
     body, last = [], None
     for p in points:
-        se = "–" if p["se"] != p["se"] else f"{p['se']:.4f}"
+        se = "–" if np.isnan(p["se"]) else f"{p['se']:.4f}"
         body.append(f"<tr><td>{e(p['label']) if p['label'] != last else ''}</td>"
                     f"<td>{p['n']:,.0f}</td><td>{p['mean']:.4f}</td><td>{se}</td>"
                     f"<td>{p['runs']}</td><td>{'held out of the fit' if p['held_out'] else ''}"
