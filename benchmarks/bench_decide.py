@@ -1,6 +1,13 @@
 """Decision back-test: is a target reached within the budget? syn2real vs naive baselines.
 
-Protocol (issue 11, cases from ``decide_cases.py``): per curve, fit only the sizes
+First section (issue 24, ``decide_iso.py``): the isotonic protocol of
+:mod:`syn2real.law.decision_backtest` — truth from a non-increasing fit of the whole curve,
+targets ``S·(1 + d)`` for ``d`` in ±2…20%, near-ties set aside, balanced accuracy as the
+headline, everything learned rebuilt without the scored source. Its last line:
+``balanced_accuracy: x best_baseline: y margin: m ci: lo hi brier: b``.
+
+Second section, the earlier protocol (issue 11, cases from ``decide_cases.py``): per curve,
+fit only the sizes
 ``x <= x_max / 4`` (at least 4 points); budget = the largest observed size; targets
 ``y(x_max)·1.01``, midway between the best prefix error and the best later error,
 ``0.98·min y`` and ``0.90·min y`` (those already met in the prefix dropped); truth = a measured
@@ -31,8 +38,9 @@ reached), median ``|log2(n*/n_true)|``, seconds per call, and the rising-tail ru
 anyway, against syn2real's own ``p_reach`` call on them). ``--loso`` also scores syn2real with
 the corpus prior rebuilt without the scored source (what an unseen source would get).
 
-Last line: ``decision_accuracy: x best_baseline: y brier: z pi_coverage: w``.
-Usage: python benchmarks/bench_decide.py [--loso] [--timing-curves 30]. Run it alone.
+Its last line: ``decision_accuracy: x best_baseline: y brier: z pi_coverage: w``.
+Usage: python benchmarks/bench_decide.py [--loso] [--timing-curves 30] [--only-iso]. Run it
+alone.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from collections import defaultdict
 
 import numpy as np
 
+import decide_iso
 from build_prior import build_prior
 from decide_cases import Case, load_cases
 from syn2real.advise import advise, advise_legacy
@@ -80,7 +89,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--loso", action="store_true", help="also leave-one-source-out priors")
     ap.add_argument("--timing-curves", type=int, default=30)
+    ap.add_argument("--only-iso", action="store_true", help="the isotonic protocol only")
     args = ap.parse_args()
+    print("== isotonic protocol (issue 24) ==")
+    iso = decide_iso.run()
+    h = iso["head"]["syn2real"]["all"]
+    best = max(decide_iso.BASELINES, key=lambda b: iso["table"][b]["all"]["bal_acc"])
+    iso_line = (f"balanced_accuracy: {h['bal_acc']:.3f} best_baseline: "
+                f"{iso['table'][best]['all']['bal_acc']:.3f} margin: {h['margin']:+.3f} ci: "
+                f"{h['ci'][0]:+.3f} {h['ci'][1]:+.3f} brier: {h['brier']:.3f}")
+    if args.only_iso:
+        print(iso_line)
+        return
+    print("\n== earlier protocol (issue 11) ==")
     cases = load_cases()
     print(f"{len(cases)} curves, {sum(len(c.targets) for c in cases)} cases: "
           + ", ".join(f"{s} {sum(c.source == s for c in cases)}"
@@ -214,6 +235,7 @@ def main() -> None:
     a = scores["syn2real"]["all"]
     print(f"decision_accuracy: {a['acc']:.3f} best_baseline: {best:.3f} brier: "
           f"{a['brier']:.3f} pi_coverage: {np.mean(cov_pi['all']):.3f}")
+    print(iso_line)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from syn2real.law.decision_backtest import DecisionCase, decision_case
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEV = SHARED / "dev-curves" / "curves.csv.gz"
 CG = SHARED / "cg-transfer" / "results_finetune.csv"
 CG_GROUPS = ["pscale", "ptask", "fdata", "fratio", "ftask", "model", "pdata"]
 TARGET_KINDS = ("last*1.01", "midway", "min*0.98", "min*0.90")
+#: What the sizes of each source are: separate runs per size, or checkpoints of one run.
+KINDS = {"colpret": "checkpoints"}
 
 
 @dataclass
@@ -74,22 +78,37 @@ def load_cases(sources: tuple[str, ...] = ("lin2024", "colpret", "lcdb", "cg-tra
                ) -> list[Case]:
     """Every usable curve of the named sources (those whose files exist)."""
     cases: list[Case] = []
+    for src, curve, x, y in _curves(sources):
+        c = _case(src, curve, x, y)
+        if c is not None:
+            cases.append(c)
+    return cases
+
+
+def _curves(sources: tuple[str, ...]):
+    """(source, curve, x, y) of every curve of the named sources, repeats averaged."""
     if DEV.exists():
         d = pd.read_csv(DEV)
         d = d[d["source"].isin(sources)]
         for (src, curve), g in d.groupby(["source", "curve"], sort=True):
             h = g.groupby("x")["y"].mean()
-            c = _case(str(src), str(curve), h.index.to_numpy(float), h.to_numpy(float))
-            if c is not None:
-                cases.append(c)
+            yield str(src), str(curve), h.index.to_numpy(float), h.to_numpy(float)
     if "cg-transfer" in sources and CG.exists():
         d = pd.read_csv(CG)
         d = d[d["pretrain.data"] > 0].dropna(subset=["pretrain.data", "value"])
         d = d.sort_values("n_eval").groupby(CG_GROUPS + ["pretrain.data"]).tail(1)
         for key, g in d.groupby(CG_GROUPS, sort=True):
             h = (1.0 - g.groupby("pretrain.data")["value"].mean())
-            c = _case("cg-transfer", " ".join(map(str, key)), h.index.to_numpy(float),
-                      h.to_numpy(float))
-            if c is not None:
-                cases.append(c)
-    return cases
+            yield "cg-transfer", " ".join(map(str, key)), h.index.to_numpy(float), \
+                h.to_numpy(float)
+
+
+def load_iso_cases(sources: tuple[str, ...] = ("lin2024", "colpret", "lcdb", "cg-transfer")
+                   ) -> list[DecisionCase]:
+    """Every usable curve under the isotonic protocol (:mod:`syn2real.law.decision_backtest`)."""
+    out = []
+    for src, curve, x, y in _curves(sources):
+        c = decision_case(src, curve, x, y, kind=KINDS.get(src, "runs"))
+        if c is not None:
+            out.append(c)
+    return out

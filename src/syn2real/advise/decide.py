@@ -43,15 +43,20 @@ MAX_CANDIDATES = 5
 NO_DECISIVE_RUN = 0.1
 
 
-def _predictor_of(curve: Any) -> tuple[CurvePredictor, TransferLaw | None]:
+def _predictor_of(curve: Any, kind: str | None = None
+                  ) -> tuple[CurvePredictor, TransferLaw | None]:
     if isinstance(curve, CurvePredictor):
         curve.check_is_fitted()
+        if kind is not None and kind != curve.kind_:
+            raise ValueError(f"kind={kind!r} differs from the predictor's own kind "
+                             f"{curve.kind_!r}: fit the predictor with kind={kind!r}")
         return curve, None
     if isinstance(curve, TransferLaw):
         curve.check_is_fitted()
-        return CurvePredictor().fit(curve.X_["n"], curve.y_, curve.w_), curve
+        return CurvePredictor().fit(curve.X_["n"], curve.y_, curve.w_,
+                                    kind=kind or "runs"), curve
     if isinstance(curve, tuple | list) and len(curve) in (2, 3):
-        return CurvePredictor().fit(*curve), None
+        return CurvePredictor().fit(*curve, kind=kind or "runs"), None
     raise TypeError("advise() takes a fitted TransferLaw, a fitted CurvePredictor or an "
                     f"(n, err[, weights]) tuple, got {type(curve).__name__}")
 
@@ -108,7 +113,7 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
     p0 = pred.p_reach(target, budget, at=schedule(n_max, budget))
     draws = [pred.quantile([nc] * n_draws, qs) for nc in cand]   # (candidates, draws)
     refits = fit_predictors([{"n": np.append(pred.n_, nc), "err": np.append(pred.err_, y),
-                              "weights": np.append(pred.counts_, 1.0)}
+                              "weights": np.append(pred.counts_, 1.0), "kind": pred.kind_}
                              for nc, ys in zip(cand, draws, strict=True) for y in ys],
                             prior=pred.prior)
     rows = []
@@ -246,14 +251,15 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         verdict = f"Undecided: {why}."
         if with_next_run:
             nxt = next_run(pred, target, eff_budget, confidence=confidence)
-        if nxt is not None and nxt.p_decide < NO_DECISIVE_RUN:
-            verdict += (f" No single run up to the budget is likely to settle it (n = "
-                        f"{fmt_n(nxt.n)} decides with {nxt.p_decide:.0%} probability): more "
-                        "runs per size would narrow the noise.")
+        sure = (max(nxt.candidates, key=lambda c: (round(c["p_decide"], 9), -c["n"]))
+                if nxt is not None else None)
+        if nxt is not None and sure["p_decide"] < NO_DECISIVE_RUN:
+            verdict += (f" No single run up to the budget is likely to settle it (the best, "
+                        f"n = {fmt_n(sure['n'])}, decides with {sure['p_decide']:.0%} "
+                        "probability): more runs per size would narrow the noise.")
         elif nxt is not None:
             verdict += (f" Run n = {fmt_n(nxt.n)} next: it decides with "
                         f"{nxt.p_decide:.0%} probability")
-            sure = max(nxt.candidates, key=lambda c: (round(c["p_decide"], 9), -c["n"]))
             if sure["n"] != nxt.n and sure["p_decide"] > nxt.p_decide + 0.1:
                 verdict += (f" (the most for its cost; n = {fmt_n(sure['n'])} decides with "
                             f"{sure['p_decide']:.0%})")
@@ -277,7 +283,10 @@ def _flag_notes(flags: list[str]) -> str:
            "transfer:alpha_at_bound": "Eq. 1's rate α sits at a bound: α is not identified "
                                       "by these points.",
            "no_backtest": "No back-test was possible on so few points: the spread is the "
-                          "corpus prior's."}
+                          "corpus prior's.",
+           "checkpoints": "The sizes are checkpoints of one training run: a learning-rate "
+                          "schedule can bend the rest of the curve either way, so the "
+                          "extrapolation's rate is taken as uncertain by its own size."}
     parts = [txt[f] for f in flags if f in txt]
     if any(f.startswith("transfer:") for f in flags):
         parts.append("The intervals are widened for it.")
@@ -286,7 +295,7 @@ def _flag_notes(flags: list[str]) -> str:
 
 def advise(curve: Any, target: float, *, budget: float | None = None, level: float = 0.9,
            confidence: float = 0.9, method: str = "predictive", n_boot: int = 400,
-           seed: int = 0, with_next_run: bool = True) -> Advice:
+           seed: int = 0, with_next_run: bool = True, kind: str | None = None) -> Advice:
     """Should you render more images or change how you render them?
 
     Parameters
@@ -308,6 +317,9 @@ def advise(curve: Any, target: float, *, budget: float | None = None, level: flo
         Legacy method: bootstrap replicates and seed.
     with_next_run : bool
         Search the next run when undecided.
+    kind : {"runs", "checkpoints"}, optional
+        What the sizes are (default: runs, or the predictor's own kind): separate trainings
+        per size, or evaluations along one training run (wider, humbler extrapolation).
     """
     if method == "legacy":
         if not isinstance(curve, TransferLaw):
@@ -316,7 +328,7 @@ def advise(curve: Any, target: float, *, budget: float | None = None, level: flo
                              seed=seed)
     if method != "predictive":
         raise ValueError(f"method must be 'predictive' or 'legacy', got {method!r}")
-    pred, law = _predictor_of(curve)
+    pred, law = _predictor_of(curve, kind)
     return decide(pred, target, budget=budget, level=level, confidence=confidence, law=law,
                   with_next_run=with_next_run)
 

@@ -290,12 +290,19 @@ def advise(
     method: str = typer.Option("predictive", help="predictive (default) or legacy (the "
                                "eq.-1-only advisor of earlier versions)."),
     json_out: str | None = typer.Option(None, "--json", help="Write the advice as JSON."),
+    curve_kind: str = typer.Option("runs", "--curve-kind", help="runs: one training per n "
+                                   "(default); checkpoints: the n are evaluations along one "
+                                   "training run (tokens or images seen): a learning-rate "
+                                   "schedule can bend the rest, so the advice is humbler."),
     table: TableOptions = TableOptions(),
 ) -> None:
     """Should you render more images or change how you render them?"""
     from ..advise import advise_grid, advise_legacy, advise_many, plan_mix
     from ..law import FullTransferLaw, TransferLaw, fit_estimators
+    from ..law.predictive import KINDS
 
+    if curve_kind not in KINDS:
+        raise ValueError(f"--curve-kind must be one of {', '.join(KINDS)}, got {curve_kind!r}")
     cs = table.load(file)
     if (cost_synthetic is None) != (cost_real is None):
         raise ValueError("give both --cost-synthetic and --cost-real, or neither")
@@ -338,7 +345,7 @@ def advise(
             raise ValueError(f"--method must be predictive or legacy, got {method!r}")
         curves = cs.curves(_by(cs, by))
         labels = curve_labels([grp for grp, _ in curves])
-        data = [curve_arrays(g) for _, g in curves]
+        data = [{**curve_arrays(g), "kind": curve_kind} for _, g in curves]
         laws = fit_estimators(TransferLaw(**kwargs), data)
         if method == "legacy":
             advice = [advise_legacy(law, target, budget=budget, level=level) for law in laws]

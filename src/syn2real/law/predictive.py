@@ -48,15 +48,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
 from scipy import stats
+from scipy.special import stdtr
 
 from .base import NotFittedError
 from .batch import pad_curves
 from .laws import TransferLaw
+from .pfn import BINS, N_COARSE, N_FINE, bar_quantiles, curve_features, load_pfn, smear
 from .solver import solve
 
 Array = np.ndarray
@@ -69,6 +72,33 @@ WIDEN_AT_BOUND = 1.5
 #: A local line's rise is kept when its slope exceeds this many standard errors of the
 #: curve's own noise (else a rising tail is extrapolated flat); fixed a priori, not tuned.
 RISE_T = 3.0
+#: Golden-section steps of eq. 1's rate inside its best grid cell (a cell of the 96-point grid
+#: on ALPHA_BOUNDS is 0.031 wide: 22 steps locate alpha to ~1e-6, far below what any
+#: extrapolation resolves; the solver's default 34 cost 50% more time in the next-run search).
+GOLDEN_ITERS = 22
+GRID_SIZE = 64
+#: Eq. 1's floor below this fraction of the best measured error counts as "at its bound 0"
+#: (no floor resolved; the golden-section tolerance leaves C ~1e-6 on an exact power law).
+C_AT_ZERO = 1e-4
+#: What predicts beyond the largest measured size: the equal-weight mixture (linear pool) of
+#: the prior-fitted network (:mod:`syn2real.law.pfn`) and the calibrated ensemble of the four
+#: members, either alone. The pool won the leave-one-source-out decision back-test, also
+#: when the choice itself was made without the scored source (``benchmarks/bench_decide.py``).
+EXTRAPOLATORS = ("pfn+ensemble", "pfn", "ensemble")
+DEFAULT_EXTRAPOLATOR = "pfn+ensemble"
+#: How the pool combines: the equal mixture of the two distributions (a linear pool of
+#: probabilities; it won the leave-one-source-out back-test, but it is over-dispersed: 90%
+#: intervals cover 0.96 of later measurements there), or averaged quantile functions
+#: (Vincentisation: the average spread; 0.95 coverage, balanced accuracy 0.007 lower).
+POOLS = ("probability", "quantile")
+DEFAULT_POOL = "probability"
+_Q_COL = N_COARSE + N_FINE + 2  # the query-distance column of the network's features
+#: Curve kinds: separate runs per size, or checkpoints of one training run.
+KINDS = ("runs", "checkpoints")
+#: Checkpoints of one run: the local log-log slope is uncertain by its own size beyond the
+#: data (a learning-rate schedule can make the last part fall faster or stop it), fixed a
+#: priori as "the rate is unknown to 100%", not tuned on any source.
+CHECKPOINT_SLOPE_SD = 1.0
 #: Sizes this far beyond the largest measured one count as "any practical budget".
 PRACTICAL_FACTOR = 1000.0
 
@@ -129,11 +159,24 @@ def aggregate(n: Any, err: Any, weights: Any = None) -> tuple[Array, Array, Arra
 
 def noise_sd(y: Array) -> float:
     """Model-free sd of one measurement's log error: MAD of second differences / sqrt(6)."""
-    ly = np.log(np.asarray(y, float))
-    if len(ly) < 4:
-        return float("nan")
-    d2 = ly[2:] - 2.0 * ly[1:-1] + ly[:-2]
-    return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))
+    return float(noise_sds([np.asarray(y, float)])[0])
+
+
+def noise_sds(ys: Sequence[Array]) -> Array:
+    """:func:`noise_sd` of many curves at once (nan for fewer than four points)."""
+    lens = np.array([len(y) for y in ys])
+    out = np.full(len(ys), np.nan)
+    ok = lens >= 4
+    if not ok.any():
+        return out
+    m = int(lens[ok].max())
+    L = np.full((int(ok.sum()), m), np.nan)
+    for i, y in enumerate(y for y, k in zip(ys, ok, strict=True) if k):
+        L[i, :len(y)] = np.log(y)
+    d2 = L[:, 2:] - 2.0 * L[:, 1:-1] + L[:, :-2]
+    med = np.nanmedian(d2, axis=1, keepdims=True)
+    out[ok] = 1.4826 * np.nanmedian(np.abs(d2 - med), axis=1) / np.sqrt(6.0)
+    return out
 
 
 # --------------------------------------------------------------------------- members
@@ -186,6 +229,19 @@ def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Ar
 
     Rows: transfer and transfer_tail ``(D, alpha, C)``; local lines ``(slope, icpt, 0)``.
     """
+    # identical items (the next-run search's simulated curves share their back-test
+    # prefixes) are fitted once
+    keys: dict[bytes, int] = {}
+    first, back = [], np.empty(len(items), int)
+    for b, (u, v, w) in enumerate(items):
+        k = b"|".join((u.tobytes(), v.tobytes(), w.tobytes()))
+        if k not in keys:
+            keys[k] = len(first)
+            first.append(b)
+        back[b] = keys[k]
+    if len(first) < len(items):
+        P, t_tail = _fit_members([items[b] for b in first])
+        return P[back], t_tail[back]
     B = len(items)
     P = np.zeros((B, len(MEMBERS), 3))
     curves, where = [], []
@@ -203,7 +259,7 @@ def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Ar
     rows = np.array(where)
     P[rows[:, 0], rows[:, 1]] = np.stack([D, a, C], axis=1)
     P[~has_tail, 1] = P[~has_tail, 0]
-    noise = np.array([noise_sd(v) for _, v, _ in items])
+    noise = noise_sds([v for _, v, _ in items])
     for j, octv in ((2, 2), (3, 3)):
         P[:, j, :2], t_tail = _local_lines(items, octv, noise)
     return P, t_tail
@@ -228,7 +284,8 @@ def _fit_transfer(curves: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, 
         idx = order[start:stop]
         X, y, w = pad_curves([{"n": curves[i][0], "err": curves[i][1], "weights": curves[i][2]}
                               for i in idx], ("n",))
-        sol = solve(law._problem(X, y, w, B=len(idx)))
+        sol = solve(law._problem(X, y, w, B=len(idx)), grid_size=GRID_SIZE,
+                    golden_iters=GOLDEN_ITERS)
         D[idx], a[idx], C[idx] = sol.params["D"], sol.params["alpha"], sol.params["C"]
         start = stop
     return D, a, C
@@ -267,6 +324,37 @@ def first_crossing(n: Array, values: Array, target: float, *, log_values: bool =
     return float(np.exp(x0 + t * (x1 - x0)))
 
 
+# --------------------------------------------------------------------------- quantile grid
+#: Probability levels on which the extrapolated quantile functions are held.
+LEVELS = (np.arange(400) + 0.5) / 400
+
+
+@lru_cache(maxsize=64)
+def _t_levels(dof: float) -> Array:
+    """Student-t quantiles at :data:`LEVELS` (few distinct degrees of freedom occur)."""
+    return stats.t.ppf(LEVELS, dof)
+
+
+def _at_levels(Q: Array, q: Array) -> Array:
+    """Per row of quantile functions ``Q`` (at :data:`LEVELS`), the value at level ``q[r]``
+    (linear between levels, flat beyond the outermost)."""
+    pos = np.clip((np.asarray(q, float) * len(LEVELS) - 0.5), 0.0, len(LEVELS) - 1.0)
+    j = np.minimum(pos.astype(int), len(LEVELS) - 2)
+    r = np.arange(len(Q))
+    return Q[r, j] + (pos - j) * (Q[r, j + 1] - Q[r, j])
+
+
+def _level_of(Q: Array, v: Array) -> Array:
+    """Per row of quantile functions ``Q``, the level at which it reaches ``v[r]``
+    (the predictive CDF; clipped to the outermost levels)."""
+    v = np.asarray(v, float)
+    j = np.clip(np.sum(Q < v[:, None], axis=1), 1, len(LEVELS) - 1)
+    r = np.arange(len(Q))
+    lo, hi = Q[r, j - 1], Q[r, j]
+    frac = np.clip(np.where(hi > lo, (v - lo) / np.where(hi > lo, hi - lo, 1.0), 0.5), 0, 1)
+    return LEVELS[j - 1] + frac * (LEVELS[1] - LEVELS[0])
+
+
 # --------------------------------------------------------------------------- predictor
 class CurvePredictor:
     """Predictive distribution of the measured error at any size ``n`` (scikit-learn style).
@@ -298,6 +386,9 @@ class CurvePredictor:
         ``transfer:alpha_at_bound``, ``few_points`` (< 4 sizes), ``no_backtest``,
         ``rising`` (the last three octaves rise by more than :data:`RISE_T` noise widths:
         more images made the error worse).
+    kind_ : str
+        ``"runs"`` or ``"checkpoints"`` (flag ``checkpoints``: the local slope's
+        uncertainty beyond the data is :data:`CHECKPOINT_SLOPE_SD` times the slope).
     rise_t_ : float
         t-statistic of the log-log slope of the last three octaves against the curve's own
         noise (positive: rising; nan with fewer than four sizes).
@@ -311,13 +402,23 @@ class CurvePredictor:
     True
     """
 
-    def __init__(self, prior: PredictivePrior | None = None) -> None:
+    def __init__(self, prior: PredictivePrior | None = None,
+                 extrapolator: str = DEFAULT_EXTRAPOLATOR, pool: str = DEFAULT_POOL) -> None:
         self.prior = prior
+        self.extrapolator = extrapolator
+        self.pool = pool
 
     # -------------------------------------------------------------- fit
-    def fit(self, n: Any, err: Any, weights: Any = None) -> CurvePredictor:
-        """Fit to errors ``err`` measured at sizes ``n``; returns self."""
-        fitted = fit_predictors([{"n": n, "err": err, "weights": weights}], prior=self.prior)[0]
+    def fit(self, n: Any, err: Any, weights: Any = None, *, kind: str = "runs"
+            ) -> CurvePredictor:
+        """Fit to errors ``err`` measured at sizes ``n``; returns self.
+
+        ``kind``: ``"runs"`` (one training per size) or ``"checkpoints"`` (the sizes are
+        evaluations along one training run: the spread beyond the data is wider).
+        """
+        fitted = fit_predictors([{"n": n, "err": err, "weights": weights, "kind": kind}],
+                                prior=self.prior, extrapolator=self.extrapolator,
+                                pool=self.pool)[0]
         self.__dict__.update(fitted.__dict__)
         return self
 
@@ -343,6 +444,7 @@ class CurvePredictor:
         return mu, np.sqrt(var)
 
     def _scale(self, n: Any, kind: str) -> tuple[Array, Array]:
+        """Ensemble log mean and sd (the Student-t part; within the data for the PFN)."""
         if kind not in ("observation", "mean"):
             raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
         mu, sd = self._log_mean_sd(n)
@@ -350,28 +452,86 @@ class CurvePredictor:
             sd = np.sqrt(sd**2 + self.noise_**2)
         return mu, sd
 
+    def _split(self, n: Any) -> tuple[Array, Array]:
+        """Sizes as an array and the mask of those the network extrapolates."""
+        self.check_is_fitted()
+        n = np.atleast_1d(np.asarray(n, float))
+        if np.any(~np.isfinite(n)) or np.any(n <= 0):
+            raise ValueError("n must be finite and > 0")
+        if self.extrapolator_ == "ensemble":
+            return n, np.zeros(len(n), bool)
+        return n, n > self.n_[-1] * (1 + 1e-9)
+
+    def _bars(self, n: Array, kind: str) -> Array:
+        """The network's bar probabilities of ``log(err(n) / last error)`` beyond the data
+        (smeared by the measured noise for a measurement)."""
+        F = np.repeat(self._pfn_row, len(n), axis=0)
+        F[:, _Q_COL] = np.log(n / self.n_[-1])
+        P = load_pfn().probs(F)
+        return smear(P, self.noise_) if kind == "observation" else P
+
+    def _qf(self, n: Array, kind: str) -> Array:
+        """Log-error quantiles at :data:`LEVELS` for sizes beyond the data ``(sizes, L)``.
+
+        ``pfn``: the network's; ``pfn+ensemble``: the average of the network's and the
+        ensemble's quantile functions (quantile averaging, ``pool="quantile"``), or the
+        quantiles of the equal mixture of the two distributions (``pool="probability"``).
+        """
+        P = self._bars(n, kind)
+        if self.extrapolator_ == "pfn":
+            return self._ly_last + bar_quantiles(P, LEVELS)
+        mu, sd = self._scale(n, kind)
+        if self.pool == "probability":
+            edges = np.concatenate([[-np.inf], BINS[1:-1], [np.inf]]) + self._ly_last
+            T = stdtr(self.dof_, (edges[None, :] - mu[:, None]) / sd[:, None])
+            return self._ly_last + bar_quantiles(0.5 * P + 0.5 * np.diff(T, axis=1), LEVELS)
+        ens = mu[:, None] + _t_levels(float(self.dof_))[None, :] * sd[:, None]
+        return 0.5 * (self._ly_last + bar_quantiles(P, LEVELS)) + 0.5 * ens
+
+    def _log_quantile(self, n: Any, q: Any, kind: str) -> Array:
+        if kind not in ("observation", "mean"):
+            raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
+        n, q = np.broadcast_arrays(np.atleast_1d(np.asarray(n, float)),
+                                   np.atleast_1d(np.asarray(q, float)))
+        n, far = self._split(n)
+        out = np.empty(len(n))
+        if (~far).any():
+            mu, sd = self._scale(n[~far], kind)
+            out[~far] = mu + stats.t.ppf(q[~far], self.dof_) * sd
+        if far.any():
+            out[far] = _at_levels(self._qf(n[far], kind), q[far])
+        return out
+
     def predict(self, n: Any) -> Array:
         """Predictive median of the error at sizes ``n``."""
-        return np.exp(self._log_mean_sd(n)[0])
+        return np.exp(self._log_quantile(n, 0.5, "mean"))
 
     def quantile(self, n: Any, q: float | Array, kind: str = "observation") -> Array:
         """Predictive quantile(s) ``q`` of a measurement (or the mean curve) at ``n``."""
-        mu, sd = self._scale(n, kind)
-        return np.exp(mu + stats.t.ppf(q, self.dof_) * sd)
+        return np.exp(self._log_quantile(n, q, kind))
 
     def predict_interval(self, n: Any, level: float = 0.9, kind: str = "observation"
                          ) -> tuple[Array, Array]:
         """Central ``level`` interval of a new measurement (or the mean curve) at ``n``."""
         if not 0 < level < 1:
             raise ValueError(f"level must be in (0, 1), got {level}")
-        mu, sd = self._scale(n, kind)
-        t = stats.t.ppf(0.5 + level / 2, self.dof_)
-        return np.exp(mu - t * sd), np.exp(mu + t * sd)
+        return (self.quantile(n, 0.5 - level / 2, kind), self.quantile(n, 0.5 + level / 2,
+                                                                        kind))
 
     def cdf(self, n: Any, value: float | Array, kind: str = "observation") -> Array:
         """P(error measured at ``n`` <= ``value``)."""
-        mu, sd = self._scale(n, kind)
-        return stats.t.cdf((np.log(value) - mu) / sd, self.dof_)
+        if kind not in ("observation", "mean"):
+            raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
+        n, lv = np.broadcast_arrays(np.atleast_1d(np.asarray(n, float)),
+                                    np.atleast_1d(np.log(np.asarray(value, float))))
+        n, far = self._split(n)
+        out = np.empty(len(n))
+        if (~far).any():
+            mu, sd = self._scale(n[~far], kind)
+            out[~far] = stats.t.cdf((lv[~far] - mu) / sd, self.dof_)
+        if far.any():
+            out[far] = _level_of(self._qf(n[far], kind), lv[far])
+        return out
 
     def p_reach(self, target: float, budget: float, at: Any = None) -> float:
         """P(a measured error <= ``target`` within ``budget`` images).
@@ -384,8 +544,8 @@ class CurvePredictor:
             Sizes that will be measured (those above ``budget`` are ignored); default: one
             run at the budget. Sizes closer than a factor √2 are counted once (checkpoints of
             one run, or neighbouring sizes, share most of their noise), the largest kept.
-            Several runs share the extrapolation error (a common factor, Student-t) and
-            have independent measurement noise.
+            Several runs share the extrapolation error (the same quantile of the mean curve
+            at every size) and have independent measurement noise.
         """
         self.check_is_fitted()
         if at is None:
@@ -400,10 +560,18 @@ class CurvePredictor:
                 keep.append(x)
         if len(keep) == 1:
             return float(self.cdf([keep[0]], target)[0])
-        mu, sdm = self._log_mean_sd(np.array(keep))
-        z = stats.t.ppf((np.arange(64) + 0.5) / 64, self.dof_)[:, None]
+        keep_a = np.array(keep)
+        u = (np.arange(64) + 0.5) / 64
+        if self.extrapolator_ != "ensemble":
+            Q = self._qf(keep_a, "mean")
+            pos = np.clip(u * len(LEVELS) - 0.5, 0.0, len(LEVELS) - 1.0)
+            j = np.minimum(pos.astype(int), len(LEVELS) - 2)
+            mean = (Q[:, j] + (pos - j) * (Q[:, j + 1] - Q[:, j])).T          # (64, sizes)
+        else:
+            mu, sdm = self._log_mean_sd(keep_a)
+            mean = mu[None, :] + stats.t.ppf(u, self.dof_)[:, None] * sdm[None, :]
         noise = max(self.noise_, 1e-6)
-        p_each = stats.norm.cdf((np.log(target) - mu[None, :] - z * sdm[None, :]) / noise)
+        p_each = stats.norm.cdf((np.log(target) - mean) / noise)
         none = np.prod(1.0 - p_each, axis=1)
         return float(1.0 - none.mean())
 
@@ -415,48 +583,80 @@ class CurvePredictor:
         """
         self.check_is_fitted()
         hi = n_max if n_max is not None else self.n_[-1] * PRACTICAL_FACTOR * 1e3
-        grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 600)
-        return first_crossing(grid, self.quantile(grid, q, kind), target, log_values=True)
+        if self.extrapolator_ == "ensemble":
+            grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 600)
+            return first_crossing(grid, self.quantile(grid, q, kind), target, log_values=True)
+        key = (float(hi), kind)  # n* and its interval ask the same grid: its bars once
+        cache = self.__dict__.setdefault("_grid_bars", {})
+        if key not in cache:
+            grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 200)
+            cache.clear()
+            cache[key] = (grid, self._qf(grid[1:], kind))
+        grid, Q = cache[key]
+        mu0, sd0 = self._scale(grid[:1], kind)
+        first = mu0 + stats.t.ppf(q, self.dof_) * sd0  # the data's end: the ensemble
+        vals = np.exp(np.concatenate([first, _at_levels(Q, np.full(len(Q), q))]))
+        return first_crossing(grid, vals, target, log_values=True)
 
     def _apply_prior(self, prior: PredictivePrior) -> None:
         weight = prior.nu + self.n_backtests_
         kappa2 = (prior.nu * prior.kappa**2 + self.kappa_obs_) / weight if weight > 0 else 0.0
         self.prior = prior
         self.kappa_ = float(np.sqrt(kappa2)) * self._widen
-        self.slope_sd_ = float(prior.slope_scale * abs(self._P[2, 0])) * self._widen
+        scale = max(prior.slope_scale, CHECKPOINT_SLOPE_SD if self.kind_ == "checkpoints"
+                    else 0.0)
+        self.slope_sd_ = float(scale * abs(self._P[2, 0])) * self._widen
         self.dof_ = float(max(weight, 1.0))
 
     def with_prior(self, prior: PredictivePrior) -> CurvePredictor:
         """A copy whose spread uses another corpus prior (no refit: members do not depend on
         it)."""
         self.check_is_fitted()
-        other = CurvePredictor(prior)
-        other.__dict__.update({k: v for k, v in self.__dict__.items() if k != "prior"})
+        other = CurvePredictor(prior, self.extrapolator, self.pool)
+        other.__dict__.update({k: v for k, v in self.__dict__.items()
+                               if k not in ("prior", "_grid_bars")})
         other._apply_prior(prior)
         return other
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description of the fitted predictor."""
         self.check_is_fitted()
-        return {"n_points": int(len(self.n_)), "member_weights": dict(self.member_weights_),
+        return {"n_points": int(len(self.n_)), "kind": self.kind_,
+                "extrapolator": self.extrapolator_,
+                "member_weights": dict(self.member_weights_),
                 "kappa": self.kappa_, "noise": self.noise_, "fit_sd": self.fit_sd_,
                 "dof": self.dof_, "n_backtests": self.n_backtests_, "flags": list(self.flags_)}
 
 
-def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrior | None = None
+def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrior | None = None,
+                   extrapolator: str = DEFAULT_EXTRAPOLATOR, pool: str = DEFAULT_POOL
                    ) -> list[CurvePredictor]:
     """Fit a :class:`CurvePredictor` to every curve at once (one batched fit per family).
 
     Parameters
     ----------
     curves : sequence of mappings
-        ``{"n": ..., "err": ..., ["weights": ...]}`` per curve (at least 3 distinct sizes).
+        ``{"n": ..., "err": ..., ["weights": ..., "kind": ...]}`` per curve (at least 3
+        distinct sizes; ``kind`` one of :data:`KINDS`, default ``"runs"``).
     prior : PredictivePrior, optional
         Default :data:`DEFAULT_PRIOR`.
+    extrapolator : {"pfn+ensemble", "pfn", "ensemble"}
+        What predicts beyond the largest measured size (see :class:`CurvePredictor`).
+    pool : {"probability", "quantile"}
+        How ``pfn+ensemble`` combines its two distributions: the equal mixture (default) or
+        averaged quantile functions.
     """
+    if extrapolator not in EXTRAPOLATORS:
+        raise ValueError(f"extrapolator must be one of {EXTRAPOLATORS}, got {extrapolator!r}")
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
     prior = prior or DEFAULT_PRIOR
-    data, items, index = [], [], []
+    data, items, index, kinds = [], [], [], []
     for ci, c in enumerate(curves):
+        kind = c.get("kind") or "runs"
+        if kind not in KINDS:
+            raise ValueError(f"curve {ci}: kind must be one of {KINDS}, got {kind!r}")
+        kinds.append(kind)
         n, y, w = aggregate(c["n"], c["err"], c.get("weights"))
         if len(n) < 3:
             raise ValueError(f"curve {ci}: at least 3 distinct sizes are needed to predict, "
@@ -484,9 +684,10 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         d = np.log(u[~m] / u[m][-1])
         tests[ci].append((e, d))
     out = []
+    curve_noise = noise_sds([d[1] for d in data])
     for ci in range(len(curves)):
         n, y, w, u, v = data[ci]
-        s_noise = noise_sd(y)
+        s_noise = float(curve_noise[ci])
         Pf = full[ci]
         M = _member_log(Pf, u)
         resid = M - np.log(v)
@@ -517,7 +718,7 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         _, a, C = Pf[0]
         if C >= 1.0 - 1e-6:
             flags.append("transfer:C_at_best_error")
-        elif C <= 1e-9:
+        elif C <= C_AT_ZERO:
             flags.append("transfer:C_at_zero")
         if a <= ALPHA_BOUNDS[0] * (1 + 1e-6) or a >= ALPHA_BOUNDS[1] * (1 - 1e-6):
             flags.append("transfer:alpha_at_bound")
@@ -527,7 +728,14 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
             flags.append("no_backtest")
         if rise_t[ci] > RISE_T:
             flags.append("rising")
-        p = CurvePredictor(prior)
+        if kinds[ci] == "checkpoints":
+            flags.append("checkpoints")
+        p = CurvePredictor(prior, extrapolator, pool)
+        p.kind_ = kinds[ci]
+        p.extrapolator_ = extrapolator
+        p._ly_last = float(np.log(y[-1]))
+        if extrapolator != "ensemble":
+            p._pfn_row = curve_features(n, y, [n[-1] * 2.0], kinds[ci])
         p.n_, p.err_, p.counts_ = n, y, w
         p._P, p._w, p._n0, p._ly0 = Pf, wts, float(n[0]), float(np.log(y.min()))
         p.member_weights_ = {m: float(x) for m, x in zip(MEMBERS, wts, strict=True)}
