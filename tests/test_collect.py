@@ -5,6 +5,7 @@ written by the real writer (torch.utils.tensorboard)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -300,3 +301,54 @@ def test_collect_reads_older_ultralytics_csvs_with_padded_headers(tmp_path):
         _ultralytics_by_hand(d, n)
     df, _ = collect(tmp_path / "runs", metric="metrics/mAP50-95(B)", n_from="config:syn.images")
     assert list(df["n"]) == NS and np.allclose(df["error"], [1 - _score(n) for n in NS])
+
+
+def test_collect_decides_units_per_run_and_names_impossible_values(tmp_path):
+    """Issue 29.1: one run logged in percent does not rescale the others (mAP 0.33 / 35.0 /
+    0.37 are errors 0.67 / 0.65 / 0.63, not 0.9967 ...); detectron2's AP is percent by its
+    own convention even when small; COCO's -1 sentinel and a diverged run are named."""
+    for n, v in ((1000, 0.33), (2000, 35.0), (4000, 0.37)):
+        _ultralytics_by_hand(_mk(tmp_path / "mix" / f"n{n}"), n)
+        _set_map(tmp_path / "mix" / f"n{n}" / "results.csv", v)
+    df, notes = collect(tmp_path / "mix", metric="metrics/mAP50-95(B)",
+                        n_from=r"regex:n(\d+)")
+    assert np.allclose(df["error"], [0.67, 0.65, 0.63])
+    assert any("in percent in 1 of 3 runs" in x and "n2000" in x for x in notes)
+    for n, ap in ((1000, 0.8), (2000, 1.5)):   # detectron2: AP 0.8 means 0.8%
+        d = _mk(tmp_path / "d2" / f"n{n}")
+        (d / "metrics.json").write_text(json.dumps({"iteration": 9, "bbox/AP": ap}) + "\n")
+    d2, _ = collect(tmp_path / "d2", metric="bbox/AP", n_from=r"regex:n(\d+)")
+    assert np.allclose(d2["error"], [0.992, 0.985])
+    for bad, what in ((-1.0, "-1.0"), (1e308, "1e+308")):
+        _set_map(tmp_path / "mix" / "n4000" / "results.csv", bad)
+        with pytest.raises(DataError, match=rf"n4000: metrics/mAP50-95\(B\) is "
+                                            rf"{re.escape(what)}.*sentinel"):
+            collect(tmp_path / "mix", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
+
+
+def test_collect_refuses_a_size_read_from_inside_a_default_run_name(tmp_path):
+    """Issue 25.1: the README's 'regex:n(\\d+)' reads Ultralytics' default 'train9' as n = 9;
+    a match glued inside a word is refused, an anchored one or a real name is accepted."""
+    for name in ("train2", "train9"):
+        _ultralytics_by_hand(_mk(tmp_path / "detect" / name), 1000)
+    with pytest.raises(DataError, match=r"matches 'n2' inside the word 'train2'.*anchor"):
+        collect(tmp_path / "detect", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
+    _ultralytics_by_hand(_mk(tmp_path / "detect" / "train"), 1000)   # the first, unnumbered
+    with pytest.raises(DataError, match=r"detect/train: --n-from regex .* does not match"):
+        collect(tmp_path / "detect", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
+    for n in (1000, 2000):
+        _ultralytics_by_hand(_mk(tmp_path / "ok" / f"synth_n{n}"), n)
+    df, _ = collect(tmp_path / "ok", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
+    assert list(df["n"]) == [1000, 2000]
+
+
+def _mk(d: Path) -> Path:
+    d.mkdir(parents=True)
+    return d
+
+
+def _set_map(path: Path, value: float) -> None:
+    df = pd.read_csv(path)
+    col = next(c for c in df.columns if c.strip() == "metrics/mAP50-95(B)")
+    df[col] = value
+    df.to_csv(path, index=False)

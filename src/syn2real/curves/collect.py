@@ -32,6 +32,10 @@ from .read import DataError
 
 #: metric names that are errors or losses (lower is better); anything else is a score
 LOWER_IS_BETTER = re.compile(r"(loss|error|err\b|wer|cer|perplexity|ppl)", re.IGNORECASE)
+#: Scores a tool logs in percent by its own convention (layout: metric-name pattern):
+#: detectron2's COCO evaluator (``bbox/AP``, ``segm/AP50``, ...), timm's ``eval_top1/5``.
+PERCENT_METRICS = {"detectron2": re.compile(r"^(bbox|segm|keypoints)/AP"),
+                   "timm": re.compile(r"top\d")}
 CONFIG_FILES = ("args.yaml", "config.yaml", "hparams.yaml", "config.json", "args.json",
                 "opt.yaml")
 
@@ -174,11 +178,20 @@ def run_n(run: Run, n_from: str, root: Path) -> float:
             v = v[part]
         raw: Any = v
     elif how == "regex" and what:
-        m = re.search(what, str(run.path.relative_to(root)))
+        rel = str(run.path.relative_to(root))
+        m = re.search(what, rel)
         if m is None or not m.groups():
             raise DataError(f"{run.path}: --n-from regex {what!r} does not match its path (or "
                             "has no group). Fix: a pattern with one group around the number, "
                             r"e.g. 'n(\d+)'")
+        i = m.start()
+        if i > 0 and rel[i].isalpha() and rel[i - 1].isalpha():
+            word = re.search(r"[A-Za-z0-9]*$", rel[:i]).group(0) + m.group(0)
+            raise DataError(f"{run.path}: --n-from regex {what!r} matches {m.group(0)!r} "
+                            f"inside the word {word!r}, so the number is ambiguous (trainers "
+                            "number their default run folders: train, train2, ...). Fix: "
+                            r"anchor the pattern, e.g. '(?:^|[/_-])n(\d+)', or use "
+                            "--n-from config:KEY")
         raw = m.group(1)
     else:
         raise DataError(f"--n-from must be config:KEY or regex:PATTERN, got {n_from!r}")
@@ -189,15 +202,45 @@ def run_n(run: Run, n_from: str, root: Path) -> float:
     return n
 
 
+def _unit(run: Run, metric: str, points: list[tuple[float, float]], lower: bool) -> float:
+    """100 if this run logs ``metric`` in percent, else 1; impossible values are refused.
+
+    A score is in percent when its tool says so (:data:`PERCENT_METRICS`) or when this run's
+    own series exceeds 1; values outside [0, 100] (COCO's -1 "no ground truth" sentinel, a
+    diverged run) are not scores at all. Losses and errors must be finite and >= 0.
+    """
+    vals = [v for _, v in points]
+    bad = [v for v in vals if not (v == v and abs(v) != float("inf"))]
+    if lower:
+        bad += [v for v in vals if v < 0]
+        if bad:
+            raise DataError(f"{run.path}: {metric} is {bad[0]!r} in this {run.layout} run, "
+                            "not a loss or error (they are finite and >= 0). Fix: drop or "
+                            "rerun that run, or choose another --metric")
+        return 1.0
+    bad += [v for v in vals if v < 0 or v > 100]
+    if bad:
+        raise DataError(f"{run.path}: {metric} is {bad[0]!r} in this {run.layout} run, "
+                        "not a score in [0, 1] or in percent (a sentinel such as COCO's -1 "
+                        "for 'no ground truth', or a diverged run). Fix: drop or rerun that "
+                        "run, or choose another --metric")
+    rule = PERCENT_METRICS.get(run.layout)
+    if rule is not None and rule.search(metric):
+        return 100.0
+    return 100.0 if max(vals) > 1 else 1.0
+
+
 def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
             lower_is_better: bool | None = None, allow_repeats: bool = False
             ) -> tuple[pd.DataFrame, list[str]]:
     """One row per run: ``n`` and ``error`` (plus ``layout``, ``run``), and notes.
 
     ``metric``: the metric's name in the runs; a score (higher is better, e.g. mAP or
-    accuracy) becomes ``error = 1 - score``, scores in percent (above 1) are divided by 100
-    first. ``select``: the last evaluation of each run or its best. Runs sharing one n are
-    refused unless ``allow_repeats`` (seeds: the reader averages them).
+    accuracy) becomes ``error = 1 - score``; a run whose score is in percent (its tool's
+    convention, or its own values above 1) is divided by 100 first, run by run, and values no
+    score can take are refused (:func:`_unit`). ``select``: the last evaluation of each run
+    or its best. Runs sharing one n are refused unless ``allow_repeats`` (seeds: the reader
+    averages them).
     """
     root = Path(root)
     runs = find_runs(root)
@@ -207,12 +250,16 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
                         "or TensorBoard event files)")
     lower = (bool(LOWER_IS_BETTER.search(metric)) if lower_is_better is None
              else lower_is_better)
-    rows, notes = [], []
+    rows, notes, percent = [], [], []
     for run in runs:
         if metric not in run.series:
             raise DataError(f"{run.path}: no metric {metric!r} in this {run.layout} run. Fix: "
                             f"--metric one of {', '.join(run.metrics()) or '(none)'}")
         points = run.series[metric]
+        scale = _unit(run, metric, points, lower)
+        if scale != 1.0:
+            percent.append(str(run.path.relative_to(root)))
+            points = [(st, v / scale) for st, v in points]
         if select == "last":
             step, value = max(points, key=lambda p: p[0])
         elif select == "best":
@@ -222,10 +269,10 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
         rows.append({"n": run_n(run, n_from, root), "value": value, "step": step,
                      "layout": run.layout, "run": str(run.path.relative_to(root))})
     df = pd.DataFrame(rows)
+    if percent:
+        notes.append(f"{metric} in percent in {len(percent)} of {len(df)} runs (divided by "
+                     f"100): {', '.join(percent[:3])}{', ...' if len(percent) > 3 else ''}")
     if not lower:
-        if (df["value"] > 1).any():
-            df["value"] = df["value"] / 100.0
-            notes.append(f"{metric} is in percent: divided by 100")
         df["error"] = 1.0 - df["value"]
         notes.append(f"error = 1 - {metric} ({select} evaluation of each run)")
     else:
