@@ -352,3 +352,37 @@ def _set_map(path: Path, value: float) -> None:
     col = next(c for c in df.columns if c.strip() == "metrics/mAP50-95(B)")
     df[col] = value
     df.to_csv(path, index=False)
+
+
+def test_collect_sets_aside_incomplete_runs_and_reads_checkpoints_as_one_run(tmp_path):
+    """Issue 25.3/25.4: a crashed Ultralytics run (2 of 50 epochs by its own args.yaml) is
+    set aside and named, not used as that n's result; an HF output_dir of checkpoint-*
+    folders is one run (its latest checkpoint), incomplete by max_steps; MLflow's copies of
+    results.csv under mlruns/ are not runs."""
+    for n in NS[:3]:
+        _ultralytics_by_hand(_mk(tmp_path / "u" / f"n{n}"), n)
+    crashed = tmp_path / "u" / "n1000" / "args.yaml"
+    crashed.write_text(crashed.read_text().replace("epochs: 3", "epochs: 50"))
+    copy = _mk(tmp_path / "u" / "mlruns" / "1" / "abc" / "artifacts")
+    for f in ("results.csv", "args.yaml"):
+        (copy / f).write_text((tmp_path / "u" / "n2000" / f).read_text())
+    df, notes = collect(tmp_path / "u", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
+    assert list(df["n"]) == [2000, 4000]
+    assert any("set aside 1 incomplete" in x and "n1000 (3 of 50 epochs)" in x for x in notes)
+    kept, _ = collect(tmp_path / "u", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)",
+                      allow_incomplete=True)
+    assert list(kept["n"]) == [1000, 2000, 4000]
+    for n, steps in ((1000, (10, 20)), (2000, (10, 30))):
+        for st in steps:
+            d = _mk(tmp_path / "hf" / f"n{n}" / f"checkpoint-{st}")
+            (d / "trainer_state.json").write_text(json.dumps({
+                "global_step": st, "max_steps": 30, "log_history": [
+                    {"eval_accuracy": 0.5 + st / 100, "step": s} for s in range(10, st + 1, 10)
+                ]}))
+    hf, notes = collect(tmp_path / "hf", metric="eval_accuracy", n_from=r"regex:n(\d+)")
+    assert list(hf["n"]) == [2000] and np.allclose(hf["error"], 1 - 0.8)
+    assert any("n1000 (20 of 30 steps)" in x for x in notes)
+    (tmp_path / "u" / "n2000" / "args.yaml").write_text("epochs: 50\n")
+    (tmp_path / "u" / "n4000" / "args.yaml").write_text("epochs: 50\n")
+    with pytest.raises(DataError, match="every run is incomplete"):
+        collect(tmp_path / "u", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")

@@ -411,6 +411,9 @@ def collect(
                                                 "name (loss/error: lower is better)."),
     allow_repeats: bool = typer.Option(False, help="Accept several runs with one n (seeds; "
                                        "they are averaged)."),
+    allow_incomplete: bool = typer.Option(False, help="Keep runs that stopped before the "
+                                          "epochs / max_steps their trainer planned (early "
+                                          "stopping); by default they are set aside, named."),
 ) -> None:
     """Collect one learning curve from trainers' run folders (Ultralytics, timm, detectron2,
     mmengine, Hugging Face Trainer, TensorBoard): one run per synthetic size n."""
@@ -418,7 +421,8 @@ def collect(
     from ..curves.collect import collect as collect_runs
 
     df, notes = collect_runs(runs_dir, metric=metric, n_from=n_from, select=select,
-                             lower_is_better=lower_is_better, allow_repeats=allow_repeats)
+                             lower_is_better=lower_is_better, allow_repeats=allow_repeats,
+                             allow_incomplete=allow_incomplete)
     for note in notes:
         err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     atomic_write(output, df[["n", "error"]].to_csv(index=False))

@@ -47,9 +47,34 @@ class Run:
     path: Path
     layout: str
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    state_file: Path | None = None  # hf-trainer: the trainer_state.json read
 
     def metrics(self) -> list[str]:
         return sorted(self.series)
+
+    def progress(self) -> tuple[float, float, str] | None:
+        """(done, planned, unit) from the trainer's own records, or None where it keeps none.
+
+        Ultralytics: the epochs in ``results.csv`` (1-based) against ``args.yaml``'s
+        ``epochs``; timm: those of ``summary.csv`` (0-based) against ``args.yaml``'s
+        ``epochs``; the Hugging Face Trainer: ``global_step`` against ``max_steps`` in
+        ``trainer_state.json``.
+        """
+        if self.layout in ("ultralytics", "timm"):
+            planned = _num(_config(self.path).get("epochs"))
+            steps = [st for pts in self.series.values() for st, _ in pts]
+            if planned is None or not steps:
+                return None
+            done = max(steps) + (1.0 if self.layout == "timm" else 0.0)
+            return done, planned, "epochs"
+        if self.layout == "hf-trainer":
+            state = json.loads((self.state_file or self.path / "trainer_state.json")
+                               .read_text())
+            done, planned = _num(state.get("global_step")), _num(state.get("max_steps"))
+            if done is None or planned is None or planned <= 0:
+                return None
+            return done, planned, "steps"
+        return None
 
 
 def _num(v: Any) -> float | None:
@@ -126,19 +151,42 @@ def detect(folder: Path) -> Run | None:
     return None
 
 
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+#: Folders that hold copies of runs, not runs: MLflow's local store (Ultralytics' MLflow
+#: callback copies results.csv and args.yaml under mlruns/*/*/artifacts).
+NOT_RUNS = ("mlruns",)
+
+
+def _hf_checkpoints(d: Path) -> Run | None:
+    """An output_dir holding only ``checkpoint-<step>`` folders: one run, its latest
+    checkpoint's ``trainer_state.json`` (the log history up to that step)."""
+    ck = sorted(((int(m.group(1)), p) for p in d.iterdir() if p.is_dir()
+                 and (m := _CHECKPOINT.match(p.name)) and (p / "trainer_state.json").is_file()),
+                key=lambda t: t[0])
+    if not ck:
+        return None
+    last = ck[-1][1]
+    state = json.loads((last / "trainer_state.json").read_text())
+    return Run(d, "hf-trainer", _from_rows(state.get("log_history", []), "step"),
+               state_file=last / "trainer_state.json")
+
+
 def find_runs(root: str | Path) -> list[Run]:
-    """Every run folder under ``root`` (a run's own subfolders are not searched)."""
+    """Every run folder under ``root`` (a run's own subfolders are not searched; the
+    ``checkpoint-*`` folders of one Hugging Face run are that one run; MLflow's ``mlruns``
+    copies are skipped)."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder. Fix: give the folder that holds the runs")
     runs: list[Run] = []
 
     def walk(d: Path) -> None:
-        run = detect(d)
+        run = detect(d) or _hf_checkpoints(d)
         if run is not None:
             runs.append(run)
             return
-        for sub in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for sub in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")
+                          and p.name not in NOT_RUNS):
             walk(sub)
 
     walk(root)
@@ -231,8 +279,8 @@ def _unit(run: Run, metric: str, points: list[tuple[float, float]], lower: bool)
 
 
 def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
-            lower_is_better: bool | None = None, allow_repeats: bool = False
-            ) -> tuple[pd.DataFrame, list[str]]:
+            lower_is_better: bool | None = None, allow_repeats: bool = False,
+            allow_incomplete: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """One row per run: ``n`` and ``error`` (plus ``layout``, ``run``), and notes.
 
     ``metric``: the metric's name in the runs; a score (higher is better, e.g. mAP or
@@ -240,7 +288,9 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
     convention, or its own values above 1) is divided by 100 first, run by run, and values no
     score can take are refused (:func:`_unit`). ``select``: the last evaluation of each run
     or its best. Runs sharing one n are refused unless ``allow_repeats`` (seeds: the reader
-    averages them).
+    averages them). Runs that stopped before the end their trainer planned
+    (:meth:`Run.progress`: a crash, a time-out, or early stopping) are set aside and named in
+    the notes unless ``allow_incomplete``.
     """
     root = Path(root)
     runs = find_runs(root)
@@ -250,8 +300,13 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
                         "or TensorBoard event files)")
     lower = (bool(LOWER_IS_BETTER.search(metric)) if lower_is_better is None
              else lower_is_better)
-    rows, notes, percent = [], [], []
+    rows, notes, percent, short = [], [], [], []
     for run in runs:
+        prog = run.progress()
+        if prog is not None and prog[0] < prog[1] and not allow_incomplete:
+            short.append(f"{run.path.relative_to(root)} ({prog[0]:g} of {prog[1]:g} "
+                         f"{prog[2]})")
+            continue
         if metric not in run.series:
             raise DataError(f"{run.path}: no metric {metric!r} in this {run.layout} run. Fix: "
                             f"--metric one of {', '.join(run.metrics()) or '(none)'}")
@@ -268,6 +323,13 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
             raise DataError(f"--select must be last or best, got {select!r}")
         rows.append({"n": run_n(run, n_from, root), "value": value, "step": step,
                      "layout": run.layout, "run": str(run.path.relative_to(root))})
+    if short:
+        notes.append(f"set aside {len(short)} incomplete run(s), by their trainer's own "
+                     f"record: {'; '.join(short)}. Rerun them, or pass --allow-incomplete "
+                     "if they ended early on purpose (early stopping)")
+    if not rows:
+        raise DataError(f"{root}: every run is incomplete ({'; '.join(short[:3])}). Fix: "
+                        "let them finish, or pass --allow-incomplete")
     df = pd.DataFrame(rows)
     if percent:
         notes.append(f"{metric} in percent in {len(percent)} of {len(df)} runs (divided by "
