@@ -201,3 +201,22 @@ def test_the_two_pools_and_their_parts():
         fit_predictors([{"n": n, "err": y}], extrapolator="gp")
     with pytest.raises(ValueError, match="pool must be one of"):
         fit_predictors([{"n": n, "err": y}], pool="max")
+
+
+def test_next_run_refits_keep_the_predictors_own_extrapolator(monkeypatch):
+    """The next-run search refits augmented curves with the same extrapolator and pool as
+    the predictor it was asked about (an ensemble-only predictor never calls the network)."""
+    import syn2real.law.predictive as predictive
+    from syn2real.advise import next_run
+
+    n = 1000 * 2.0 ** np.arange(6)
+    y = (0.6 * n**-0.3 + 0.05) * np.exp(np.random.default_rng(1).normal(0, 0.01, 6))
+    ens = CurvePredictor(extrapolator="ensemble").fit(n, y)
+    target = float(ens.predict([64 * n[-1]])[0])
+
+    def no_network():
+        raise AssertionError("the network was called for an ensemble-only predictor")
+
+    monkeypatch.setattr(predictive, "load_pfn", no_network)
+    nr = next_run(ens, target, 64 * n[-1])
+    assert nr is not None and 0 <= nr.p_decide <= 1

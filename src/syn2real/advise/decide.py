@@ -115,7 +115,7 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
     refits = fit_predictors([{"n": np.append(pred.n_, nc), "err": np.append(pred.err_, y),
                               "weights": np.append(pred.counts_, 1.0), "kind": pred.kind_}
                              for nc, ys in zip(cand, draws, strict=True) for y in ys],
-                            prior=pred.prior)
+                            prior=pred.prior, extrapolator=pred.extrapolator_, pool=pred.pool)
     rows = []
     lo, hi = 1 - confidence, confidence
     for i, nc in enumerate(cand):
