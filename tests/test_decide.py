@@ -86,6 +86,13 @@ def test_a_rise_beyond_the_noise_is_extrapolated_upwards_and_called_change_the_r
     adv = advise((n, y), 0.09)
     assert adv.scenario == "floor" and "makes it worse" in adv.verdict
     assert "+10% per doubling" in adv.verdict  # 2^0.14 - 1, as generated
+    # one answer (issue 30.4): the verdict's probability is that of the rise going on, and
+    # the model's own figure is named beside it, not left to contradict it
+    assert adv.p_reach < 0.1 and f"= {adv.p_reach:.0%}; the curve-shape model" in adv.verdict
+    from syn2real.advise.decide import p_if_rising
+    nxt = 0.1 * (2 * n[-1] / 100) ** 0.14            # the rise's value at the next doubling
+    assert p_if_rising(p, nxt * 1.1, 64 * n[-1]) > 0.9
+    assert p_if_rising(p, nxt * 0.9, 64 * n[-1]) < 0.1
     assert f"{y.min():.4g}" in adv.verdict and f"{y[-1]:.4g}" in adv.verdict
     from syn2real.report.html import todo_sentence
     assert todo_sentence(adv, 0.09).endswith("made the error worse.")

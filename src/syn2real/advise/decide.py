@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from ..law import TransferLaw
 from ..law.predictive import PRACTICAL_FACTOR, CurvePredictor, fit_predictors
@@ -83,6 +84,32 @@ def _candidates(n_max: float, budget: float) -> np.ndarray:
         idx = np.unique(np.round(np.linspace(0, len(cand) - 1, MAX_CANDIDATES)).astype(int))
         cand = cand[idx]
     return cand
+
+
+def p_if_rising(pred: CurvePredictor, target: float, budget: float) -> float:
+    """P(a run of the schedule measures <= ``target``) if the curve's rise goes on.
+
+    The rise is the predictor's log-log line through the last three octaves (the one its
+    ``rising`` flag tests); each scheduled run is that line plus the measured noise, with
+    the line's slope uncertain by its standard error from that noise. The smallest scheduled
+    run is the likeliest to reach a target on a rising curve; the runs share the slope.
+    """
+    n, y = pred.n_, pred.err_
+    u = np.log(n / n[0])
+    sel = u >= u[-1] - 3 * np.log(2.0) - 1e-12
+    if sel.sum() < 3:
+        sel = np.arange(len(n)) >= len(n) - 3
+    x = u[sel]
+    slope, icpt = float(pred._P[3, 0]), float(pred._P[3, 1])
+    noise = max(float(pred.noise_), 1e-6)
+    se = noise / np.sqrt(max(float(np.sum((x - x.mean()) ** 2)), 1e-12))
+    runs = schedule(float(n[-1]), budget)
+    d = np.log(runs / n[0]) - x.mean()
+    ly0 = float(np.log(y.min()))
+    mean = ly0 + icpt + slope * np.log(runs / n[0])
+    z = stats.t.ppf((np.arange(64) + 0.5) / 64, max(int(sel.sum()) - 2, 1))[:, None]
+    p_each = stats.norm.cdf((np.log(target) - mean[None, :] - z * se * d[None, :]) / noise)
+    return float(1.0 - np.prod(1.0 - p_each, axis=1).mean())
 
 
 def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: float = 0.9,
@@ -211,12 +238,16 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         scenario = "floor"
         i0 = int(np.argmin(err))
         per_doubling = 2.0 ** float(pred._P[3, 0]) - 1.0  # the 3-octave line, kept rising
+        p_model = p_reach
+        p_reach = p_if_rising(pred, target, eff_budget)
         verdict = (f"Change the rendering (3D models, lights, textures, backgrounds) or the "
                    f"model: more synthetic data makes it worse. The error rises with n, from "
                    f"{float(err[i0]):.4g} at n = {fmt_n(float(n[i0]))} to "
                    f"{float(err[-1]):.4g} at n = {fmt_n(n_max)}: {per_doubling:+.0%} per "
                    f"doubling over the last three octaves, t = {pred.rise_t_:.1f} against the "
-                   f"curve's own scatter; target {target:.4g}.")
+                   f"curve's own scatter; target {target:.4g}. If the rise goes on, P(reached "
+                   f"{budget_txt}) = {p_reach:.0%}; the curve-shape model, which does not "
+                   f"carry a rise on, would give {p_model:.0%}.")
     elif not few and p_reach >= confidence:
         scenario = "reachable"
         if n_star <= n_max * 1.01:
