@@ -12,7 +12,9 @@ back-tests, spread calibrated on them and on a corpus prior). The verdict:
                 90% interval
 ``floor``       ``p_reach <= 1 - confidence`` and reaching it at any practical size
                 (1000x the budget) is as unlikely, or the measured error rises with n
-                (the predictor's ``rising`` flag): change the rendering
+                (the predictor's ``rising`` flag) and, if the rise goes on, the target is
+                as unlikely (:func:`p_if_rising`, then the verdict's ``p_reach``): change
+                the rendering
 ``infeasible``  ``p_reach <= 1 - confidence`` but a larger size might: n* beyond the
                 budget ("not within any practical budget" past 1000x)
 ``undecided``   otherwise, or fewer than four sizes: the next run is the size whose
@@ -234,12 +236,12 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         notes = ""
         verdict = (f"Already there: the error measured at n = {fmt_n(float(n[i]))} is "
                    f"{float(err[i]):.4g} ≤ target {target:.4g}.")
-    elif not few and "rising" in flags:
+    elif (not few and "rising" in flags
+          and (p_rise := p_if_rising(pred, target, eff_budget)) <= 1 - confidence):
         scenario = "floor"
         i0 = int(np.argmin(err))
         per_doubling = 2.0 ** float(pred._P[3, 0]) - 1.0  # the 3-octave line, kept rising
-        p_model = p_reach
-        p_reach = p_if_rising(pred, target, eff_budget)
+        p_model, p_reach = p_reach, p_rise
         verdict = (f"Change the rendering (3D models, lights, textures, backgrounds) or the "
                    f"model: more synthetic data makes it worse. The error rises with n, from "
                    f"{float(err[i0]):.4g} at n = {fmt_n(float(n[i0]))} to "
