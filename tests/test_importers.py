@@ -210,6 +210,16 @@ def test_coco_writer_output_and_our_own_export_read_back(rendered, tmp_path):
         back = np.array([0] + [names.index(c) + 1 for c in imp.class_names])
         np.testing.assert_array_equal(back[b["semantic"]], a["semantic"])
     raw = json.loads((out / "coco_annotations.json").read_text())
+    # BlenderProc's writer, appending runs (append_to_existing_output), adds one category
+    # entry per new {id, name} pair: the same ids again under object names (issue 25.5)
+    dup = dict(raw, categories=raw["categories"] + [
+        {**c, "name": f"{c['name']}_{k}", "supercategory": "coco_annotations"}
+        for k in range(3) for c in raw["categories"]])
+    (out / "coco_annotations.json").write_text(json.dumps(dup))
+    again = open_source(tmp_path)
+    assert again.class_names == imp.class_names and again.categories == imp.categories
+    assert len(dup["categories"]) == 4 * len(imp.categories)
+    np.testing.assert_array_equal(again[1]["semantic"], imp[1]["semantic"])
     raw["annotations"][0]["image_id"] = 4242
     (out / "coco_annotations.json").write_text(json.dumps(raw))
     with pytest.raises(ImportedDataError, match="points to image_id 4242"):
@@ -223,6 +233,7 @@ def test_unknown_layout_names_what_is_supported(tmp_path):
     msg = str(e.value)
     assert "blenderproc" in msg and "replicator" in msg and "cg-transfer" in msg
     assert "\n" not in msg
+    assert "<function" not in msg and "manifest.json + shard-00000" in msg  # issue 25.12
     with pytest.raises(UserError, match="unknown data format 'kubrik'"):
         open_source(tmp_path, "kubrik")
 

@@ -378,6 +378,20 @@ def paint_coco(anns: list[dict], h: int, w: int, cat_index: dict[int, int], wher
 
 
 # --------------------------------------------------------------------------- COCO writer
+def _coco_categories(cats: list[dict]) -> tuple[list[int], list[str]]:
+    """Distinct category ids (sorted) and a name for each, from a COCO ``categories`` list.
+
+    BlenderProc's COCO writer, appending to an existing output, adds a category entry for
+    every new ``{id, name, supercategory}`` combination, so one id comes back once per object
+    name: the classes are the distinct ids (the first name of each), never one per entry.
+    """
+    names: dict[int, str] = {}
+    for c in cats:
+        names.setdefault(int(c["id"]), str(c.get("name", c["id"])))
+    ids = sorted(names)
+    return ids, [names[i] for i in ids]
+
+
 def _coco_file(root: Path) -> Path | None:
     for p in (root / "coco_annotations.json", root / "coco_data" / "coco_annotations.json",
               root / "annotations.json"):  # the last: syn2real export-data --format coco
@@ -405,9 +419,7 @@ class CocoSource(_FrameSource):
         self.ann_path = p
         raw = _json(p)
         cats = raw.get("categories", [])
-        self.categories = sorted(int(c["id"]) for c in cats)
-        names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
-        self.class_names = [names[c] for c in self.categories]
+        self.categories, self.class_names = _coco_categories(cats)
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
         self.frames = sorted(raw.get("images", []), key=lambda im: im["id"])
         if not self.frames:
@@ -468,9 +480,7 @@ class CgTransferSource(_FrameSource):
             raise ImportedDataError(f"{self.root}: no <idx>/annotations.json folders. Fix: point "
                                     "at the renderer's --out folder")
         cats = _json(self.frames[0] / "annotations.json").get("categories", [])
-        self.categories = sorted(int(c["id"]) for c in cats)
-        names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
-        self.class_names = [names[c] for c in self.categories]
+        self.categories, self.class_names = _coco_categories(cats)
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
 
     def __getitem__(self, i: int) -> Sample:

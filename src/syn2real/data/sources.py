@@ -100,7 +100,7 @@ def detect_layout(root: str | Path) -> str:
     for name, (detect, _, _) in _LAYOUTS.items():
         if detect(root):
             return name
-    known = "; ".join(f"{k}: {v}" for k, v in _LAYOUTS.items())
+    known = "; ".join(f"{k}: {what}" for k, (_, _, what) in _LAYOUTS.items())
     raise UnknownLayout(f"{root}: not a data layout syn2real reads (no manifest.json, no "
                         "*.hdf5 frames, no rgb_*.png, no <scene>/scene_gt.json, no "
                         f"<idx>/annotations.json). Known: {known}. Fix: point at the writer's "
