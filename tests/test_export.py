@@ -142,3 +142,43 @@ def test_bad_subset_requests_are_one_line(data, tmp_path):
     res = runner.invoke(app, ["export-data", str(data), "--format", "voc", "-o",
                               str(tmp_path / "b")])
     assert res.exit_code == 2 and "coco, yolo, imagefolder" in res.output
+
+
+def test_a_recut_never_keeps_errors_measured_on_other_subsets(data, tmp_path):
+    """Issue 29.2: re-cutting subsets with another --seed into the same -o kept the errors
+    measured on the old subsets in runs.csv (merged by n only). A same-seed rerun keeps them;
+    another seed that changes a measured subset is refused before anything is written."""
+    out = tmp_path / "s"
+    args = ["subsets", str(data), "--n", "8,16", "--format", "list", "-o", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    (out / "runs.csv").write_text("n,error\n8,0.31\n16,\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "8,0.31" in (out / "runs.csv").read_text()
+    other = runner.invoke(app, [*args, "--seed", "7"])
+    assert other.exit_code == 2
+    assert "measured on the subsets n = 8" in other.output and "another -o" in other.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before   # nothing touched
+    (out / "runs.csv").write_text("n,error\n8,\n16,\n")                # nothing measured yet
+    assert runner.invoke(app, [*args, "--seed", "7"]).exit_code == 0
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "imagefolder"])
+def test_export_into_a_used_folder_leaves_only_this_export(data, tmp_path, fmt):
+    """Issue 29.3: exporting 5 images into a folder that held an export of 30 left the 30 (a
+    trainer pointed at it trained on them); now only this export's files remain, and files
+    that are not syn2real's own are left alone."""
+    out = tmp_path / fmt
+    assert runner.invoke(app, ["export-data", str(data), "--format", fmt, "-o", str(out),
+                               "--n", "30"]).exit_code == 0
+    mine = out / ("images" if fmt == "yolo" else "notes.txt")
+    (out / "notes.txt").write_text("the user's own file")
+    res = runner.invoke(app, ["export-data", str(data), "--format", fmt, "-o", str(out),
+                              "--n", "5"])
+    assert res.exit_code == 0 and "an earlier export left there" in res.output
+    pngs = sorted(p.name for p in out.rglob("*.png"))
+    assert len(pngs) <= 5 and all(int(p[:7]) < 5 for p in pngs)
+    if fmt == "yolo":
+        assert sorted(p.name for p in (out / "labels").iterdir()) == [
+            f"{i:07d}.txt" for i in range(5)]
+    assert (out / "notes.txt").read_text() == "the user's own file" and mine.exists()

@@ -38,7 +38,9 @@ def export_data(
     res = run(src, output, fmt, None if n is None else range(n))
     out.print(f"{output}: {res['images']:,} images as {fmt}"
               + (f" ({res['skipped_no_object']} without any object skipped)"
-                 if res.get("skipped_no_object") else ""), highlight=False)
+                 if res.get("skipped_no_object") else "")
+              + (f"; removed {res['removed_stale']} file(s) an earlier export left there"
+                 if res.get("removed_stale") else ""), highlight=False)
 
 
 @friendly

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,24 @@ def _yaml(path: Path, fields: dict[str, Any]) -> None:
     atomic_write(path, yaml.safe_dump(fields, sort_keys=False))
 
 
+_OURS = re.compile(r"^\d{7}\.(png|txt)$")
+
+
+def _prune(folders: Sequence[Path], keep: set[Path]) -> int:
+    """Remove the files an earlier export wrote in ``folders`` (syn2real's own 7-digit
+    names) that this export does not contain; other files are left alone. Returns the
+    number removed."""
+    gone = 0
+    for d in folders:
+        if not d.is_dir():
+            continue
+        for p in d.iterdir():
+            if _OURS.match(p.name) and p not in keep and (p.is_file() or p.is_symlink()):
+                p.unlink()
+                gone += 1
+    return gone
+
+
 def _class_folders(source: Any, folder: Path) -> None:
     """A folder per class (also an empty one: labels agree across subsets)."""
     for name in source.class_names:
@@ -200,8 +219,10 @@ def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] |
 
             notes.update(read_notes(source, idx, into_class))
             skipped = sum(notes[i].dominant is None for i in idx)
+            keep = {p for i in idx if (p := _class_path(source, out, i, notes[i])) is not None}
+            stale = _prune([p for p in out.iterdir() if p.is_dir()], keep)
             return {"format": fmt, "images": len(idx) - skipped, "skipped_no_object": skipped,
-                    "path": str(out)}
+                    "removed_stale": stale, "path": str(out)}
         images = out / "images"
         images.mkdir(exist_ok=True)
         todo = [i for i in idx if i not in notes or not (images / _name(i)).exists()]
@@ -219,7 +240,10 @@ def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] |
             _yaml(out / "data.yaml", {"path": str(out.resolve()), "train": "images",
                                       "val": "images",
                                       "names": dict(enumerate(source.class_names))})
-    return {"format": fmt, "images": len(idx), "path": str(out)}
+        # an earlier export into this folder: its other images would be trained on too
+        stale = _prune([images], {images / _name(i) for i in idx})
+        stale += _prune([out / "labels"], {out / "labels" / f"{i:07d}.txt" for i in idx})
+    return {"format": fmt, "images": len(idx), "removed_stale": stale, "path": str(out)}
 
 
 def _safe(name: str) -> str:
@@ -257,6 +281,8 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
     ns = _check_sizes(ns, len(source))
     order = subset_order(source, seed)
     out = Path(out)
+    digests = {n: _subset_digest(source, order[:n]) for n in ns}
+    _check_recut(out, digests)      # before anything is written: measured errors stay valid
     out.mkdir(parents=True, exist_ok=True)
     largest = order[: ns[-1]]
     rows = []
@@ -288,13 +314,18 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
             else:
                 path = out / f"n_{n}"
                 _class_folders(source, path)
+                links = set()
                 for i in idx:
                     link = _class_path(source, path, int(i), notes[int(i)])
                     if link is not None and not link.is_symlink():
                         link.symlink_to(Path("..", "..", "images", _name(int(i))))
+                    if link is not None:
+                        links.add(link)
+                _prune([p for p in path.iterdir() if p.is_dir()], links)
             rows.append({"n": n, "subset": str(path),
-                         "scenes": len({source.scene_id(int(i)) for i in idx})})
-        _csv(out / "subsets.csv", rows, ["n", "subset", "scenes"])
+                         "scenes": len({source.scene_id(int(i)) for i in idx}),
+                         "digest": digests[n]})
+        _csv(out / "subsets.csv", rows, ["n", "subset", "scenes", "digest"])
         runs = out / "runs.csv"
         done: dict[int, str] = {}
         if runs.exists():  # errors a user has written in are kept, new sizes added
@@ -309,6 +340,36 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
         sizes = sorted(set(done) | {r["n"] for r in rows})
         _csv(runs, [{"n": n, "error": done.get(n, "")} for n in sizes], ["n", "error"])
     return rows
+
+
+def _subset_digest(source: Any, idx: Any) -> str:
+    """Identity of one subset: the data folder, its size and the chosen images (a new seed
+    or other data gives another digest)."""
+    import hashlib
+
+    root = str(getattr(source, "root", "") or getattr(source, "path", ""))
+    text = f"{root}|{len(source)}|" + ",".join(str(int(i)) for i in idx)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _check_recut(out: Path, digests: dict[int, str]) -> None:
+    """Refuse to re-cut subsets into ``out`` when ``runs.csv`` holds an error measured on a
+    subset of the same size that the new cut would change."""
+    runs, subs = out / "runs.csv", out / "subsets.csv"
+    if not (runs.is_file() and subs.is_file()):
+        return
+    with open(subs, newline="") as fh:
+        old = {int(float(r["n"])): (r.get("digest") or "") for r in csv.DictReader(fh)
+               if r.get("n")}
+    with open(runs, newline="") as fh:
+        measured = {int(float(r["n"])) for r in csv.DictReader(fh)
+                    if r.get("n") and (r.get("error") or "").strip()}
+    changed = sorted(n for n in measured if n in digests and old.get(n) != digests[n])
+    if changed:
+        raise UserError(f"{runs}: holds errors measured on the subsets n = "
+                        f"{', '.join(map(str, changed))}, and this cut (another --seed or other "
+                        "data) would change those subsets. Fix: write the new cut to another "
+                        "-o folder, or move runs.csv away if those errors are to be discarded")
 
 
 def _csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
