@@ -65,11 +65,11 @@ def test_subsets_are_nested_whole_scenes_and_load_in_ultralytics(data, tmp_path)
     from ultralytics.data.utils import check_det_dataset
 
     out = tmp_path / "y"
-    res = runner.invoke(app, ["subsets", str(data), "--n", "8,16,36", "--format", "yolo",
+    res = runner.invoke(app, ["subsets", str(data), "--n", "8,16,32", "--format", "yolo",
                               "-o", str(out), "--seed", "1"])
     assert res.exit_code == 0, res.output
-    lists = {n: (out / f"train_n{n}.txt").read_text().split() for n in (8, 16, 36)}
-    assert lists[8] == lists[16][:8] and lists[16] == lists[36][:16]  # nested prefixes
+    lists = {n: (out / f"train_n{n}.txt").read_text().split() for n in (8, 16, 32)}
+    assert lists[8] == lists[16][:8] and lists[16] == lists[32][:16]  # nested prefixes
     ds = ShardDataset(data)
     order = subset_order(ds, 1)
     # whole scenes: 8 images = 2 scenes of 4 views each, the same seed gives the same order
@@ -79,6 +79,13 @@ def test_subsets_are_nested_whole_scenes_and_load_in_ultralytics(data, tmp_path)
     d = check_det_dataset(str(out / "data_n16.yaml"))
     yd = YOLODataset(img_path=d["train"], data=d, task="detect", imgsz=32, augment=False)
     assert len(yd.labels) == 16
+    # issue 25.2: validation is a fixed split of scenes no subset contains, not the subset
+    vd = YOLODataset(img_path=d["val"], data=d, task="detect", imgsz=32, augment=False)
+    val = {lab["im_file"] for lab in vd.labels}
+    assert len(val) == 3 and not val & set(lists[32])          # 10% of 32, disjoint
+    scene = {str(out / "images" / f"{int(i):07d}.png"): ds.scene_id(int(i)) for i in order}
+    assert not {scene[f] for f in val} & {scene[f] for f in lists[32]}
+    assert check_det_dataset(str(out / "data_n8.yaml"))["val"] == d["val"]
     by_file = {lab["im_file"]: lab for lab in yd.labels}
     i = int(order[3])
     lab = by_file[str(out / "images" / f"{i:07d}.png")]
@@ -89,7 +96,10 @@ def test_subsets_are_nested_whole_scenes_and_load_in_ultralytics(data, tmp_path)
     row = np.flatnonzero(np.isclose(lab["bboxes"][:, 0], (xs.min() + xs.max() + 1) / 64))
     assert row.size >= 1
     runs = (out / "runs.csv").read_text().splitlines()
-    assert runs == ["n,error", "8,", "16,", "36,"]
+    assert runs == ["n,error", "8,", "16,", "32,"]
+    full = runner.invoke(app, ["subsets", str(data), "--n", "8,36", "--format", "yolo",
+                               "-o", str(tmp_path / "full")])
+    assert full.exit_code == 2 and "no room for a validation split" in full.output
 
 
 def test_imagefolder_subsets_are_links_torchvision_loads(data, tmp_path):

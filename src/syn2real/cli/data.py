@@ -51,17 +51,24 @@ def subsets(
     fmt: str = typer.Option("list", "--format", help="coco | yolo | imagefolder | list."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
     seed: int = typer.Option(0, help="Order in which whole scenes enter the subsets."),
+    val: int | None = typer.Option(None, help="Images of the fixed validation split, from "
+                                   "scenes no subset contains (default: 10% of the largest "
+                                   "subset)."),
     data_format: str | None = typer.Option(None, "--data-format", help="Layout of DATA "
                                            "(default: detected)."),
 ) -> None:
-    """Nested n-prefix subsets (whole scenes, seeded) for your own trainer, and runs.csv."""
+    """Nested n-prefix subsets (whole scenes, seeded) for your own trainer, a fixed validation
+    split none of them contains, and runs.csv."""
     from ..data.export import write_subsets
     from ..data.sources import open_source
 
     src = open_source(data, data_format)
-    rows = write_subsets(src, _parse_sizes(n), output, fmt, seed=seed)
+    rows = write_subsets(src, _parse_sizes(n), output, fmt, seed=seed, val=val)
     for r in rows:
         out.print(f"n = {r['n']:>9,}  {r['scenes']:>6,} scenes  {r['subset']}", highlight=False)
+    out.print(f"validation (every subset): {output}/"
+              f"{ {'coco': 'annotations_val.json', 'imagefolder': 'val/'}.get(fmt, 'val.txt')} "
+              "— scenes no subset contains", highlight=False)
     out.print(f"Train one run per subset; write each test error into {output}/runs.csv; then "
               f"`syn2real advise {output}/runs.csv --target T --budget B` says whether to "
               "render more and which run to do next.", highlight=False)

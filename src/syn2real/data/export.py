@@ -250,8 +250,22 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
-def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, seed: int = 0
-                  ) -> list[dict[str, Any]]:
+def validation_split(source: Any, order: Array, n_train: int, size: int) -> Array:
+    """``size`` images for validation, none from a scene of the first ``n_train`` images of
+    ``order`` (no view of a training scene is validated on): the end of the order."""
+    train_scenes = {source.scene_id(int(i)) for i in order[:n_train]}
+    free = [int(i) for i in order[n_train:] if source.scene_id(int(i)) not in train_scenes]
+    if len(free) < size:
+        raise UserError(f"{getattr(source, 'root', 'the data')}: no room for a validation "
+                        f"split of {size:,} images: the largest subset takes {n_train:,} of "
+                        f"the {len(source):,} images and {len(free):,} outside its scenes are "
+                        f"left. Fix: render at least {size - len(free):,} more images, or a "
+                        "smaller --val")
+    return np.array(free[len(free) - size:], int)
+
+
+def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, seed: int = 0,
+                  val: int | None = None) -> list[dict[str, Any]]:
     """Nested, scene-grouped, seeded n-prefix subsets in a trainer's format, and ``runs.csv``.
 
     Parameters
@@ -269,6 +283,11 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
         into ``images/``; ``list``: ``n_<n>.txt`` of image indices.
     seed : int
         Order of the scenes.
+    val : int, optional
+        Images of the fixed validation split (default: 10% of the largest subset, at least
+        1): the same for every subset, from scenes no subset contains (YOLO's ``val:`` is
+        ``val.txt``; COCO ``annotations_val.json``; ImageFolder ``val/``; list ``val.txt``).
+        A trainer validating on its own training images would report training-set accuracy.
 
     Returns
     -------
@@ -285,16 +304,23 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
     _check_recut(out, digests)      # before anything is written: measured errors stay valid
     out.mkdir(parents=True, exist_ok=True)
     largest = order[: ns[-1]]
+    size = max(1, round(0.1 * ns[-1])) if val is None else int(val)
+    if size < 1:
+        raise UserError(f"--val must be at least 1 image, got {size}. Fix: a trainer needs "
+                        "images to validate on that it does not train on")
+    val_idx = validation_split(source, order, ns[-1], size)
+    every = np.concatenate([largest, val_idx])
     rows = []
     notes: dict[int, ImageNotes] = {}  # each image read once, whatever the number of subsets
     with full_disk_reported(out):
         if fmt in ("coco", "yolo"):
-            export_data(source, out, fmt, largest, notes=notes)  # images (and labels) once
+            export_data(source, out, fmt, every, notes=notes)  # images (and labels) once
         elif fmt == "imagefolder":
             images = out / "images"
             images.mkdir(exist_ok=True)
-            notes = read_notes(source, largest,
+            notes = read_notes(source, every,
                                lambda i, rgb, _: _png_once(images / _name(i), rgb))
+        _write_val(source, out, fmt, val_idx, notes)
         for n in ns:
             idx = order[:n]
             if fmt == "list":
@@ -310,7 +336,7 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
                                             for i in idx) + "\n")
                 path = out / f"data_n{n}.yaml"
                 _yaml(path, {"path": str(out.resolve()), "train": lst.name,
-                             "val": lst.name, "names": dict(enumerate(source.class_names))})
+                             "val": "val.txt", "names": dict(enumerate(source.class_names))})
             else:
                 path = out / f"n_{n}"
                 _class_folders(source, path)
@@ -340,6 +366,30 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
         sizes = sorted(set(done) | {r["n"] for r in rows})
         _csv(runs, [{"n": n, "error": done.get(n, "")} for n in sizes], ["n", "error"])
     return rows
+
+
+def _write_val(source: Any, out: Path, fmt: str, idx: Array,
+               notes: dict[int, ImageNotes]) -> None:
+    """The validation split in ``fmt`` (see :func:`write_subsets`)."""
+    if fmt == "list":
+        atomic_write(out / "val.txt", "\n".join(str(int(i)) for i in idx) + "\n")
+    elif fmt == "yolo":
+        atomic_write(out / "val.txt", "\n".join(str((out / "images" / _name(int(i))).resolve())
+                                                for i in idx) + "\n")
+    elif fmt == "coco":
+        atomic_write(out / "annotations_val.json",
+                     json.dumps(coco_dict(source, notes, idx, "images"), separators=(",", ":")))
+    else:
+        path = out / "val"
+        _class_folders(source, path)
+        links = set()
+        for i in idx:
+            link = _class_path(source, path, int(i), notes[int(i)])
+            if link is not None and not link.is_symlink():
+                link.symlink_to(Path("..", "..", "images", _name(int(i))))
+            if link is not None:
+                links.add(link)
+        _prune([p for p in path.iterdir() if p.is_dir()], links)
 
 
 def _subset_digest(source: Any, idx: Any) -> str:
