@@ -257,3 +257,21 @@ def test_loader_workers_give_the_same_numbers_and_fp16_needs_cuda(shards, tmp_pa
         with pytest.raises((ValueError, UserError), match="fp16 autocast needs a CUDA"):
             pretrain(PretrainJob.make(**kw, out=str(tmp_path / "c"), fp16=True,
                                       device="cpu"), threads=1)
+
+
+def test_a_diverged_training_fails_as_such_and_an_infinite_lr_is_refused(shards, tmp_path):
+    """Issue 29.5: lr = inf was accepted, the loss was nan from iteration 2 and the
+    checkpoint was marked complete with exit code 0."""
+    from syn2real.errors import DivergedError, UserError
+    from syn2real.jobspecs import PretrainJob
+    from syn2real.train.api import pretrain
+
+    kw = dict(data=str(shards), n=40, task="mulclass", iters=6, batch=10, val_images=20,
+              stem="imagenet")
+    with pytest.raises(UserError, match="'lr': Input should be a finite number"):
+        PretrainJob.make(**kw, out="x", lr=float("inf"))
+    out = tmp_path / "d"
+    with pytest.raises(DivergedError, match=r"training diverged at iteration \d+ of 6.*--lr"):
+        pretrain(PretrainJob.make(**kw, out=str(out), lr=1e30), threads=1)
+    left = [p.name for p in out.rglob("*") if p.is_file()]
+    assert all(".partial." in name for name in left), left   # nothing marked finished

@@ -31,6 +31,11 @@ class NoSpaceError(UserError):
     """The disk filled up while writing (what was finished is kept)."""
 
 
+class DivergedError(UserError):
+    """A training whose loss became nan or infinite: it failed, nothing of it is kept as
+    finished."""
+
+
 def no_space(exc: OSError, where: str | Path) -> NoSpaceError | None:
     """A one-line :class:`NoSpaceError` for a full disk, else None: ``ENOSPC``/``EDQUOT``, or
     a short write without an errno (numpy's "N requested and M written") where the file

@@ -106,7 +106,7 @@ class PretrainJob(JobSpec):
     out: str
     iters: int = Field(600, ge=1)
     batch: int = Field(64, ge=1)
-    lr: float = Field(0.05, gt=0)
+    lr: float = Field(0.05, gt=0, allow_inf_nan=False)
     val_images: int = Field(1000, ge=1)
     stem: StemName = "small"
     seed: int = 0
@@ -147,7 +147,7 @@ class FinetuneJob(JobSpec):
     stem: StemName | None = None
     iters: int = Field(300, ge=1)
     batch: int = Field(64, ge=1)
-    lr: float = Field(0.02, gt=0)
+    lr: float = Field(0.02, gt=0, allow_inf_nan=False)
     image_size: int = Field(32, ge=8)
     reg_lambda: float = Field(0.0, ge=0)
     boards: int = Field(200, ge=1)

@@ -150,7 +150,7 @@ class PretrainConfig(_Strict):
                                  "n images: max(iters, ceil(epochs * n / batch)) steps, so a "
                                  "large n is not under-trained by a fixed budget")
     batch: int = Field(64, ge=1)
-    lr: float = Field(0.05, gt=0)
+    lr: float = Field(0.05, gt=0, allow_inf_nan=False)
     stem: StemName = "small"
     val_images: int = Field(1000, ge=1, description="held-out synthetic images for the "
                             "best-checkpoint choice")
@@ -187,7 +187,7 @@ class FinetuneConfig(_Strict):
                                           description="share of each class used")
     iters: int = Field(300, ge=1)
     batch: int = Field(64, ge=1)
-    lr: float = Field(0.02, gt=0)
+    lr: float = Field(0.02, gt=0, allow_inf_nan=False)
     size: int = Field(32, ge=16)
     reg_lambda: float = Field(0.0, ge=0)
     boards: int = Field(200, ge=2, description="composed boards (objdet / semseg)")
@@ -272,7 +272,7 @@ class ComplexityConfig(_Strict):
     fraction: float = Field(1.0, gt=0, le=1, description="share of the real training set")
     iters: int = Field(300, ge=1)
     batch: int = Field(64, ge=1)
-    lr: float = Field(0.05, gt=0)
+    lr: float = Field(0.05, gt=0, allow_inf_nan=False)
     size: int = Field(32, ge=16)
     images: int = Field(1000, ge=2, description="rendered images per setting")
     estimator: Literal["auto", "empirical", "ledoit-wolf"] = "auto"

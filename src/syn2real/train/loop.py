@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..errors import DivergedError
 from ..tasks.task import Task, get_task
 
 
@@ -111,6 +112,10 @@ def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int,
         it += 1
         seen += len(x)
         rec = {"iter": it, "loss": float(loss.detach())}
+        if not fp16 and not math.isfinite(rec["loss"]):   # fp16: the scaler skips such steps
+            raise DivergedError(f"training diverged at iteration {it} of {iters}: the loss is "
+                                f"{rec['loss']} (learning rate {lr:g}). Fix: lower the learning "
+                                "rate (--lr), or check the data for nan or inf values")
         if validate is not None and ((val_every and it % val_every == 0) or it == iters):
             v = validate(model)
             rec.update({f"val_{k}": float(val) for k, val in v.items()})
