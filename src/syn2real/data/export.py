@@ -339,15 +339,7 @@ def write_subsets(source: Any, ns: Sequence[int], out: str | Path, fmt: str, see
                              "val": "val.txt", "names": dict(enumerate(source.class_names))})
             else:
                 path = out / f"n_{n}"
-                _class_folders(source, path)
-                links = set()
-                for i in idx:
-                    link = _class_path(source, path, int(i), notes[int(i)])
-                    if link is not None and not link.is_symlink():
-                        link.symlink_to(Path("..", "..", "images", _name(int(i))))
-                    if link is not None:
-                        links.add(link)
-                _prune([p for p in path.iterdir() if p.is_dir()], links)
+                _link_classes(source, path, idx, notes)
             rows.append({"n": n, "subset": str(path),
                          "scenes": len({source.scene_id(int(i)) for i in idx}),
                          "digest": digests[n]})
@@ -380,16 +372,22 @@ def _write_val(source: Any, out: Path, fmt: str, idx: Array,
         atomic_write(out / "annotations_val.json",
                      json.dumps(coco_dict(source, notes, idx, "images"), separators=(",", ":")))
     else:
-        path = out / "val"
-        _class_folders(source, path)
-        links = set()
-        for i in idx:
-            link = _class_path(source, path, int(i), notes[int(i)])
-            if link is not None and not link.is_symlink():
-                link.symlink_to(Path("..", "..", "images", _name(int(i))))
-            if link is not None:
-                links.add(link)
-        _prune([p for p in path.iterdir() if p.is_dir()], links)
+        _link_classes(source, out / "val", idx, notes)
+
+
+def _link_classes(source: Any, path: Path, idx: Any, notes: dict[int, ImageNotes]) -> None:
+    """``path/<class>/<i>.png`` links into ``images/`` for the images ``idx``; links of
+    another cut left in ``path`` are removed."""
+    _class_folders(source, path)
+    links = set()
+    for i in idx:
+        link = _class_path(source, path, int(i), notes[int(i)])
+        if link is None:
+            continue
+        if not link.is_symlink():
+            link.symlink_to(Path("..", "..", "images", _name(int(i))))
+        links.add(link)
+    _prune([p for p in path.iterdir() if p.is_dir()], links)
 
 
 def _subset_digest(source: Any, idx: Any) -> str:
