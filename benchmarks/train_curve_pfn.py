@@ -22,6 +22,7 @@ import numpy as np
 
 from syn2real.law.curve_prior import sample_curve
 from syn2real.law.pfn import BINS, N_FEATURES, WEIGHTS, curve_features
+from syn2real.law.predictive import noise_sd
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "syn2real" / "law" / WEIGHTS
 QUERIES = 4
@@ -34,7 +35,7 @@ def _chunk(args: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     F, Y = [], []
     for _ in range(n):
         c = sample_curve(rng, n_queries=QUERIES)
-        F.append(curve_features(c.x, c.y, c.xq, c.kind))
+        F.append(curve_features(c.x, c.y, c.xq, c.kind, noise_sd(c.y)))
         Y.append(np.log(c.mean_q / c.y[-1]))
     return np.concatenate(F), np.concatenate(Y).astype(np.float32)
 

@@ -17,7 +17,8 @@ from syn2real.law.decision_backtest import (
     isotonic_truth,
     risk_coverage,
 )
-from syn2real.law.pfn import BINS, bar_cdf, bar_quantile, curve_features, load_pfn, smear
+from syn2real.law.pfn import BINS, bar_quantiles, curve_features, load_pfn, smear
+from syn2real.law.predictive import noise_sd
 
 
 # --------------------------------------------------------------------------- protocol
@@ -95,16 +96,18 @@ def test_the_prior_is_seeded_and_gives_every_family_and_kind():
 def test_bar_distribution_cdf_and_quantile_invert_each_other():
     rng = np.random.default_rng(0)
     P = rng.dirichlet(np.ones(len(BINS) - 1), size=5)
-    q = bar_quantile(P, 0.3)
-    assert np.allclose(bar_cdf(P, q), 0.3, atol=1e-9)
+    q = bar_quantiles(P, [0.3])[:, 0]
+    cum = np.concatenate([[0.0], np.cumsum(P[0])])        # mass is uniform inside a bin
+    assert np.interp(q[0], BINS, cum) == pytest.approx(0.3, abs=1e-9)
     assert np.allclose(smear(P, 0.2).sum(axis=1), 1.0)
     one = np.zeros((1, len(BINS) - 1))
     one[0, 100] = 1.0                               # all mass in one bin, centre c
     c = 0.5 * (BINS[100] + BINS[101])
     S = smear(one, 0.2)                             # a measurement: c + N(0, 0.2²)
-    assert bar_quantile(S, 0.5)[0] == pytest.approx(c, abs=0.01)
-    assert bar_quantile(S, 0.05)[0] == pytest.approx(c - 1.645 * 0.2, abs=0.02)
-    assert bar_cdf(S, c + 0.2)[0] == pytest.approx(0.841, abs=0.01)
+    q05, q50, q84 = bar_quantiles(S, [0.05, 0.5, 0.841])[0]
+    assert q50 == pytest.approx(c, abs=0.01)
+    assert q05 == pytest.approx(c - 1.645 * 0.2, abs=0.02)
+    assert q84 == pytest.approx(c + 0.2, abs=0.01)
 
 
 def test_network_is_calibrated_on_prior_curves_it_never_saw():
@@ -115,11 +118,11 @@ def test_network_is_calibrated_on_prior_curves_it_never_saw():
     inside, err_med, err_flat = [], [], []
     for _ in range(400):
         c = sample_curve(rng, n_queries=2)
-        P = net.probs(curve_features(c.x, c.y, c.xq, c.kind))
+        P = net.probs(curve_features(c.x, c.y, c.xq, c.kind, noise_sd(c.y)))
         L = np.log(c.mean_q / c.y[-1])
-        lo, hi = bar_quantile(P, 0.05), bar_quantile(P, 0.95)
+        lo, med, hi = bar_quantiles(P, [0.05, 0.5, 0.95]).T
         inside.extend((L >= lo) & (L <= hi))
-        err_med.extend(np.abs(bar_quantile(P, 0.5) - L))
+        err_med.extend(np.abs(med - L))
         err_flat.extend(np.abs(L))
     assert 0.85 <= np.mean(inside) <= 0.95, np.mean(inside)
     assert np.mean(err_med) < 0.7 * np.mean(err_flat)

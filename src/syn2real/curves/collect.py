@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,12 @@ class Run:
     path: Path
     layout: str
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    state_file: Path | None = None  # hf-trainer: the trainer_state.json read
+    state: dict[str, Any] | None = None  # hf-trainer: the trainer_state.json read
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        """The run folder's configuration files, merged (read once)."""
+        return _config(self.path)
 
     def metrics(self) -> list[str]:
         return sorted(self.series)
@@ -61,15 +67,14 @@ class Run:
         ``trainer_state.json``.
         """
         if self.layout in ("ultralytics", "timm"):
-            planned = _num(_config(self.path).get("epochs"))
+            planned = _num(self.config.get("epochs"))
             steps = [st for pts in self.series.values() for st, _ in pts]
             if planned is None or not steps:
                 return None
             done = max(steps) + (1.0 if self.layout == "timm" else 0.0)
             return done, planned, "epochs"
         if self.layout == "hf-trainer":
-            state = json.loads((self.state_file or self.path / "trainer_state.json")
-                               .read_text())
+            state = self.state or {}
             done, planned = _num(state.get("global_step")), _num(state.get("max_steps"))
             if done is None or planned is None or planned <= 0:
                 return None
@@ -145,7 +150,8 @@ def detect(folder: Path) -> Run | None:
         return Run(folder, "mmengine", series)
     if (folder / "trainer_state.json").is_file():
         state = json.loads((folder / "trainer_state.json").read_text())
-        return Run(folder, "hf-trainer", _from_rows(state.get("log_history", []), "step"))
+        return Run(folder, "hf-trainer", _from_rows(state.get("log_history", []), "step"),
+                   state=state)
     if any(folder.glob("events.out.tfevents.*")):
         return Run(folder, "tensorboard", _tensorboard(folder))
     return None
@@ -167,8 +173,7 @@ def _hf_checkpoints(d: Path) -> Run | None:
         return None
     last = ck[-1][1]
     state = json.loads((last / "trainer_state.json").read_text())
-    return Run(d, "hf-trainer", _from_rows(state.get("log_history", []), "step"),
-               state_file=last / "trainer_state.json")
+    return Run(d, "hf-trainer", _from_rows(state.get("log_history", []), "step"), state=state)
 
 
 def find_runs(root: str | Path) -> list[Run]:
@@ -214,7 +219,7 @@ def run_n(run: Run, n_from: str, root: Path) -> float:
     """The synthetic size of a run, by ``config:KEY`` or ``regex:PATTERN``."""
     how, _, what = n_from.partition(":")
     if how == "config" and what:
-        cfg = _config(run.path)
+        cfg = run.config
         v: Any = cfg
         for part in what.split("."):
             if not isinstance(v, dict) or part not in v:

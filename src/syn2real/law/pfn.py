@@ -30,14 +30,7 @@ N_FEATURES = N_COARSE + N_FINE + 8
 WEIGHTS = "curve_pfn.npz"
 
 
-def _noise(ly: Array) -> float:
-    if len(ly) < 4:
-        return float("nan")
-    d2 = ly[2:] - 2.0 * ly[1:-1] + ly[:-2]
-    return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))
-
-
-def curve_features(x: Any, y: Any, xq: Any, kind: str = "runs") -> Array:
+def curve_features(x: Any, y: Any, xq: Any, kind: str, noise: float) -> Array:
     """The network's input for one measured curve and each query size ``xq``.
 
     Parameters
@@ -48,6 +41,9 @@ def curve_features(x: Any, y: Any, xq: Any, kind: str = "runs") -> Array:
         Query sizes (> ``x[-1]``).
     kind : {"runs", "checkpoints"}
         What the sizes are.
+    noise : float
+        The curve's model-free noise (:func:`syn2real.law.predictive.noise_sd` of ``y``; nan
+        with fewer than four points).
 
     Returns
     -------
@@ -65,7 +61,7 @@ def curve_features(x: Any, y: Any, xq: Any, kind: str = "runs") -> Array:
     g1 = np.interp(-span * (1 - np.arange(N_COARSE) / (N_COARSE - 1)), t, lv)
     s2 = min(span, FINE_SPAN)
     g2 = np.interp(-s2 * (1 - np.arange(N_FINE) / (N_FINE - 1)), t, lv)
-    nz = _noise(np.log(y))
+    nz = float(noise)
     base = np.concatenate([g1, g2, [span, np.log(len(x)),
                                     0.0,  # the query distance, filled below
                                     np.log(np.nan_to_num(nz, nan=0.0) + 1e-3),
@@ -149,28 +145,6 @@ _OFFSETS = np.arange(len(BINS) - 1)[None, :] - np.arange(len(BINS) - 1)[:, None]
 
 def _cum(probs: Array) -> Array:
     return np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, axis=1)], axis=1)
-
-
-def bar_cdf(probs: Array, v: Any) -> Array:
-    """P(L <= v) per row of bar ``probs`` (uniform inside each bin); ``v`` one per row."""
-    C = _cum(probs)
-    w = BINS[1] - BINS[0]
-    pos = np.clip((np.broadcast_to(np.asarray(v, float), (len(probs),)) - BINS[0]) / w, 0.0,
-                  len(BINS) - 1.0)
-    j = np.minimum(pos.astype(int), len(BINS) - 2)
-    r = np.arange(len(probs))
-    return C[r, j] + (pos - j) * (C[r, j + 1] - C[r, j])
-
-
-def bar_quantile(probs: Array, q: Any) -> Array:
-    """Quantile ``q`` (one per row, or one for all) of ``L`` per row of bar ``probs``."""
-    C = _cum(probs)
-    q = np.broadcast_to(np.asarray(q, float), (len(probs),))
-    j = np.clip(np.sum(C < q[:, None], axis=1), 1, len(BINS) - 1)
-    r = np.arange(len(probs))
-    lo, hi = C[r, j - 1], C[r, j]
-    frac = np.where(hi > lo, (q - lo) / np.where(hi > lo, hi - lo, 1.0), 0.5)
-    return BINS[j - 1] + np.clip(frac, 0.0, 1.0) * (BINS[1] - BINS[0])
 
 
 def bar_quantiles(probs: Array, levels: Any) -> Array:

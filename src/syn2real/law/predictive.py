@@ -597,8 +597,8 @@ class CurvePredictor:
         if self.extrapolator_ == "ensemble":
             grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 600)
             return first_crossing(grid, self.quantile(grid, q, kind), target, log_values=True)
-        key = (float(hi), kind)  # n* and its interval ask the same grid: its bars once
-        cache = self.__dict__.setdefault("_grid_bars", {})
+        key = (float(hi), kind)  # n* and its interval ask the same grid: its quantile table once
+        cache = self.__dict__.setdefault("_grid_q", {})
         if key not in cache:
             grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 200)
             cache.clear()
@@ -625,7 +625,7 @@ class CurvePredictor:
         self.check_is_fitted()
         other = CurvePredictor(prior, self.extrapolator, self.pool)
         other.__dict__.update({k: v for k, v in self.__dict__.items()
-                               if k not in ("prior", "_grid_bars")})
+                               if k not in ("prior", "_grid_q")})
         other._apply_prior(prior)
         return other
 
@@ -746,7 +746,7 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         p.extrapolator_ = extrapolator
         p._ly_last = float(np.log(y[-1]))
         if extrapolator != "ensemble":
-            p._pfn_row = curve_features(n, y, [n[-1] * 2.0], kinds[ci])
+            p._pfn_row = curve_features(n, y, [n[-1] * 2.0], kinds[ci], curve_noise[ci])
         p.n_, p.err_, p.counts_ = n, y, w
         p._P, p._w, p._n0, p._ly0 = Pf, wts, float(n[0]), float(np.log(y.min()))
         p.member_weights_ = {m: float(x) for m, x in zip(MEMBERS, wts, strict=True)}
