@@ -257,3 +257,46 @@ def test_pretraining_on_blenderproc_and_replicator_frames(rendered, tmp_path):
     with pytest.raises(UserError, match=r"instance_segmentation_mapping_0005\.json: missing"):
         pretrain(tmp_path / "rep", 8, "mulclass", out=tmp_path / "ck-bad", iters=3,
                  batch=4, val_images=8, threads=1)
+
+
+def test_blenderproc_float_colours_missing_and_nan_normals(rendered, tmp_path):
+    """Float colours in [0, 1] are scaled (not cast to black); a frame without normals or
+    with NaN ones keeps its objects, and the normal task's mask leaves those pixels out."""
+    from syn2real.tasks.task import get_task
+
+    ds, _ = rendered
+    out = write_blenderproc(ds, tmp_path / "bp", 2, scene_folders=False)
+    frames = sorted(out.glob("*.hdf5"))
+    with h5py.File(frames[0], "r+") as f:
+        rgb = np.array(f["colors"])
+        del f["colors"]
+        f.create_dataset("colors", data=rgb.astype(np.float32) / 255.0)
+        nrm = np.array(f["normals"])
+        del f["normals"]
+        f.create_dataset("normals", data=np.full_like(nrm, np.nan))
+    with h5py.File(frames[1], "r+") as f:
+        del f["normals"]
+    imp = open_source(out)
+    a, b = imp[0], ds[0]
+    np.testing.assert_array_equal(a["rgb"], b["rgb"])  # 8-bit again, not black
+    task = get_task("normal")
+    for i, ref in enumerate((ds[0], ds[1])):
+        got = imp[i]
+        assert (_compact(got["instance"]) > 0).sum() == (_compact(np.maximum(
+            ref["instance"], 0)) > 0).sum()  # the objects are all still there
+        _, valid = task.synthetic_target(got)
+        assert not bool(valid.any())  # no normal known: nothing to train the normal task on
+    with h5py.File(frames[0], "r+") as f:
+        del f["colors"]
+        f.create_dataset("colors", data=np.full((32, 32, 3), 7.5, np.float32))
+    with pytest.raises(ImportedDataError, match="floats outside"):
+        open_source(out)[0]
+
+
+def test_bop_scene_without_ground_truth_is_named_not_dropped(rendered, tmp_path):
+    ds, _ = rendered
+    out = write_bop(ds, tmp_path / "bop", N)
+    (out / "train_pbr" / "000001" / "scene_gt.json").unlink()
+    with pytest.raises(ImportedDataError, match=r"000001: a BOP scene folder .* without "
+                       r"scene_gt\.json"):
+        open_source(out)

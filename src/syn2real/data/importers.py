@@ -81,6 +81,26 @@ def _unit(v: Array) -> tuple[Array, Array]:
     return out.astype(np.float16), ok
 
 
+def _colors_u8(a: Array, path: Path) -> Array:
+    """A colour image as uint8: 8-bit as is; floats in [0, 1] (BlenderProc writes them when
+    its colour depth is 32) scaled by 255; 16-bit scaled by 1/257; anything else refused."""
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.uint16:
+        return (a.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        finite = np.isfinite(a)
+        if not finite.all() or a.min() < 0 or a.max() > 1.0 + 1e-6:
+            lo, hi = (float(a[finite].min()), float(a[finite].max())) if finite.any() else (0, 0)
+            raise ImportedDataError(f"{path}: colours are floats outside [0, 1] (range {lo:g}.."
+                                    f"{hi:g}{', NaN/inf' if not finite.all() else ''}). Fix: "
+                                    "write 8-bit colours (BlenderProc: set_output_format "
+                                    "color_depth=8) or tone-map to [0, 1]")
+        return (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    raise ImportedDataError(f"{path}: colours of type {a.dtype} (expected uint8, uint16 or "
+                            "float in [0, 1]). Fix: write 8-bit colours")
+
+
 def _hash_files(root: Path, files: Sequence[Path], full: Sequence[Path] = ()) -> str:
     """Stable content hash: relative names and sizes of every file, and the bytes of the
     (small) annotation files in ``full``."""
@@ -195,7 +215,7 @@ class BlenderProcSource(_FrameSource):
             if missing:
                 raise ImportedDataError(f"{p}: no {', '.join(missing)}. Fix: render colours and "
                                         "segmentation (enable_segmentation_output)")
-            rgb = np.array(f["colors"])[..., :3].astype(np.uint8)
+            rgb = _colors_u8(np.array(f["colors"])[..., :3], p)
             inst_raw = np.array(f["instance_segmaps"]).astype(np.int64)
             nrm = np.array(f["normals"]) if "normals" in f else None
             depth = (np.array(f["depth"], np.float32) if "depth" in f
@@ -214,13 +234,17 @@ class BlenderProcSource(_FrameSource):
                 inst[m] = lut_inst[k]
                 sem[m] = self._cat_index[c] + 1
         if nrm is not None:
-            normal, hit = _unit(2.0 * np.asarray(nrm, np.float32)[..., :3] - 1.0)
-        else:
+            raw_n = 2.0 * np.asarray(nrm, np.float32)[..., :3] - 1.0
+            known = np.isfinite(raw_n).all(axis=-1)
+            normal, hit = _unit(np.where(known[..., None], raw_n, 0.0))
+            # a zero normal is BlenderProc's "no surface"; a NaN one is unknown: the pixel
+            # keeps its object, and the normal task's mask leaves it out (zero vector)
+            inst[~hit & known] = -1
+            depth = np.where(hit | ~known, depth, np.nan)
+        else:  # no normals rendered: zero vectors, which the normal task never counts
             normal = np.zeros(rgb.shape, np.float16)
-            hit = np.ones(rgb.shape[:2], bool)
-        inst[~hit] = -1
         return self._check({"rgb": rgb, "instance": inst, "semantic": sem, "normal": normal,
-                            "depth": np.where(hit, depth, np.nan).astype(np.float16)}, p)
+                            "depth": depth.astype(np.float16)}, p)
 
     def scene_id(self, i: int) -> str:
         return str(self.frames[self._index(i)].parent.relative_to(self.root))
@@ -544,6 +568,14 @@ class BopSource(_FrameSource):
         if not self.scenes:
             raise ImportedDataError(f"{self.root}: no <scene>/scene_gt.json. Fix: point at the BOP "
                                     "split folder (e.g. train_pbr) or its parent")
+        known = set(self.scenes)
+        for parent in sorted({s.parent for s in self.scenes}):
+            for d in sorted(parent.iterdir()):
+                if d.is_dir() and (d / "rgb").is_dir() and d not in known:
+                    raise ImportedDataError(
+                        f"{d}: a BOP scene folder (rgb/) without scene_gt.json; its images "
+                        "would be left out. Fix: write its ground truth again (write_bop) or "
+                        "move the folder out")
         objs: set[int] = set()
         self._gt: dict[Path, dict[str, list[dict]]] = {}
         self._cam: dict[Path, dict[str, dict]] = {}

@@ -146,8 +146,11 @@ class SurfaceNormals(Task):
     name, metric, flips = "normal", "within_11.25", False
 
     def synthetic_target(self, item):
-        return (torch.from_numpy(np.asarray(item["normal"], np.float32)).permute(2, 0, 1),
-                torch.from_numpy(np.asarray(item["instance"]) >= 0))
+        """Normals and the valid mask: a surface (instance >= 0) with a real normal (length
+        > 0.5; an imported frame without normals, or with NaN ones, has none)."""
+        nrm = np.nan_to_num(np.asarray(item["normal"], np.float32))
+        valid = (np.asarray(item["instance"]) >= 0) & (np.linalg.norm(nrm, axis=-1) > 0.5)
+        return torch.from_numpy(nrm).permute(2, 0, 1), torch.from_numpy(valid)
 
     def collate(self, batch):
         xs = torch.stack([b[0] for b in batch])
