@@ -412,25 +412,38 @@ def test_holdout_is_validated_and_checked_against_the_predictive_interval(tmp_pa
                                                        0.9))
 
 
-def test_point_noise_gives_mean_sd_and_standard_error_per_curve_and_size():
+def test_point_noise_counts_the_spread_between_pretrainings():
     from syn2real.sweep.finish import point_noise
 
-    errs = {("a", 20): [0.30, 0.34], ("a", 40): [0.20, 0.22, 0.27], ("b", 20): [0.5],
-            ("b", 40): [0.4, 0.4]}
+    # A: 2 pre-trainings x 2 fine-tunings per size; B: one pre-training
+    runs = {("a", 20): {"0/0": 0.30, "0/1": 0.32, "1/0": 0.36, "1/1": 0.38},
+            ("a", 40): {"0/0": 0.20, "0/1": 0.22, "1/0": 0.24, "1/1": 0.26},
+            ("b", 20): {"0/0": 0.5}, ("b", 40): {"0/0": 0.40, "0/1": 0.42}}
     base = {"pscale": 60, "ptask": "mulclass", "fdata": "mnist", "fratio": 1.0,
             "ftask": "sinclass", "model": "r18"}
-    rows = [{**base, "pdata": s, "pretrain.data": n, "value": 1 - e}
-            for (s, n), es in errs.items() for e in es]
+    rows = [{**base, "pdata": s, "pretrain.data": n, "value": 1 - e, "seed": seed}
+            for (s, n), es in runs.items() for seed, e in es.items()]
     curves = [({"pdata": "a", "model": "r18"}, None), ({"pdata": "b"}, None)]
     pts = point_noise(curves, ["A", "B"], rows, held_out=[40])
     by = {(p["label"], p["n"]): p for p in pts}
     assert set(by) == {("A", 20.0), ("A", 40.0), ("B", 20.0), ("B", 40.0)}
-    a40 = by[("A", 40.0)]
-    assert a40["mean"] == pytest.approx(0.23) and a40["runs"] == 3 and a40["held_out"]
-    assert a40["sd"] == pytest.approx(np.std([0.20, 0.22, 0.27], ddof=1))
-    assert a40["se"] == pytest.approx(a40["sd"] / np.sqrt(3))
-    assert math.isnan(by[("B", 20.0)]["se"]) and not by[("B", 20.0)]["held_out"]
-    assert by[("B", 40.0)]["se"] == pytest.approx(0.0, abs=1e-12)
+    a20, a40 = by[("A", 20.0)], by[("A", 40.0)]
+    assert a40["mean"] == pytest.approx(0.23) and a40["runs"] == 4 and a40["held_out"]
+    assert a40["pretrains"] == 2 and a40["sd"] == pytest.approx(
+        np.std([0.20, 0.22, 0.24, 0.26], ddof=1))
+    # relative variances pooled over the two sizes (one degree of freedom each between,
+    # two within): V of the pre-trainings' means, W of the fine-tunings within one
+    V = (np.var([0.31, 0.37], ddof=1) / 0.34**2 + np.var([0.21, 0.25], ddof=1) / 0.23**2) / 2
+    W = (0.0002 / 0.34**2 + 0.0002 / 0.23**2) / 2
+    assert a20["se"] == pytest.approx(0.34 * np.sqrt(V / 2))
+    assert a40["se"] == pytest.approx(0.23 * np.sqrt(V / 2))
+    assert a40["se"] > a40["sd"] / np.sqrt(4)  # the naive figure leaves pre-training out
+    assert a20["sd_finetune"] == pytest.approx(0.34 * np.sqrt(W))
+    assert a20["sd_pretrain"] == pytest.approx(0.34 * np.sqrt(V - W / 2))
+    # B: one pre-training, so fine-tuning noise only, and the component is not measured
+    b20 = by[("B", 20.0)]
+    assert b20["pretrains"] == 1 and math.isnan(b20["sd_pretrain"]) and not b20["held_out"]
+    assert b20["se"] == pytest.approx(0.5 * np.sqrt(0.0002 / 0.41**2 / 1))
 
 
 def test_epochs_give_large_n_more_steps_and_leave_the_other_keys_alone(tmp_path):

@@ -200,7 +200,8 @@ def _print_results(res: dict[str, Any]) -> None:
 
 
 def _print_points(points: list[dict[str, Any]]) -> None:
-    """The measured curves: mean error per size with its standard error over the runs."""
+    """The measured curves: mean error per size with its standard error over the runs
+    (pre-training variance included where measured) and the two variance components."""
     by: dict[str, list[dict[str, Any]]] = {}
     for p in points:
         by.setdefault(p["label"], []).append(p)
@@ -213,8 +214,19 @@ def _print_points(points: list[dict[str, Any]]) -> None:
         t.add_row("error", *[f"{p['mean']:.3f}" for p in pts])
         t.add_row("std. error", *["-" if math.isnan(p["se"]) else f"{p['se']:.3f}"
                                   for p in pts])
-        t.add_row("runs", *[str(p["runs"]) for p in pts])
+        t.add_row("runs (pre-trainings)", *[f"{p['runs']} ({p.get('pretrains', 1)})"
+                                             for p in pts])
         out.print(t)
+        fitted = [p for p in pts if p["n"] > 0]
+        if fitted and not math.isnan(fitted[0].get("sd_pretrain", math.nan)):
+            f = fitted[-1]
+            out.print(f"  one run's spread at n = {f['n']:,.0f}: ±{f['sd_pretrain']:.3f} between "
+                      f"pre-trainings, ±{f['sd_finetune']:.3f} between fine-tunings of one "
+                      "(both in the standard errors)", highlight=False)
+        elif fitted:
+            out.print("  one pre-training per size: the standard errors count fine-tuning "
+                      "seeds only (add pre-training seeds, `seeds: [0, 1, 2]`, to measure "
+                      "the rest)", highlight=False)
 
 
 def _cell(fit: dict[str, Any], k: str) -> str:

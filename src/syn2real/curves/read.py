@@ -21,6 +21,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,9 @@ class CurveSet:
     ----------
     data : pandas.DataFrame
         One row per (group, n[, s]) with columns ``n``, ``err``, ``weight`` (number of rows
-        averaged), optional ``s`` and the grouping columns.
+        averaged), optional ``s`` and the grouping columns; from a table with a ``seed``
+        column also ``se`` (standard error of the point's mean, pre-training variance
+        included where measured) and ``pretrains`` (distinct pre-trainings among its runs).
     groups : list of str
         Grouping columns present.
     baseline : pandas.DataFrame
@@ -82,9 +85,15 @@ class CurveSet:
 
 def curve_arrays(g: pd.DataFrame, s: bool = False) -> dict[str, np.ndarray]:
     """One curve of :meth:`CurveSet.curves` as the law engine and the advisor take it:
-    ``n``, ``err`` and ``weights`` (and ``s``) as float arrays."""
+    ``n``, ``err`` and ``weights`` (and ``s``) as float arrays, and ``noise`` (the
+    replicates' root-mean-square relative standard error of a point, see
+    :mod:`~syn2real.curves.replicates`) where pre-training variance was measured."""
     out = {"n": g["n"].to_numpy(float), "err": g["err"].to_numpy(float),
            "weights": g["weight"].to_numpy(float)}
+    if "se" in g.columns and len(g) and (g["pretrains"] >= 2).any():
+        rel = (g["se"] / g["err"]).to_numpy(float)  # log-space sd of each point's mean
+        if np.isfinite(rel).all():
+            out["noise"] = float(np.sqrt(np.mean(rel**2)))
     if s:
         out["s"] = g["s"].to_numpy(float)
     return out
@@ -360,10 +369,56 @@ def _read_cg(df: pd.DataFrame, src: str, metric: str, select: str) -> CurveSet:
     sel["weight"] = 1.0
     notes.append(f"selected the {select} evaluation of each run ({len(out)} rows -> "
                  f"{len(sel)})")
+    runs = sel if "seed" in sel else None
     sel = sel.drop(columns=["value", "n_eval"] + (["seed"] if "seed" in sel else []))
     cs = _finish(sel, groups, src, metric, "cg-transfer",
                  notes)
+    if runs is not None:
+        cs = _with_replicate_noise(cs, runs)
     return cs
+
+
+def _with_replicate_noise(cs: CurveSet, runs: pd.DataFrame) -> CurveSet:
+    """Add each point's ``se`` (standard error of its mean, counting pre-training and
+    fine-tuning variance: :mod:`~syn2real.curves.replicates`) and ``pretrains`` (distinct
+    pre-trainings among its runs) to ``cs.data`` and ``cs.base``; a note says when no point
+    has two pre-trainings (then ``se`` counts fine-tuning seeds only)."""
+    import dataclasses
+
+    from .replicates import PointReplicates, pooled_noise
+
+    keys = list(cs.groups) + ["n"] + (["s"] if "s" in cs.data.columns else [])
+
+    def point(values: Any) -> tuple:  # NaN (e.g. an unknown s) matches NaN
+        values = values if isinstance(values, tuple) else (values,)
+        return tuple(None if isinstance(v, float) and v != v else v for v in values)
+
+    reps = {point(k): PointReplicates.of(g["err"].to_numpy(), g["seed"].tolist())
+            for k, g in runs.groupby(keys, dropna=False, sort=False)}
+    measured = False
+    out = []
+    for frame in (cs.data, cs.baseline):
+        frame = frame.copy()
+        se = np.full(len(frame), np.nan)
+        pre = np.zeros(len(frame), int)
+        by = list(cs.groups)
+        for _, g in (frame.groupby(by, dropna=False, sort=False) if by else [((), frame)]):
+            pts = [reps.get(point(tuple(r[k] for k in keys))) for _, r in g.iterrows()]
+            if any(p is None for p in pts):
+                continue
+            cn = pooled_noise(pts)
+            measured |= cn.pretraining_measured and bool(g["n"].gt(0).all())
+            pos = frame.index.get_indexer(g.index)
+            se[pos] = cn.se
+            pre[pos] = [p.pretrains for p in pts]
+        frame["se"], frame["pretrains"] = se, pre
+        out.append(frame)
+    notes = list(cs.notes)
+    if len(cs.data) and not measured:
+        notes.append("one pre-training per size: the standard errors count fine-tuning seeds "
+                     "only, not the spread between pre-trainings (another seed or machine); "
+                     "measure it with two or more pre-training seeds")
+    return dataclasses.replace(cs, data=out[0], baseline=out[1], notes=notes)
 
 
 def _check_n(out: pd.DataFrame, src: str, col: str) -> None:

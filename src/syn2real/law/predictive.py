@@ -234,24 +234,28 @@ def _local_lines(items: Sequence[tuple[Array, Array, Array]], octaves: int, nois
     return np.stack([slope, icpt], axis=1), t_rise
 
 
-def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Array]:
+def _fit_members(items: Sequence[tuple[Array, Array, Array]], given: Array | None = None
+                 ) -> tuple[Array, Array]:
     """Member parameters for normalised curves ``(u, v, w)``: array ``(B, 4, 3)``, and the
     t-statistic of each curve's 3-octave slope ``(B,)``.
 
     Rows: transfer and transfer_tail ``(D, alpha, C)``; local lines ``(slope, icpt, 0)``.
+    ``given``: each item's measured noise (nan: the model-free estimate), what the slope's
+    t-statistic is taken against.
     """
+    given = np.full(len(items), np.nan) if given is None else np.asarray(given, float)
     # identical items (the next-run search's simulated curves share their back-test
     # prefixes) are fitted once
     keys: dict[bytes, int] = {}
     first, back = [], np.empty(len(items), int)
     for b, (u, v, w) in enumerate(items):
-        k = b"|".join((u.tobytes(), v.tobytes(), w.tobytes()))
+        k = b"|".join((u.tobytes(), v.tobytes(), w.tobytes(), given[b].tobytes()))
         if k not in keys:
             keys[k] = len(first)
             first.append(b)
         back[b] = keys[k]
     if len(first) < len(items):
-        P, t_tail = _fit_members([items[b] for b in first])
+        P, t_tail = _fit_members([items[b] for b in first], given[first])
         return P[back], t_tail[back]
     B = len(items)
     P = np.zeros((B, len(MEMBERS), 3))
@@ -271,6 +275,7 @@ def _fit_members(items: Sequence[tuple[Array, Array, Array]]) -> tuple[Array, Ar
     P[rows[:, 0], rows[:, 1]] = np.stack([D, a, C], axis=1)
     P[~has_tail, 1] = P[~has_tail, 0]
     noise = noise_sds([v for _, v, _ in items])
+    noise = np.where(np.isfinite(given), given, noise)
     for j, octv in ((2, 2), (3, 3)):
         P[:, j, :2], t_tail = _local_lines(items, octv, noise)
     return P, t_tail
@@ -384,7 +389,8 @@ class CurvePredictor:
     kappa_ : float
         Log-error growth per unit ``log n`` beyond the data (posterior).
     noise_ : float
-        Sd of one measurement's log error.
+        Sd of one measurement's log error: the measured one where given (flag
+        ``noise:measured``), else the model-free estimate (:func:`noise_sd`).
     fit_sd_ : float
         Residual sd of the averaged fit (log space).
     dof_ : float
@@ -420,14 +426,19 @@ class CurvePredictor:
         self.pool = pool
 
     # -------------------------------------------------------------- fit
-    def fit(self, n: Any, err: Any, weights: Any = None, *, kind: str = "runs"
-            ) -> CurvePredictor:
+    def fit(self, n: Any, err: Any, weights: Any = None, *, kind: str = "runs",
+            noise: float | None = None) -> CurvePredictor:
         """Fit to errors ``err`` measured at sizes ``n``; returns self.
 
         ``kind``: ``"runs"`` (one training per size) or ``"checkpoints"`` (the sizes are
         evaluations along one training run: the spread beyond the data is wider).
+        ``noise``: the measured noise of one point in log space (e.g. the relative standard
+        error of its mean over replicate pre-trainings,
+        :class:`~syn2real.curves.replicates.CurveNoise`); default: estimated from the
+        curve's own wiggle (:func:`noise_sd`).
         """
-        fitted = fit_predictors([{"n": n, "err": err, "weights": weights, "kind": kind}],
+        c = {"n": n, "err": err, "weights": weights, "kind": kind}
+        fitted = fit_predictors([c if noise is None else {**c, "noise": noise}],
                                 prior=self.prior, extrapolator=self.extrapolator,
                                 pool=self.pool)[0]
         self.__dict__.update(fitted.__dict__)
@@ -647,8 +658,11 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
     Parameters
     ----------
     curves : sequence of mappings
-        ``{"n": ..., "err": ..., ["weights": ..., "kind": ...]}`` per curve (at least 3
-        distinct sizes; ``kind`` one of :data:`KINDS`, default ``"runs"``).
+        ``{"n": ..., "err": ..., ["weights": ..., "kind": ..., "noise": ...]}`` per curve
+        (at least 3 distinct sizes; ``kind`` one of :data:`KINDS`, default ``"runs"``;
+        ``noise``: the measured log-space noise of one point, see :meth:`CurvePredictor.fit`,
+        which then replaces the model-free estimate everywhere: the intervals of a
+        measurement, the rising-tail test and the network's noise feature).
     prior : PredictivePrior, optional
         Default :data:`DEFAULT_PRIOR`.
     extrapolator : {"pfn+ensemble", "pfn", "ensemble"}
@@ -662,12 +676,16 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
     prior = prior or DEFAULT_PRIOR
-    data, items, index, kinds = [], [], [], []
+    data, items, index, kinds, given = [], [], [], [], []
     for ci, c in enumerate(curves):
         kind = c.get("kind") or "runs"
         if kind not in KINDS:
             raise ValueError(f"curve {ci}: kind must be one of {KINDS}, got {kind!r}")
         kinds.append(kind)
+        nz = c.get("noise")
+        if nz is not None and not (np.isfinite(nz) and nz > 0):
+            raise ValueError(f"curve {ci}: noise must be a finite number > 0, got {nz!r}")
+        given.append(np.nan if nz is None else float(nz))
         n, y, w = aggregate(c["n"], c["err"], c.get("weights"))
         if len(n) < 3:
             raise ValueError(f"curve {ci}: at least 3 distinct sizes are needed to predict, "
@@ -682,7 +700,8 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
             if m.sum() >= 3 and not m.all():
                 items.append((u[m], v[m], w[m]))
                 index.append((ci, m))
-    P, t_tail = _fit_members(items)
+    given_a = np.array(given)
+    P, t_tail = _fit_members(items, given_a[[ci for ci, _ in index]])
     full: dict[int, Array] = {}
     rise_t: dict[int, float] = {}
     tests: dict[int, list[tuple[Array, Array]]] = {i: [] for i in range(len(curves))}
@@ -696,6 +715,7 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         tests[ci].append((e, d))
     out = []
     curve_noise = noise_sds([d[1] for d in data])
+    curve_noise = np.where(np.isfinite(given_a), given_a, curve_noise)
     for ci in range(len(curves)):
         n, y, w, u, v = data[ci]
         s_noise = float(curve_noise[ci])
@@ -741,6 +761,8 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
             flags.append("rising")
         if kinds[ci] == "checkpoints":
             flags.append("checkpoints")
+        if np.isfinite(given_a[ci]):
+            flags.append("noise:measured")
         p = CurvePredictor(prior, extrapolator, pool)
         p.kind_ = kinds[ci]
         p.extrapolator_ = extrapolator

@@ -410,13 +410,23 @@ def _points_html(points: Sequence[dict[str, Any]]) -> str:
         se = "–" if np.isnan(p["se"]) else f"{p['se']:.4f}"
         body.append(f"<tr><td>{e(p['label']) if p['label'] != last else ''}</td>"
                     f"<td>{p['n']:,.0f}</td><td>{p['mean']:.4f}</td><td>{se}</td>"
-                    f"<td>{p['runs']}</td><td>{'held out of the fit' if p['held_out'] else ''}"
-                    "</td></tr>")
+                    f"<td>{p['runs']} ({p.get('pretrains', 1)})</td>"
+                    f"<td>{_sd(p.get('sd_pretrain'))}</td><td>{_sd(p.get('sd_finetune'))}</td>"
+                    f"<td>{'held out of the fit' if p['held_out'] else ''}</td></tr>")
         last = p["label"]
     return _section_table(
-        "Measured points", "Mean fine-tuning error over the runs (pre-training and "
-        "fine-tuning seeds) at each size, with its standard error: the noise the law is "
-        "fitted through.", ["curve", "n", "error", "std. error", "runs", ""], body)
+        "Measured points", "Mean fine-tuning error over the runs at each size, with its "
+        "standard error: the noise the law is fitted through. The runs are nested, "
+        "fine-tuning seeds inside pre-training seeds; the standard error counts the spread "
+        "between pre-trainings where there are two or more (pooled over the curve's sizes), "
+        "else fine-tuning seeds only. The last two columns: one run's spread between "
+        "pre-trainings and between fine-tunings of one pre-training.",
+        ["curve", "n", "error", "std. error", "runs (pre-trainings)", "sd pre-training",
+         "sd fine-tuning", ""], body)
+
+
+def _sd(v: float | None) -> str:
+    return "–" if v is None or v != v else f"{v:.4f}"
 
 
 def _holdout_html(checks: Sequence[dict[str, Any]]) -> str:

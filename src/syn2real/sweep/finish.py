@@ -34,8 +34,16 @@ def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``rows``: :func:`~.results.study_rows` (one per fine-tune, the from-scratch rows copied
     into every curve), grouped into curves by the same columns as the fitted curves.
     ``margin`` = scratch - largest-n error (positive: pre-training helps) with its standard
-    error from the seed-to-seed spread (``nan`` with one seed).
+    error from the seed-to-seed spread (``nan`` with one seed); at the largest n that is the
+    spread of the pre-trainings' means where there are two or more
+    (:class:`~syn2real.curves.replicates.PointReplicates`), as the fine-tunes of one
+    backbone are not independent.
     """
+    from ..curves.replicates import PointReplicates
+
+    seeds: dict[tuple, dict[float, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        seeds[tuple(r[c] for c in CG_GROUPS)][r["pretrain.data"]].append(str(r["seed"]))
     out = []
     for key, by_n in sorted(errors_by_curve(rows).items(), key=lambda kv: str(kv[0])):
         if 0 not in by_n or len(by_n) < 2:
@@ -43,8 +51,10 @@ def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         g = dict(zip(CG_GROUPS, key, strict=True))
         n_max = max(by_n)
         a, b = np.array(by_n[0]), np.array(by_n[n_max])
-        se = (math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-              if len(a) > 1 and len(b) > 1 else math.nan)
+        rb = PointReplicates.of(b, seeds[key][n_max])
+        var_b = (rb.var_means / rb.pretrains if rb.pretrains > 1
+                 else b.var(ddof=1) / len(b) if len(b) > 1 else math.nan)
+        se = math.sqrt(a.var(ddof=1) / len(a) + var_b) if len(a) > 1 else math.nan
         out.append({"setting": g["pdata"], "ptask": g["ptask"], "ftask": g["ftask"],
                     "dataset": g["fdata"], "fratio": g["fratio"], "model": g["model"],
                     "n_max": n_max, "err_scratch": float(a.mean()),
@@ -91,31 +101,44 @@ def study_labels(cfg: StudyConfig, curves: list[tuple[dict[str, Any], Any]]) -> 
 def point_noise(curves: list[tuple[dict[str, Any], Any]], labels: list[str],
                 rows: list[dict[str, Any]], held_out: Collection[float] = ()
                 ) -> list[dict[str, Any]]:
-    """Per curve and size: the mean error over the runs, their standard deviation and the
-    standard error of the mean (``nan`` with one run); ``held_out``: the sizes kept out of
-    the fit (marked).
+    """Per curve and size: the mean error over the runs, its standard error counting the
+    spread between pre-trainings, and the two variance components; ``held_out``: the sizes
+    kept out of the fit (marked).
 
-    ``rows`` are :func:`~.results.study_rows` (one per fine-tune); a run is one (pre-training
-    seed, fine-tuning seed) pair, so the spread includes both sources of noise. A fitted
-    curve's group names some of the :data:`~syn2real.curves.CG_GROUPS` columns; it gathers
-    every row curve that agrees on them.
+    ``rows`` are :func:`~.results.study_rows` (one per fine-tune, ``seed`` = ``"p/f"``). The
+    runs of a point are nested (fine-tuning seeds inside pre-training seeds); the relative
+    variances are pooled over the curve's pre-trained sizes
+    (:func:`~syn2real.curves.replicates.pooled_noise`; the from-scratch point on its own).
+    Keys: ``mean``, ``sd`` (of one run, all runs), ``se`` (of the mean), ``sd_pretrain`` and
+    ``sd_finetune`` (the components of one run, absolute at that mean; nan where not
+    measured), ``runs``, ``pretrains``, ``held_out``. A fitted curve's group names some of
+    the :data:`~syn2real.curves.CG_GROUPS` columns; it gathers every row that agrees on them.
     """
+    from ..curves.replicates import PointReplicates, pooled_noise
+
     held = {float(n) for n in held_out}
-    by_curve = [(dict(zip(CG_GROUPS, key, strict=True)), by_n)
-                for key, by_n in errors_by_curve(rows).items()]
     out = []
     for (group, _), label in zip(curves, labels, strict=True):
-        by_n: dict[float, list[float]] = defaultdict(list)
-        for g, errs in by_curve:
-            if all(str(g[c]) == str(v) for c, v in group.items()):
-                for n, e in errs.items():
-                    by_n[float(n)].extend(e)
-        for n, errs in sorted(by_n.items()):
-            e = np.asarray(errs)
-            sd = float(e.std(ddof=1)) if len(e) > 1 else math.nan
-            out.append({"label": label, "n": n, "mean": float(e.mean()), "sd": sd,
-                        "se": sd / math.sqrt(len(e)), "runs": int(len(e)),
-                        "held_out": n in held})
+        runs: dict[float, tuple[list[float], list[str]]] = defaultdict(lambda: ([], []))
+        for r in rows:
+            if all(str(r[c]) == str(v) for c, v in group.items()):
+                e, s = runs[float(r["pretrain.data"])]
+                e.append(1.0 - r["value"])
+                s.append(str(r["seed"]))
+        sizes = sorted(runs)
+        reps = {n: PointReplicates.of(*runs[n]) for n in sizes}
+        for part in ([n for n in sizes if n == 0], [n for n in sizes if n > 0]):
+            if not part:
+                continue
+            cn = pooled_noise([reps[n] for n in part])
+            for n, se in zip(part, cn.se, strict=True):
+                e = np.asarray(runs[n][0])
+                m = reps[n].mean
+                out.append({"label": label, "n": n, "mean": m,
+                            "sd": float(e.std(ddof=1)) if len(e) > 1 else math.nan,
+                            "se": float(se), "sd_pretrain": m * cn.sd_pretrain,
+                            "sd_finetune": m * cn.sd_finetune, "runs": reps[n].runs,
+                            "pretrains": reps[n].pretrains, "held_out": n in held})
     return out
 
 
