@@ -275,3 +275,24 @@ def test_a_diverged_training_fails_as_such_and_an_infinite_lr_is_refused(shards,
         pretrain(PretrainJob.make(**kw, out=str(out), lr=1e30), threads=1)
     left = [p.name for p in out.rglob("*") if p.is_file()]
     assert all(".partial." in name for name in left), left   # nothing marked finished
+
+
+def test_real_images_larger_than_the_input_are_refused_or_resized():
+    from syn2real.train.api import finetune
+    from syn2real.train.datasets import to_tensor
+
+    img = np.full((28, 28), 200, np.uint8)
+    img[:14] = 0  # top half black: an area resize keeps the halves
+    with pytest.raises(ValueError, match="resize"):
+        to_tensor(img, 16)
+    x = to_tensor(img, 16, normalise=False, resize=True)
+    assert x.shape == (3, 16, 16)
+    assert float(x[:, :7].max()) == 0.0 and float(x[:, 9:].min()) == pytest.approx(200 / 255)
+    assert to_tensor(img, 32, normalise=False).shape == (3, 32, 32)  # padding unchanged
+    # fine-tuning at 16 px on 28 px MNIST digits: refused without resize, trains with it
+    kw = {"count": 50, "iters": 2, "batch": 8, "size": 16, "threads": 2}
+    with pytest.raises(ValueError, match="larger than the input size 16"):
+        finetune(None, "mnist", **kw)
+    row = finetune(None, "mnist", resize=True, **kw)
+    assert row["config"]["size"] == 16 and row["config"]["resize"] is True
+    assert 0.0 <= row["metrics"]["error_last"] <= 1.0

@@ -149,6 +149,9 @@ class FinetuneJob(JobSpec):
     batch: int = Field(64, ge=1)
     lr: float = Field(0.02, gt=0, allow_inf_nan=False)
     image_size: int = Field(32, ge=8)
+    resize: bool = Field(False, description="resize every real image to image_size (area "
+                         "average down, bilinear up) instead of centre-padding it (padding "
+                         "refuses images larger than the input)")
     reg_lambda: float = Field(0.0, ge=0)
     boards: int = Field(200, ge=1)
     seed: int = 0
@@ -168,7 +171,7 @@ class FinetuneJob(JobSpec):
     data_workers: int = Field(0, ge=0, description="DataLoader worker processes (pinned "
                               "memory on CUDA)")
     RUNTIME: ClassVar[tuple[str, ...]] = ("device", "data_workers")
-    ADDED: ClassVar[dict[str, Any]] = {"fp16": False}
+    ADDED: ClassVar[dict[str, Any]] = {"fp16": False, "resize": False}
 
     @model_validator(mode="after")
     def _one_size(self) -> FinetuneJob:

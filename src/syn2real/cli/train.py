@@ -84,6 +84,8 @@ def finetune(
     batch: int = typer.Option(64, help="Batch size."),
     lr: float = typer.Option(0.02, help="Peak learning rate."),
     size: int = typer.Option(32, help="Input size (images are padded)."),
+    resize: bool = typer.Option(False, help="Resize the real images to --size instead of "
+                                "padding them (e.g. 28 px digits at 16 px)."),
     reg_lambda: float = typer.Option(0.0, help="lambda ||theta - theta0||^2."),
     seed: int = typer.Option(0, help="Training seed (head, batch order, flips)."),
     data_seed: int = typer.Option(0, help="Seed of the real subset (keep it fixed to "
@@ -110,7 +112,7 @@ def finetune(
                   reg_lambda=reg_lambda, seed=seed, device=device, threads=threads,
                   data_path=data_path, out=out_dir, data_seed=data_seed,
                   allow_partial=allow_partial, on_step=tick, bf16=bf16, fp16=fp16,
-                  data_workers=data_workers)
+                  data_workers=data_workers, resize=resize)
     out.print_json(json.dumps(clean(row)))
     if json_out:
         write_json(json_out, clean(row))

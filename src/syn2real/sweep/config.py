@@ -189,6 +189,8 @@ class FinetuneConfig(_Strict):
     batch: int = Field(64, ge=1)
     lr: float = Field(0.02, gt=0, allow_inf_nan=False)
     size: int = Field(32, ge=16)
+    resize: bool = Field(False, description="resize the real images to size (area average "
+                         "down) instead of centre-padding them, e.g. 28 px digits at 16 px")
     reg_lambda: float = Field(0.0, ge=0)
     boards: int = Field(200, ge=2, description="composed boards (objdet / semseg)")
     data_seed: int = Field(0, description="picks the real subset (fixed across seeds and "
@@ -300,7 +302,14 @@ class StudyConfig(_Strict):
     render: RenderConfig = Field(default_factory=RenderConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     finetune: list[FinetuneConfig] = Field(min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1,
+                             description="pre-training seeds: each size is pre-trained once "
+                             "per seed (two or more measure the spread between "
+                             "pre-trainings, which the standard errors then count)")
+    seed_offset: int = Field(0, ge=0, description="added to every training seed (pre-training "
+                             "and fine-tuning; not the renders or the real subset): the same "
+                             "study with other random draws, e.g. to check that a verdict "
+                             "is stable")
     scratch: bool = Field(True, description="fine-tune from scratch too (the n = 0 baseline)")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     fit: FitConfig = Field(default_factory=FitConfig)

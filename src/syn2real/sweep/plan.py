@@ -179,7 +179,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         how = f" ({data_fields['data_format']})" if "data_format" in data_fields else ""
         for task in pc.tasks:
             for model in pc.models:
-                for seed in cfg.seeds:
+                for seed in (s + cfg.seed_offset for s in cfg.seeds):
                     for n in pc.n:
                         pspec = PretrainJob(
                             data=data, **data_fields, n=n, task=task, model=model, seed=seed,
@@ -255,10 +255,10 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         for pkey, info in backbones:
             for how, amount in ft.sizes():
                 if ft.seeds is not None:  # every backbone fine-tuned with each of these
-                    ft_seeds = list(ft.seeds)
+                    ft_seeds = [s + cfg.seed_offset for s in ft.seeds]
                 elif pkey is None:
-                    ft_seeds = list(cfg.seeds)
-                else:  # paired with the pre-training seed
+                    ft_seeds = [s + cfg.seed_offset for s in cfg.seeds]
+                else:  # paired with the pre-training seed (already offset)
                     ft_seeds = [info["pseed"]]
                 for seed in ft_seeds:
                     bb = None if pkey is None else jobs[pkey].spec.checkpoint
@@ -266,6 +266,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         backbone=None if bb is None else str(bb), dataset=ft.dataset,
                         task=ft.task, model=info["model"], stem=info["stem"],
                         iters=ft.iters, batch=ft.batch, lr=ft.lr, image_size=ft.size,
+                        resize=ft.resize,
                         reg_lambda=ft.reg_lambda, boards=ft.boards, data_path=ft.data_path,
                         seed=seed, evals=ft.evals, data_seed=ft.data_seed,
                         test_images=ft.test_images,

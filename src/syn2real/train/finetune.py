@@ -48,7 +48,8 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: Any = "mnist",
              threads: int | None = None, val_every: int = 0,
              data_path: str | None = None, out: str | Path | None = None,
              data_seed: int = 0, allow_partial: bool = False,
-             on_step: Any = None, fp16: bool = False, data_workers: int = 0) -> dict[str, Any]:
+             on_step: Any = None, fp16: bool = False, data_workers: int = 0,
+             resize: bool = False) -> dict[str, Any]:
     """Fine-tune all parameters on real data; ``backbone=None`` is the from-scratch baseline.
 
     Takes a :class:`~syn2real.jobspecs.FinetuneJob` (``finetune(job)``) or its fields as
@@ -75,7 +76,8 @@ def finetune(backbone: str | Path | FinetuneJob | None, dataset: Any = "mnist",
             data_seed=data_seed, evals=max(1, iters // val_every) if val_every else 4,
             bf16=bf16, channels_last=channels_last, data_path=data_path,
             out=None if out is None else str(out), device=device,
-            allow_partial=allow_partial, fp16=fp16, data_workers=data_workers)
+            allow_partial=allow_partial, fp16=fp16, data_workers=data_workers,
+            resize=resize)
     return run_finetune(job, threads, on_step=on_step)
 
 
@@ -119,8 +121,9 @@ def run_finetune(job: FinetuneJob, threads: int | None = None,
         tr, te = Real(train_set, idx), Real(test_set, np.arange(len(test_set)))
     elif task.name == "sinclass":
         tr: Any = RealClassification(train_set.images[idx], train_set.labels[idx], size,
-                                     flip=False, seed=job.seed)
-        te: Any = RealClassification(test_set.images, test_set.labels, size)
+                                     flip=False, seed=job.seed, resize=job.resize)
+        te: Any = RealClassification(test_set.images, test_set.labels, size,
+                                     resize=job.resize)
     else:  # detection and segmentation on composed boards
         b_tr = compose_boards(train_set.take(idx), boards, size=size, seed=data_seed)
         b_te = compose_boards(test_set, max(boards // 2, 20), size=size, seed=data_seed + 1)
@@ -152,7 +155,8 @@ def run_finetune(job: FinetuneJob, threads: int | None = None,
               "task": job.task, "fraction": fraction, "count": count, "s": int(len(idx)),
               "train_pool": int(len(train_set)),
               "model": arch, "stem": stem, "iters": job.iters, "batch": batch,
-              "lr": job.lr, "size": size, "reg_lambda": job.reg_lambda, "seed": job.seed,
+              "lr": job.lr, "size": size, "resize": job.resize, "reg_lambda": job.reg_lambda,
+              "seed": job.seed,
               "data_seed": data_seed}
     info = None
     if job.checkpoint is not None:
