@@ -44,6 +44,11 @@ class NextRun:
     candidates: list[dict[str, float]] = field(default_factory=list)
 
 
+#: what a practitioner does on each scenario: the verdict a stability check compares
+ACTIONS = {"reached": "done", "reachable": "render more", "floor": "change the rendering",
+           "infeasible": "change the rendering", "undecided": "undecided"}
+
+
 @dataclass
 class Advice:
     """The advisor's answer for one curve and one target error."""
@@ -71,9 +76,15 @@ class Advice:
     next_run: NextRun | None = None
     flags: list[str] = field(default_factory=list)
 
+    @property
+    def action(self) -> str:
+        """The scenario as what to do (:data:`ACTIONS`): ``done``, ``render more``,
+        ``change the rendering`` or ``undecided``."""
+        return ACTIONS.get(self.scenario, self.scenario)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (infinite values as ``None``)."""
-        return json_ready(self)
+        """JSON-ready dict (infinite values as ``None``), with :attr:`action`."""
+        return {**json_ready(self), "action": self.action}
 
 
 def json_ready(obj: Any) -> dict[str, Any]:

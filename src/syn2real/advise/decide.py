@@ -142,7 +142,9 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
     p0 = pred.p_reach(target, budget, at=schedule(n_max, budget))
     draws = [pred.quantile([nc] * n_draws, qs) for nc in cand]   # (candidates, draws)
     refits = fit_predictors([{"n": np.append(pred.n_, nc), "err": np.append(pred.err_, y),
-                              "weights": np.append(pred.counts_, 1.0), "kind": pred.kind_}
+                              "weights": np.append(pred.counts_, 1.0), "kind": pred.kind_,
+                              **({"noise": pred.noise_} if "noise:measured" in pred.flags_
+                                 else {})}
                              for nc, ys in zip(cand, draws, strict=True) for y in ys],
                             prior=pred.prior, extrapolator=pred.extrapolator_, pool=pred.pool)
     rows = []
@@ -163,7 +165,10 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
         rows.append({"n": float(nc), "p_decide": float(np.mean(dec)),
                      "p_wrong_after": float(np.mean(wrong)), "cost": cost,
                      "value": gain / cost})
-    best = max(rows, key=lambda r: (round(r["value"], 12), -r["n"]))
+    # the most for its cost among the runs likely enough to settle it (a cheap run that
+    # settles nothing is not named while a larger one would)
+    pool = [r for r in rows if r["p_decide"] >= NO_DECISIVE_RUN] or rows
+    best = max(pool, key=lambda r: (round(r["value"], 12), -r["n"]))
     return NextRun(best["n"], best["p_decide"], float(min(p0, 1 - p0)), best["p_wrong_after"],
                    best["cost"], rows)
 
@@ -242,12 +247,14 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         i0 = int(np.argmin(err))
         per_doubling = 2.0 ** float(pred._P[3, 0]) - 1.0  # the 3-octave line, kept rising
         p_model, p_reach = p_reach, p_rise
+        against = ("the measured noise of its points (replicates)"
+                   if "noise:measured" in flags else "the curve's own scatter")
         verdict = (f"Change the rendering (3D models, lights, textures, backgrounds) or the "
                    f"model: more synthetic data makes it worse. The error rises with n, from "
                    f"{float(err[i0]):.4g} at n = {fmt_n(float(n[i0]))} to "
                    f"{float(err[-1]):.4g} at n = {fmt_n(n_max)}: {per_doubling:+.0%} per "
-                   f"doubling over the last three octaves, t = {pred.rise_t_:.1f} against the "
-                   f"curve's own scatter; target {target:.4g}. If the rise goes on, P(reached "
+                   f"doubling over the last three octaves, t = {pred.rise_t_:.1f} against "
+                   f"{against}; target {target:.4g}. If the rise goes on, P(reached "
                    f"{budget_txt}) = {p_reach:.0%}; the curve-shape model, which does not "
                    f"carry a rise on, would give {p_model:.0%}.")
     elif not few and p_reach >= confidence:
