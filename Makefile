@@ -39,8 +39,8 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed: the browser test will be skipped"; fi; }
 
-# Main job: the quickstart study (render -> pre-train at 7 sizes -> fine-tune on real MNIST ->
-# fit -> verdict -> report), about 10 min on 2 cores; rerunning skips finished jobs.
+# Main job: the quickstart study (render -> pre-train 5 sizes x 3 seeds -> fine-tune on real
+# MNIST -> fit -> verdict -> report), about 12 min on 2 cores; rerunning skips finished jobs.
 demo: setup render-deps
 	$(BIN)/syn2real run examples/quickstart.yaml --out $(OUT)/quickstart --json $(OUT)/quickstart.json
 
@@ -74,7 +74,8 @@ slurm-deps:
 test-slurm: setup render-deps slurm-deps
 	$(BIN)/python -m pytest -m slurm -q
 
-# The README's main job with its transfer claim checked (about 10 min on 2 cores).
+# The README's main job, checked, and its verdicts under other kernels and seeds (the study
+# three times: about 40 min on 2 cores).
 test-quickstart: setup render-deps
 	$(BIN)/python -m pytest -m quickstart -q
 

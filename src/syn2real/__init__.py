@@ -4,11 +4,16 @@ Fit the paper's laws (:mod:`syn2real.law`), turn them into decisions
 (:mod:`syn2real.advise`) and report them (:mod:`syn2real.report`).
 
 Importing syn2real pins the CPU kernels of PyTorch, oneDNN and MKL to the AVX2 instruction set
-(:func:`pin_cpu_kernels`) unless ``SYN2REAL_NATIVE_ISA=1``: the same config and seed then
-give the same numbers on every x86 CPU. Training on a few hundred images is chaotic, so the
-different rounding of AVX-512 kernels alone turns the quickstart's transfer margin of
-+0.051 into -0.019 (measured on an AVX-512 AMD EPYC with torch 2.14.1). The pin must happen
-before torch is imported: import syn2real first.
+(:func:`pin_cpu_kernels`) unless ``SYN2REAL_NATIVE_ISA=1``. What that promises: the same config
+and seed give bit-identical numbers on one machine and library version (tested); on another
+x86 CPU or library build the numbers can differ, by about the spread between pre-training
+seeds. Training on a few hundred images is chaotic: other rounding moves a pre-training as
+much as another seed does (measured on an AVX-512 AMD EPYC with torch 2.14.1: the native
+kernels turned an earlier quickstart's transfer margin of +0.051 into -0.019). A study with two
+or more pre-training seeds measures that spread and counts it in every standard error, interval
+and verdict (:mod:`syn2real.curves.replicates`); the README's quickstart reports its verdicts
+under both kernels and another seed. The pin must happen before torch is imported: import
+syn2real first.
 """
 
 from __future__ import annotations
