@@ -122,6 +122,19 @@ def test_advise_cost_optimal_mix_from_a_table_with_s(tmp_path):
     assert mix["feasible"] and mix["s"] >= mix["s_min"]
     assert mix["cost"] == pytest.approx(0.001 * mix["n"] + 0.5 * mix["s"], rel=1e-9)
     assert "Cheapest way to error 0.4" in res.output
+    # a cost of 0 was silently taken as 1 (issue 29 item 8): refused, naming the option
+    res = runner.invoke(app, ["advise", str(p), "--target", "0.4", "--cost-synthetic", "0",
+                              "--cost-real", "0.5"])
+    assert res.exit_code == 2 and "--cost-synthetic must be a finite cost > 0" in res.output
+
+
+def test_sizes_with_fractions_are_refused_not_truncated():
+    from syn2real.cli.data import _parse_sizes
+
+    assert _parse_sizes("1000, 2e3") == [1000, 2000]
+    for bad in ("10.7,20.2", "0", "a,b", ""):
+        with pytest.raises(ValueError, match="whole image counts"):
+            _parse_sizes(bad)
 
 
 def test_atomic_write_keeps_the_umask_and_leaves_no_temp_file(tmp_path):

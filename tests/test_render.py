@@ -355,3 +355,21 @@ def test_compressed_tar_shards_decode_to_the_render_and_are_deterministic(small,
     assert [str(x) for x in check_shards(a, full=True)] == ["shard-00001/samples.tar: checksum"]
     render_dataset(spec, a, 40, storage="tar")
     assert json.loads((a / "manifest.json").read_text())["shards"] == m1["shards"]
+
+
+def test_shard_folders_follow_the_umask_not_mkdtemp(small, tmp_path):
+    """Collaborators on shared storage read the renders: a shard folder gets the umask's
+    permissions (0755 under 022, 0775 under 002), not mkdtemp's 0700 (issue 29 item 7)."""
+    import os
+    import stat
+
+    spec, _ = small
+    for mask, want in ((0o022, 0o755), (0o002, 0o775)):
+        old = os.umask(mask)
+        try:
+            out = tmp_path / f"m{mask:o}"
+            render_dataset(spec, out, 20)
+        finally:
+            os.umask(old)
+        shard = next(out.glob("shard-*"))
+        assert stat.S_IMODE(shard.stat().st_mode) == want

@@ -10,11 +10,16 @@ from .common import friendly, out
 
 
 def _parse_sizes(text: str) -> list[int]:
+    """Comma-separated image counts (``1000,2e3``); a fraction or a count below 1 is refused,
+    not truncated."""
     try:
-        return [int(float(x)) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"--n must be comma-separated image counts (e.g. 1000,2000,4000), "
-                         f"got {text!r}") from None
+        values = []
+    if not values or any(v != int(v) or v < 1 for v in values):
+        raise ValueError(f"--n must be comma-separated whole image counts >= 1 (e.g. "
+                         f"1000,2000,4000), got {text!r}")
+    return [int(v) for v in values]
 
 
 @friendly

@@ -306,6 +306,9 @@ def advise(
     cs = table.load(file)
     if (cost_synthetic is None) != (cost_real is None):
         raise ValueError("give both --cost-synthetic and --cost-real, or neither")
+    for name, cost in (("--cost-synthetic", cost_synthetic), ("--cost-real", cost_real)):
+        if cost is not None and not (math.isfinite(cost) and cost > 0):
+            raise ValueError(f"{name} must be a finite cost > 0 per image, got {cost:g}")
     kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(cs.metric) or None}
     d_value = parse_D(D)
     if d_value is not None:

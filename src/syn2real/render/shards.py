@@ -135,6 +135,13 @@ def render_shard_arrays(spec: DatasetSpec, shard: int, count: int | None = None
             "depth.npy": dep, "labels.npy": labels, "coco.json": coco}
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_shard(spec: DatasetSpec, shard: int, root: Path, count: int | None = None,
                 storage: str = "npy") -> dict[str, Any]:
     """Render one shard (``count`` images, default full) and move it into place atomically,
@@ -145,6 +152,7 @@ def write_shard(spec: DatasetSpec, shard: int, root: Path, count: int | None = N
     count = spec.shard_size if count is None else count
     files = TAR_FILES if storage == "tar" else FILES
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".shard-{shard:05d}."))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700: the shard follows the umask
     with full_disk_reported(root):
         try:
             arrays = render_shard_arrays(spec, shard, count)
