@@ -381,7 +381,7 @@ def _read_cg(df: pd.DataFrame, src: str, metric: str, select: str) -> CurveSet:
 def _with_replicate_noise(cs: CurveSet, runs: pd.DataFrame) -> CurveSet:
     """Add each point's ``se`` (standard error of its mean, counting pre-training and
     fine-tuning variance: :mod:`~syn2real.curves.replicates`) and ``pretrains`` (distinct
-    pre-trainings among its runs) to ``cs.data`` and ``cs.base``; a note says when no point
+    pre-trainings among its runs) to ``cs.data`` and ``cs.baseline``; a note says when no point
     has two pre-trainings (then ``se`` counts fine-tuning seeds only)."""
     import dataclasses
 

@@ -18,13 +18,17 @@ from .results import export_cg, study_curves, study_rows
 from .store import Store
 
 
-def errors_by_curve(rows: list[dict[str, Any]]) -> dict[tuple, dict[float, list[float]]]:
-    """The fine-tuning errors of :func:`~.results.study_rows`, one list per curve (the
-    :data:`~syn2real.curves.CG_GROUPS` values) and size n (0: from scratch)."""
-    by_curve: dict[tuple, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+def runs_by_curve(rows: list[dict[str, Any]]
+                  ) -> dict[tuple, dict[float, tuple[list[float], list[str]]]]:
+    """The fine-tuning runs of :func:`~.results.study_rows` per curve (the
+    :data:`~syn2real.curves.CG_GROUPS` values) and size n (0: from scratch): their errors and
+    their ``"pseed/fseed"`` labels, in the same order."""
+    by_curve: dict[tuple, dict[float, tuple[list[float], list[str]]]] = defaultdict(
+        lambda: defaultdict(lambda: ([], [])))
     for r in rows:
-        key = tuple(r[c] for c in CG_GROUPS)
-        by_curve[key][r["pretrain.data"]].append(1.0 - r["value"])
+        errs, seeds = by_curve[tuple(r[c] for c in CG_GROUPS)][float(r["pretrain.data"])]
+        errs.append(1.0 - r["value"])
+        seeds.append(str(r["seed"]))
     return by_curve
 
 
@@ -41,17 +45,14 @@ def transfer_margins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     from ..curves.replicates import PointReplicates
 
-    seeds: dict[tuple, dict[float, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        seeds[tuple(r[c] for c in CG_GROUPS)][r["pretrain.data"]].append(str(r["seed"]))
     out = []
-    for key, by_n in sorted(errors_by_curve(rows).items(), key=lambda kv: str(kv[0])):
+    for key, by_n in sorted(runs_by_curve(rows).items(), key=lambda kv: str(kv[0])):
         if 0 not in by_n or len(by_n) < 2:
             continue
         g = dict(zip(CG_GROUPS, key, strict=True))
         n_max = max(by_n)
-        a, b = np.array(by_n[0]), np.array(by_n[n_max])
-        rb = PointReplicates.of(b, seeds[key][n_max])
+        a, b = np.array(by_n[0][0]), np.array(by_n[n_max][0])
+        rb = PointReplicates.of(b, by_n[n_max][1])
         var_b = (rb.var_means / rb.pretrains if rb.pretrains > 1
                  else b.var(ddof=1) / len(b) if len(b) > 1 else math.nan)
         se = math.sqrt(a.var(ddof=1) / len(a) + var_b) if len(a) > 1 else math.nan
@@ -117,14 +118,16 @@ def point_noise(curves: list[tuple[dict[str, Any], Any]], labels: list[str],
     from ..curves.replicates import PointReplicates, pooled_noise
 
     held = {float(n) for n in held_out}
+    by_curve = [(dict(zip(CG_GROUPS, key, strict=True)), by_n)
+                for key, by_n in runs_by_curve(rows).items()]
     out = []
     for (group, _), label in zip(curves, labels, strict=True):
         runs: dict[float, tuple[list[float], list[str]]] = defaultdict(lambda: ([], []))
-        for r in rows:
-            if all(str(r[c]) == str(v) for c, v in group.items()):
-                e, s = runs[float(r["pretrain.data"])]
-                e.append(1.0 - r["value"])
-                s.append(str(r["seed"]))
+        for g, by_n in by_curve:  # every row curve that agrees on the fitted group
+            if all(str(g[c]) == str(v) for c, v in group.items()):
+                for n, (errs, seeds) in by_n.items():
+                    runs[n][0].extend(errs)
+                    runs[n][1].extend(seeds)
         sizes = sorted(runs)
         reps = {n: PointReplicates.of(*runs[n]) for n in sizes}
         for part in ([n for n in sizes if n == 0], [n for n in sizes if n > 0]):
