@@ -10,13 +10,17 @@ at least one point beyond); the budget is the largest observed size ``x_max``; t
 targets already met in the prefix are dropped. Truth: does a measured error at some
 ``x <= budget`` reach the target. Several rows at one ``x`` are averaged.
 
-Sources: ``../shared/data/dev-curves/curves.csv.gz`` (lin2024, colpret, lcdb) and the paper's
+Sources: ``../shared/data/dev-curves/curves.csv.gz`` (lin2024, colpret, lcdb), the paper's
 ``../shared/data/cg-transfer/results_finetune.csv`` (error = 1 - value, last evaluation,
-one curve per (pscale, ptask, fdata, fratio, ftask, model, pdata)).
+one curve per (pscale, ptask, fdata, fratio, ftask, model, pdata)) and, where it has been
+built, the corpus of ``benchmarks/build_corpus.py`` (``data/corpus/curves.csv.gz`` or the
+folder ``SYN2REAL_CORPUS`` names: pythia-ckpt, pythia-size, nanogpt-speedrun, timm-size; its
+``kind`` column says which curves are checkpoints of one run).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEV = SHARED / "dev-curves" / "curves.csv.gz"
 CG = SHARED / "cg-transfer" / "results_finetune.csv"
+CORPUS = Path(os.environ.get("SYN2REAL_CORPUS", ROOT / "data" / "corpus")) / "curves.csv.gz"
+#: The sources of the development corpus, those of ``build_corpus.py`` included when built.
+DEV_SOURCES = ("lin2024", "colpret", "lcdb", "cg-transfer")
+CORPUS_SOURCES = ("pythia-ckpt", "pythia-size", "nanogpt-speedrun", "timm-size")
 CG_GROUPS = ["pscale", "ptask", "fdata", "fratio", "ftask", "model", "pdata"]
 TARGET_KINDS = ("last*1.01", "midway", "min*0.98", "min*0.90")
 #: What the sizes of each source are: separate runs per size, or checkpoints of one run.
-KINDS = {"colpret": "checkpoints"}
+KINDS = {"colpret": "checkpoints", "pythia-ckpt": "checkpoints",
+         "nanogpt-speedrun": "checkpoints"}
 
 
 @dataclass
@@ -87,8 +96,10 @@ def load_cases(sources: tuple[str, ...] = ("lin2024", "colpret", "lcdb", "cg-tra
 
 def _curves(sources: tuple[str, ...]):
     """(source, curve, x, y) of every curve of the named sources, repeats averaged."""
-    if DEV.exists():
-        d = pd.read_csv(DEV)
+    for path in (DEV, CORPUS):
+        if not path.exists():
+            continue
+        d = pd.read_csv(path)
         d = d[d["source"].isin(sources)]
         for (src, curve), g in d.groupby(["source", "curve"], sort=True):
             h = g.groupby("x")["y"].mean()
@@ -103,7 +114,7 @@ def _curves(sources: tuple[str, ...]):
                 h.to_numpy(float)
 
 
-def load_iso_cases(sources: tuple[str, ...] = ("lin2024", "colpret", "lcdb", "cg-transfer")
+def load_iso_cases(sources: tuple[str, ...] = DEV_SOURCES + CORPUS_SOURCES
                    ) -> list[DecisionCase]:
     """Every usable curve under the isotonic protocol (:mod:`syn2real.law.decision_backtest`)."""
     out = []
