@@ -227,3 +227,38 @@ def test_transfer_law_input_reports_its_profile_intervals():
     assert adv.C == pytest.approx(law.C_) and adv.C_ci[0] <= adv.C <= adv.C_ci[1]
     d = adv.to_dict()
     assert d["p_reach"] == pytest.approx(adv.p_reach) and "next_run" in d
+
+
+@pytest.mark.parametrize("extrapolator", ["pfn+ensemble", "pfn", "ensemble"])
+def test_p_reach_many_equals_one_predictor_at_a_time(extrapolator):
+    from syn2real.law import p_reach_many
+
+    curves = [_curve(alpha=a, C=c, sd=0.02, seed=s) for s, (a, c) in
+              enumerate([(0.3, 0.1), (0.5, 0.05), (0.2, 0.2), (0.4, 0.0)])]
+    preds = fit_predictors([{"n": n, "err": y} for n, y in curves], extrapolator=extrapolator)
+    if extrapolator == "pfn+ensemble":
+        preds.append(CurvePredictor(pool="quantile").fit(*curves[0]))
+    budget = 64 * N[-1]
+    target = float(np.median([p.predict([budget])[0] for p in preds]))
+    ats = [None, N[-1] * np.array([2.0, 4, 8, 16, 32, 64]), [budget], [N[-1] / 2],
+           N[-1] * np.array([2.0, 2.5])][:len(preds)]
+    together = p_reach_many(preds, target, budget, ats)
+    alone = [p.p_reach(target, budget, at=at) for p, at in zip(preds, ats, strict=True)]
+    # the network's rows are evaluated in one float32 matrix product: rounding only
+    assert together == pytest.approx(alone, abs=1e-6)
+    assert len(set(np.round(together, 6))) >= 3  # different answers, not one constant
+    with pytest.raises(ValueError, match="size lists"):
+        p_reach_many(preds, target, budget, ats[:-1])
+
+
+def test_bar_quantiles_of_many_rows_equal_row_by_row():
+    from syn2real.law.pfn import BINS, bar_quantiles
+
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.full(len(BINS) - 1, 0.05), size=50)
+    P[:, rng.integers(0, len(BINS) - 1, 30)] = 0.0  # flat stretches of the CDF: ties
+    P /= P.sum(axis=1, keepdims=True)
+    lv = np.sort(np.concatenate([(np.arange(400) + 0.5) / 400, [0.0, 1.0], rng.random(7)]))
+    rows = np.concatenate([bar_quantiles(P[r:r + 1], lv) for r in range(len(P))])
+    assert np.array_equal(bar_quantiles(P, lv), rows)
+    assert np.all(np.diff(rows, axis=1) >= 0)

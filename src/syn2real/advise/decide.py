@@ -36,7 +36,7 @@ import numpy as np
 from scipy import stats
 
 from ..law import TransferLaw
-from ..law.predictive import PRACTICAL_FACTOR, CurvePredictor, fit_predictors
+from ..law.predictive import PRACTICAL_FACTOR, CurvePredictor, fit_predictors, p_reach_many
 from .advice import Advice, NextRun, check_question, fmt_n
 from .legacy import advise_legacy
 
@@ -140,24 +140,32 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
         return None
     qs = (np.arange(n_draws) + 0.5) / n_draws
     p0 = pred.p_reach(target, budget, at=schedule(n_max, budget))
-    draws = [pred.quantile([nc] * n_draws, qs) for nc in cand]   # (candidates, draws)
-    refits = fit_predictors([{"n": np.append(pred.n_, nc), "err": np.append(pred.err_, y),
+    draws = pred.quantile(np.repeat(cand, n_draws), np.tile(qs, len(cand))
+                          ).reshape(len(cand), n_draws)                  # (candidates, draws)
+    # a draw at or below the target settles it (reached, nc <= budget): only the others
+    # need the predictor refitted
+    open_ = [(i, j) for i in range(len(cand)) for j in range(n_draws) if draws[i, j] > target]
+    fitted = fit_predictors([{"n": np.append(pred.n_, cand[i]),
+                              "err": np.append(pred.err_, draws[i, j]),
                               "weights": np.append(pred.counts_, 1.0), "kind": pred.kind_,
                               **({"noise": pred.noise_} if "noise:measured" in pred.flags_
                                  else {})}
-                             for nc, ys in zip(cand, draws, strict=True) for y in ys],
-                            prior=pred.prior, extrapolator=pred.extrapolator_, pool=pred.pool)
+                             for i, j in open_],
+                            prior=pred.prior, extrapolator=pred.extrapolator_, pool=pred.pool
+                            ) if open_ else []
+    reach = dict(zip(open_, p_reach_many(fitted, target, budget,
+                                         [schedule(float(cand[i]), budget) for i, _ in open_]),
+                     strict=True)) if open_ else {}
     rows = []
     lo, hi = 1 - confidence, confidence
     for i, nc in enumerate(cand):
         dec, wrong = [], []
-        for j, y in enumerate(draws[i]):
-            p = refits[i * n_draws + j]
-            if y <= target:  # measured at or below the target: reached (nc <= budget)
+        for j in range(n_draws):
+            if (i, j) not in reach:  # measured at or below the target: reached
                 dec.append(True)
                 wrong.append(0.0)
                 continue
-            pr = p.p_reach(target, budget, at=schedule(float(nc), budget))
+            pr = float(reach[i, j])
             dec.append(pr >= hi or pr <= lo)
             wrong.append(min(pr, 1 - pr))
         cost = float(nc / n_max)

@@ -6,7 +6,7 @@ from .batch import fit_curves, fit_estimators, fit_groups
 from .families import FAMILIES, Family
 from .grid_predictive import GridPredictor, fit_grid_predictors
 from .laws import LAWS, AdditiveLaw, BrokenPowerLaw, FullTransferLaw, PowerLaw, TransferLaw
-from .predictive import CurvePredictor, PredictivePrior, fit_predictors
+from .predictive import CurvePredictor, PredictivePrior, fit_predictors, p_reach_many
 from .shared import SharedDResult, joint_shared_D, shared_D_iterated
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "fit_groups",
     "fit_predictors",
     "joint_shared_D",
+    "p_reach_many",
     "shared_D_iterated",
 ]

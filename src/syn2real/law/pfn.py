@@ -152,11 +152,23 @@ def bar_quantiles(probs: Array, levels: Any) -> Array:
     C = _cum(probs)
     lv = np.asarray(levels, float).ravel()
     w = BINS[1] - BINS[0]
-    out = np.empty((len(probs), len(lv)))
-    for r, c in enumerate(C):
-        j = np.clip(np.searchsorted(c, lv, side="left"), 1, len(BINS) - 1)
-        lo, hi = c[j - 1], c[j]
-        frac = np.where(hi > lo, (lv - lo) / np.where(hi > lo, hi - lo, 1.0), 0.5)
-        out[r] = BINS[j - 1] + np.clip(frac, 0.0, 1.0) * w
-    return out
+    rows, m = C.shape
+    # one searchsorted for every row: row r's cumulative probabilities (in [0, 1]) and levels
+    # shifted by 3r make one sorted array, each row's levels landing in its own segment
+    off = 3.0 * np.arange(rows)[:, None]
+    pos = np.searchsorted((C + off).ravel(), (lv[None, :] + off).ravel(), side="left")
+    raw = pos.reshape(rows, len(lv)) - m * np.arange(rows)[:, None]
+    # the shift rounds away differences below ~1e-13: where a level sits that close to a
+    # row's cumulative values, that row is searched on its own (exact, as side="left")
+    below = np.take_along_axis(C, np.clip(raw - 1, 0, m - 1), axis=1)
+    above = np.take_along_axis(C, np.clip(raw, 0, m - 1), axis=1)
+    exact = ((raw == 0) | (below < lv[None, :])) & ((raw == m) | (above >= lv[None, :]))
+    for r in np.flatnonzero(~exact.all(axis=1)):
+        raw[r] = np.searchsorted(C[r], lv, side="left")
+    j = np.clip(raw, 1, m - 1)
+    lo = np.take_along_axis(C, j - 1, axis=1)
+    hi = np.take_along_axis(C, j, axis=1)
+    gap = hi - lo
+    frac = np.where(gap > 0, (lv[None, :] - lo) / np.where(gap > 0, gap, 1.0), 0.5)
+    return BINS[j - 1] + np.clip(frac, 0.0, 1.0) * w
 

@@ -104,6 +104,10 @@ DEFAULT_EXTRAPOLATOR = "pfn+ensemble"
 POOLS = ("probability", "quantile")
 DEFAULT_POOL = "probability"
 _Q_COL = N_COARSE + N_FINE + 2  # the query-distance column of the network's features
+#: Sizes (geometric, from the largest measured one) on which n* and its interval are looked
+#: for, and sizes inside the step that crosses on which it is refined (log-log between them).
+CROSSING_GRID = 64
+CROSSING_REFINE = 12
 #: Curve kinds: separate runs per size, or checkpoints of one training run.
 KINDS = ("runs", "checkpoints")
 #: Checkpoints of one run: the local log-log slope is uncertain by its own size beyond the
@@ -371,6 +375,87 @@ def _level_of(Q: Array, v: Array) -> Array:
     return LEVELS[j - 1] + frac * (LEVELS[1] - LEVELS[0])
 
 
+def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], kind: str
+                        ) -> list[Array]:
+    """Log-error quantiles at :data:`LEVELS` beyond the data, ``(len(n), L)`` per predictor
+    and its sizes, the network evaluated once for all of them.
+
+    ``pfn``: the network's; ``pfn+ensemble``: the average of the network's and the
+    ensemble's quantile functions (quantile averaging, ``pool="quantile"``), or the
+    quantiles of the equal mixture of the two distributions (``pool="probability"``). For a
+    measurement (``kind="observation"``) the network's bars are smeared by the noise.
+    """
+    F = np.concatenate([np.repeat(p._pfn_row, len(n), axis=0) for p, n in zip(preds, ns,
+                                                                               strict=True)])
+    F[:, _Q_COL] = np.concatenate([np.log(n / p.n_[-1]) for p, n in zip(preds, ns,
+                                                                         strict=True)])
+    P_all = load_pfn().probs(F)
+    bounds = np.cumsum([0] + [len(n) for n in ns])
+    edges0 = np.concatenate([[-np.inf], BINS[1:-1], [np.inf]])
+    mixed = []
+    for i, (p, n) in enumerate(zip(preds, ns, strict=True)):
+        P = P_all[bounds[i]:bounds[i + 1]]
+        if kind == "observation":
+            P = smear(P, p.noise_)
+        if p.extrapolator_ != "pfn" and p.pool == "probability":
+            mu, sd = p._scale(n, kind)
+            T = stdtr(p.dof_, (edges0[None, :] + p._ly_last - mu[:, None]) / sd[:, None])
+            mixed.append(0.5 * P + 0.5 * np.diff(T, axis=1))
+        else:
+            mixed.append(P)
+    Q_all = bar_quantiles(np.concatenate(mixed), LEVELS)
+    out = []
+    for i, (p, n) in enumerate(zip(preds, ns, strict=True)):
+        Q = p._ly_last + Q_all[bounds[i]:bounds[i + 1]]
+        if p.extrapolator_ != "pfn" and p.pool != "probability":
+            mu, sd = p._scale(n, kind)
+            ens = mu[:, None] + _t_levels(float(p.dof_))[None, :] * sd[:, None]
+            Q = 0.5 * Q + 0.5 * ens
+        out.append(Q)
+    return out
+
+
+def p_reach_many(preds: Sequence[CurvePredictor], target: float, budget: float,
+                 ats: Sequence[Any]) -> Array:
+    """:meth:`CurvePredictor.p_reach` of many fitted predictors (``ats[i]`` the sizes of
+    ``preds[i]``), the network evaluated once for all of them."""
+    if len(preds) != len(ats):
+        raise ValueError(f"{len(preds)} predictors but {len(ats)} size lists")
+    out = np.empty(len(preds))
+    sizes = [p._reach_sizes(budget, at) for p, at in zip(preds, ats, strict=True)]
+    one = [i for i, s in enumerate(sizes) if len(s) == 1]
+    many = [i for i, s in enumerate(sizes) if len(s) > 1]
+    # one measurement: its predictive CDF at the target
+    far = [i for i in one if preds[i].extrapolator_ != "ensemble"
+           and sizes[i][0] > preds[i].n_[-1] * (1 + 1e-9)]
+    for i in set(one) - set(far):
+        out[i] = float(preds[i].cdf(sizes[i], target)[0])
+    if far:
+        Qs = _quantile_functions([preds[i] for i in far], [sizes[i] for i in far],
+                                 "observation")
+        Q = np.concatenate(Qs)
+        out[far] = _level_of(Q, np.full(len(far), np.log(target)))
+    # several: they share the mean curve's quantile and have independent noise
+    u = (np.arange(64) + 0.5) / 64
+    pos = np.clip(u * len(LEVELS) - 0.5, 0.0, len(LEVELS) - 1.0)
+    j = np.minimum(pos.astype(int), len(LEVELS) - 2)
+    net = [i for i in many if preds[i].extrapolator_ != "ensemble"]
+    Qs = dict(zip(net, _quantile_functions([preds[i] for i in net], [sizes[i] for i in net],
+                                           "mean"), strict=True)) if net else {}
+    for i in many:
+        p = preds[i]
+        if i in Qs:
+            Q = Qs[i]
+            mean = (Q[:, j] + (pos - j) * (Q[:, j + 1] - Q[:, j])).T            # (64, sizes)
+        else:
+            mu, sdm = p._log_mean_sd(sizes[i])
+            mean = mu[None, :] + stats.t.ppf(u, p.dof_)[:, None] * sdm[None, :]
+        noise = max(p.noise_, 1e-6)
+        p_each = stats.norm.cdf((np.log(target) - mean) / noise)
+        out[i] = float(1.0 - np.prod(1.0 - p_each, axis=1).mean())
+    return out
+
+
 # --------------------------------------------------------------------------- predictor
 class CurvePredictor:
     """Predictive distribution of the measured error at any size ``n`` (scikit-learn style).
@@ -484,31 +569,10 @@ class CurvePredictor:
             return n, np.zeros(len(n), bool)
         return n, n > self.n_[-1] * (1 + 1e-9)
 
-    def _bars(self, n: Array, kind: str) -> Array:
-        """The network's bar probabilities of ``log(err(n) / last error)`` beyond the data
-        (smeared by the measured noise for a measurement)."""
-        F = np.repeat(self._pfn_row, len(n), axis=0)
-        F[:, _Q_COL] = np.log(n / self.n_[-1])
-        P = load_pfn().probs(F)
-        return smear(P, self.noise_) if kind == "observation" else P
-
     def _qf(self, n: Array, kind: str) -> Array:
-        """Log-error quantiles at :data:`LEVELS` for sizes beyond the data ``(sizes, L)``.
-
-        ``pfn``: the network's; ``pfn+ensemble``: the average of the network's and the
-        ensemble's quantile functions (quantile averaging, ``pool="quantile"``), or the
-        quantiles of the equal mixture of the two distributions (``pool="probability"``).
-        """
-        P = self._bars(n, kind)
-        if self.extrapolator_ == "pfn":
-            return self._ly_last + bar_quantiles(P, LEVELS)
-        mu, sd = self._scale(n, kind)
-        if self.pool == "probability":
-            edges = np.concatenate([[-np.inf], BINS[1:-1], [np.inf]]) + self._ly_last
-            T = stdtr(self.dof_, (edges[None, :] - mu[:, None]) / sd[:, None])
-            return self._ly_last + bar_quantiles(0.5 * P + 0.5 * np.diff(T, axis=1), LEVELS)
-        ens = mu[:, None] + _t_levels(float(self.dof_))[None, :] * sd[:, None]
-        return 0.5 * (self._ly_last + bar_quantiles(P, LEVELS)) + 0.5 * ens
+        """Log-error quantiles at :data:`LEVELS` for sizes beyond the data ``(sizes, L)``
+        (see :func:`_quantile_functions`)."""
+        return _quantile_functions([self], [n], kind)[0]
 
     def _log_quantile(self, n: Any, q: Any, kind: str) -> Array:
         if kind not in ("observation", "mean"):
@@ -569,33 +633,23 @@ class CurvePredictor:
             Several runs share the extrapolation error (the same quantile of the mean curve
             at every size) and have independent measurement noise.
         """
+        return float(p_reach_many([self], target, budget, [at])[0])
+
+    def _reach_sizes(self, budget: float, at: Any) -> Array:
+        """The sizes :meth:`p_reach` counts: one (a single measurement, possibly within the
+        data) or several beyond the data, largest first."""
         self.check_is_fitted()
         if at is None:
-            return float(self.cdf([budget], target)[0])
+            return np.array([float(budget)])
         sizes = np.sort(np.asarray(at, float).ravel())
         sizes = sizes[(sizes > self.n_[-1]) & (sizes <= budget * (1 + 1e-12))]
         if len(sizes) == 0:
-            return float(self.cdf([budget], target)[0])
+            return np.array([float(budget)])
         keep = [sizes[-1]]
         for x in sizes[::-1][1:]:
             if x <= keep[-1] / np.sqrt(2.0):
                 keep.append(x)
-        if len(keep) == 1:
-            return float(self.cdf([keep[0]], target)[0])
-        keep_a = np.array(keep)
-        u = (np.arange(64) + 0.5) / 64
-        if self.extrapolator_ != "ensemble":
-            Q = self._qf(keep_a, "mean")
-            pos = np.clip(u * len(LEVELS) - 0.5, 0.0, len(LEVELS) - 1.0)
-            j = np.minimum(pos.astype(int), len(LEVELS) - 2)
-            mean = (Q[:, j] + (pos - j) * (Q[:, j + 1] - Q[:, j])).T          # (64, sizes)
-        else:
-            mu, sdm = self._log_mean_sd(keep_a)
-            mean = mu[None, :] + stats.t.ppf(u, self.dof_)[:, None] * sdm[None, :]
-        noise = max(self.noise_, 1e-6)
-        p_each = stats.norm.cdf((np.log(target) - mean) / noise)
-        none = np.prod(1.0 - p_each, axis=1)
-        return float(1.0 - none.mean())
+        return np.array(keep)
 
     def crossing(self, target: float, q: float = 0.5, *, n_max: float | None = None,
                  kind: str = "observation") -> float:
@@ -611,14 +665,23 @@ class CurvePredictor:
         key = (float(hi), kind)  # n* and its interval ask the same grid: its quantile table once
         cache = self.__dict__.setdefault("_grid_q", {})
         if key not in cache:
-            grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 200)
+            grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), CROSSING_GRID)
             cache.clear()
             cache[key] = (grid, self._qf(grid[1:], kind))
         grid, Q = cache[key]
         mu0, sd0 = self._scale(grid[:1], kind)
         first = mu0 + stats.t.ppf(q, self.dof_) * sd0  # the data's end: the ensemble
         vals = np.exp(np.concatenate([first, _at_levels(Q, np.full(len(Q), q))]))
-        return first_crossing(grid, vals, target, log_values=True)
+        coarse = first_crossing(grid, vals, target, log_values=True)
+        if not np.isfinite(coarse) or coarse <= grid[0]:
+            return coarse
+        # refined inside the grid step that crosses
+        k = int(np.searchsorted(grid, coarse))
+        fine = np.geomspace(grid[k - 1], grid[min(k, len(grid) - 1)], CROSSING_REFINE)
+        lo_v = vals[k - 1]
+        fv = np.exp(_at_levels(self._qf(fine[1:], kind), np.full(len(fine) - 1, q)))
+        got = first_crossing(fine, np.concatenate([[lo_v], fv]), target, log_values=True)
+        return got if np.isfinite(got) else coarse
 
     def _apply_prior(self, prior: PredictivePrior) -> None:
         weight = prior.nu + self.n_backtests_
