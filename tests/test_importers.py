@@ -293,6 +293,23 @@ def test_blenderproc_float_colours_missing_and_nan_normals(rendered, tmp_path):
         open_source(out)[0]
 
 
+def test_bop_from_an_older_write_bop_with_four_digit_names(rendered, tmp_path):
+    ds, _ = rendered
+    six = open_source(write_bop(ds, tmp_path / "six", N))
+    out = write_bop(ds, tmp_path / "four", N, digits=4)
+    assert (out / "train_pbr" / "000000" / "rgb" / "0001.png").exists()
+    four = open_source(out)
+    assert len(four) == N and four.class_names == six.class_names
+    for i in range(N):
+        for k in ("rgb", "instance", "semantic", "depth"):
+            np.testing.assert_array_equal(np.asarray(four[i][k]), np.asarray(six[i][k]))
+    # the same image twice under two paddings is refused, not read as one of them
+    (out / "train_pbr" / "000000" / "rgb" / "000001.png").write_bytes(
+        (out / "train_pbr" / "000000" / "rgb" / "0001.png").read_bytes())
+    with pytest.raises(ImportedDataError, match=r"rgb/0+1\.png: the same image number as 0+1\.png"):
+        open_source(out)[1]
+
+
 def test_bop_scene_without_ground_truth_is_named_not_dropped(rendered, tmp_path):
     ds, _ = rendered
     out = write_bop(ds, tmp_path / "bop", N)

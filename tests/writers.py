@@ -160,12 +160,12 @@ def write_cg_transfer(ds, out: Path, n: int, class_names: list[str]) -> Path:
     return out
 
 
-def write_bop(ds, out: Path, n: int, views: int = 4) -> Path:
+def write_bop(ds, out: Path, n: int, views: int = 4, digits: int = 6) -> Path:
     """The BOP format as BlenderProc's ``write_bop`` and the BOP toolkit write it
     (thodan/bop_toolkit docs/bop_datasets_format.md): ``train_pbr/<scene:06d>/rgb/<im:06d>.png,
     depth/<im:06d>.png`` (uint16, ``depth_scale`` mm per unit), ``mask_visib/<im>_<gt>.png``
     (0/255), ``scene_gt.json`` (``obj_id``, pose) and ``scene_camera.json`` (``cam_K``,
-    ``depth_scale``)."""
+    ``depth_scale``). ``digits=4``: the image names of older ``write_bop`` versions."""
     split = out / "train_pbr"
     for i in range(n):
         s = ds[i]
@@ -173,15 +173,16 @@ def write_bop(ds, out: Path, n: int, views: int = 4) -> Path:
         for sub in ("rgb", "depth", "mask_visib"):
             (scene / sub).mkdir(parents=True, exist_ok=True)
         im = i % views
-        _png(scene / "rgb" / f"{im:06d}.png", np.asarray(s["rgb"]))
+        name = f"{im:0{digits}d}"
+        _png(scene / "rgb" / f"{name}.png", np.asarray(s["rgb"]))
         inst, sem = np.asarray(s["instance"]), np.asarray(s["semantic"])
         depth_mm = np.where(inst >= 0, np.asarray(s["depth"], np.float32) * 1000.0, 0.0)
-        _png(scene / "depth" / f"{im:06d}.png",
+        _png(scene / "depth" / f"{name}.png",
              np.clip(np.rint(depth_mm / 0.1), 0, 65535).astype(np.uint16))
         gts = []
         for j, k in enumerate(sorted(set(inst[inst >= 1].tolist()))):
             m = inst == k
-            _png(scene / "mask_visib" / f"{im:06d}_{j:06d}.png", (m * 255).astype(np.uint8))
+            _png(scene / "mask_visib" / f"{name}_{j:0{digits}d}.png", (m * 255).astype(np.uint8))
             gts.append({"obj_id": int(np.bincount(sem[m]).argmax()),
                         "cam_R_m2c": [1, 0, 0, 0, 1, 0, 0, 0, 1], "cam_t_m2c": [0, 0, 500]})
         for name, entry in (("scene_gt.json", gts), ("scene_camera.json",

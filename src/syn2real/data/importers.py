@@ -577,6 +577,7 @@ class BopSource(_FrameSource):
                         "would be left out. Fix: write its ground truth again (write_bop) or "
                         "move the folder out")
         objs: set[int] = set()
+        self._index_cache: dict[tuple[Path, str], dict[Any, Path]] = {}
         self._gt: dict[Path, dict[str, list[dict]]] = {}
         self._cam: dict[Path, dict[str, dict]] = {}
         for s in self.scenes:
@@ -591,12 +592,33 @@ class BopSource(_FrameSource):
         self.class_names = [f"obj_{o:06d}" for o in self.obj_ids]
         self._cls = {o: i for i, o in enumerate(self.obj_ids)}
 
+    def _files(self, s: Path, sub: str) -> dict[Any, Path]:
+        """The numbered files of one scene folder (``rgb``, ``gray``, ``depth``: image id ->
+        path; ``mask_visib``: (image id, gt index) -> path), whatever their zero-padding
+        (``000012.png``; older ``write_bop`` wrote ``0012.png``)."""
+        key = (s, sub)
+        if key not in self._index_cache:
+            found: dict[Any, Path] = {}
+            d = s / sub
+            exts = (".png",) if sub in ("depth", "mask_visib") else \
+                (".jpg", ".png", ".jpeg", ".tif")
+            for p in sorted(d.iterdir()) if d.is_dir() else []:
+                parts = p.stem.split("_")
+                if p.suffix.lower() not in exts or not all(x.isdigit() for x in parts) or \
+                        len(parts) != (2 if sub == "mask_visib" else 1):
+                    continue
+                k = tuple(int(x) for x in parts) if sub == "mask_visib" else int(parts[0])
+                if k in found:
+                    raise ImportedDataError(f"{p}: the same image number as {found[k].name}. "
+                                            "Fix: keep one of the two files")
+                found[k] = p
+            self._index_cache[key] = found
+        return self._index_cache[key]
+
     def _rgb_path(self, s: Path, im: int) -> Path:
         for sub in ("rgb", "gray"):
-            for ext in (".jpg", ".png", ".jpeg", ".tif"):
-                p = s / sub / f"{im:06d}{ext}"
-                if p.exists():
-                    return p
+            if im in self._files(s, sub):
+                return self._files(s, sub)[im]
         raise ImportedDataError(f"{s}/rgb/{im:06d}.jpg|png: missing. Fix: re-write this image")
 
     def __getitem__(self, i: int) -> Sample:
@@ -608,7 +630,8 @@ class BopSource(_FrameSource):
         inst = np.zeros((h, w), np.int16)
         sem = np.zeros((h, w), np.int16)
         for j, o in enumerate(self._gt[s][str(im)]):
-            m_p = s / "mask_visib" / f"{im:06d}_{j:06d}.png"
+            m_p = self._files(s, "mask_visib").get((im, j),
+                                                   s / "mask_visib" / f"{im:06d}_{j:06d}.png")
             if not m_p.exists():
                 raise ImportedDataError(f"{m_p}: missing. Fix: write the visible masks "
                                         "(BlenderProc write_bop(..., calc_mask_info_coco_data=True)"
@@ -620,9 +643,9 @@ class BopSource(_FrameSource):
             m = (m if m.ndim == 2 else m[..., 0]) > 0
             inst[m] = j + 1
             sem[m] = self._cls[int(o["obj_id"])] + 1
-        d_p = s / "depth" / f"{im:06d}.png"
+        d_p = self._files(s, "depth").get(im)
         depth = np.full((h, w), np.nan, np.float32)
-        if d_p.exists():
+        if d_p is not None:
             scale = float(self._cam[s].get(str(im), {}).get("depth_scale", 1.0))
             raw = _png(d_p).astype(np.float32)
             depth = np.where(raw > 0, raw * scale / 1000.0, np.nan)
