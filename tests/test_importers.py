@@ -317,3 +317,67 @@ def test_bop_scene_without_ground_truth_is_named_not_dropped(rendered, tmp_path)
     with pytest.raises(ImportedDataError, match=r"000001: a BOP scene folder .* without "
                        r"scene_gt\.json"):
         open_source(out)
+
+
+def test_semantics_without_the_instance_annotator(rendered, tmp_path):
+    """Replicator without instance_segmentation and BlenderProc with map_by=["category_id"]
+    serve mulclass / semseg; detection uses Replicator's tight boxes, or is refused."""
+    pytest.importorskip("torch")
+    from syn2real.tasks.task import get_task
+    from syn2real.train.api import pretrain
+
+    ds, _ = rendered
+    names = list(ds.class_names)
+    full = open_source(write_replicator(ds, tmp_path / "full", N, names))
+    sem_only = open_source(write_replicator(ds, tmp_path / "sem", N, names, instances=False))
+    boxed = open_source(write_replicator(ds, tmp_path / "box", N, names, instances=False,
+                                         boxes=True))
+    bp = open_source(write_blenderproc(ds, tmp_path / "bp", N, instances=False))
+    assert not sem_only.has_instances and not sem_only.has_boxes
+    assert not boxed.has_instances and boxed.has_boxes and full.has_boxes
+    assert not bp.has_instances and not bp.has_boxes
+    det = get_task("objdet")
+    for i in range(N):
+        a = full[i]
+        for other in (sem_only[i], boxed[i]):
+            np.testing.assert_array_equal(other["semantic"], a["semantic"])
+            np.testing.assert_array_equal(other["labels"], a["labels"])
+            assert other["instance"].max() <= 0  # no objects told apart
+        # the writer's boxes give the targets the instance masks give
+        want, got = det.synthetic_target(a), det.synthetic_target(boxed[i])
+        order_w = np.lexsort(want["boxes"].numpy().T[::-1])
+        order_g = np.lexsort(got["boxes"].numpy().T[::-1])
+        np.testing.assert_array_equal(got["boxes"].numpy()[order_g],
+                                      want["boxes"].numpy()[order_w])
+        np.testing.assert_array_equal(got["labels"].numpy()[order_g],
+                                      want["labels"].numpy()[order_w])
+        np.testing.assert_array_equal(bp[i]["semantic"] > 0, ds[i]["semantic"] > 0)
+    back = np.array([0] + list(bp.categories))
+    np.testing.assert_array_equal(back[bp[0]["semantic"]], ds[0]["semantic"])
+    row = pretrain(tmp_path / "sem", 8, "mulclass", out=tmp_path / "ck-m", iters=2, batch=4,
+                   val_images=4, threads=1)
+    assert np.isfinite(row["metrics"]["val_error_best"])
+    row = pretrain(tmp_path / "box", 8, "objdet", out=tmp_path / "ck-d", iters=1, batch=2,
+                   val_images=2, threads=1)
+    assert np.isfinite(row["metrics"]["val_error_best"])
+    for where in ("sem", "bp"):
+        with pytest.raises(UserError, match=r"no instance masks or boxes.*mulclass or semseg"):
+            pretrain(tmp_path / where, 8, "objdet", out=tmp_path / f"ck-x{where}", iters=1,
+                     batch=2, val_images=2, threads=1)
+
+
+def test_a_study_asking_detection_of_masks_without_instances_is_refused_at_planning(
+        rendered, tmp_path):
+    from syn2real.sweep.config import parse_config
+    from syn2real.sweep.plan import build_plan
+
+    ds, _ = rendered
+    rep = write_replicator(ds, tmp_path / "sem", N, list(ds.class_names), instances=False)
+    study = {"name": "s", "render": {"presets": [], "imported": {"omni": {"path": str(rep)}}},
+             "pretrain": {"tasks": ["objdet"], "n": [2, 4, 6], "val_images": 2},
+             "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [10]}]}
+    with pytest.raises(UserError, match=r"sem: replicator data has no instance masks or boxes"):
+        build_plan(parse_config(study), tmp_path / "run")
+    study["pretrain"]["tasks"] = ["mulclass"]
+    plan = build_plan(parse_config(study), tmp_path / "run")
+    assert any(j.kind == "pretrain" for j in plan.jobs.values())

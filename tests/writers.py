@@ -39,8 +39,11 @@ def _colour(j: int) -> tuple[int, int, int, int]:
     return (40 + 37 * j % 200, 90 + 53 * j % 160, 10 + 71 * j % 240, 255)
 
 
-def write_blenderproc(ds, out: Path, n: int, scene_folders: bool = True) -> Path:
-    """BlenderProc HDF5 frames of the first ``n`` images (``scene_<k>/<frame>.hdf5``)."""
+def write_blenderproc(ds, out: Path, n: int, scene_folders: bool = True,
+                      instances: bool = True) -> Path:
+    """BlenderProc HDF5 frames of the first ``n`` images (``scene_<k>/<frame>.hdf5``);
+    ``instances=False``: ``enable_segmentation_output(map_by=["category_id"])``, the category
+    map only."""
     import h5py
 
     out.mkdir(parents=True, exist_ok=True)
@@ -66,14 +69,20 @@ def write_blenderproc(ds, out: Path, n: int, scene_folders: bool = True) -> Path
                                                     1e10), compression="gzip")
             f.create_dataset("category_id_segmaps", data=sem.astype(np.int64),
                              compression="gzip")
+            if not instances:
+                continue
             f.create_dataset("instance_segmaps", data=raw, compression="gzip")
             js = np.bytes_(json.dumps(attrs))
             f.create_dataset("instance_attribute_maps", data=js, dtype=js.dtype)
     return out
 
 
-def write_replicator(ds, out: Path, n: int, class_names: list[str], seed: int = 0) -> Path:
-    """Replicator BasicWriter frames (colourised segmentation, world-frame normals)."""
+def write_replicator(ds, out: Path, n: int, class_names: list[str], seed: int = 0,
+                     instances: bool = True, boxes: bool = False) -> Path:
+    """Replicator BasicWriter frames (colourised segmentation, world-frame normals);
+    ``instances=False``: without the instance annotator; ``boxes``: the
+    ``bounding_box_2d_tight`` annotator's structured array (``semanticId, x_min, y_min,
+    x_max, y_max, occlusionRatio``, the max the last covered pixel) and its labels json."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(n):
@@ -101,10 +110,23 @@ def write_replicator(ds, out: Path, n: int, class_names: list[str], seed: int = 
             mapping[str(col)] = f"/World/obj_{j:04d}"
             c = int(np.bincount(sem[inst == j]).argmax())
             semantics[str(col)] = {"class": class_names[c - 1]}
-        _png(out / f"instance_segmentation_{k}.png", ins_img)
-        (out / f"instance_segmentation_mapping_{k}.json").write_text(json.dumps(mapping))
-        (out / f"instance_segmentation_semantics_mapping_{k}.json").write_text(
-            json.dumps(semantics))
+        if instances:
+            _png(out / f"instance_segmentation_{k}.png", ins_img)
+            (out / f"instance_segmentation_mapping_{k}.json").write_text(json.dumps(mapping))
+            (out / f"instance_segmentation_semantics_mapping_{k}.json").write_text(
+                json.dumps(semantics))
+        if boxes:
+            dt = np.dtype([("semanticId", "<u4"), ("x_min", "<i4"), ("y_min", "<i4"),
+                           ("x_max", "<i4"), ("y_max", "<i4"), ("occlusionRatio", "<f4")])
+            rows, ids = [], {}
+            for j in sorted(set(inst[inst >= 1].tolist())):
+                ys, xs = np.nonzero(inst == j)
+                c = int(np.bincount(sem[inst == j]).argmax())
+                sid = ids.setdefault(class_names[c - 1], len(ids))
+                rows.append((sid, xs.min(), ys.min(), xs.max(), ys.max(), 0.0))
+            np.save(out / f"bounding_box_2d_tight_{k}.npy", np.array(rows, dtype=dt))
+            (out / f"bounding_box_2d_tight_labels_{k}.json").write_text(json.dumps(
+                {str(v): {"class": name} for name, v in ids.items()}))
         # a random camera rotation: world normals n_w with n_cam = n_w @ R
         q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
         R = q * np.sign(np.linalg.det(q))

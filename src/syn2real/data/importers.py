@@ -113,9 +113,17 @@ def _hash_files(root: Path, files: Sequence[Path], full: Sequence[Path] = ()) ->
 
 
 class _FrameSource:
-    """Common part of the importers: frame list, sizes, checks."""
+    """Common part of the importers: frame list, sizes, checks.
+
+    ``has_instances``: the writer wrote instance masks (objects told apart); without them
+    ``instance`` holds no objects (0, -1 where nothing was hit) and detection needs the
+    writer's own boxes (``has_boxes``: a sample's ``boxes`` ``(K, 4)`` x0, y0, x1, y1 with
+    exclusive ends, and ``box_labels`` ``(K,)`` class + 1).
+    """
 
     format = ""
+    has_instances = True
+    has_boxes = True
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -179,7 +187,12 @@ class BlenderProcSource(_FrameSource):
             raise ImportedDataError(f"{self.root}: no .hdf5 frames. Fix: point at BlenderProc's "
                                     "output folder (bproc.writer.write_hdf5)")
         self._attrs = {p: self._attributes(p) for p in self.frames}  # read once, at open
-        cats = {c for a in self._attrs.values() for c in a.values() if c > 0}
+        # written with map_by=["category_id"] only: classes, no objects told apart (mulclass
+        # and semseg need no more; detection is refused)
+        self.has_instances = self.has_boxes = all(a is not None for a in self._attrs.values())
+        self._frame_cats = {p: self._categories(p) for p, a in self._attrs.items() if a is None}
+        cats = {c for a in self._attrs.values() if a is not None for c in a.values() if c > 0}
+        cats |= {c for cs in self._frame_cats.values() for c in cs if c > 0}
         self.categories = sorted(cats)
         self.class_names = [f"category_{c}" for c in self.categories]
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
@@ -191,11 +204,14 @@ class BlenderProcSource(_FrameSource):
             raise ImportedDataError(f"{p}: not a readable HDF5 file ({exc}). Fix: re-render this "
                                     "frame") from None
 
-    def _attributes(self, p: Path) -> dict[int, int]:
-        """instance idx -> category id of one frame."""
+    def _attributes(self, p: Path) -> dict[int, int] | None:
+        """instance idx -> category id of one frame (``None``: only category ids written)."""
         with self._open(p) as f:
             if "instance_attribute_maps" not in f:
-                raise ImportedDataError(f"{p}: no instance_attribute_maps. Fix: render with "
+                if "category_id_segmaps" in f:
+                    return None
+                raise ImportedDataError(f"{p}: no instance_attribute_maps or "
+                                        "category_id_segmaps. Fix: render with "
                                         "bproc.renderer.enable_segmentation_output(map_by=["
                                         "'category_id', 'instance', 'name'])")
             raw = np.array(f["instance_attribute_maps"]).tobytes().decode("utf-8")
@@ -207,32 +223,42 @@ class BlenderProcSource(_FrameSource):
                                     f"of {{idx, category_id}} ({exc}). Fix: re-render this frame") \
                 from None
 
+    def _categories(self, p: Path) -> set[int]:
+        with self._open(p) as f:
+            return set(np.unique(np.array(f["category_id_segmaps"])).astype(int).tolist())
+
     def __getitem__(self, i: int) -> Sample:
         p = self.frames[self._index(i)]
         attrs = self._attrs[p]
+        seg = "instance_segmaps" if attrs is not None else "category_id_segmaps"
         with self._open(p) as f:
-            missing = [k for k in ("colors", "instance_segmaps") if k not in f]
+            missing = [k for k in ("colors", seg) if k not in f]
             if missing:
                 raise ImportedDataError(f"{p}: no {', '.join(missing)}. Fix: render colours and "
                                         "segmentation (enable_segmentation_output)")
             rgb = _colors_u8(np.array(f["colors"])[..., :3], p)
-            inst_raw = np.array(f["instance_segmaps"]).astype(np.int64)
+            seg_raw = np.array(f[seg]).astype(np.int64)
             nrm = np.array(f["normals"]) if "normals" in f else None
             depth = (np.array(f["depth"], np.float32) if "depth" in f
                      else np.full(rgb.shape[:2], np.nan, np.float32))
-        objects = sorted(k for k, c in attrs.items() if c > 0)
-        lut_inst = {k: j + 1 for j, k in enumerate(objects)}
-        unknown = set(np.unique(inst_raw).tolist()) - set(attrs)
-        if unknown:
-            raise ImportedDataError(f"{p}: instance ids {sorted(unknown)[:5]} are not in "
-                                    "instance_attribute_maps. Fix: re-render this frame")
-        inst = np.zeros(inst_raw.shape, np.int16)
-        sem = np.zeros(inst_raw.shape, np.int16)
-        for k, c in attrs.items():
-            m = inst_raw == k
-            if c > 0:
-                inst[m] = lut_inst[k]
-                sem[m] = self._cat_index[c] + 1
+        inst = np.zeros(seg_raw.shape, np.int16)
+        sem = np.zeros(seg_raw.shape, np.int16)
+        if attrs is None:  # category ids only
+            for c in np.unique(seg_raw).tolist():
+                if c > 0:
+                    sem[seg_raw == c] = self._cat_index[c] + 1
+        else:
+            objects = sorted(k for k, c in attrs.items() if c > 0)
+            lut_inst = {k: j + 1 for j, k in enumerate(objects)}
+            unknown = set(np.unique(seg_raw).tolist()) - set(attrs)
+            if unknown:
+                raise ImportedDataError(f"{p}: instance ids {sorted(unknown)[:5]} are not in "
+                                        "instance_attribute_maps. Fix: re-render this frame")
+            for k, c in attrs.items():
+                m = seg_raw == k
+                if c > 0:
+                    inst[m] = lut_inst[k]
+                    sem[m] = self._cat_index[c] + 1
         if nrm is not None:
             raw_n = 2.0 * np.asarray(nrm, np.float32)[..., :3] - 1.0
             known = np.isfinite(raw_n).all(axis=-1)
@@ -280,8 +306,51 @@ class ReplicatorSource(_FrameSource):
                                     "output_dir")
         self._label_maps = {k: self._labels(k) for k in self.frames}  # read once, at open
         names = {v for m in self._label_maps.values() for v in m.values()}
+        # without the instance annotator, mulclass / semseg need only the semantics; the
+        # writer's tight 2-D boxes (bounding_box_2d_tight=True) then serve detection
+        self.has_instances = any((self.root / f"instance_segmentation_{k}.png").exists()
+                                 for k in self.frames)
+        self._box_labels: dict[str, dict[int, str]] = {}
+        if not self.has_instances and all(
+                (self.root / f"bounding_box_2d_tight_{k}.npy").exists() for k in self.frames):
+            self._box_labels = {k: self._box_label_map(k) for k in self.frames}
+            names |= {v for m in self._box_labels.values() for v in m.values()}
+        self.has_boxes = self.has_instances or bool(self._box_labels)
         self.class_names = sorted(names - _BACKGROUND)
         self._cls = {c: i for i, c in enumerate(self.class_names)}
+
+    def _box_label_map(self, k: str) -> dict[int, str]:
+        p = self.root / f"bounding_box_2d_tight_labels_{k}.json"
+        try:
+            return {int(i): str(v["class"]).split(",")[0] for i, v in _json(p).items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ImportedDataError(f"{p}: not the BasicWriter's {{\"<semanticId>\": {{\"class\": "
+                                    "...}}}} map. Fix: re-write this frame") from None
+
+    def _boxes(self, k: str, shape: tuple[int, int]) -> tuple[Array, Array]:
+        """The frame's tight boxes (exclusive ends) and their classes + 1."""
+        p = self.root / f"bounding_box_2d_tight_{k}.npy"
+        try:
+            a = np.load(p)
+            x0, y0, x1, y1, sid = (np.asarray(a[f], np.int64) for f in
+                                   ("x_min", "y_min", "x_max", "y_max", "semanticId"))
+        except (ValueError, KeyError, OSError) as exc:
+            raise ImportedDataError(f"{p}: not the bounding_box_2d_tight annotator's structured "
+                                    f"array (semanticId, x_min, y_min, x_max, y_max) ({exc}). "
+                                    "Fix: re-write this frame") from None
+        labels = self._box_labels[k]
+        unknown = sorted(set(sid.tolist()) - set(labels))
+        if unknown:
+            raise ImportedDataError(f"{p}: semantic ids {unknown[:5]} are not in "
+                                    f"bounding_box_2d_tight_labels_{k}.json. Fix: re-write "
+                                    "this frame")
+        h, w = shape
+        keep = np.array([labels[int(i)] not in _BACKGROUND for i in sid], bool)
+        # the annotator's x_max / y_max are the last covered pixel: one past it is the end
+        boxes = np.stack([np.clip(x0, 0, w), np.clip(y0, 0, h), np.clip(x1 + 1, 0, w),
+                          np.clip(y1 + 1, 0, h)], axis=1).astype(np.float32)[keep]
+        cls = np.array([self._cls[labels[int(i)]] + 1 for i in sid[keep]], np.int64)
+        return boxes.reshape(-1, 4), cls
 
     def _labels(self, k: str) -> dict[tuple[int, ...], str]:
         p = self.root / f"semantic_segmentation_labels_{k}.json"
@@ -324,21 +393,25 @@ class ReplicatorSource(_FrameSource):
             raise ImportedDataError(f"{sem_p}: {len(unknown)} colour(s) not in "
                                     f"semantic_segmentation_labels_{k}.json. Fix: re-write this "
                                     "frame")
-        ins_p = self.root / f"instance_segmentation_{k}.png"
-        ins_ids = self._colour_ids(_png(ins_p), ins_p)
-        mapping = _json(self.root / f"instance_segmentation_mapping_{k}.json")
-        sem_map = {}
-        sm_p = self.root / f"instance_segmentation_semantics_mapping_{k}.json"
-        if sm_p.exists():
-            sem_map = {self._pack(_colour_key(c)): str(v.get("class", ""))
-                       for c, v in _json(sm_p).items()}
-        objects = sorted((str(path), self._pack(_colour_key(col)))
-                         for col, path in mapping.items()
-                         if sem_map.get(self._pack(_colour_key(col)), "") not in _BACKGROUND
-                         and str(path) not in _BACKGROUND)
-        inst = np.zeros(ins_ids.shape, np.int16)
-        for j, (_, packed) in enumerate(objects, start=1):
-            inst[ins_ids == packed] = j
+        inst = np.zeros(sem.shape, np.int16)
+        extra: dict[str, Array] = {}
+        if self.has_instances:
+            ins_p = self.root / f"instance_segmentation_{k}.png"
+            ins_ids = self._colour_ids(_png(ins_p), ins_p)
+            mapping = _json(self.root / f"instance_segmentation_mapping_{k}.json")
+            sem_map = {}
+            sm_p = self.root / f"instance_segmentation_semantics_mapping_{k}.json"
+            if sm_p.exists():
+                sem_map = {self._pack(_colour_key(c)): str(v.get("class", ""))
+                           for c, v in _json(sm_p).items()}
+            objects = sorted((str(path), self._pack(_colour_key(col)))
+                             for col, path in mapping.items()
+                             if sem_map.get(self._pack(_colour_key(col)), "") not in _BACKGROUND
+                             and str(path) not in _BACKGROUND)
+            for j, (_, packed) in enumerate(objects, start=1):
+                inst[ins_ids == packed] = j
+        elif self._box_labels:
+            extra["boxes"], extra["box_labels"] = self._boxes(k, sem.shape)
         n_p, c_p = self.root / f"normals_{k}.npy", self.root / f"camera_params_{k}.json"
         hit = np.ones(rgb.shape[:2], bool)
         if n_p.exists():
@@ -358,7 +431,8 @@ class ReplicatorSource(_FrameSource):
             depth = np.full(rgb.shape[:2], np.nan, np.float32)
         inst[~hit] = -1
         return self._check({"rgb": rgb, "instance": inst, "semantic": sem, "normal": normal,
-                            "depth": np.where(hit, depth, np.nan).astype(np.float16)}, rgb_p)
+                            "depth": np.where(hit, depth, np.nan).astype(np.float16),
+                            **extra}, rgb_p)
 
     def scene_id(self, i: int) -> str:
         return self.frames[self._index(i)]

@@ -140,3 +140,19 @@ def labels_of(semantic: Array, n_classes: int) -> Array:
     ids = ids[(ids > 0) & (ids <= n_classes)]
     out[ids - 1] = 1
     return out
+
+
+def check_source_for_task(source: Any, task: str, where: str | Path) -> None:
+    """Refuse, in one line, a pre-training task whose ground truth the source lacks
+    (normals for ``normal``; instance masks or the writer's boxes for ``objdet``)."""
+    fmt = getattr(source, "format", "this")
+    if task == "normal" and not getattr(source, "has_normals", True):
+        raise UserError(f"{where}: {fmt} data has no surface normals. Fix: pre-train on "
+                        "mulclass, objdet or semseg, or render normals")
+    if task == "objdet" and not getattr(source, "has_boxes", True):
+        raise UserError(f"{where}: {fmt} data has no instance masks or boxes (written without "
+                        "the instance annotator), so objects cannot be told apart. Fix: "
+                        "pre-train on mulclass or semseg, or write instances (Replicator: "
+                        "instance_segmentation=True or bounding_box_2d_tight=True; BlenderProc: "
+                        "map_by=['category_id', 'instance', 'name'])")
+

@@ -221,9 +221,11 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         pretrain_grid(name, str(data_dir), [rkey], spec.spec_hash(), spec.size,
                       ready={n: chunk[need[n]] for n in pc.n})
     for name, imp in cfg.render.imported.items():
-        from ..data.sources import open_source
+        from ..data.sources import check_source_for_task, open_source
 
         src = open_source(imp.path, imp.format)
+        for task in pc.tasks:  # refused at planning, not once per job
+            check_source_for_task(src, task, imp.path)
         need = max(pc.n) + pc.val_images
         if len(src) < need:
             raise UserError(f"{imp.path} (imported setting {name!r}) has {len(src):,} images; "

@@ -9,7 +9,6 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from ..errors import UserError
 from ..jobspecs import PretrainJob
 from ..registry import PRETRAIN_TASKS
 from ..tasks.models import stem_name
@@ -51,7 +50,7 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
                  on_step: Any = None, source: Any = None) -> dict[str, Any]:
     """Run a validated pre-training job; returns its result row (``on_step(1)`` after each
     iteration: progress; ``source``: ``job.data`` already opened by the caller)."""
-    from ..data.sources import open_source
+    from ..data.sources import check_source_for_task, open_source
 
     task = get_task(job.task, PRETRAIN_TASKS)
     ds = source if source is not None else open_source(job.data, job.data_format)
@@ -60,9 +59,7 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
         raise ValueError(f"{job.data} has {len(ds)} images; pre-training on n = {n} plus "
                          f"{val_images} validation images needs n + val <= {len(ds)} (render "
                          "more with syn2real render, or lower --val-images)")
-    if job.task == "normal" and not getattr(ds, "has_normals", True):
-        raise UserError(f"{job.data}: {ds.format} data has no surface normals. Fix: pre-train "
-                        "on mulclass, objdet or semseg, or render normals")
+    check_source_for_task(ds, job.task, job.data)
     if ds.format != "syn2real":  # another generator's frames: all checked before training
         from ..data.importers import check_frames
 
