@@ -172,3 +172,17 @@ def test_internal_errors_say_so_and_debug_shows_the_traceback(monkeypatch, tmp_p
     assert "internal error (TypeError: boom)" in res.output and "--debug" in res.output
     res = runner.invoke(app, ["--debug", "fit", EX])
     assert isinstance(res.exception, TypeError)          # the traceback is not hidden
+
+
+def test_help_lists_every_data_layout_and_real_data_kind():
+    from syn2real.data.realspec import REAL_KINDS
+    from syn2real.data.sources import LAYOUT_NAMES, layouts
+
+    assert set(LAYOUT_NAMES) == set(layouts())  # the help's list is the registry's
+    res = runner.invoke(app, ["pretrain", "--help"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    assert all(name in text for name in LAYOUT_NAMES), text
+    res = runner.invoke(app, ["finetune", "--help"], env={"COLUMNS": "400"})
+    text = " ".join(res.output.split())
+    assert all(f"{kind}:PATH" in text for kind in REAL_KINDS), text

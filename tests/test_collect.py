@@ -114,6 +114,10 @@ def test_collect_ultralytics_runs_then_fit(tmp_path):
                                    "metrics/mAP50-95(B)", "--n-from", r"regex:train(\d+)",
                                    "-o", str(tmp_path / "c.csv")])
     assert res.exit_code == 0, res.output
+    # errors as the trainer logged them, without the float noise of 1 - score
+    written = pd.read_csv(tmp_path / "c.csv")
+    assert np.allclose(written["error"], df["error"], rtol=1e-11, atol=0)
+    assert max(len(v) for v in (tmp_path / "c.csv").read_text().split()[1:]) <= 20
     fit = CliRunner().invoke(app, ["advise", str(tmp_path / "c.csv"), "--target", "0.5"])
     assert fit.exit_code == 0, fit.output
     missing = CliRunner().invoke(app, ["collect", str(tmp_path / "runs"), "--metric", "mAP",

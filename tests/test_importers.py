@@ -183,6 +183,12 @@ def test_unity_solo_round_trip_with_exr_depth_and_normals(rendered, tmp_path):
     v = np.asarray(ds[2]["instance"]) >= 0
     np.testing.assert_allclose(np.asarray(imp[2]["depth"], np.float32)[v],
                                np.asarray(ds[2]["depth"], np.float32)[v], rtol=1e-3)
+    # a sequence folder renamed by hand is read as a scene, in natural order, not a crash
+    (out / "sequence.2").rename(out / "sequence.2-copy")
+    renamed = open_source(out)
+    assert len(renamed) == N and renamed.scene_id(N - 1) == "sequence.2-copy"
+    np.testing.assert_array_equal(renamed[N - 1]["rgb"], ds[N - 1]["rgb"])
+    (out / "sequence.2-copy").rename(out / "sequence.2")
     fd = out / "sequence.1" / "step1.frame_data.json"
     frame = json.loads(fd.read_text())
     frame["captures"][0]["annotations"] = frame["captures"][0]["annotations"][1:]

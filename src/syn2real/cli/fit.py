@@ -428,6 +428,7 @@ def collect(
                              allow_incomplete=allow_incomplete)
     for note in notes:
         err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
-    atomic_write(output, df[["n", "error"]].to_csv(index=False))
+    # 12 significant digits: what trainers log, without the noise of 1 - score
+    atomic_write(output, df[["n", "error"]].to_csv(index=False, float_format="%.12g"))
     out.print(f"wrote {output}: {len(df)} runs, n = {df['n'].min():g} .. {df['n'].max():g}",
               highlight=False)

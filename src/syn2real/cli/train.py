@@ -7,7 +7,10 @@ from pathlib import Path
 
 import typer
 
+from ..data.sources import LAYOUT_NAMES
 from .common import clean, err, friendly, out, progress, write_json
+
+LAYOUT_HELP = " | ".join(LAYOUT_NAMES)
 
 
 def _say_expected(kind: str, spec: object, image_size: int) -> None:
@@ -22,10 +25,10 @@ def _say_expected(kind: str, spec: object, image_size: int) -> None:
 
 @friendly
 def pretrain(
-    data: Path = typer.Option(..., help="Rendered data: syn2real shards, BlenderProc HDF5, "
-                              "Replicator BasicWriter or cg-transfer output (detected)."),
-    data_format: str | None = typer.Option(None, "--format", help="syn2real | blenderproc | "
-                                           "replicator | cg-transfer (default: detected)."),
+    data: Path = typer.Option(..., help="Rendered data: syn2real shards or another "
+                              "generator's output (layout detected; see --format)."),
+    data_format: str | None = typer.Option(None, "--format", help=f"{LAYOUT_HELP} (default: "
+                                           "detected)."),
     n: int = typer.Option(..., help="Synthetic images used for pre-training (a prefix)."),
     task: str = typer.Option("mulclass", help="mulclass | objdet | semseg | normal."),
     model: str = typer.Option("resnet18", help="resnet18 | 34 | 50 | 101 | 152."),
@@ -73,7 +76,8 @@ def finetune(
     backbone: Path | None = typer.Option(None, help="backbone.pt (omit: from scratch)."),
     dataset: str = typer.Option("mnist", help="mnist | fashion-mnist | digits, or your data: "
                                 "imagefolder:PATH (ImageNet layout), coco:PATH (COCO 2017), "
-                                "ade20k:PATH (ADEChallengeData2016)."),
+                                "ade20k:PATH (ADEChallengeData2016), hf:PATH (a Hugging Face "
+                                "dataset saved with save_to_disk, image + label)."),
     task: str = typer.Option("sinclass", help="sinclass | objdet | semseg (boards)."),
     fraction: float | None = typer.Option(None, help="Share of each class used (s)."),
     count: int | None = typer.Option(None, help="Real images used (class-balanced)."),

@@ -879,10 +879,15 @@ class KubricSource(_FrameSource):
 
 
 # --------------------------------------------------------------------------- Unity SOLO
+def _natural(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key reading digit runs as numbers (``sequence.10`` after ``sequence.9``; a
+    folder renamed ``sequence.old`` sorts among them instead of failing)."""
+    return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.findall(r"\d+|\D+", name))
+
+
 def _solo_frames(root: Path) -> list[Path]:
     return sorted(root.glob("sequence.*/step*.frame_data.json"),
-                  key=lambda p: (int(p.parent.name.split(".")[1]),
-                                 int(p.name[4:].split(".")[0])))
+                  key=lambda p: (_natural(p.parent.name), _natural(p.name)))
 
 
 def _is_solo(root: Path) -> bool:

@@ -63,6 +63,11 @@ class UnknownLayout(UserError):
     """A folder none of the readers recognises."""
 
 
+#: The layouts the package registers (syn2real's shards and ``data.importers``' readers),
+#: for help texts that must not import the readers; a test keeps it equal to the registry.
+LAYOUT_NAMES = ("syn2real", "blenderproc", "replicator", "bop", "kubric", "solo", "coco",
+                "cg-transfer")
+
 # format name -> (detector, opener, what the layout looks like)
 _LAYOUTS: dict[str, tuple[Callable[[Path], bool], Callable[..., Any], str]] = {}
 
