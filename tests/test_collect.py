@@ -62,6 +62,13 @@ def test_cli_column_flags(tmp_path):
     assert json.loads((tmp_path / "f.json").read_text())[0]["n_points"] == 5
     bad = CliRunner().invoke(app, ["fit", str(path), "--n-col", "imgs", "--score-col", "ap"])
     assert bad.exit_code == 2 and "no column 'ap'" in bad.output
+    # the same scores in percent (as collect reads detectron2's AP) give the same curve
+    frac = read_curves(pd.read_csv(path), n="imgs", score="acc", step="step")
+    pct = read_curves(pd.read_csv(path).assign(acc=lambda d: 100 * d["acc"]), n="imgs",
+                      score="acc", step="step")
+    np.testing.assert_allclose(pct.data["err"], frac.data["err"], rtol=1e-12)
+    assert any("'acc' in percent" in x for x in pct.notes)
+    assert not any("percent" in x for x in frac.notes)
 
 
 def _ultralytics(root, n):
@@ -265,6 +272,12 @@ def test_wandb_runs_table_export_is_read_with_its_bookkeeping_set_aside(tmp_path
                                    "val/mAP"])
     assert res.exit_code == 0, res.output
     assert "W&B export" in res.output
+    # State hidden before exporting: still read as an export, and said what that costs
+    no_state = pd.read_csv(p, dtype=str, keep_default_na=False).drop(columns=["State"])
+    no_state = no_state[no_state["Name"].str.startswith("run-") & (no_state["val/mAP"] != "")]
+    cs = read_curves(no_state, n="n_synthetic", score="val/mAP")
+    assert cs.groups == ["lr"] and sorted(cs.data["n"]) == [1000, 2000, 4000, 8000, 16000]
+    assert "without its State column: every run kept" in cs.notes[0]
 
 
 @pytest.mark.slow
@@ -390,3 +403,26 @@ def test_collect_sets_aside_incomplete_runs_and_reads_checkpoints_as_one_run(tmp
     (tmp_path / "u" / "n4000" / "args.yaml").write_text("epochs: 50\n")
     with pytest.raises(DataError, match="every run is incomplete"):
         collect(tmp_path / "u", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
+
+
+def test_error_rates_in_percent_are_divided_losses_are_not(tmp_path):
+    """Hugging Face's speech recipes log eval_wer = 100·WER: read as a fraction; a loss above
+    1.5 stays a loss; a rate above 100 is refused."""
+    for n in NS:
+        d = tmp_path / "hf" / f"n{n}"
+        d.mkdir(parents=True)
+        wer = 100 * (0.2 + n ** -0.3)
+        (d / "trainer_state.json").write_text(json.dumps({"global_step": 20, "log_history": [
+            {"eval_loss": 3.0, "eval_wer": 95.0, "step": 10},
+            {"eval_loss": 2.0, "eval_wer": wer, "step": 20}]}))
+    df, notes = collect(tmp_path / "hf", metric="eval_wer", n_from=r"regex:n(\d+)")
+    assert np.allclose(df["error"], [0.2 + n ** -0.3 for n in NS])
+    assert any("eval_wer in percent" in x for x in notes)
+    loss, notes = collect(tmp_path / "hf", metric="eval_loss", n_from=r"regex:n(\d+)")
+    assert np.allclose(loss["error"], 2.0) and not any("percent" in x for x in notes)
+    bad = tmp_path / "hf" / f"n{NS[0]}" / "trainer_state.json"
+    state = json.loads(bad.read_text())
+    state["log_history"][0]["eval_wer"] = 250.0
+    bad.write_text(json.dumps(state))
+    with pytest.raises(DataError, match=r"eval_wer reaches 250 .* neither in \[0, 1\] nor in"):
+        collect(tmp_path / "hf", metric="eval_wer", n_from=r"regex:n(\d+)")

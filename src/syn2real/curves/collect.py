@@ -37,6 +37,14 @@ LOWER_IS_BETTER = re.compile(r"(loss|error|err\b|wer|cer|perplexity|ppl)", re.IG
 #: detectron2's COCO evaluator (``bbox/AP``, ``segm/AP50``, ...), timm's ``eval_top1/5``.
 PERCENT_METRICS = {"detectron2": re.compile(r"^(bbox|segm|keypoints)/AP"),
                    "timm": re.compile(r"top\d")}
+#: Losses and perplexities: lower is better, but not rates bounded by 1.
+LOSS_LIKE = re.compile(r"(loss|perplexity|ppl)", re.IGNORECASE)
+#: Error rates (bounded by 1 as fractions; losses and perplexities are not rates).
+RATE_METRICS = re.compile(r"(error|err\b|wer|cer)", re.IGNORECASE)
+#: A rate series whose largest value exceeds this is in percent: a word error rate can pass
+#: 1 as a fraction (insertions), not 1.5 over a whole run; a percent series stays below 1.5
+#: only for a model that is excellent at its first evaluation.
+RATE_PERCENT_ABOVE = 1.5
 CONFIG_FILES = ("args.yaml", "config.yaml", "hparams.yaml", "config.json", "args.json",
                 "opt.yaml")
 
@@ -270,6 +278,15 @@ def _unit(run: Run, metric: str, points: list[tuple[float, float]], lower: bool)
             raise DataError(f"{run.path}: {metric} is {bad[0]!r} in this {run.layout} run, "
                             "not a loss or error (they are finite and >= 0). Fix: drop or "
                             "rerun that run, or choose another --metric")
+        # an error rate in percent (Hugging Face's speech examples log eval_wer = 100·WER)
+        if RATE_METRICS.search(metric) and not LOSS_LIKE.search(metric) and \
+                max(vals) > RATE_PERCENT_ABOVE:
+            if max(vals) > 100:
+                raise DataError(f"{run.path}: {metric} reaches {max(vals):g} in this "
+                                f"{run.layout} run, an error rate neither in [0, 1] nor in "
+                                "percent. Fix: check what the trainer logs, or pass "
+                                "--lower-is-better with a loss metric")
+            return 100.0
         return 1.0
     bad += [v for v in vals if v < 0 or v > 100]
     if bad:

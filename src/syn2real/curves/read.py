@@ -245,21 +245,30 @@ def is_wandb_export(df: pd.DataFrame) -> bool:
     """A W&B runs-table export (Project > Runs > Export CSV): ``Name``, ``State`` and its
     time columns beside the config and summary columns."""
     cols = set(df.columns)
-    return {"Name", "State"} <= cols and bool(cols & {"Created", "Runtime", "User", "Sweep"})
+    book = cols & {"Created", "Runtime", "User", "Sweep", "ID", "Hostname", "End Time",
+                   "Updated", "Heartbeat"}
+    # the State column can be hidden in the UI before exporting: then two bookkeeping
+    # columns beside Name tell the export apart from a plain table
+    return "Name" in cols and (("State" in cols and bool(book)) or len(book) >= 2)
 
 
 def _from_wandb_export(df: pd.DataFrame, src: str, cols: Columns | None
                        ) -> tuple[pd.DataFrame, str]:
     """Finished runs only (the others named), W&B's bookkeeping columns dropped unless named
     as a group."""
+    asked = set(cols.group or ()) if cols is not None else set()
+    drop = [c for c in WANDB_COLUMNS if c in df.columns and c not in asked]
+    if "State" not in df.columns:
+        return df.drop(columns=drop), (
+            "W&B export without its State column: every run kept, crashed or still running "
+            "ones too (export with State to set them aside); bookkeeping columns "
+            + ", ".join(drop) + " ignored")
     state = df["State"].str.strip().str.lower()
     keep = state == "finished"
     if not keep.any():
         raise _fail(src, "no finished run in this W&B export", column="State",
                     fix="export again once runs have finished")
     other = state[~keep].value_counts()
-    asked = set(cols.group or ()) if cols is not None else set()
-    drop = [c for c in WANDB_COLUMNS if c in df.columns and c not in asked]
     note = "W&B export: bookkeeping columns " + ", ".join(drop) + " ignored"
     if len(other):
         note += "; runs not finished left out: " + ", ".join(f"{n} {s}" for s, n in
@@ -315,8 +324,8 @@ def _check_range(df: pd.DataFrame, col: str, src: str, metric: str, what: str,
         if bad.any():
             r = int(bad.idxmax())
             raise _fail(src, f"{what} {v[r]:g} is outside [0, 1]", row=r, column=col,
-                        fix="give errors as fractions (1 - accuracy), or pass --metric loss "
-                        "for unbounded losses")
+                        fix="give errors as fractions (1 - accuracy; an error in percent "
+                        "divided by 100), or pass --metric loss for unbounded losses")
     elif (v < 0).any():
         r = int((v < 0).idxmax())
         raise _fail(src, f"loss {v[r]:g} is negative", row=r, column=col,
@@ -494,6 +503,11 @@ def _read_plain(df: pd.DataFrame, src: str, metric: str, cols: Columns | None = 
     out = pd.DataFrame(index=df.index)
     out["n"] = _numeric(df, ncol, src)
     value = _numeric(df, ecol, src)
+    percent_note = None
+    if score and value.max() > 1 and value.min() >= 0 and value.max() <= 100:
+        # a score in percent (detectron2's AP, timm's top-1): what collect also reads so
+        value = value / 100.0
+        percent_note = f"'{ecol}' in percent (up to {value.max() * 100:g}), divided by 100"
     if score:
         out["score"] = value
         _check_range(out, "score", src, "error", "score", shown=ecol)
@@ -527,7 +541,7 @@ def _read_plain(df: pd.DataFrame, src: str, metric: str, cols: Columns | None = 
                         "list the grouping columns with --group-col")
     for c in groups:
         out[c] = df[c].str.strip()
-    notes: list[str] = [pending_note] if pending_note else []
+    notes: list[str] = [x for x in (pending_note, percent_note) if x]
     if score:
         notes.append(f"error = 1 - {ecol}")
     if step is not None:
