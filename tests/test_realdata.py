@@ -229,3 +229,50 @@ def test_finetune_on_a_hugging_face_dataset_saved_to_disk_and_as_parquet(real, t
     with pytest.raises(UserError, match="no split 'validation'"):
         load_user_split(RealDataSpec(kind="hf", path=str(tmp_path / "hf"),
                                      test_split="validation"), "sinclass", 32)
+
+
+def test_coco_from_a_roboflow_export_and_from_any_json_with_its_image_root(real, tmp_path):
+    """Roboflow's COCO export (<split>/_annotations.coco.json beside its images, splits
+    train / valid) and detectron2's register_coco_instances pair (any json, any image root)
+    read as the COCO 2017 tree they were copied from."""
+    import shutil
+
+    from syn2real.data.folders import load_user_split
+
+    tmp, _ = real
+    coco = tmp / "coco"
+    ref_tr, ref_te = load_user_split(RealDataSpec(kind="coco", path=str(coco)), "objdet", 32)
+    rf = tmp_path / "roboflow"
+    for src, dst in (("train2017", "train"), ("val2017", "valid")):
+        shutil.copytree(coco / src, rf / dst)
+        shutil.copy(coco / "annotations" / f"instances_{src}.json",
+                    rf / dst / "_annotations.coco.json")
+    d2 = tmp_path / "d2"
+    (d2 / "labels").mkdir(parents=True)
+    shutil.copytree(coco / "train2017", d2 / "pics" / "a")
+    shutil.copytree(coco / "val2017", d2 / "pics" / "b")
+    shutil.copy(coco / "annotations" / "instances_train2017.json", d2 / "labels" / "tr.json")
+    shutil.copy(coco / "annotations" / "instances_val2017.json", d2 / "labels" / "te.json")
+    for spec in (RealDataSpec(kind="coco", path=str(rf)),
+                 RealDataSpec(kind="coco", path=str(d2), split="labels/tr.json",
+                              test_split=str(d2 / "labels" / "te.json"), images="pics/a",
+                              test_images=str(d2 / "pics" / "b"))):
+        tr, te = load_user_split(spec, "objdet", 32)
+        assert len(tr) == len(ref_tr) and len(te) == len(ref_te)
+        np.testing.assert_array_equal(tr.images, ref_tr.images)
+        np.testing.assert_array_equal(te.images, ref_te.images)
+    res = runner.invoke(app, ["finetune", "--dataset", f"coco:{rf}", "--split", "train",
+                              "--test-split", "valid", "--task", "objdet", "--count", "6",
+                              "--iters", "1", "--batch", "2", "--size", "32", "--model",
+                              "resnet18", "--threads", "1", "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["config"]["train_pool"] == len(ref_tr)
+    bad = runner.invoke(app, ["finetune", "--dataset", "mnist", "--split", "x", "--iters", "1"])
+    assert bad.exit_code == 2 and "not of a bundled set" in bad.output
+    # no image root given: found where the json's first image is (here: none of them)
+    with pytest.raises(UserError, match=r"image \d+ of .*tr\.json is missing"):
+        load_user_split(RealDataSpec(kind="coco", path=str(d2), split="labels/tr.json",
+                                     test_split="labels/te.json"), "objdet", 32)
+    with pytest.raises(UserError, match=r"no annotations for split 'val'.*_annotations\.coco"):
+        load_user_split(RealDataSpec(kind="coco", path=str(rf), split="train",
+                                     test_split="val"), "objdet", 32)

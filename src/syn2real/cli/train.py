@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..data.sources import LAYOUT_NAMES
+from ..errors import UserError
 from .common import clean, err, friendly, out, progress, write_json
 
 LAYOUT_HELP = " | ".join(LAYOUT_NAMES)
@@ -105,13 +106,23 @@ def finetune(
     out_dir: Path | None = typer.Option(None, "--out", help="Also save the fine-tuned "
                                         "backbone here (backbone.pt)."),
     json_out: str | None = typer.Option(None, "--json", help="Also write the row here."),
+    split: str | None = typer.Option(None, help="Training split of your data (a name, or for "
+                                     "coco: a json file; default: the layout's)."),
+    test_split: str | None = typer.Option(None, help="Test split (as --split)."),
 ) -> None:
     """Fine-tune on real data; prints one JSON row (error at the last iteration and best)."""
-    from ..data.realspec import parse_real
+    from ..data.realspec import RealDataSpec, parse_real
     from ..train.api import finetune as run
 
+    data = parse_real(dataset)
+    if split is not None or test_split is not None:
+        if not isinstance(data, RealDataSpec):
+            raise UserError(f"--split / --test-split name splits of your own data "
+                            f"(KIND:PATH), not of a bundled set ({dataset}). Fix: drop them, "
+                            "or give --dataset KIND:PATH")
+        data = data.model_copy(update={"split": split, "test_split": test_split})
     with progress(iters, f"finetune {task} on {dataset}", "it") as tick:
-        row = run(backbone, parse_real(dataset), task, fraction=fraction, count=count,
+        row = run(backbone, data, task, fraction=fraction, count=count,
                   arch=model, stem=stem, iters=iters, batch=batch, lr=lr, size=size,
                   reg_lambda=reg_lambda, seed=seed, device=device, threads=threads,
                   data_path=data_path, out=out_dir, data_seed=data_seed,

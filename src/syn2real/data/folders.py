@@ -201,6 +201,59 @@ def load_ade20k(root: str | Path, split: str = "training", size: int = 64,
     return SegmentationSet(np.stack(imgs), m, tuple(str(c) for c in range(1, k + 1)))
 
 
+#: Where a COCO split's annotations may lie, relative to the data folder (``{s}``: the
+#: split): COCO 2017's tree, Roboflow's export, a detectron2-style folder of jsons.
+COCO_ANNOTATIONS = ("annotations/instances_{s}.json", "{s}/_annotations.coco.json",
+                    "annotations/{s}.json", "{s}.json")
+
+
+def coco_default_splits(root: Path) -> tuple[str, str]:
+    """COCO 2017's ``train2017`` / ``val2017``, or a Roboflow export's ``train`` / ``valid``
+    (``test`` when it has no ``valid``)."""
+    if (root / "annotations" / "instances_train2017.json").exists() or \
+            not (root / "train" / "_annotations.coco.json").exists():
+        return "train2017", "val2017"
+    te = "valid" if (root / "valid" / "_annotations.coco.json").exists() else "test"
+    return "train", te
+
+
+def coco_split(root: Path, split: str, images: str | None = None) -> tuple[Path, Path]:
+    """(annotation json, image folder) of one COCO split.
+
+    ``split`` is a split name (looked for as :data:`COCO_ANNOTATIONS`) or a json file
+    (absolute or relative to ``root``). The images lie in ``images`` when given, else in the
+    first of the split's folder, the json's folder, ``root/images`` and ``root`` that holds
+    the json's first image.
+    """
+    import json
+
+    if split.endswith(".json"):
+        ann = Path(split) if Path(split).is_absolute() else root / split
+        if not ann.exists():
+            raise UserError(f"{ann}: missing. Fix: give the COCO json's path (absolute, or "
+                            f"relative to {root})")
+    else:
+        found = [root / t.format(s=split) for t in COCO_ANNOTATIONS]
+        ann = next((p for p in found if p.exists()), None)
+        if ann is None:
+            raise UserError(f"{root}: no annotations for split {split!r} (looked for "
+                            f"{', '.join(str(p.relative_to(root)) for p in found)}). Fix: give "
+                            "split / test_split as a split name or a COCO json path")
+    if images is not None:
+        img = Path(images) if Path(images).is_absolute() else root / images
+        return ann, img
+    try:
+        first = json.loads(ann.read_text()).get("images", [{}])[0].get("file_name")
+    except (ValueError, IndexError, AttributeError):
+        return ann, root / split  # _coco names what is wrong with the file
+    cands = [root / Path(split).stem if split.endswith(".json") else root / split,
+             ann.parent, root / "images", root]
+    for c in cands:
+        if first is not None and (c / first).exists():
+            return ann, c
+    return ann, cands[0]  # the loader names the missing image
+
+
 def load_user_split(spec: Any, task: str, size: int, seed: int = 12345
                     ) -> tuple[Any, Any]:
     """(train, test) of a :class:`~syn2real.data.realspec.RealDataSpec` for ``task``:
@@ -231,8 +284,10 @@ def load_user_split(spec: Any, task: str, size: int, seed: int = 12345
         return load_hf(spec, tr, size), load_hf(spec, te, size)
     if spec.kind == "coco":
         load = load_coco if task == "objdet" else load_coco_segmentation
-        return (load(root / "annotations" / f"instances_{tr}.json", root / tr, size),
-                load(root / "annotations" / f"instances_{te}.json", root / te, size))
+        if spec.split is None and spec.test_split is None:
+            tr, te = coco_default_splits(root)
+        return (load(*coco_split(root, tr, spec.images), size),
+                load(*coco_split(root, te, spec.test_images), size))
     return load_ade20k(root, tr, size), load_ade20k(root, te, size)
 
 

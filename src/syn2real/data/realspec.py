@@ -10,9 +10,13 @@ split, test_split}``; the bundled sets stay plain names (``mnist``, ``fashion-mn
                  a folder without those splits is ``<path>/<class>/<image>``, split 70/30
                  per class with a fixed seed. Task: ``sinclass``.
 ``coco``         COCO 2017: ``<path>/annotations/instances_<split>.json`` with the images in
-                 ``<path>/<split>/`` (defaults ``train2017`` / ``val2017``). Tasks:
-                 ``objdet`` (boxes) and ``semseg`` (instance masks through pycocotools,
-                 painted in annotation order; 0 = background).
+                 ``<path>/<split>/`` (defaults ``train2017`` / ``val2017``); a Roboflow
+                 export (``<path>/<split>/_annotations.coco.json``, splits ``train`` /
+                 ``valid``); or any COCO json, ``split`` / ``test_split`` naming the file
+                 (detectron2's ``register_coco_instances`` json + image root: ``images`` /
+                 ``test_images``, else found beside the json). Tasks: ``objdet`` (boxes) and
+                 ``semseg`` (instance masks through pycocotools, painted in annotation
+                 order; 0 = background).
 ``ade20k``       ADEChallengeData2016: ``<path>/images/<split>/*.jpg`` +
                  ``<path>/annotations/<split>/*.png`` (defaults ``training`` /
                  ``validation``; pixel value = class, 0 = other). Task: ``semseg``.
@@ -48,6 +52,8 @@ class RealDataSpec(BaseModel):
     name: str | None = None
     image_column: str | None = None
     label_column: str | None = None
+    images: str | None = None
+    test_images: str | None = None
 
     @property
     def splits(self) -> tuple[str, str]:
@@ -93,7 +99,7 @@ def _dataset(v: Any) -> str | RealDataSpec:
             where = ".".join(str(x) for x in e["loc"])
             raise ValueError(f"{where}: {e['msg']} (real data: {{kind: "
                              f"{' | '.join(REAL_KINDS)}, path, split, test_split, name, "
-                             "image_column, label_column}})") \
+                             "image_column, label_column, images, test_images}})") \
                 from None
     if isinstance(v, str) and v in REAL_DATASETS:
         return v
