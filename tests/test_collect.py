@@ -426,3 +426,58 @@ def test_error_rates_in_percent_are_divided_losses_are_not(tmp_path):
     bad.write_text(json.dumps(state))
     with pytest.raises(DataError, match=r"eval_wer reaches 250 .* neither in \[0, 1\] nor in"):
         collect(tmp_path / "hf", metric="eval_wer", n_from=r"regex:n(\d+)")
+
+
+def test_n_and_s_from_config_values_mmengine_config_py_and_a_grid(tmp_path):
+    """n where the tools keep it: Ultralytics' data yaml name, detectron2's OUTPUT_DIR,
+    mmengine's dumped config.py; s beside it; one collect writes the (n, s) grid and fit
+    fits eq. 1 per s, saying so."""
+    grid = [(n, s) for n in NS for s in (100, 400)]
+    for i, (n, s) in enumerate(grid):
+        # Ultralytics: default run names train, train2, ... ; n and s only in args.yaml values
+        d = tmp_path / "ul" / ("train" if i == 0 else f"train{i + 1}")
+        d.mkdir(parents=True)
+        (d / "args.yaml").write_text(f"data: /data/syn_n{n}.yaml\nfraction: {s / 1000}\n"
+                                     f"name: real_s{s}\nepochs: 1\n")
+        (d / "results.csv").write_text(
+            "epoch,metrics/mAP50-95(B)\n1," + f"{_score(n) + 0.1 * np.log10(s)}\n")
+        # detectron2: config.yaml in OUTPUT_DIR
+        d = tmp_path / "d2" / f"run{i}"
+        d.mkdir(parents=True)
+        (d / "config.yaml").write_text(f"OUTPUT_DIR: ./output/syn{n}_real{s}\n"
+                                       f"DATASETS:\n  TRAIN: [syn_n{n}, coco_s{s}]\n")
+        (d / "metrics.json").write_text(json.dumps({"iteration": 9, "bbox/AP": 40.0}) + "\n")
+        # mmengine: <work_dir>/<config>.py as Runner dumps it, dict(...) calls
+        d = tmp_path / "mm" / f"exp{i}"
+        (d / "20260101_000000" / "vis_data").mkdir(parents=True)
+        (d / "20260101_000000" / "vis_data" / "scalars.json").write_text(
+            json.dumps({"coco/bbox_mAP": 0.4, "step": 3}) + "\n")
+        (d / "retinanet_syn.py").write_text(
+            "train_dataloader = dict(batch_size=2, dataset=dict(type='CocoDataset', "
+            f"ann_file='annotations/syn_n{n}.json', indices={s}))\n"
+            "work_dir = './work_dirs/x'\nauto_scale_lr = dict(enable=False, base_batch_size=16)\n"
+            "base = train_dataloader['batch_size'] * 2\n")  # an expression: not read
+    df, _ = collect(tmp_path / "ul", metric="metrics/mAP50-95(B)",
+                    n_from=r"config:data~_n(\d+)", s_from=r"config:name~_s(\d+)")
+    assert sorted(zip(df["n"], df["s"], strict=True)) == sorted(grid)
+    for sub, metric, n_from, s_from in [
+            ("d2", "bbox/AP", r"config:OUTPUT_DIR~syn(\d+)", r"config:DATASETS.TRAIN~_s(\d+)"),
+            ("mm", "coco/bbox_mAP", r"config:train_dataloader.dataset.ann_file~_n(\d+)",
+             "config:train_dataloader.dataset.indices")]:
+        got, _ = collect(tmp_path / sub, metric=metric, n_from=n_from, s_from=s_from)
+        assert sorted(zip(got["n"], got["s"], strict=True)) == sorted(grid), sub
+    with pytest.raises(DataError, match=r"pattern '_m\(\\d\+\)' finds no number in data ="):
+        collect(tmp_path / "ul", metric="metrics/mAP50-95(B)", n_from=r"config:data~_m(\d+)")
+    with pytest.raises(DataError, match=r"train and train2 both have n = 1000, s = 1\."):
+        collect(tmp_path / "ul", metric="metrics/mAP50-95(B)", n_from=r"config:data~_n(\d+)",
+                s_from="config:epochs")  # every run has epochs 1: not s
+    out = tmp_path / "grid.csv"
+    res = CliRunner().invoke(app, ["collect", str(tmp_path / "ul"), "--metric",
+                                   "metrics/mAP50-95(B)", "--n-from", r"config:data~_n(\d+)",
+                                   "--s-from", r"config:name~_s(\d+)", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(out).columns.tolist() == ["n", "s", "error"]
+    fit = CliRunner().invoke(app, ["fit", str(out), "--json", str(tmp_path / "f.json")])
+    assert fit.exit_code == 0, fit.output
+    assert "2 fine-tuning sizes s in one curve: eq. 1 is fitted per s" in fit.output
+    assert len(json.loads((tmp_path / "f.json").read_text())) == 2  # one curve per s

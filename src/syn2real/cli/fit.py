@@ -145,6 +145,21 @@ def _by(cs: CurveSet, by: str | None) -> list[str]:
     return cols
 
 
+def _per_s(cs: CurveSet, by_cols: list[str]) -> list[str]:
+    """Eq.-1 curves of a table with several fine-tuning sizes ``s`` per curve: one curve per
+    ``s`` (said on stderr), never the sizes pooled into one curve."""
+    if not cs.has_s or "s" in by_cols:
+        return by_cols
+    many = [grp for grp, g in cs.curves(by_cols) if g["s"].nunique() > 1]
+    if not many:
+        return by_cols
+    k = int(cs.data["s"].nunique())
+    err.print(f"note: {k} fine-tuning sizes s in one curve: eq. 1 is fitted per s (a law "
+              "of both sizes: --law full, or advise --s-budget / --cost-synthetic)",
+              highlight=False)
+    return [*by_cols, "s"]
+
+
 def _law_settings(metric: str) -> dict[str, tuple[float, float]]:
     return {"C": (0.0, math.inf)} if metric == "loss" else {}
 
@@ -183,6 +198,8 @@ def fit(
     # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
     by_cols = _by(cs, by) if by is not None or not two_inputs else [
         c for c in cs.groups if c != "fratio"]
+    if not two_inputs:
+        by_cols = _per_s(cs, by_cols)
     if law not in LAWS:
         raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
     bounds = _law_settings(cs.metric)
@@ -346,7 +363,7 @@ def advise(
     else:
         if method not in ("predictive", "legacy"):
             raise ValueError(f"--method must be predictive or legacy, got {method!r}")
-        curves = cs.curves(_by(cs, by))
+        curves = cs.curves(_per_s(cs, _by(cs, by)))
         labels = curve_labels([grp for grp, _ in curves])
         data = [{**curve_arrays(g), "kind": curve_kind} for _, g in curves]
         laws = fit_estimators(TransferLaw(**kwargs), data)
@@ -393,7 +410,8 @@ def report(
 
         study = model_size_study(cs, D=d_value if isinstance(d_value, float) else None,
                                  loss=loss)
-    page = build_report(cs, output, by=_by(cs, by), D=d_value, loss=loss, target=target,
+    page = build_report(cs, output, by=_per_s(cs, _by(cs, by)), D=d_value, loss=loss,
+                        target=target,
                         budget=budget, cutoff=cutoff, model_size=study)
     out.print(f"report written to {page}")
 
@@ -404,7 +422,9 @@ def collect(
     metric: str = typer.Option(..., help="Metric name as the runs log it (e.g. "
                                "metrics/mAP50-95(B), eval_accuracy, bbox/AP)."),
     n_from: str = typer.Option(..., "--n-from", help="Where each run's n is: config:KEY (a "
-                               "dotted key of args.yaml / config.yaml / config.json) or "
+                               "dotted key of args.yaml / config.yaml / config.json / "
+                               "mmengine's config.py), config:KEY~PATTERN (the number in the "
+                               "key's value, e.g. 'config:data~_n(\\d+)'), or "
                                "regex:PATTERN on the run's path (first group)."),
     output: Path = typer.Option(Path("curves.csv"), "-o", "--output", help="CSV to write "
                                 "(n,error: syn2real fit / advise / report read it)."),
@@ -414,6 +434,9 @@ def collect(
                                                 "name (loss/error: lower is better)."),
     allow_repeats: bool = typer.Option(False, help="Accept several runs with one n (seeds; "
                                        "they are averaged)."),
+    s_from: str | None = typer.Option(None, "--s-from", help="Where each run's real "
+                                      "fine-tuning size s is (as --n-from): one collect "
+                                      "writes an (n, s) grid."),
     allow_incomplete: bool = typer.Option(False, help="Keep runs that stopped before the "
                                           "epochs / max_steps their trainer planned (early "
                                           "stopping); by default they are set aside, named."),
@@ -425,10 +448,11 @@ def collect(
 
     df, notes = collect_runs(runs_dir, metric=metric, n_from=n_from, select=select,
                              lower_is_better=lower_is_better, allow_repeats=allow_repeats,
-                             allow_incomplete=allow_incomplete)
+                             allow_incomplete=allow_incomplete, s_from=s_from)
     for note in notes:
         err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+    cols = ["n"] + (["s"] if s_from is not None else []) + ["error"]
     # 12 significant digits: what trainers log, without the noise of 1 - score
-    atomic_write(output, df[["n", "error"]].to_csv(index=False, float_format="%.12g"))
+    atomic_write(output, df[cols].to_csv(index=False, float_format="%.12g"))
     out.print(f"wrote {output}: {len(df)} runs, n = {df['n'].min():g} .. {df['n'].max():g}",
               highlight=False)

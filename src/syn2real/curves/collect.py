@@ -206,6 +206,47 @@ def find_runs(root: str | Path) -> list[Run]:
     return runs
 
 
+def _python_configs(folder: Path) -> list[Path]:
+    """mmengine's dumped configs: ``<work_dir>/<config>.py`` and the visualiser's
+    ``<work_dir>/<timestamp>/vis_data/config.py`` (newest last)."""
+    return sorted(folder.glob("*.py")) + sorted(folder.glob("*/vis_data/config.py"))
+
+
+def _literal(node: Any, where: Path) -> Any:
+    """The value of a config expression made of literals and ``dict(...)`` calls (what
+    mmengine's ``Config.dump`` writes), without executing anything."""
+    import ast
+
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+            node.func.id == "dict" and not node.args:
+        return {k.arg: _literal(k.value, where) for k in node.keywords if k.arg is not None}
+    if isinstance(node, ast.Dict):
+        return {_literal(k, where): _literal(v, where) for k, v in zip(node.keys, node.values,
+                                                                        strict=True)
+                if k is not None}
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_literal(e, where) for e in node.elts]
+    return ast.literal_eval(node)
+
+
+def _python_config(p: Path) -> dict[str, Any]:
+    import ast
+
+    try:
+        tree = ast.parse(p.read_text(), filename=str(p))
+    except (SyntaxError, ValueError) as exc:
+        raise DataError(f"{p}: not a readable Python config ({exc})") from None
+    out: dict[str, Any] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and \
+                isinstance(stmt.targets[0], ast.Name):
+            try:
+                out[stmt.targets[0].id] = _literal(stmt.value, p)
+            except (ValueError, TypeError, SyntaxError):
+                continue  # an expression (a variable, arithmetic): not a value to read
+    return out
+
+
 def _config(folder: Path) -> dict[str, Any]:
     import yaml
 
@@ -220,45 +261,62 @@ def _config(folder: Path) -> dict[str, Any]:
                 raise DataError(f"{p}: not readable ({exc})") from None
             if isinstance(data, dict):
                 merged = {**data, **merged}
-    return merged
+    py: dict[str, Any] = {}
+    for p in _python_configs(folder):  # mmengine's dumps, the newest last: it wins
+        py.update(_python_config(p))
+    return {**py, **merged}  # the YAML / JSON files above them
 
 
-def run_n(run: Run, n_from: str, root: Path) -> float:
-    """The synthetic size of a run, by ``config:KEY`` or ``regex:PATTERN``."""
+def run_n(run: Run, n_from: str, root: Path, flag: str = "--n-from") -> float:
+    """A size of a run (the synthetic n, or the real s with ``flag="--s-from"``), by
+    ``config:KEY`` (a number, or ``config:KEY~PATTERN``: the number that PATTERN's group
+    finds in the key's value, e.g. Ultralytics' ``config:data~_n(\\d+)`` for
+    ``data: syn_n1000.yaml``) or ``regex:PATTERN`` on the run's path."""
     how, _, what = n_from.partition(":")
     if how == "config" and what:
+        key, tilde, pattern = what.partition("~")
         cfg = run.config
         v: Any = cfg
-        for part in what.split("."):
+        for part in key.split("."):
             if not isinstance(v, dict) or part not in v:
-                files = [n for n in CONFIG_FILES if (run.path / n).is_file()]
-                raise DataError(f"{run.path}: no key '{what}' in its configuration "
+                files = [n for n in CONFIG_FILES if (run.path / n).is_file()] + [
+                    str(p.relative_to(run.path)) for p in _python_configs(run.path)]
+                raise DataError(f"{run.path}: no key '{key}' in its configuration "
                                 f"({', '.join(files) or 'no config file'}). Fix: give the key "
-                                "that holds the number of synthetic images, or use "
-                                "--n-from regex:PATTERN on the folder name")
+                                "that holds the size, or use "
+                                f"{flag} regex:PATTERN on the folder name")
             v = v[part]
         raw: Any = v
+        if tilde:
+            text = " ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+            m = re.search(pattern, text)
+            if m is None or not m.groups():
+                raise DataError(f"{run.path}: {flag} pattern '{pattern}' finds no number in "
+                                f"{key} = {text!r}. Fix: a pattern with one group around the "
+                                r"number, e.g. '_n(\d+)'")
+            raw = m.group(1)
     elif how == "regex" and what:
         rel = str(run.path.relative_to(root))
         m = re.search(what, rel)
         if m is None or not m.groups():
-            raise DataError(f"{run.path}: --n-from regex {what!r} does not match its path (or "
+            raise DataError(f"{run.path}: {flag} regex {what!r} does not match its path (or "
                             "has no group). Fix: a pattern with one group around the number, "
                             r"e.g. 'n(\d+)'")
         i = m.start()
         if i > 0 and rel[i].isalpha() and rel[i - 1].isalpha():
             word = re.search(r"[A-Za-z0-9]*$", rel[:i]).group(0) + m.group(0)
-            raise DataError(f"{run.path}: --n-from regex {what!r} matches {m.group(0)!r} "
+            raise DataError(f"{run.path}: {flag} regex {what!r} matches {m.group(0)!r} "
                             f"inside the word {word!r}, so the number is ambiguous (trainers "
                             "number their default run folders: train, train2, ...). Fix: "
                             r"anchor the pattern, e.g. '(?:^|[/_-])n(\d+)', or use "
-                            "--n-from config:KEY")
+                            f"{flag} config:KEY")
         raw = m.group(1)
     else:
-        raise DataError(f"--n-from must be config:KEY or regex:PATTERN, got {n_from!r}")
+        raise DataError(f"{flag} must be config:KEY[~PATTERN] or regex:PATTERN, got "
+                        f"{n_from!r}")
     n = _num(raw)
     if n is None or n <= 0:
-        raise DataError(f"{run.path}: the size n read by {n_from!r} is {raw!r}, not a "
+        raise DataError(f"{run.path}: the size read by {flag} {n_from!r} is {raw!r}, not a "
                         "positive number")
     return n
 
@@ -302,8 +360,13 @@ def _unit(run: Run, metric: str, points: list[tuple[float, float]], lower: bool)
 
 def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
             lower_is_better: bool | None = None, allow_repeats: bool = False,
-            allow_incomplete: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """One row per run: ``n`` and ``error`` (plus ``layout``, ``run``), and notes.
+            allow_incomplete: bool = False, s_from: str | None = None
+            ) -> tuple[pd.DataFrame, list[str]]:
+    """One row per run: ``n`` and ``error`` (plus ``layout``, ``run``; ``s`` with
+    ``s_from``), and notes.
+
+    ``n_from`` / ``s_from``: where a run's synthetic size n / real fine-tuning size s is
+    (:func:`run_n`); with ``s_from`` one collect gathers an (n, s) grid.
 
     ``metric``: the metric's name in the runs; a score (higher is better, e.g. mAP or
     accuracy) becomes ``error = 1 - score``; a run whose score is in percent (its tool's
@@ -343,8 +406,11 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
             step, value = (min if lower else max)(points, key=lambda p: p[1])
         else:
             raise DataError(f"--select must be last or best, got {select!r}")
-        rows.append({"n": run_n(run, n_from, root), "value": value, "step": step,
-                     "layout": run.layout, "run": str(run.path.relative_to(root))})
+        row = {"n": run_n(run, n_from, root), "value": value, "step": step,
+               "layout": run.layout, "run": str(run.path.relative_to(root))}
+        if s_from is not None:
+            row["s"] = run_n(run, s_from, root, flag="--s-from")
+        rows.append(row)
     if short:
         notes.append(f"set aside {len(short)} incomplete run(s), by their trainer's own "
                      f"record: {'; '.join(short)}. Rerun them, or pass --allow-incomplete "
@@ -362,12 +428,14 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
     else:
         df["error"] = df["value"]
         notes.append(f"error = {metric} ({select} evaluation of each run)")
-    dup = df[df.duplicated("n", keep=False)]
+    keys = ["n"] + (["s"] if s_from is not None else [])
+    dup = df[df.duplicated(keys, keep=False)]
     if len(dup) and not allow_repeats:
-        first = dup.sort_values("n").iloc[:2]
+        first = dup.sort_values(keys).iloc[:2]
+        at = ", ".join(f"{k} = {first[k].iloc[0]:g}" for k in keys)
         raise DataError(f"runs {first['run'].iloc[0]} and {first['run'].iloc[1]} both have "
-                        f"n = {first['n'].iloc[0]:g}. Fix: check --n-from, or pass "
+                        f"{at}. Fix: check --n-from{' / --s-from' if s_from else ''}, or pass "
                         "--allow-repeats when they are repeats (seeds) to be averaged")
     notes.insert(0, f"{len(df)} runs ({', '.join(sorted(set(df['layout'])))})")
-    return df.sort_values("n").reset_index(drop=True)[
-        ["n", "error", "step", "layout", "run"]], notes
+    return df.sort_values(keys).reset_index(drop=True)[
+        keys + ["error", "step", "layout", "run"]], notes
