@@ -82,3 +82,38 @@ def test_cost_optimal_mix_matches_brute_force():
     assert law.predict(plan.n, plan.s) == pytest.approx(0.5, abs=1e-3)
     assert plan.cost_ci[0] <= plan.cost <= plan.cost_ci[1]
     assert plan.s > plan.s_min
+
+
+def test_the_verdict_says_when_pre_training_measured_worse_than_none(tmp_path):
+    """Real runs where training on the real images alone (n = 0) beats every pre-trained
+    run: the advice says so first, whatever the law extrapolates; --baseline gives that
+    error where the table has no n = 0 row."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from syn2real.advise import advise, against_baseline
+    from syn2real.cli.app import app
+
+    n = np.array([300.0, 600, 1200, 2400, 4800])
+    err = 0.20 + 0.3 * n ** -0.3
+    rows = ["n,error", "0,0.222"] + [f"{a:g},{b:.6f}" for a, b in zip(n, err, strict=True)]
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n")
+    res = CliRunner().invoke(app, ["advise", str(tmp_path / "c.csv"), "--target", "0.21",
+                                   "--json", str(tmp_path / "a.json")])
+    assert res.exit_code == 0, res.output
+    adv = json.loads((tmp_path / "a.json").read_text())[0]["advice"]
+    assert "worse_than_scratch" in adv["flags"] and adv["baseline"] == pytest.approx(0.222)
+    assert adv["verdict"].startswith("Synthetic pre-training has so far measured worse than "
+                                     "none")
+    assert "worse than none" in " ".join(res.output.split())
+    # the same curve without its n = 0 row, the baseline given on the command line
+    (tmp_path / "d.csv").write_text("\n".join([rows[0]] + rows[2:]) + "\n")
+    res = CliRunner().invoke(app, ["advise", str(tmp_path / "d.csv"), "--target", "0.21",
+                                   "--baseline", "0.3", "--json", str(tmp_path / "b.json")])
+    adv = json.loads((tmp_path / "b.json").read_text())[0]["advice"]
+    assert res.exit_code == 0 and "worse_than_scratch" not in adv["flags"]  # 0.3 is beaten
+    plain = advise((n, err), 0.21)
+    assert against_baseline(plain, None) is plain
+    met = against_baseline(plain, 0.2)
+    assert "already meets the target" in met.verdict and met.scenario == plain.scenario

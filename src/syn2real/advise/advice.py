@@ -3,7 +3,7 @@ shares: the question's checks, number formatting and JSON output."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,7 @@ class Advice:
     confidence: float = float("nan")
     next_run: NextRun | None = None
     flags: list[str] = field(default_factory=list)
+    baseline: float = float("nan")
 
     @property
     def action(self) -> str:
@@ -85,6 +86,24 @@ class Advice:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (infinite values as ``None``), with :attr:`action`."""
         return {**json_ready(self), "action": self.action}
+
+
+def against_baseline(adv: Advice, baseline: float | None) -> Advice:
+    """The advice with the no-pre-training error beside it: when no pre-trained run has
+    measured better than training from scratch, the verdict says so first (flag
+    ``worse_than_scratch``) — whatever the law extrapolates, synthetic pre-training has so
+    far cost accuracy."""
+    if baseline is None or not np.isfinite(baseline):
+        return adv
+    if not np.isfinite(adv.err_best) or adv.err_best < baseline:
+        return replace(adv, baseline=float(baseline))
+    lead = (f"Synthetic pre-training has so far measured worse than none: the best "
+            f"pre-trained error is {adv.err_best:.3g}, training from scratch (n = 0) gives "
+            f"{baseline:.3g}")
+    lead += (", which already meets the target. " if baseline <= adv.target else
+             "; more of these renders is a bet against that. ")
+    return replace(adv, verdict=lead + adv.verdict, baseline=float(baseline),
+                   flags=[*adv.flags, "worse_than_scratch"])
 
 
 def json_ready(obj: Any) -> dict[str, Any]:

@@ -311,10 +311,16 @@ def advise(
                                    "(default); checkpoints: the n are evaluations along one "
                                    "training run (tokens or images seen): a learning-rate "
                                    "schedule can bend the rest, so the advice is humbler."),
+    baseline: float | None = typer.Option(None, help="Error of training on the real images "
+                                          "alone (no pre-training), where the table has no "
+                                          "n = 0 rows: a verdict says when no pre-trained "
+                                          "run has beaten it."),
     table: TableOptions = TableOptions(),
 ) -> None:
     """Should you render more images or change how you render them?"""
-    from ..advise import advise_grid, advise_legacy, advise_many, plan_mix
+    if baseline is not None and not (math.isfinite(baseline) and baseline >= 0):
+        raise ValueError(f"--baseline must be an error >= 0, got {baseline:g}")
+    from ..advise import advise_grid, advise_legacy, advise_many, against_baseline, plan_mix
     from ..law import FullTransferLaw, TransferLaw, fit_estimators
     from ..law.predictive import KINDS
 
@@ -372,6 +378,11 @@ def advise(
         else:
             advice = advise_many(data, target, budgets=budget, level=level, confidence=confidence,
                                  laws=laws)
+        from ..curves import baseline_error
+
+        advice = [against_baseline(adv, baseline_error(cs, group) if baseline is None
+                                   else baseline)
+                  for (group, _), adv in zip(curves, advice, strict=True)]
         for (group, _), label, adv in zip(curves, labels, advice, strict=True):
             colour = {"reachable": "green", "reached": "green", "floor": "red",
                       "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]

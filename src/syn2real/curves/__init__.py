@@ -7,6 +7,7 @@ from .read import (
                    DATASET_SIZES,
                    CurveSet,
                    DataError,
+                   baseline_error,
                    curve_arrays,
                    curve_label,
                    curve_labels,
@@ -15,6 +16,7 @@ from .read import (
                    read_curves,
 )
 
-__all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "DataError", "curve_arrays",
+__all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "DataError",
+           "baseline_error", "curve_arrays",
            "curve_label", "curve_labels", "curves_from_frame", "example_path", "make_example",
            "model_name", "read_curves"]

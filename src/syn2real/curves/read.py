@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,19 @@ class CurveSet:
             return [({}, self.data)]
         return [(dict(zip(by, k if isinstance(k, tuple) else (k,), strict=True)), g)
                 for k, g in self.data.groupby(by, sort=True, dropna=False)]
+
+
+def baseline_error(cs: CurveSet, group: Mapping[str, Any]) -> float | None:
+    """The from-scratch (``n = 0``) error of one curve of :meth:`CurveSet.curves`: the mean
+    of the baseline rows that match its group values (``None`` where there are none)."""
+    base = cs.baseline
+    if base is None or len(base) == 0:
+        return None
+    keep = np.ones(len(base), bool)
+    for k, v in group.items():
+        if k in base.columns:
+            keep &= (base[k] == v).to_numpy()
+    return float(base.loc[keep, "err"].mean()) if keep.any() else None
 
 
 def curve_arrays(g: pd.DataFrame, s: bool = False) -> dict[str, np.ndarray]:

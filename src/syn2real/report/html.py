@@ -13,11 +13,11 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..advise import advise_many
+from ..advise import advise_many, against_baseline
 from ..advise.advice import Advice, fmt_n
 from ..advise.decide import NO_DECISIVE_RUN
 from ..atomic import atomic_write
-from ..curves import CurveSet, curve_arrays, curve_label, curve_labels
+from ..curves import CurveSet, baseline_error, curve_arrays, curve_label, curve_labels
 from ..law import (
     BaseLaw,
     CurvePredictor,
@@ -170,6 +170,8 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                                  target, budgets=budget, level=level,
                                  laws=[f.law if isinstance(f.law, TransferLaw) else None
                                        for f in fits])
+            advice = [against_baseline(a, baseline_error(cs, group))
+                      for a, (group, _) in zip(advice, curves, strict=True)]
         for f, a in zip(fits, advice, strict=True):
             f.extra["advice"] = a
     shown = fits[:max_figure_curves]

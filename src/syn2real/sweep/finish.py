@@ -238,6 +238,11 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     verdicts = advise_many(data, target, budgets=fc.budget, level=fc.level,
                            laws=[law if isinstance(law, TransferLaw) else None for law in laws],
                            predictors=preds)
+    from ..advise import against_baseline
+    from ..curves import baseline_error
+
+    verdicts = [against_baseline(adv, baseline_error(cs, group))
+                for (group, _), adv in zip(curves, verdicts, strict=True)]
     advice = [{"group": group, "label": label, **adv.to_dict()}
               for (group, _), label, adv in zip(curves, labels, verdicts, strict=True)]
     holdout = (holdout_checks(curves, labels, held_rows, cs.groups, fc.level, preds)
