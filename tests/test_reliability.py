@@ -501,3 +501,43 @@ def test_a_full_disk_under_the_results_store_is_one_line(tmp_path):
                 store.record(f"k{i}", "finetune", {"blob": "y" * 4000}, result={"r": i})
         (mnt / "filler").unlink()  # space freed: what was recorded is all there
         assert store.status()["a"] == "done"
+
+
+def test_a_curve_of_many_points_is_fitted_in_bounded_memory_with_wald_intervals(tmp_path):
+    """Per-step logs give curves of 10^4..10^5 points (issue 29 item 9): the profile grid is
+    evaluated in slices (the same numbers), fit and advise choose Wald intervals and say
+    why, instead of a silent OOM kill."""
+    import resource
+
+    import numpy as np
+
+    import syn2real.law.solver as solver
+    from syn2real.law import TransferLaw
+
+    rng = np.random.default_rng(0)
+    n = np.arange(1, 6001) * 100.0
+    e = (0.5 * n**-0.3 + 0.1) * np.exp(rng.normal(0, 0.02, len(n)))
+    whole = TransferLaw().fit(n, e)
+    old = solver.PROFILE_CHUNK
+    try:
+        solver.PROFILE_CHUNK = 10_000  # far fewer values at a time: the same fit
+        sliced = TransferLaw().fit(n, e)
+        lo_s, hi_s = sliced.profile_interval("alpha", 0.9)
+    finally:
+        solver.PROFILE_CHUNK = old
+    for k in ("D", "alpha", "C"):
+        assert sliced.params_[k] == whole.params_[k]
+    assert (lo_s, hi_s) == whole.profile_interval("alpha", 0.9)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from syn2real.advise import advise_many
+
+    adv = advise_many([{"n": n, "err": e}], 0.1, laws=[whole])[0]
+    assert "intervals:wald" in adv.flags
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 1500, grown_mb
+    path = tmp_path / "steps.csv"
+    path.write_text("n,error\n" + "\n".join(f"{a:g},{b:.6f}" for a, b in
+                                            zip(n, e, strict=True)) + "\n")
+    res = CliRunner().invoke(app, ["fit", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "6,000 points" in " ".join(res.output.split()) and "Wald intervals" in res.output

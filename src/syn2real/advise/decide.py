@@ -37,6 +37,7 @@ from scipy import stats
 
 from ..law import TransferLaw
 from ..law.predictive import PRACTICAL_FACTOR, CurvePredictor, fit_predictors, p_reach_many
+from ..law.uncertainty import PROFILE_POINTS_MAX
 from .advice import Advice, NextRun, check_question, fmt_n
 from .legacy import advise_legacy
 
@@ -223,9 +224,13 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
     lo2, hi2 = pred.predict_interval([2 * n_max], level, kind="mean")
     gain = med_now - float(pred.predict([2 * n_max])[0])
     gain_ci = (med_now - float(hi2[0]), med_now - float(lo2[0]))
+    wald_ci = False
     if law is not None and law.dof_ > 0:
         C, a = law.params_["C"], law.params_["alpha"]
-        ci = law.conf_int(level)  # cached: the fit table asked for the same intervals
+        # cached: the fit table asked for the same intervals; a profile refits every point
+        # many times, so a long curve (per-step logs) gets Wald intervals, flagged
+        wald_ci = len(law.y_) > PROFILE_POINTS_MAX
+        ci = law.conf_int(level, method="wald" if wald_ci else "profile")
         C_ci, a_ci = ci.get("C", (C, C)), ci.get("alpha", (a, a))
         p_floor = law.confidence_probability("C", target) if "C" in law.free_params \
             else float(C >= target)
@@ -234,7 +239,7 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         C = float(Cn * np.exp(pred._ly0))
         C_ci = a_ci = (float("nan"), float("nan"))
         p_floor = 1.0 - p_any
-    flags = list(pred.flags_)
+    flags = list(pred.flags_) + (["intervals:wald"] if wald_ci else [])
     notes = _flag_notes(flags)
     budget_txt = (f"within the budget of {fmt_n(eff_budget)}" if budget is not None
                   else f"within {fmt_n(eff_budget)} images (1000x the largest run)")

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..curves import CurveSet, DataError, curve_arrays, curve_label, curve_labels, read_curves
+from ..law.uncertainty import PROFILE_POINTS_MAX
 from .common import (
     D_DEFAULT,
     LOSS_HELP,
@@ -29,6 +30,8 @@ from .common import (
 
 #: curves up to which ``fit`` computes profile-likelihood intervals by default
 PROFILE_MAX = 200
+#: ... and at most this many points in all (per-step logs reach 100,000 in one curve).
+PROFILE_MAX_POINTS = PROFILE_POINTS_MAX
 #: rows of the terminal table (``--json`` has every curve)
 TABLE_MAX = 50
 
@@ -184,8 +187,8 @@ def fit(
     level: float = typer.Option(0.9, help="Confidence level of the intervals."),
     alpha_bounds: str | None = typer.Option(None, help="Bounds of alpha as LOW,HIGH."),
     intervals: str = typer.Option("auto", help="auto (profile likelihood up to "
-                                  f"{PROFILE_MAX} curves, Wald above) | profile | wald | "
-                                  "none."),
+                                  f"{PROFILE_MAX} curves and {PROFILE_MAX_POINTS:,} points, "
+                                  "Wald above) | profile | wald | none."),
     json_out: str | None = typer.Option(None, "--json", help="Write one object per group to "
                                         "this file ('-' for stdout)."),
     table: TableOptions = TableOptions(),
@@ -233,12 +236,15 @@ def fit(
             kwargs["D"] = d_value
     if intervals not in ("auto", "profile", "wald", "none"):
         raise ValueError(f"--intervals must be auto, profile, wald or none, got {intervals!r}")
+    points = sum(len(g) for _, g in curves)
     method = intervals if intervals != "auto" else (
-        "profile" if len(curves) <= PROFILE_MAX else "wald")
+        "profile" if len(curves) <= PROFILE_MAX and points <= PROFILE_MAX_POINTS else "wald")
     if intervals == "auto" and method == "wald":
-        err.print(f"note: {len(curves):,} curves: Wald intervals (estimate ± t·SE); "
-                  "--intervals profile gives profile-likelihood ones (about 50 ms per curve)",
-                  highlight=False)
+        why = (f"{len(curves):,} curves" if len(curves) > PROFILE_MAX else
+               f"{points:,} points (a profile refits every point many times: about 1 s per "
+               "1,000)")
+        err.print(f"note: {why}: Wald intervals (estimate ± t·SE); --intervals profile "
+                  "gives profile-likelihood ones", highlight=False)
     labels = curve_labels([grp for grp, _ in curves])
     data = [curve_arrays(g, s=two_inputs) for _, g in curves]
     ests = fit_estimators(cls(**kwargs), data)  # one vectorised search for every curve
@@ -370,6 +376,11 @@ def advise(
         if method not in ("predictive", "legacy"):
             raise ValueError(f"--method must be predictive or legacy, got {method!r}")
         curves = cs.curves(_per_s(cs, _by(cs, by)))
+        longest = max(len(g) for _, g in curves)
+        if longest > PROFILE_POINTS_MAX:  # per-step logs: say what the wait is
+            err.print(f"note: a curve of {longest:,} points: the fit and the next-run search "
+                      f"take about {max(1, round(longest / 4000))} s on 2 cores",
+                      highlight=False)
         labels = curve_labels([grp for grp, _ in curves])
         data = [{**curve_arrays(g), "kind": curve_kind} for _, g in curves]
         laws = fit_estimators(TransferLaw(**kwargs), data)

@@ -252,15 +252,29 @@ def _split(pb: Problem) -> tuple[list[str], list[str], list[str]]:
     return free_nl, free_lin, fixed_lin
 
 
+#: Largest ``B * G * points`` evaluated at once by :func:`profile` (bounds its memory: a
+#: few arrays of this many float64 values, ~100 MB each at most).
+PROFILE_CHUNK = 4_000_000
+
+
 def profile(pb: Problem, theta: Mapping[str, Array]) -> tuple[Array, dict[str, Array]]:
     """Profile objective at non-linear values ``theta`` (each ``(B, G)``).
 
     Returns the objective ``(B, G)`` (exact for the linear loss; for the other losses the
     linear coefficients come from a first-order weighted solve) and the coefficients.
+    Long curves are evaluated in slices of the ``G`` candidates (at most
+    :data:`PROFILE_CHUNK` values at a time), so memory does not grow with ``G · points``.
     """
+    G = next(iter(theta.values())).shape[1] if theta else 1
+    m = pb.y.shape[-1]
+    step = max(1, PROFILE_CHUNK // max(pb.B * m, 1))
+    if theta and G > step:
+        parts = [profile(pb, {k: v[:, i:i + step] for k, v in theta.items()})
+                 for i in range(0, G, step)]
+        obj = np.concatenate([o for o, _ in parts], axis=1)
+        return obj, {k: np.concatenate([c[k] for _, c in parts], axis=1) for k in parts[0][1]}
     fam = pb.family
     _, free_lin, fixed_lin = _split(pb)
-    G = next(iter(theta.values())).shape[1] if theta else 1
     th = {}
     for p in fam.nonlinear:
         th[p] = theta[p] if p in theta else np.repeat(pb.fixed[p][:, None], G, axis=1)

@@ -103,6 +103,11 @@ def case_weights(m: int, n_boot: int, rng: np.random.Generator,
     return counts[:, inv]
 
 
+#: Points above which a caller that may choose (the CLI's ``--intervals auto``, the
+#: advisor) takes Wald intervals: a profile refits every point many times (~1 s per 1,000).
+PROFILE_POINTS_MAX = 5_000
+
+
 class IntervalsMixin:
     """The uncertainty methods of every law (profile, Wald and prediction intervals,
     confidence probabilities, bootstrap); :class:`syn2real.law.base.BaseLaw` mixes them in
