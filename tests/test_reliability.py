@@ -541,3 +541,26 @@ def test_a_curve_of_many_points_is_fitted_in_bounded_memory_with_wald_intervals(
     res = CliRunner().invoke(app, ["fit", str(path)])
     assert res.exit_code == 0, res.output
     assert "6,000 points" in " ".join(res.output.split()) and "Wald intervals" in res.output
+
+
+def test_an_intact_store_in_a_read_only_folder_is_not_called_unreadable(tmp_path):
+    """Issue 29 item 10: following "move it aside, the training jobs run again" would discard
+    every result; a read-only store is named as such, with a fix that keeps it."""
+    import subprocess
+
+    from syn2real.sweep.store import Store, StoreError
+
+    with tmpfs(tmp_path / "ro", "size=4m") as mnt:
+        store = Store(mnt / "results.sqlite")
+        store.record("a", "finetune", {"x": 1}, result={"ok": True})
+        del store
+        before = (mnt / "results.sqlite").read_bytes()
+        if subprocess.run(["mount", "-o", "remount,ro", str(mnt)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("remounting read-only needs root")
+        with pytest.raises(StoreError) as info:
+            Store(mnt / "results.sqlite").record("b", "finetune", {"x": 2}, result={})
+        text = str(info.value)
+        assert "read-only" in text and "results are intact: do not move it aside" in text
+        assert "not a readable results store" not in text and "run again" not in text
+        assert (mnt / "results.sqlite").read_bytes() == before

@@ -9,6 +9,7 @@ writes (WAL).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -56,6 +57,9 @@ class Store:
             raise StoreError(f"{self.path}: is a folder, not a results store. Fix: give the "
                              "run folder, or move the folder aside")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        for p in (self.path, self.path.parent):
+            if p.exists() and not os.access(p, os.W_OK):
+                raise self._error(OSError(f"{p} is read-only"))
         with self._connect() as con:
             con.executescript(SCHEMA)
 
@@ -77,6 +81,13 @@ class Store:
 
     def _error(self, exc: Exception) -> StoreError:
         text = str(exc)
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return StoreError(f"{self.path}: the results store cannot be written here "
+                              f"({text}): the file or {self.path.parent} is read-only (or "
+                              "not yours). Its results are intact: do not move it aside. "
+                              "Fix: run in a copy you can write (copy the run folder, give "
+                              "--out the copy), or read its results as they are with "
+                              f"syn2real fit {self.path.parent / 'results.csv'}")
         if "full" in text or "disk I/O" in text:
             return StoreError(f"{self.path}: cannot write the results store ({text}): no "
                               f"space left on {self.path.parent}? Fix: free space and run the "
