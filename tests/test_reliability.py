@@ -328,10 +328,12 @@ def tmpfs(path, options: str):
         subprocess.run(["umount", str(path)], capture_output=True)
 
 
-def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path):
+@pytest.mark.parametrize(("size", "shard", "disk"), [(32, 50, "2m"),    # ~0.8 MB a shard
+                                                    (64, 60, "9m")])  # ~3.5 MB: > 1 MiB
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path, size, shard, disk):
     spec = tmp_path / "spec.yaml"
-    spec.write_text("preset: lv0\nsize: 32\nshard_size: 50\n")  # ~0.8 MB per shard
-    with tmpfs(tmp_path / "small", "size=2m") as mnt:
+    spec.write_text(f"preset: lv0\nsize: {size}\nshard_size: {shard}\n")
+    with tmpfs(tmp_path / "small", f"size={disk}") as mnt:
         res = CliRunner().invoke(app, ["render", "--out", str(mnt / "d"), "--n", "400",
                                        "--spec", str(spec), "--no-sheet"])
         assert res.exit_code == 2, res.output
