@@ -387,3 +387,54 @@ def test_a_study_asking_detection_of_masks_without_instances_is_refused_at_plann
     study["pretrain"]["tasks"] = ["mulclass"]
     plan = build_plan(parse_config(study), tmp_path / "run")
     assert any(j.kind == "pretrain" for j in plan.jobs.values())
+
+
+def test_damaged_frames_are_one_line_naming_the_file(rendered, tmp_path):
+    """Issue 29 item 12: each of these was an internal error (KeyError, IndexError,
+    ValueError) instead of one line naming the file."""
+    import io
+    import tarfile
+
+    ds, _ = rendered
+    names = list(ds.class_names)
+    b = write_bop(ds, tmp_path / "bop", 8)
+    g = b / "train_pbr" / "000000" / "scene_gt.json"
+    gt = json.loads(g.read_text())
+    gt["0"][0].pop("obj_id")
+    g.write_text(json.dumps(gt))
+    with pytest.raises(ImportedDataError, match=r"scene_gt\.json: image 0, entry 0 has no "
+                                                r"integer obj_id"):
+        open_source(b)
+    k = write_kubric(ds, tmp_path / "kub", 8, names)
+    t = sorted(k.rglob("depth_*.tiff"))[0]
+    t.write_bytes(t.read_bytes()[:200])
+    with pytest.raises(ImportedDataError, match=r"depth_00000\.tiff: not a readable TIFF"):
+        open_source(k)[0]
+    bp = write_blenderproc(ds, tmp_path / "bp", 8)
+    f = sorted(bp.rglob("*.hdf5"))[0]
+    with h5py.File(f, "a") as h:
+        del h["instance_segmaps"]
+        h.create_dataset("instance_segmaps", data=np.zeros((16, 16), np.int64))
+    with pytest.raises(ImportedDataError, match=r"instance_segmaps of shape \(16, 16\) for "
+                                                r"colors of 32x32"):
+        open_source(bp)[0]
+    cg = write_cg_transfer(ds, tmp_path / "cg", 8, names)
+    np.save(cg / "0" / "normal.npy", np.zeros((5, 5)))
+    with pytest.raises(ImportedDataError, match=r"normal\.npy: normals of shape \(5, 5\)"):
+        open_source(cg, scene_size=4)[0]
+    # a tar shard rewritten in place with a member renamed
+    spec = DatasetSpec(size=32, shard_size=10, views=2, seed=4)
+    render_dataset(spec, tmp_path / "tar", 10, storage="tar")
+    tp = tmp_path / "tar" / "shard-00000" / "samples.tar"
+    with tarfile.open(tp) as src:
+        members = [(m, src.extractfile(m).read()) for m in src.getmembers()]
+    with tarfile.open(tp, "w") as dst:
+        for m, data in members:
+            if m.name == "000003.rgb.png":
+                m.name = "000003.rgb.old"
+            dst.addfile(m, io.BytesIO(data))
+    shards = ShardDataset(tmp_path / "tar")
+    shards[2]  # the others still read
+    with pytest.raises(UserError, match=r"samples\.tar: no member 000003\.rgb\.png: the shard "
+                                        r"was changed after it was written.*syn2real verify"):
+        shards[3]

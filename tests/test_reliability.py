@@ -566,3 +566,48 @@ def test_an_intact_store_in_a_read_only_folder_is_not_called_unreadable(tmp_path
         assert "read-only" in text and "results are intact: do not move it aside" in text
         assert "not a readable results store" not in text and "run again" not in text
         assert (mnt / "results.sqlite").read_bytes() == before
+
+
+@pytest.mark.parametrize("case", ["empty results.csv", "binary results.csv",
+                                  "truncated trainer_state", "bad regex", "budget inf",
+                                  "manifest {}", "manifest list"])
+def test_bad_inputs_are_one_line_not_an_internal_error(tmp_path, case):
+    """Issue 29 item 12: each of these was 'internal error (...)'; now one line naming the
+    file or the flag, exit 2."""
+    ul = tmp_path / "ul" / "train"
+    ul.mkdir(parents=True)
+    (ul / "args.yaml").write_text("epochs: 3\n")
+    hf = tmp_path / "hf" / "n10"
+    hf.mkdir(parents=True)
+    (hf / "trainer_state.json").write_text(
+        '{"global_step": 3, "log_history": [{"eval_loss": 1, "step": 3}]}')
+    curve = tmp_path / "c.csv"
+    curve.write_text("n,error\n1000,0.5\n2000,0.4\n4000,0.35\n8000,0.32\n")
+    collect_ul = ["collect", str(tmp_path / "ul"), "--metric", "x", "--n-from", r"regex:n(\d+)"]
+    args, want = {
+        "empty results.csv": (collect_ul, r"results\.csv: not readable as this trainer"),
+        "binary results.csv": (collect_ul, r"results\.csv: not readable .*UnicodeDecodeError"),
+        "truncated trainer_state": (["collect", str(tmp_path / "hf"), "--metric", "eval_loss",
+                                     "--n-from", r"regex:n(\d+)"],
+                                    r"trainer_state\.json: not readable .*JSONDecodeError"),
+        "bad regex": (["collect", str(tmp_path / "hf"), "--metric", "eval_loss", "--n-from",
+                       r"regex:n(\d+"], r"--n-from: 'n\(\\d\+' is not a valid regular"),
+        "budget inf": (["advise", str(curve), "--target", "0.3", "--budget", "inf"],
+                       r"budget must be a positive, finite number"),
+        "manifest {}": (["verify", str(tmp_path / "m")], r"manifest\.json: not a readable"),
+        "manifest list": (["pretrain", "--data", str(tmp_path / "m"), "--n", "10", "--out",
+                           str(tmp_path / "ck")], r"manifest\.json: not a readable"),
+    }[case]
+    (ul / "results.csv").write_bytes(b"\x00\x01\xff\xfe binary" if "binary" in case else b"")
+    if case == "truncated trainer_state":
+        (hf / "trainer_state.json").write_text('{"global_step": 3, "log_hi')
+    if case.startswith("manifest"):
+        (tmp_path / "m").mkdir()
+        (tmp_path / "m" / "manifest.json").write_text("{}" if "{}" in case else "[1, 2]")
+    res = CliRunner().invoke(app, args)
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert "internal error" not in text and "Traceback" not in text
+    import re
+
+    assert re.search(want, text), text

@@ -13,8 +13,10 @@ def check_question(target: float, budget: float | None) -> None:
     """A target must be a positive error and a budget a positive number of images."""
     if not np.isfinite(target) or target <= 0:
         raise ValueError(f"target must be a positive error, got {target}")
-    if budget is not None and not budget > 0:
-        raise ValueError(f"budget must be a positive number of images, got {budget}")
+    if budget is not None and not (np.isfinite(budget) and budget > 0):
+        raise ValueError(f"budget must be a positive, finite number of images, got {budget} "
+                         "(leave it out for no budget: the advisor then looks up to 1000x the "
+                         "largest run)")
 
 
 @dataclass

@@ -110,15 +110,38 @@ def _from_rows(rows: list[dict[str, Any]], step_key: str) -> dict[str, list[tupl
     return series
 
 
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    return DataError(f"{path}: not readable as this trainer writes it ({type(exc).__name__}: "
+                     f"{exc}). Fix: a run killed while writing leaves such a file: rerun that "
+                     "run, or move its folder out of the runs folder")
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except UnicodeDecodeError as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(_text(path))
+    except ValueError as exc:
+        raise _unreadable(path, exc) from None
+
+
 def _csv(path: Path, step_key: str) -> dict[str, list[tuple[float, float]]]:
-    df = pd.read_csv(path)
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
     df.columns = [str(c).strip() for c in df.columns]
     return _from_rows(df.to_dict("records"), step_key)
 
 
 def _json_lines(path: Path, step_key: str) -> dict[str, list[tuple[float, float]]]:
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), start=1):
+    for i, line in enumerate(_text(path).splitlines(), start=1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
@@ -157,7 +180,7 @@ def detect(folder: Path) -> Run | None:
                 series.setdefault(k, []).extend(v)
         return Run(folder, "mmengine", series)
     if (folder / "trainer_state.json").is_file():
-        state = json.loads((folder / "trainer_state.json").read_text())
+        state = _load_json(folder / "trainer_state.json")
         return Run(folder, "hf-trainer", _from_rows(state.get("log_history", []), "step"),
                    state=state)
     if any(folder.glob("events.out.tfevents.*")):
@@ -180,7 +203,7 @@ def _hf_checkpoints(d: Path) -> Run | None:
     if not ck:
         return None
     last = ck[-1][1]
-    state = json.loads((last / "trainer_state.json").read_text())
+    state = _load_json(last / "trainer_state.json")
     return Run(d, "hf-trainer", _from_rows(state.get("log_history", []), "step"), state=state)
 
 
@@ -233,7 +256,7 @@ def _python_config(p: Path) -> dict[str, Any]:
     import ast
 
     try:
-        tree = ast.parse(p.read_text(), filename=str(p))
+        tree = ast.parse(_text(p), filename=str(p))
     except (SyntaxError, ValueError) as exc:
         raise DataError(f"{p}: not a readable Python config ({exc})") from None
     out: dict[str, Any] = {}
@@ -255,8 +278,8 @@ def _config(folder: Path) -> dict[str, Any]:
         p = folder / name
         if p.is_file():
             try:
-                data = (json.loads(p.read_text()) if p.suffix == ".json"
-                        else yaml.safe_load(p.read_text()))
+                data = (json.loads(_text(p)) if p.suffix == ".json"
+                        else yaml.safe_load(_text(p)))
             except (ValueError, yaml.YAMLError) as exc:
                 raise DataError(f"{p}: not readable ({exc})") from None
             if isinstance(data, dict):
@@ -265,6 +288,14 @@ def _config(folder: Path) -> dict[str, Any]:
     for p in _python_configs(folder):  # mmengine's dumps, the newest last: it wins
         py.update(_python_config(p))
     return {**py, **merged}  # the YAML / JSON files above them
+
+
+def _search(pattern: str, text: str, flag: str) -> re.Match[str] | None:
+    try:
+        return re.search(pattern, text)
+    except re.error as exc:
+        raise DataError(f"{flag}: '{pattern}' is not a valid regular expression ({exc}). Fix: "
+                        r"e.g. 'n(\d+)' (quote it in the shell)") from None
 
 
 def run_n(run: Run, n_from: str, root: Path, flag: str = "--n-from") -> float:
@@ -289,7 +320,7 @@ def run_n(run: Run, n_from: str, root: Path, flag: str = "--n-from") -> float:
         raw: Any = v
         if tilde:
             text = " ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
-            m = re.search(pattern, text)
+            m = _search(pattern, text, flag)
             if m is None or not m.groups():
                 raise DataError(f"{run.path}: {flag} pattern '{pattern}' finds no number in "
                                 f"{key} = {text!r}. Fix: a pattern with one group around the "
@@ -297,7 +328,7 @@ def run_n(run: Run, n_from: str, root: Path, flag: str = "--n-from") -> float:
             raw = m.group(1)
     elif how == "regex" and what:
         rel = str(run.path.relative_to(root))
-        m = re.search(what, rel)
+        m = _search(what, rel, flag)
         if m is None or not m.groups():
             raise DataError(f"{run.path}: {flag} regex {what!r} does not match its path (or "
                             "has no group). Fix: a pattern with one group around the number, "

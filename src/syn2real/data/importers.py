@@ -241,6 +241,12 @@ class BlenderProcSource(_FrameSource):
             nrm = np.array(f["normals"]) if "normals" in f else None
             depth = (np.array(f["depth"], np.float32) if "depth" in f
                      else np.full(rgb.shape[:2], np.nan, np.float32))
+        if seg_raw.shape != rgb.shape[:2] or (nrm is not None and nrm.shape[:2] != rgb.shape[:2]):
+            bad = seg if seg_raw.shape != rgb.shape[:2] else "normals"
+            shape = seg_raw.shape if bad == seg else nrm.shape
+            raise ImportedDataError(f"{p}: {bad} of shape {shape} for colors of "
+                                    f"{rgb.shape[1]}x{rgb.shape[0]} px. Fix: re-render this "
+                                    "frame")
         inst = np.zeros(seg_raw.shape, np.int16)
         sem = np.zeros(seg_raw.shape, np.int16)
         if attrs is None:  # category ids only
@@ -595,7 +601,16 @@ class CgTransferSource(_FrameSource):
         inst, sem = paint_coco(ann.get("annotations", []), h, w, self._cat_index, ann_p)
         n_p = d / "normal.npy"
         if n_p.exists():
-            normal, hit = _unit(2.0 * np.load(n_p).astype(np.float32)[..., :3] - 1.0)
+            try:
+                raw_n = np.load(n_p)
+            except (ValueError, OSError, EOFError) as exc:
+                raise ImportedDataError(f"{n_p}: not a readable .npy ({exc}). Fix: re-write "
+                                        "this frame") from None
+            if raw_n.ndim != 3 or raw_n.shape[:2] != (h, w) or raw_n.shape[2] < 3:
+                raise ImportedDataError(f"{n_p}: normals of shape {raw_n.shape} for a {w}x{h} "
+                                        f"image (expected ({h}, {w}, 3)). Fix: re-write this "
+                                        "frame")
+            normal, hit = _unit(2.0 * raw_n.astype(np.float32)[..., :3] - 1.0)
         else:
             normal, hit = np.zeros((h, w, 3), np.float16), np.ones((h, w), bool)
         inst[~hit] = -1
@@ -615,6 +630,16 @@ def _bop_scenes(root: Path) -> list[Path]:
     found = sorted({p.parent for pat in ("*/scene_gt.json", "*/*/scene_gt.json")
                     for p in root.glob(pat)})
     return found
+
+
+def _bop_image_id(scene: Path):
+    """Sort key of scene_gt.json's image ids; one that is not a number is one line."""
+    def key(im: str) -> int:
+        if not str(im).isdigit():
+            raise ImportedDataError(f"{scene / 'scene_gt.json'}: image id {im!r} is not a "
+                                    "number. Fix: write the ground truth again (write_bop)")
+        return int(im)
+    return key
 
 
 def _is_bop(root: Path) -> bool:
@@ -659,9 +684,17 @@ class BopSource(_FrameSource):
             self._gt[s] = gt
             self._cam[s] = _json(s / "scene_camera.json") if (s / "scene_camera.json").exists() \
                 else {}
-            for im in sorted(gt, key=int):
+            for im in sorted(gt, key=_bop_image_id(s)):
+                entries = gt[im]
+                bad = [j for j, o in enumerate(entries if isinstance(entries, list) else [None])
+                       if not isinstance(o, dict) or not isinstance(o.get("obj_id"), int)]
+                if bad:
+                    raise ImportedDataError(f"{s / 'scene_gt.json'}: image {im}, entry {bad[0]} "
+                                            "has no integer obj_id (BOP: a list of {obj_id, "
+                                            "cam_R_m2c, cam_t_m2c} per image). Fix: write the "
+                                            "ground truth again (write_bop)")
                 self.frames.append((s, int(im)))
-                objs.update(int(o["obj_id"]) for o in gt[im])
+                objs.update(int(o["obj_id"]) for o in entries)
         self.obj_ids = sorted(objs)
         self.class_names = [f"obj_{o:06d}" for o in self.obj_ids]
         self._cls = {o: i for i, o in enumerate(self.obj_ids)}
@@ -782,6 +815,9 @@ def _tiff(path: Path) -> Array:
     except FileNotFoundError:
         raise ImportedDataError(f"{path}: missing. Fix: re-run the Kubric worker for this scene") \
             from None
+    except (ValueError, OSError, IndexError, KeyError) as exc:  # truncated or not a TIFF
+        raise ImportedDataError(f"{path}: not a readable TIFF ({exc}). Fix: re-run the Kubric "
+                                "worker for this scene") from None
 
 
 class KubricSource(_FrameSource):

@@ -115,9 +115,12 @@ class TarShard:
         self.path = Path(path)
         self.n_classes = n_classes
         self.index: dict[str, tuple[int, int]] = {}
-        with tarfile.open(self.path, "r") as tar:
-            for m in tar.getmembers():
-                self.index[m.name] = (m.offset_data, m.size)
+        try:
+            with tarfile.open(self.path, "r") as tar:
+                for m in tar.getmembers():
+                    self.index[m.name] = (m.offset_data, m.size)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise self._damaged(f"not a readable tar ({exc})") from None
         self.count = len({k.split(".", 1)[0] for k in self.index})
         self._fd: int | None = None
 
@@ -130,11 +133,27 @@ class TarShard:
         off, size = self.index[name]
         return os.pread(self._fd, size, off)
 
+    def _damaged(self, what: str) -> Exception:
+        from .verify import DataFolderError
+
+        return DataFolderError(f"{self.path}: {what}: the shard was changed after it was "
+                               "written. Fix: syn2real verify on the folder names every bad "
+                               "shard; syn2real render with the same spec and --out rewrites "
+                               "them")
+
     def __getitem__(self, j: int) -> dict[str, Array]:
         key = f"{j:06d}"
-        return decode_sample({f: self._read(f"{key}.{f}") for f in
-                              ("rgb.png", "instance.png", "semantic.png", "normal.png",
-                               "depth.png", "labels.json")}, self.n_classes)
+        names = [f"{key}.{f}" for f in ("rgb.png", "instance.png", "semantic.png",
+                                        "normal.png", "depth.png", "labels.json")]
+        missing = [n for n in names if n not in self.index]
+        if missing:
+            raise self._damaged(f"no member {missing[0]}")
+        try:
+            return decode_sample({n.split(".", 1)[1]: self._read(n) for n in names},
+                                 self.n_classes)
+        except (ValueError, OSError, KeyError, IndexError) as exc:
+            raise self._damaged(f"sample {j} does not decode ({type(exc).__name__}: {exc})"
+                                ) from None
 
     def __getstate__(self) -> dict[str, Any]:  # DataLoader workers reopen the file
         d = dict(self.__dict__)

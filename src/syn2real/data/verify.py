@@ -41,7 +41,11 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     """The manifest of a dataset folder; a missing or unreadable one is one clear line."""
     path = Path(root) / "manifest.json"
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("spec"), dict) or \
+                not isinstance(manifest.get("shards"), dict):
+            raise ValueError("not a JSON object with 'spec' and 'shards'")
+        return manifest
     except FileNotFoundError:
         raise DataFolderError(f"{root}: no manifest.json. Fix: render the data first "
                               "(syn2real render ...)") from None
