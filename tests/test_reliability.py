@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - without the training extra
 from studies import tiny
 from syn2real.advise import advise
 from syn2real.cli.app import app
+from syn2real.errors import UserError
 from syn2real.sweep.config import ConfigError, load_config, parse_config
 
 BASE = {"finetune": [{"counts": [100]}]}
@@ -328,13 +329,16 @@ def tmpfs(path, options: str):
         subprocess.run(["umount", str(path)], capture_output=True)
 
 
-@pytest.mark.parametrize(("size", "shard", "disk"), [(32, 50, "2m"),    # ~0.8 MB a shard
-                                                    (64, 60, "9m")])  # ~3.5 MB: > 1 MiB
-def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path, size, shard, disk):
+@pytest.mark.parametrize(("size", "shard", "disk", "n"),
+                         [(32, 50, "2m", 180),    # ~0.8 MB a shard
+                          (64, 60, "9m", 200)])   # ~3.5 MB: > 1 MiB
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(tmp_path, size, shard, disk, n):
+    # n: more than the disk holds, within the up-front estimate's margin (the disk fills
+    # half-way through the render)
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"preset: lv0\nsize: {size}\nshard_size: {shard}\n")
     with tmpfs(tmp_path / "small", f"size={disk}") as mnt:
-        res = CliRunner().invoke(app, ["render", "--out", str(mnt / "d"), "--n", "400",
+        res = CliRunner().invoke(app, ["render", "--out", str(mnt / "d"), "--n", str(n),
                                        "--spec", str(spec), "--no-sheet"])
         assert res.exit_code == 2, res.output
         assert "no space left on" in res.output and "Traceback" not in res.output
@@ -611,3 +615,44 @@ def test_bad_inputs_are_one_line_not_an_internal_error(tmp_path, case):
     import re
 
     assert re.search(want, text), text
+
+
+def test_a_render_far_larger_than_the_disk_is_refused_before_it_starts(tmp_path):
+    """Issue 29 item 13: n = 10^12 started with a 1.27-million-hour ETA and no disk check."""
+    res = CliRunner().invoke(app, ["render", "--out", str(tmp_path / "d"), "--n",
+                                   "1000000000000", "--size", "32"])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "needs about" in text and "--storage tar" in text, text
+    assert not (tmp_path / "d" / "shard-00000").exists()
+
+
+def test_unclear_messages_of_round_3_say_what_happened(tmp_path, monkeypatch):
+    """Issue 29 item 13: a missing real-data folder is refused at plan (not after the
+    pre-trainings), Ctrl-C on a single training says it starts over, and a failed write
+    names the file asked for, not its hidden temporary name."""
+    import syn2real.train.api as api
+    from syn2real.sweep.plan import build_plan
+
+    study = parse_config({
+        "name": "s", "render": {"presets": ["lv0"], "overrides": {"size": 16}},
+        "pretrain": {"n": [8, 16, 32], "val_images": 4},
+        "finetune": [{"task": "sinclass", "counts": [10],
+                      "dataset": {"kind": "imagefolder", "path": str(tmp_path / "nowhere")}}]})
+    with pytest.raises(UserError, match=r"finetune\[0\]\.dataset\.path .*nowhere: no such "
+                                        r"folder, so its fine-tunings could not run"):
+        build_plan(study, tmp_path / "run")
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "finetune", interrupted)
+    res = CliRunner().invoke(app, ["finetune", "--dataset", "digits", "--iters", "1"])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 130 and "starts it over" in text, text
+    assert "run the same command again to resume" not in text
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+        from syn2real.atomic import atomic_write
+
+        with pytest.raises(OSError) as info:
+            atomic_write(ro / "curves.csv", "n,error\n")
+        assert info.value.filename == str(ro / "curves.csv")

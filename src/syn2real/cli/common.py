@@ -49,6 +49,10 @@ def raised_by_syn2real(exc: BaseException) -> bool:
     return last is not None and last.tb_frame.f_code.co_filename.startswith(_PACKAGE)
 
 
+#: Commands that run one training (Ctrl-C loses it; a study resumes job by job).
+SINGLE_TRAININGS = ("pretrain", "finetune")
+
+
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Errors as one line on stderr: a user's mistake (:class:`syn2real.errors.UserError`,
     a ``ValueError`` raised by syn2real's own input checks, a file-system error naming its
@@ -75,8 +79,15 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
                       highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print("interrupted: finished work is kept; run the same command again to "
-                      "resume", highlight=False)
+            if fn.__name__ in SINGLE_TRAININGS:  # one training: nothing to resume from
+                err.print("interrupted: a single training is not resumed, running the "
+                          "command again starts it over (pretrain keeps its best model so "
+                          "far as a partial checkpoint in --out: finetune --allow-partial "
+                          "uses it); a study (syn2real run) resumes job by job",
+                          highlight=False)
+            else:
+                err.print("interrupted: finished work is kept; run the same command again "
+                          "to resume", highlight=False)
             raise typer.Exit(130) from None
         except Exception as exc:
             return _internal(exc)

@@ -39,7 +39,7 @@ from ..data.shards import FILES, RAW_FORMAT
 from ..data.tarshards import FORMAT as TAR_FORMAT
 from ..data.tarshards import TAR_FILES, write_tar
 from ..data.verify import check_shard, read_manifest
-from ..errors import UserError, full_disk_reported
+from ..errors import NoSpaceError, UserError, full_disk_reported
 from ..hashing import sha256_file
 from ..locking import folder_lock
 from .scene import sample_scene
@@ -197,6 +197,36 @@ def _render_job(args: tuple[dict, int, str, int, str]) -> dict[str, Any]:
     return write_shard(DatasetSpec(**spec_dict), shard, Path(root), count, storage)
 
 
+#: Bytes per pixel of one image in raw (npy) shards: RGB 3, instance and class masks 2 + 2,
+#: normals 3 x float16, depth float16.
+NPY_BYTES_PER_PIXEL = 15
+#: Tar (PNG) shards are 5-10x smaller: the check assumes the smaller factor.
+TAR_SHRINK = 5
+#: A render is refused up front when its estimate exceeds the free space by this factor.
+ROOM_MARGIN = 1.5
+
+
+def _check_room(spec: DatasetSpec, root: Path, n: int, storage: str) -> None:
+    """Refuse, before the first shard, a render the disk cannot hold (an absurd n would
+    otherwise start with an ETA of years and end on a full disk)."""
+    import shutil
+
+    per = spec.size * spec.size * NPY_BYTES_PER_PIXEL / (TAR_SHRINK if storage == "tar" else 1)
+    have = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+    need = per * n - have
+    probe = root if root.exists() else next(p for p in root.parents if p.exists())
+    if not os.access(probe, os.W_OK):
+        return  # not writable at all: the first write names that
+    free = shutil.disk_usage(probe).free
+    # refused only when clearly too big (the estimate is rough: compression varies); a disk
+    # that fills up half-way is still one line with the finished shards kept
+    if need > ROOM_MARGIN * free:
+        raise NoSpaceError(f"rendering {n:,} images of {spec.size} px needs about "
+                           f"{need / 1e9:,.1f} GB more ({storage} shards), {free / 1e9:,.1f} GB "
+                           f"are free on {probe}. Fix: render fewer images, free space"
+                           + (", or --storage tar (5-10x smaller)" if storage == "npy" else ""))
+
+
 def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1,
                    on_shard: Callable[[dict], None] | None = None,
                    verify: bool = True, storage: str = "npy") -> dict[str, Any]:
@@ -238,6 +268,7 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
         raise ValueError(f"storage must be 'npy' or 'tar', got {storage!r}")
     if root.exists() and not root.is_dir():
         raise UserError(f"{root}: exists and is not a folder. Fix: choose another --out")
+    _check_room(spec, root, n, storage)
     with folder_lock(root, "syn2real render"):
         return _render_locked(spec, root, n, workers, on_shard, verify, storage)
 

@@ -151,6 +151,16 @@ def job_key(kind: str, identity: dict[str, Any], deps: list[str]) -> str:
     return f"{kind[:2]}-" + stable_hash({"kind": kind, "params": identity, "deps": deps})
 
 
+def _check_real_path(dataset: Any, where: str) -> None:
+    """Real data named in the config must exist before anything is trained for it."""
+    from ..data.realspec import RealDataSpec
+
+    if isinstance(dataset, RealDataSpec) and not Path(dataset.path).exists():
+        raise UserError(f"{where}.path {dataset.path}: no such folder, so its fine-tunings "
+                        "could not run. Fix: give the folder that holds the data (relative "
+                        "paths start from where you run syn2real)")
+
+
 def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
     """Expand a config into its jobs (render -> pretrain -> finetune)."""
     run_dir = Path(run_dir)
@@ -254,6 +264,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                 [rkey, bkey], f"complexity {r.tags['setting']}", setting=r.tags["setting"],
                 model=cc.model, image_size=rspec.spec.size)
     for fi, ft in enumerate(cfg.finetune):
+        _check_real_path(ft.dataset, f"finetune[{fi}].dataset")
         for pkey, info in backbones:
             for how, amount in ft.sizes():
                 if ft.seeds is not None:  # every backbone fine-tuned with each of these
