@@ -116,3 +116,14 @@ def test_cli_full_law_verdict(tmp_path):
     assert "Run n = " in res.output
     res = CliRunner().invoke(app, ["advise", str(p), "--target", "0.09", "--s-budget", "1600"])
     assert res.exit_code == 2 and "--budget" in res.output
+
+
+def test_a_budget_below_what_was_measured_is_said_not_silently_raised():
+    n, s, e = grid()
+    low = advise_grid((n, s, e), 0.09, n_budget=1e6, s_budget=float(s.max()) / 2,
+                      cost_real=10, with_next_run=False)
+    assert f"real-label budget {float(s.max()) / 2:,.0f}" in low.verdict.replace(",", ",")
+    assert "is below the" in low.verdict and "already measured" in low.verdict
+    ok = advise_grid((n, s, e), 0.09, n_budget=1e6, s_budget=1600, cost_real=10,
+                     with_next_run=False)
+    assert "already measured" not in ok.verdict

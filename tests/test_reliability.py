@@ -638,9 +638,14 @@ def test_unclear_messages_of_round_3_say_what_happened(tmp_path, monkeypatch):
         "pretrain": {"n": [8, 16, 32], "val_images": 4},
         "finetune": [{"task": "sinclass", "counts": [10],
                       "dataset": {"kind": "imagefolder", "path": str(tmp_path / "nowhere")}}]})
+    plan = build_plan(study, tmp_path / "run")  # the plan is shown, with the reason
+    assert any("nowhere: no such folder" in w for w in plan.missing_data)
+    from syn2real.sweep import Store, execute
+
     with pytest.raises(UserError, match=r"finetune\[0\]\.dataset\.path .*nowhere: no such "
                                         r"folder, so its fine-tunings could not run"):
-        build_plan(study, tmp_path / "run")
+        execute(plan, Store(tmp_path / "run" / "results.sqlite"))
+    assert not any(Store(tmp_path / "run" / "results.sqlite").status().values())
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
@@ -656,3 +661,24 @@ def test_unclear_messages_of_round_3_say_what_happened(tmp_path, monkeypatch):
         with pytest.raises(OSError) as info:
             atomic_write(ro / "curves.csv", "n,error\n")
         assert info.value.filename == str(ro / "curves.csv")
+
+
+def test_render_out_empty_and_collect_through_a_symlink_loop(tmp_path):
+    """Issue 29 item 8: --out '' rendered into the current folder; a symlink back up the
+    runs tree made 3 runs into 123."""
+    res = CliRunner().invoke(app, ["render", "--out", "", "--n", "10"])
+    assert res.exit_code == 2 and "--out is empty" in res.output
+    import json
+
+    from syn2real.curves.collect import collect
+
+    for n in (1000, 2000, 4000):
+        d = tmp_path / "runs" / f"n{n}"
+        d.mkdir(parents=True)
+        (d / "trainer_state.json").write_text(json.dumps(
+            {"global_step": 1, "log_history": [{"eval_loss": 1000 / n, "step": 1}]}))
+    (tmp_path / "runs" / "n1000" / "loop").symlink_to(tmp_path / "runs")
+    (tmp_path / "runs" / "alias").symlink_to(tmp_path / "runs" / "n2000")
+    df, notes = collect(tmp_path / "runs", metric="eval_loss", n_from=r"regex:(?:^|/)n(\d+)",
+                        allow_repeats=True)
+    assert sorted(df["n"]) == [1000, 2000, 4000] and notes[0].startswith("3 runs")

@@ -235,6 +235,11 @@ def advise_grid(grid: Any, target: float, *, n_budget: float, s_budget: float,
         if nxt is not None:
             verdict += (f" Run n = {fmt_n(nxt.n)}, s = {fmt_n(nxt.s)} next: it decides with "
                         f"{nxt.p_decide:.0%} probability (the most for its cost).")
+    raised = [f"the {what} budget {fmt_n(float(b))} is below the {fmt_n(m)} already "
+              f"measured: counted as {fmt_n(m)}" for what, b, m in
+              (("synthetic", n_budget, n_max), ("real-label", s_budget, s_max)) if b < m]
+    if raised:  # a budget counts every image, those measured included: said, not silent
+        verdict += " (" + "; ".join(raised) + ".)"
     if any(f.startswith("at_bound") for f in pred.flags_):
         verdict += (" Eq. 2 has a parameter at a bound (" + ", ".join(
             f.split(":")[1] for f in pred.flags_ if f.startswith("at_bound")) +

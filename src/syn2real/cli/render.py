@@ -7,13 +7,14 @@ from typing import Any
 
 import typer
 
+from ..errors import UserError
 from ..yamlfile import load_yaml_mapping
 from .common import build_settings, err, friendly, out, progress
 
 
 @friendly
 def render(
-    out_dir: Path = typer.Option(..., "--out", help="Dataset folder (resumes if it exists)."),
+    out_arg: str = typer.Option(..., "--out", help="Dataset folder (resumes if it exists)."),
     n: int = typer.Option(1000, help="Images to have (any count; asking for more later "
                           "appends)."),
     preset: str | None = typer.Option("lv7", help="lv0..lv7 (cg-transfer's levels)."),
@@ -26,6 +27,10 @@ def render(
     sheet: bool = typer.Option(True, help="Write contact_sheet.png."),
 ) -> None:
     """Render synthetic scenes with RGB, masks, normals, depth, boxes and labels."""
+    if not out_arg.strip():
+        raise UserError("--out is empty, which would render into the current folder. Fix: "
+                        "name the dataset folder (--out . if the current folder is meant)")
+    out_dir = Path(out_arg)
     from ..render import PRESETS, DatasetSpec, render_dataset
     from ..render.sheet import contact_sheet
 

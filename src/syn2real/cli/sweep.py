@@ -44,6 +44,8 @@ def plan(
     cfg = load_config(config)
     run_dir = _run_dir(cfg, config, out_dir)
     p = build_plan(cfg, run_dir)
+    for why in p.missing_data:  # the plan is shown; syn2real run refuses to start
+        err.print(f"[yellow]warning:[/] {escape(why)}", highlight=False)
     db = run_dir / "results.sqlite"
     status = Store(db).status() if db.exists() else {}
     history = Store(db).seconds_per_unit() if db.exists() else {}
@@ -121,9 +123,11 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
     from ..sweep.execute import Interrupted, rerun_keys
     from ..sweep.finish import finish
 
+    p = build_plan(cfg, run_dir)
+    if p.missing_data:  # before the run folder is written to
+        raise UserError(p.missing_data[0])
     atomic_write(run_dir / "config.yaml", Path(config).read_text())
     store = Store(run_dir / "results.sqlite")
-    p = build_plan(cfg, run_dir)
     view = _Progress(p, store, workers or cfg.executor.workers, forced=rerun_keys(p, rerun))
     err.print(view.expectation(), highlight=False)
     t0 = time.perf_counter()

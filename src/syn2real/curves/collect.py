@@ -215,14 +215,20 @@ def find_runs(root: str | Path) -> list[Run]:
     if not root.is_dir():
         raise DataError(f"{root}: no such folder. Fix: give the folder that holds the runs")
     runs: list[Run] = []
+    seen: set[Path] = set()
 
     def walk(d: Path) -> None:
+        real = d.resolve()
+        if real in seen:  # a symlink back up the tree, or a second link to one run
+            return
+        seen.add(real)
         run = detect(d) or _hf_checkpoints(d)
         if run is not None:
             runs.append(run)
             return
-        for sub in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")
-                          and p.name not in NOT_RUNS):
+        # real folders before links to them, so a run is named by its own path
+        for sub in sorted((p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")
+                           and p.name not in NOT_RUNS), key=lambda p: (p.is_symlink(), p.name)):
             walk(sub)
 
     walk(root)

@@ -149,6 +149,8 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
         On Ctrl-C: nothing new starts, running jobs are stopped at once, finished ones are
         recorded; the exception carries the summary.
     """
+    if plan.missing_data:  # refused before any job, not after the pre-trainings
+        raise UserError(plan.missing_data[0])
     ec = plan.config.executor
     kind = executor or ec.kind
     workers = workers or ec.workers

@@ -87,6 +87,9 @@ class Plan:
     config: StudyConfig
     run_dir: Path
     jobs: dict[str, Job]
+    #: Why some jobs could not run (real data that is not there): ``plan`` shows them,
+    #: ``execute`` refuses to start.
+    missing_data: list[str] = field(default_factory=list)
 
     def order(self) -> list[Job]:
         return list(self.jobs.values())
@@ -151,14 +154,15 @@ def job_key(kind: str, identity: dict[str, Any], deps: list[str]) -> str:
     return f"{kind[:2]}-" + stable_hash({"kind": kind, "params": identity, "deps": deps})
 
 
-def _check_real_path(dataset: Any, where: str) -> None:
-    """Real data named in the config must exist before anything is trained for it."""
+def _missing_real_path(dataset: Any, where: str) -> str | None:
+    """Why real data named in the config cannot be read (None: its folder exists)."""
     from ..data.realspec import RealDataSpec
 
     if isinstance(dataset, RealDataSpec) and not Path(dataset.path).exists():
-        raise UserError(f"{where}.path {dataset.path}: no such folder, so its fine-tunings "
-                        "could not run. Fix: give the folder that holds the data (relative "
-                        "paths start from where you run syn2real)")
+        return (f"{where}.path {dataset.path}: no such folder, so its fine-tunings could not "
+                "run. Fix: give the folder that holds the data (relative paths start from "
+                "where you run syn2real)")
+    return None
 
 
 def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
@@ -166,6 +170,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
     run_dir = Path(run_dir)
     pc = cfg.pretrain
     jobs: dict[str, Job] = {}
+    missing: list[str] = []
 
     def add(kind: str, spec: JobSpec, deps: list[str], label: str,
             out_in: Path | None = None, ready_after: list[str] | None = None,
@@ -264,7 +269,9 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                 [rkey, bkey], f"complexity {r.tags['setting']}", setting=r.tags["setting"],
                 model=cc.model, image_size=rspec.spec.size)
     for fi, ft in enumerate(cfg.finetune):
-        _check_real_path(ft.dataset, f"finetune[{fi}].dataset")
+        why = _missing_real_path(ft.dataset, f"finetune[{fi}].dataset")
+        if why:
+            missing.append(why)
         for pkey, info in backbones:
             for how, amount in ft.sizes():
                 if ft.seeds is not None:  # every backbone fine-tuned with each of these
@@ -290,7 +297,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         f"pseed={info['pseed']} seed={seed}",
                         finetune_index=fi, setting=info["setting"], ptask=info["ptask"],
                         n=info["n"], pseed=info["pseed"], pscale=info["pscale"])
-    return Plan(cfg, run_dir, jobs)
+    return Plan(cfg, run_dir, jobs, missing)
 
 
 def _round_up(x: int, m: int) -> int:
