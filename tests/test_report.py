@@ -94,3 +94,50 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path):
                    capture_output=True, text=True, timeout=120)
     img = np.asarray(Image.open(shot).convert("L"), float)
     assert img.shape[0] >= 2000 and img.std() > 20
+
+
+def test_figures_on_real_curves_spanning_under_a_decade(tmp_path):
+    """Issue 25 item 11, on the shape of real runs (n = 300 .. 2,400, a from-scratch row,
+    a target already met): tick labels that do not overlap, a legend that hides no line,
+    the landscape's star inside its panel, and no n* beside "reached"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from syn2real.law import TransferLaw
+    from syn2real.report.figures import CurveFit, fig_curves, fig_landscape
+
+    n = np.array([300.0, 600, 1200, 2400])
+    err = np.array([0.248, 0.241, 0.235, 0.232])
+    law = TransferLaw().fit(n, err)
+    fit = CurveFit("real runs", {}, n, err, law, extra={"baseline": 0.222})
+    fig = fig_curves([fit])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t for t in ax.get_xticklabels() if t.get_text() and t.get_visible()
+              and ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1]]
+    boxes = [t.get_window_extent() for t in labels]
+    assert len(boxes) >= 3, [t.get_text() for t in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    legend = fig.legends[0].get_window_extent()
+    assert not legend.overlaps(ax.get_window_extent())  # below the panel, hiding nothing
+    land = fig_landscape([CurveFit("far", {}, n, err, TransferLaw().fit(n * 1e4, err))])
+    a2 = land.axes[0]
+    star = a2.lines[0].get_xydata()[0]
+    assert a2.get_xlim()[0] < star[0] < a2.get_xlim()[1]
+    assert a2.get_ylim()[0] < star[1] < a2.get_ylim()[1]
+    p = tmp_path / "real.csv"
+    p.write_text("n,error\n0,0.222\n" + "\n".join(f"{a:g},{b}" for a, b in zip(n, err,
+                                                                               strict=True)))
+    page = build_report(read_curves(p), tmp_path / "rep", target=0.24)
+    text = page.read_text()
+    assert "measured at 1,200" in text and "worse than none" in text
+    exe = _chromium()  # and the page itself, in a real browser where there is one
+    if exe is not None:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", f"--user-data-dir={tmp_path / 'prof'}",
+                 "--virtual-time-budget=5000"]
+        dom = subprocess.run([exe, *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                             text=True, timeout=120)
+        assert 'data-images-ok="yes"' in dom.stdout, dom.stderr[-2000:]

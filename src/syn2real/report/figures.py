@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..advise.advice import fmt_n
 from ..law import FullTransferLaw, TransferLaw
 
 Array = np.ndarray
@@ -53,6 +54,23 @@ def _grid(k: int, width: float = 3.2, height: float = 2.6, ncol: int = 4
     return fig, flat[:k]
 
 
+def log_n_axis(ax: Any, n: Array) -> None:
+    """A log n axis whose labels never overlap: plain numbers (1k, 20k) at 1-2-5 steps, and
+    for data spanning less than a decade a few linear-looking ticks instead of matplotlib's
+    crowded minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    lo, hi = float(np.min(n)), float(np.max(n))
+    fmt = FuncFormatter(lambda v, _: fmt_n(v) if v > 0 else "")
+    if hi / max(lo, 1e-300) < 10:  # under a decade: four ticks spread over the data
+        ticks = np.unique(np.array([float(f"{t:.2g}") for t in np.geomspace(lo, hi, 4)]))
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
     """Fig. 1: errors against n with the fitted law and its confidence band."""
     fig, axes = _grid(len(fits), width=5.0 if len(fits) == 1 else 3.2)
@@ -67,16 +85,19 @@ def fig_curves(fits: Sequence[CurveFit], level: float = 0.9) -> plt.Figure:
             lo, hi = f.extra["band"]
             ax.fill_between(f.extra["band_n"], lo, hi, color="C1", alpha=0.2,
                             label=f"{int(level * 100)}% band")
-        ax.set_xscale("log")
+        log_n_axis(ax, f.n)
         ax.set_title(mpl_text(f.label), fontsize=9)
         ax.text(0.97, 0.95, f"α={f.law.alpha_:.3f}\nC={gap(f.law):.3f}\nD={f.law.D_:.3g}",
                 transform=ax.transAxes, ha="right", va="top", fontsize=8)
         ax.set_xlabel("synthetic images n", fontsize=8)
         ax.set_ylabel("fine-tuning error", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7, loc="best")
+    # below the panels: a legend inside one can hide the n = 0 line or the points
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.suptitle("Fine-tuning error vs. pre-training size, L(n) = D n^-α + C", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7,
+               frameon=False)
     return fig
 
 
@@ -167,9 +188,11 @@ def fig_landscape(fits: Sequence[CurveFit], max_panels: int = 4) -> plt.Figure:
     """Fig. 13/14: the flat valley of the loss over (alpha, D)."""
     sel = list(fits)[:max_panels]
     fig, axes = _grid(len(sel), 3.6, 3.0, 4)
-    alphas = np.linspace(0.05, 1.5, 80)
-    Ds = np.geomspace(0.02, 20, 80)
     for f, ax in zip(sel, axes, strict=True):
+        # a window around this curve's own optimum, so its star is always inside
+        a0, d0 = float(f.law.alpha_), float(max(f.law.D_, 1e-12))
+        alphas = np.linspace(max(0.01, a0 / 3), a0 * 3 + 0.1, 80)
+        Ds = np.geomspace(d0 / 30, d0 * 30, 80)
         L = landscape(f.law, alphas, Ds)
         cs = ax.contourf(alphas, Ds, np.log10(L.T + 1e-300), levels=20, cmap="viridis")
         ax.plot(f.law.alpha_, f.law.D_, "r*", ms=10)

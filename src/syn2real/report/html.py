@@ -472,9 +472,15 @@ def _advice_html(fits: Sequence[CurveFit], target: float, pct: int) -> str:
         a = f.extra["advice"]
         nxt = (f"n = {fmt_n(a.next_run.n)} (decides with {a.next_run.p_decide:.0%})"
                if a.next_run is not None else "")
+        if a.scenario == "reached":  # measured, not predicted: no n* beside "reached"
+            reached = f.n[f.err <= a.target]
+            star = f"measured at {fmt_n(float(reached.min()))}" if len(reached) else "—"
+            ci = "—"
+        else:
+            star = fmt_n(a.n_star)
+            ci = f"{fmt_n(a.n_star_ci[0])}–{fmt_n(a.n_star_ci[1])}"
         rows.append(f"<tr><td>{e(f.label)}</td><td class='{a.scenario}'>{a.scenario}</td>"
-                    f"<td>{a.p_reach:.0%}</td><td>{fmt_n(a.n_star)}</td>"
-                    f"<td>{fmt_n(a.n_star_ci[0])}–{fmt_n(a.n_star_ci[1])}</td>"
+                    f"<td>{a.p_reach:.0%}</td><td>{star}</td><td>{ci}</td>"
                     f"<td>{e(nxt)}</td><td class='flag'>{e(', '.join(a.flags))}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
