@@ -5,6 +5,7 @@ runs.csv and syn2real advise."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,8 +40,9 @@ def test_coco_export_loads_in_pycocotools_with_the_rendered_masks(data, tmp_path
     from pycocotools.coco import COCO
 
     res = runner.invoke(app, ["export-data", str(data), "--format", "coco", "-o",
-                              str(tmp_path / "c"), "--n", "10"])
+                              str(tmp_path / "c"), "--n", "10", "--val", "0"])
     assert res.exit_code == 0, res.output
+    assert "no validation split" in res.output
     coco = COCO(str(tmp_path / "c" / "annotations.json"))
     ds = ShardDataset(data)
     assert len(coco.getImgIds()) == 10
@@ -185,10 +187,50 @@ def test_export_into_a_used_folder_leaves_only_this_export(data, tmp_path, fmt):
     (out / "notes.txt").write_text("the user's own file")
     res = runner.invoke(app, ["export-data", str(data), "--format", fmt, "-o", str(out),
                               "--n", "5"])
-    assert res.exit_code == 0 and "an earlier export left there" in res.output
+    assert res.exit_code == 0 and "an earlier export left there" in " ".join(res.output.split())
     pngs = sorted(p.name for p in out.rglob("*.png"))
     assert len(pngs) <= 5 and all(int(p[:7]) < 5 for p in pngs)
     if fmt == "yolo":
         assert sorted(p.name for p in (out / "labels").iterdir()) == [
             f"{i:07d}.txt" for i in range(5)]
     assert (out / "notes.txt").read_text() == "the user's own file" and mine.exists()
+
+
+def test_export_holds_out_whole_scenes_for_validation_in_each_format(data, tmp_path):
+    """Issue 25 item 2: export-data wrote YOLO's val: as its training images and ImageFolder
+    without a split; now 10% (whole scenes) is held out where each trainer looks for it."""
+    from pycocotools.coco import COCO
+
+    ds = ShardDataset(data)
+    scene = {i: ds.scene_id(i) for i in range(20)}
+    for fmt in ("coco", "yolo", "imagefolder"):
+        out = tmp_path / fmt
+        res = runner.invoke(app, ["export-data", str(data), "--format", fmt, "-o", str(out),
+                                  "--n", "20"])
+        assert res.exit_code == 0, res.output
+        assert "for validation (whole scenes)" in res.output
+        if fmt == "coco":
+            tr = {im["id"] - 1 for im in COCO(str(out / "annotations.json")).dataset["images"]}
+            va = {im["id"] - 1 for im in
+                  COCO(str(out / "annotations_val.json")).dataset["images"]}
+        elif fmt == "yolo":
+            import yaml
+
+            y = yaml.safe_load((out / "data.yaml").read_text())
+            assert (y["train"], y["val"]) == ("train.txt", "val.txt")
+            tr = {int(Path(p).stem) for p in (out / "train.txt").read_text().split()}
+            va = {int(Path(p).stem) for p in (out / "val.txt").read_text().split()}
+        else:
+            from torchvision.datasets import ImageFolder
+
+            tr, va = ({int(Path(p).stem) for p, _ in
+                       ImageFolder(str(out / part), allow_empty=True).samples}
+                      for part in ("train", "val"))
+        assert tr and va and not tr & va, fmt
+        assert len(tr | va) >= 18  # images without any object have no class folder
+        assert not {scene[i] for i in tr} & {scene[i] for i in va}, fmt  # whole scenes
+    pytest.importorskip("ultralytics")
+    from ultralytics.data.utils import check_det_dataset
+
+    d = check_det_dataset(str(tmp_path / "yolo" / "data.yaml"))
+    assert d["train"] != d["val"]

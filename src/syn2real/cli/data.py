@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import friendly, out
+from .common import err, friendly, out
 
 
 def _parse_sizes(text: str) -> list[int]:
@@ -31,17 +31,32 @@ def export_data(
     n: int | None = typer.Option(None, help="Only the first N images (default: all)."),
     data_format: str | None = typer.Option(None, "--data-format", help="Layout of DATA "
                                            "(default: detected)."),
+    val: int | None = typer.Option(None, help="Images held out for validation, whole scenes "
+                                   "(default: 10%); 0: none, the trainer then validates on "
+                                   "its training images."),
 ) -> None:
     """Write renders as image files + annotations for detectron2 / mmdet / Ultralytics /
-    torchvision ImageFolder."""
+    torchvision ImageFolder, with a validation split held out by scene."""
     from ..data.export import export_data as run
+    from ..data.export import export_with_validation
     from ..data.sources import open_source
 
     src = open_source(data, data_format)
     if n is not None and not 0 < n <= len(src):
         raise ValueError(f"--n must be in 1..{len(src)} (the images of {data}), got {n}")
-    res = run(src, output, fmt, None if n is None else range(n))
+    total = len(src) if n is None else n
+    size = max(1, round(0.1 * total)) if val is None else val
+    if size < 0:
+        raise ValueError(f"--val must be >= 0 images, got {size}")
+    if size == 0:
+        err.print("note: --val 0: no validation split; a trainer pointed at this export "
+                  "validates on its training images", highlight=False)
+        res = run(src, output, fmt, range(total))
+    else:
+        res = export_with_validation(src, output, fmt, range(total), size)
     out.print(f"{output}: {res['images']:,} images as {fmt}"
+              + (f" + {res['val_images']:,} for validation (whole scenes)"
+                 if res.get("val_images") else "")
               + (f" ({res['skipped_no_object']} without any object skipped)"
                  if res.get("skipped_no_object") else "")
               + (f"; removed {res['removed_stale']} file(s) an earlier export left there"

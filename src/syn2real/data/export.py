@@ -246,6 +246,59 @@ def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] |
     return {"format": fmt, "images": len(idx), "removed_stale": stale, "path": str(out)}
 
 
+def scene_split(source: Any, idx: Sequence[int], size: int) -> tuple[list[int], list[int]]:
+    """(train, val) of the images ``idx``: whole scenes from the end of ``idx`` held out
+    until ``size`` images are (no view of a validation scene is trained on)."""
+    idx = [int(i) for i in idx]
+    if not 1 <= size < len(idx):
+        raise UserError(f"a validation split of {size:,} images out of {len(idx):,}: give "
+                        f"1..{len(idx) - 1:,} (or --val 0 for none)")
+    by_scene: dict[str, list[int]] = {}
+    for i in idx:
+        by_scene.setdefault(str(source.scene_id(i)), []).append(i)
+    val: list[int] = []
+    for scene in reversed(list(by_scene)):
+        if len(val) >= size:
+            break
+        val.extend(by_scene[scene])
+    held = set(val)
+    train = [i for i in idx if i not in held]
+    if not train:
+        raise UserError(f"every image is in a scene held out for validation ({len(by_scene)} "
+                        "scenes): export more images or a smaller --val")
+    return train, sorted(val)
+
+
+def export_with_validation(source: Any, out: str | Path, fmt: str, idx: Sequence[int],
+                           val_size: int) -> dict[str, Any]:
+    """Export ``idx`` with a validation split held out by scene, in the layout each trainer
+    reads: YOLO ``data.yaml`` with ``train.txt`` / ``val.txt``; COCO ``annotations.json``
+    (train) + ``annotations_val.json``; ImageFolder ``train/<class>/`` + ``val/<class>/``."""
+    out = Path(out)
+    train, val = scene_split(source, idx, val_size)
+    if fmt == "imagefolder":
+        a = export_data(source, out / "train", fmt, train)
+        b = export_data(source, out / "val", fmt, val)
+        return {**a, "path": str(out), "val_images": b["images"],
+                "skipped_no_object": a.get("skipped_no_object", 0) +
+                b.get("skipped_no_object", 0)}
+    notes: dict[int, ImageNotes] = {}
+    res = export_data(source, out, fmt, train + val, notes=notes)
+    with full_disk_reported(out):
+        if fmt == "coco":
+            atomic_write(out / "annotations.json",
+                         json.dumps(coco_dict(source, notes, train, "images"),
+                                    separators=(",", ":")))
+        else:
+            atomic_write(out / "train.txt", "\n".join(
+                str((out / "images" / _name(i)).resolve()) for i in train) + "\n")
+            _yaml(out / "data.yaml", {"path": str(out.resolve()), "train": "train.txt",
+                                      "val": "val.txt",
+                                      "names": dict(enumerate(source.class_names))})
+        _write_val(source, out, fmt, np.asarray(val), notes)
+    return {**res, "images": len(train), "val_images": len(val)}
+
+
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
