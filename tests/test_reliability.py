@@ -682,3 +682,23 @@ def test_render_out_empty_and_collect_through_a_symlink_loop(tmp_path):
     df, notes = collect(tmp_path / "runs", metric="eval_loss", n_from=r"regex:(?:^|/)n(\d+)",
                         allow_repeats=True)
     assert sorted(df["n"]) == [1000, 2000, 4000] and notes[0].startswith("3 runs")
+
+
+def test_pretrain_refuses_shards_whose_pixels_changed_in_place(tmp_path):
+    """Issue 29 item 6: a shard altered in place (same size) was trained on; only verify
+    noticed. Pre-training checks the checksums of the shards it reads."""
+    import numpy as np
+
+    from syn2real.data.verify import DataFolderError
+    from syn2real.train.api import pretrain
+
+    _, root = _shards(tmp_path)
+    rgb = root / "shard-00000" / "rgb.npy"
+    a = np.load(rgb)
+    a[0, 0, 0, 0] ^= 1  # same size, other pixels
+    np.save(rgb, a)
+    with pytest.raises(DataFolderError, match=r"shard-00000/rgb\.npy: checksum.*rerun syn2real "
+                                              r"render with the same spec"):
+        pretrain(root, 4, "mulclass", out=tmp_path / "ck", iters=1, batch=2, val_images=2,
+                 threads=1)
+    assert not (tmp_path / "ck" / "backbone.pt").exists()
