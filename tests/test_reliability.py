@@ -702,3 +702,14 @@ def test_pretrain_refuses_shards_whose_pixels_changed_in_place(tmp_path):
         pretrain(root, 4, "mulclass", out=tmp_path / "ck", iters=1, batch=2, val_images=2,
                  threads=1)
     assert not (tmp_path / "ck" / "backbone.pt").exists()
+
+
+@pytest.mark.parametrize("value", ["'32'", "true", "32.0"])
+def test_render_settings_are_strict(tmp_path, value):
+    """Issue 29 item 8: size: '32' was accepted and size: true became 1."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"preset: lv0\nsize: {value}\n")
+    res = CliRunner().invoke(app, ["render", "--spec", str(spec), "--n", "10", "--out",
+                                   str(tmp_path / "d")])
+    assert res.exit_code == 2 and "'size': Input should be a valid integer" in res.output
+    assert not (tmp_path / "d").exists()

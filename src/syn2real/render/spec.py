@@ -54,9 +54,12 @@ class DatasetSpec(BaseModel):
     ``light`` (fixed or random colour / position / strength of the point and area lights),
     ``background`` (one texture for floor and walls, or a random texture per scene) and
     ``object_texture`` (uniform colours or procedural textures).
+
+    Strict, like the study config: ``size: '32'`` or ``size: true`` is refused, not read as
+    32 or 1.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     appearance: Literal["single", "multiple"] = "multiple"
     n_objects: int = Field(10, ge=1, le=40, description="objects per scene when multiple")
