@@ -117,3 +117,14 @@ def test_the_verdict_says_when_pre_training_measured_worse_than_none(tmp_path):
     assert against_baseline(plain, None) is plain
     met = against_baseline(plain, 0.2)
     assert "already meets the target" in met.verdict and met.scenario == plain.scenario
+
+
+def test_legacy_advice_on_three_points_prints_no_infinite_interval():
+    """Issue 29 item 13: "90% CI ∞–∞" on a 3-point curve (eq. 1 has 3 parameters)."""
+    from syn2real.advise import advise_legacy
+    from syn2real.law import TransferLaw
+
+    law = TransferLaw().fit(np.array([1000.0, 2000, 4000]), np.array([0.5, 0.4, 0.35]))
+    text = advise_legacy(law, 0.3).verdict
+    assert "∞" not in text and "nan" not in text
+    assert "no 90% interval: as many parameters as sizes" in text

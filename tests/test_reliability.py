@@ -713,3 +713,21 @@ def test_render_settings_are_strict(tmp_path, value):
                                    str(tmp_path / "d")])
     assert res.exit_code == 2 and "'size': Input should be a valid integer" in res.output
     assert not (tmp_path / "d").exists()
+
+
+def test_a_report_of_many_curves_shows_its_progress(tmp_path):
+    """Issue 29 item 13: report on 100 groups ran 82 s with no output."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 1000 * 2 ** np.arange(5)
+    lines = ["g,n,error"]
+    for g in range(24):
+        err = 0.8 * n ** -0.35 + 0.1 + rng.normal(0, 0.003, n.size)
+        lines += [f"c{g},{x},{e:.6f}" for x, e in zip(n, err, strict=True)]
+    (tmp_path / "many.csv").write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "many.csv"), "-o",
+                                   str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "report of 24 curves" in text and "24/24" in text, text

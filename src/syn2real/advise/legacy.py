@@ -50,6 +50,17 @@ def legacy_call(law: TransferLaw, target: float, budget: float | None
     return scenario, float(n_star), float(p_floor), float(p_reach)
 
 
+def _interval_text(pct: int, lo: float, hi: float, dof: float) -> str:
+    """The n* interval in words: never "∞–∞" (no data-driven interval at all)."""
+    if dof <= 0 or not (np.isfinite(lo) or np.isfinite(hi)):
+        why = ("as many parameters as sizes" if dof <= 0 else
+               f"its {pct}% band never reaches the target")
+        return f"no {pct}% interval: {why}"
+    if not np.isfinite(hi):
+        return f"{pct}% CI {fmt_n(lo)} – unbounded"
+    return f"{pct}% CI {fmt_n(lo)}–{fmt_n(hi)}"
+
+
 def advise_legacy(law: TransferLaw, target: float, *, budget: float | None = None,
            level: float = 0.9, n_boot: int = 400, seed: int = 0) -> Advice:
     """The legacy advice for reaching error ``target`` from a fitted :class:`TransferLaw`.
@@ -98,7 +109,7 @@ def advise_legacy(law: TransferLaw, target: float, *, budget: float | None = Non
     else:
         gain_ci = (float("nan"), float("nan"))
     pct = int(round(level * 100))
-    ci_txt = f"{pct}% CI {fmt_n(n_lo)}–{fmt_n(n_hi)}"
+    ci_txt = _interval_text(pct, n_lo, n_hi, law.dof_)
     c_txt = f"C = {C:.3g} ({pct}% CI {C_ci[0]:.3g}–{C_ci[1]:.3g})"
     if scenario == "reached":
         verdict = (f"Already there: the fitted error at n = {fmt_n(n_cur)} is {err_cur:.3g} "
@@ -113,11 +124,12 @@ def advise_legacy(law: TransferLaw, target: float, *, budget: float | None = Non
                    f"budget of {fmt_n(budget)}: the pre-training rate alpha = {a:.3g} is too "
                    "low. Change the rendering to raise alpha, or accept a higher error.")
     else:
+        gain_txt = (f" ({pct}% CI {gain_ci[0]:.2g}–{gain_ci[1]:.2g})"
+                    if np.all(np.isfinite(gain_ci)) else "")
         verdict = (f"Render more: about n* ≈ {fmt_n(n_star)} synthetic images reach error "
                    f"{target:.3g} ({ci_txt}); now n = {fmt_n(n_cur)} gives {err_cur:.3g}. "
-                   f"Doubling n lowers the error by {gain:.2g} ({pct}% CI "
-                   f"{gain_ci[0]:.2g}–{gain_ci[1]:.2g}).")
-        if not np.isfinite(n_hi):
+                   f"Doubling n lowers the error by {gain:.2g}{gain_txt}.")
+        if not np.isfinite(n_hi) and np.isfinite(p_floor):
             verdict += (f" The upper end is unbounded: the floor may lie above the target "
                         f"(confidence {p_floor:.0%} that C ≥ target).")
     return Advice(scenario, verdict, float(target), float(level), float(n_star),

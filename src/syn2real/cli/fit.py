@@ -432,9 +432,12 @@ def report(
 
         study = model_size_study(cs, D=d_value if isinstance(d_value, float) else None,
                                  loss=loss)
-    page = build_report(cs, output, by=_per_s(cs, _by(cs, by)), D=d_value, loss=loss,
-                        target=target,
-                        budget=budget, cutoff=cutoff, model_size=study)
+    by_cols = _per_s(cs, _by(cs, by))
+    k = len(cs.curves(by_cols))
+    with progress(k if k > 20 else 0, f"report of {k:,} curves", "curves") as tick:
+        page = build_report(cs, output, by=by_cols, D=d_value, loss=loss, target=target,
+                            budget=budget, cutoff=cutoff, model_size=study,
+                            on_curve=lambda: tick(1))
     out.print(f"report written to {page}")
 
 

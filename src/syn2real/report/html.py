@@ -6,7 +6,7 @@ import base64
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,11 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                  max_figure_curves: int = MAX_FIGURE_CURVES,
                  labels: Sequence[str] | None = None,
                  holdout: Sequence[dict[str, Any]] | None = None,
-                 points: Sequence[dict[str, Any]] | None = None) -> Path:
+                 points: Sequence[dict[str, Any]] | None = None,
+                 on_curve: Callable[[], None] | None = None) -> Path:
     """Write ``index.html`` with the paper's figures for the curves of ``cs``.
+
+    ``on_curve``: called after each curve is fitted with its intervals (progress).
 
     Parameters
     ----------
@@ -162,8 +165,11 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         labels = curve_labels([grp for grp, _ in curves])
     elif len(labels) != len(curves):
         raise ValueError(f"{len(labels)} labels for {len(curves)} curves")
-    fits = [_curve_fit(cs, group, g, label, law, level)
-            for (group, g), label, law in zip(curves, labels, laws, strict=True)]
+    fits = []
+    for (group, g), label, law in zip(curves, labels, laws, strict=True):
+        fits.append(_curve_fit(cs, group, g, label, law, level))
+        if on_curve is not None:  # the profile intervals are most of a report's time
+            on_curve()
     if target is not None:
         if advice is None:
             advice = advise_many([{"n": f.n, "err": f.err, "weights": f.w} for f in fits],
