@@ -432,19 +432,24 @@ def test_ctrl_c_on_a_parallel_render_prints_no_worker_tracebacks(tmp_path):
 # --- item 14: many groups ------------------------------------------------------------------
 
 
-def test_fit_on_many_groups_is_one_batch_with_wald_intervals_and_a_short_table(tmp_path):
-    import json
-
+def _many_groups(path, groups: int, sizes: int):
+    """A CSV of ``groups`` noisy eq.-1 curves (column g) at ``sizes`` doublings of n."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    n = 1000 * 2 ** np.arange(6)
+    n = 1000 * 2 ** np.arange(sizes)
     lines = ["g,n,error"]
-    for g in range(260):
+    for g in range(groups):
         err = 0.8 * n ** -0.35 + 0.1 + rng.normal(0, 0.003, n.size)
         lines += [f"c{g},{x},{e:.6f}" for x, e in zip(n, err, strict=True)]
-    csv_path = tmp_path / "many.csv"
-    csv_path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_fit_on_many_groups_is_one_batch_with_wald_intervals_and_a_short_table(tmp_path):
+    import json
+
+    csv_path = _many_groups(tmp_path / "many.csv", 260, 6)
     res = CliRunner().invoke(app, ["fit", str(csv_path), "--json", str(tmp_path / "f.json")])
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
@@ -717,17 +722,8 @@ def test_render_settings_are_strict(tmp_path, value):
 
 def test_a_report_of_many_curves_shows_its_progress(tmp_path):
     """Issue 29 item 13: report on 100 groups ran 82 s with no output."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    n = 1000 * 2 ** np.arange(5)
-    lines = ["g,n,error"]
-    for g in range(24):
-        err = 0.8 * n ** -0.35 + 0.1 + rng.normal(0, 0.003, n.size)
-        lines += [f"c{g},{x},{e:.6f}" for x, e in zip(n, err, strict=True)]
-    (tmp_path / "many.csv").write_text("\n".join(lines) + "\n")
-    res = CliRunner().invoke(app, ["report", str(tmp_path / "many.csv"), "-o",
-                                   str(tmp_path / "rep")])
+    path = _many_groups(tmp_path / "many.csv", 24, 5)
+    res = CliRunner().invoke(app, ["report", str(path), "-o", str(tmp_path / "rep")])
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "report of 24 curves" in text and "24/24" in text, text
