@@ -39,7 +39,7 @@ class ShardDataset:
         checked); a bad or missing file is one :class:`~syn2real.data.verify.DataFolderError`
         naming it and the repair."""
         from ..render.spec import DatasetSpec  # the renders' own description
-        from .verify import DataFolderError, check_shards, read_manifest
+        from .verify import DataFolderError, read_manifest
 
         self.root = Path(root)
         if not self.root.is_dir():
@@ -62,13 +62,21 @@ class ShardDataset:
         self.n = available if n is None else n
         if self.n > available:
             raise ValueError(f"{self.root} has {available} contiguous images, {self.n} asked")
-        bad = check_shards(self.root, full=verify, n=self.n, manifest=self.manifest)
+        self.check(self.n, full=verify)
+        self._cache: dict[int, dict[str, Array]] = {}
+
+    def check(self, n: int, full: bool = True) -> None:
+        """Check the shards holding the first ``n`` images against the manifest (sizes; with
+        ``full`` the SHA-256 too); a bad or missing file is one
+        :class:`~syn2real.data.verify.DataFolderError` naming it and the repair."""
+        from .verify import DataFolderError, check_shards
+
+        bad = check_shards(self.root, full=full, n=n, manifest=self.manifest)
         if bad:
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
             raise DataFolderError(f"{self.root}: {bad[0]}{more}. Fix: rerun syn2real render "
                                   "with the same spec and --out (it re-renders bad shards), "
                                   "or check the folder with syn2real verify")
-        self._cache: dict[int, dict[str, Array]] = {}
 
     def __len__(self) -> int:
         return self.n

@@ -65,14 +65,7 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
 
         check_frames(ds, n + val_images)
     else:  # the shards this job reads, by checksum: pixels changed in place are not trained on
-        from ..data.verify import DataFolderError, check_shards
-
-        bad = check_shards(ds.root, full=True, n=n + val_images, manifest=ds.manifest)
-        if bad:
-            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-            raise DataFolderError(f"{ds.root}: {bad[0]}{more}. Fix: rerun syn2real render "
-                                  "with the same spec and --out (it re-renders exactly the bad "
-                                  "shards), then this job")
+        ds.check(n + val_images, full=True)
     g = seed_all(job.seed, threads)
     dev = device_for(job.device)
     num = task.num_classes(len(ds.class_names))
