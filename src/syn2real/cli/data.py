@@ -38,7 +38,7 @@ def export_data(
     """Write renders as image files + annotations for detectron2 / mmdet / Ultralytics /
     torchvision ImageFolder, with a validation split held out by scene."""
     from ..data.export import export_data as run
-    from ..data.export import export_with_validation
+    from ..data.export import scene_split
     from ..data.sources import open_source
 
     src = open_source(data, data_format)
@@ -53,7 +53,8 @@ def export_data(
                   "validates on its training images", highlight=False)
         res = run(src, output, fmt, range(total))
     else:
-        res = export_with_validation(src, output, fmt, range(total), size)
+        train, held = scene_split(src, range(total), size)
+        res = run(src, output, fmt, train, val=held)
     out.print(f"{output}: {res['images']:,} images as {fmt}"
               + (f" + {res['val_images']:,} for validation (whole scenes)"
                  if res.get("val_images") else "")

@@ -192,8 +192,14 @@ def _class_path(source: Any, folder: Path, i: int, nt: ImageNotes) -> Path | Non
 
 
 def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] | None = None,
-                notes: dict[int, ImageNotes] | None = None) -> dict[str, Any]:
+                notes: dict[int, ImageNotes] | None = None,
+                val: Sequence[int] | None = None) -> dict[str, Any]:
     """Write ``source`` (or the images ``indices``) as real files in ``fmt``.
+
+    ``val``: images held out for validation (:func:`scene_split`), written where each
+    trainer looks for them: YOLO ``data.yaml`` with ``train.txt`` / ``val.txt``, COCO
+    ``annotations.json`` (the training images) + ``annotations_val.json``, ImageFolder
+    ``train/<class>/`` + ``val/<class>/``. Without it every index names all the images.
 
     Returns a summary (images written, files, format). Images already exported with the same
     name are kept (a rerun completes an interrupted export); annotation files are written
@@ -206,8 +212,15 @@ def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] |
     idx = list(range(len(source))) if indices is None else [int(i) for i in indices]
     if not idx:
         raise UserError(f"{source.root}: nothing to export (0 images)")
+    held = [] if val is None else [int(i) for i in val]
     out.mkdir(parents=True, exist_ok=True)
     notes = {} if notes is None else notes
+    if fmt == "imagefolder" and held:
+        a = export_data(source, out / "train", fmt, idx, notes)
+        b = export_data(source, out / "val", fmt, held, notes)
+        return {**a, "path": str(out), "val_images": b["images"],
+                "skipped_no_object": a["skipped_no_object"] + b["skipped_no_object"],
+                "removed_stale": a["removed_stale"] + b["removed_stale"]}
     with full_disk_reported(out):
         if fmt == "imagefolder":
             _class_folders(source, out)
@@ -223,9 +236,10 @@ def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] |
             stale = _prune([p for p in out.iterdir() if p.is_dir()], keep)
             return {"format": fmt, "images": len(idx) - skipped, "skipped_no_object": skipped,
                     "removed_stale": stale, "path": str(out)}
+        every = idx + held
         images = out / "images"
         images.mkdir(exist_ok=True)
-        todo = [i for i in idx if i not in notes or not (images / _name(i)).exists()]
+        todo = [i for i in every if i not in notes or not (images / _name(i)).exists()]
         notes.update(read_notes(source, todo,
                                 lambda i, rgb, _: _png_once(images / _name(i), rgb)))
         if fmt == "coco":
@@ -235,15 +249,22 @@ def export_data(source: Any, out: str | Path, fmt: str, indices: Sequence[int] |
         else:
             labels = out / "labels"
             labels.mkdir(exist_ok=True)
-            for i in idx:
+            for i in every:
                 atomic_write(labels / f"{i:07d}.txt", _yolo_label(notes[i]))
-            _yaml(out / "data.yaml", {"path": str(out.resolve()), "train": "images",
-                                      "val": "images",
+            if held:
+                atomic_write(out / "train.txt", "\n".join(
+                    str((images / _name(i)).resolve()) for i in idx) + "\n")
+            _yaml(out / "data.yaml", {"path": str(out.resolve()),
+                                      "train": "train.txt" if held else "images",
+                                      "val": "val.txt" if held else "images",
                                       "names": dict(enumerate(source.class_names))})
+        if held:
+            _write_val(source, out, fmt, np.asarray(held), notes)
         # an earlier export into this folder: its other images would be trained on too
-        stale = _prune([images], {images / _name(i) for i in idx})
-        stale += _prune([out / "labels"], {out / "labels" / f"{i:07d}.txt" for i in idx})
-    return {"format": fmt, "images": len(idx), "removed_stale": stale, "path": str(out)}
+        stale = _prune([images], {images / _name(i) for i in every})
+        stale += _prune([out / "labels"], {out / "labels" / f"{i:07d}.txt" for i in every})
+    return {"format": fmt, "images": len(idx), "val_images": len(held), "removed_stale": stale,
+            "path": str(out)}
 
 
 def scene_split(source: Any, idx: Sequence[int], size: int) -> tuple[list[int], list[int]]:
@@ -267,36 +288,6 @@ def scene_split(source: Any, idx: Sequence[int], size: int) -> tuple[list[int], 
         raise UserError(f"every image is in a scene held out for validation ({len(by_scene)} "
                         "scenes): export more images or a smaller --val")
     return train, sorted(val)
-
-
-def export_with_validation(source: Any, out: str | Path, fmt: str, idx: Sequence[int],
-                           val_size: int) -> dict[str, Any]:
-    """Export ``idx`` with a validation split held out by scene, in the layout each trainer
-    reads: YOLO ``data.yaml`` with ``train.txt`` / ``val.txt``; COCO ``annotations.json``
-    (train) + ``annotations_val.json``; ImageFolder ``train/<class>/`` + ``val/<class>/``."""
-    out = Path(out)
-    train, val = scene_split(source, idx, val_size)
-    if fmt == "imagefolder":
-        a = export_data(source, out / "train", fmt, train)
-        b = export_data(source, out / "val", fmt, val)
-        return {**a, "path": str(out), "val_images": b["images"],
-                "skipped_no_object": a.get("skipped_no_object", 0) +
-                b.get("skipped_no_object", 0)}
-    notes: dict[int, ImageNotes] = {}
-    res = export_data(source, out, fmt, train + val, notes=notes)
-    with full_disk_reported(out):
-        if fmt == "coco":
-            atomic_write(out / "annotations.json",
-                         json.dumps(coco_dict(source, notes, train, "images"),
-                                    separators=(",", ":")))
-        else:
-            atomic_write(out / "train.txt", "\n".join(
-                str((out / "images" / _name(i)).resolve()) for i in train) + "\n")
-            _yaml(out / "data.yaml", {"path": str(out.resolve()), "train": "train.txt",
-                                      "val": "val.txt",
-                                      "names": dict(enumerate(source.class_names))})
-        _write_val(source, out, fmt, np.asarray(val), notes)
-    return {**res, "images": len(train), "val_images": len(val)}
 
 
 def _safe(name: str) -> str:
