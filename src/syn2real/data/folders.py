@@ -242,6 +242,12 @@ def coco_split(root: Path, split: str, images: str | None = None) -> tuple[Path,
     if images is not None:
         img = Path(images) if Path(images).is_absolute() else root / images
         return ann, img
+    # the layouts that say where their images are: no need to read the json for it (COCO
+    # 2017's train json is 450 MB, read again by the loader)
+    if ann == root / COCO_ANNOTATIONS[0].format(s=split) and (root / split).is_dir():
+        return ann, root / split
+    if ann == root / COCO_ANNOTATIONS[1].format(s=split):
+        return ann, ann.parent
     try:
         first = json.loads(ann.read_text()).get("images", [{}])[0].get("file_name")
     except (ValueError, IndexError, AttributeError):
