@@ -84,8 +84,9 @@ class CurveSet:
 
 
 def baseline_error(cs: CurveSet, group: Mapping[str, Any]) -> float | None:
-    """The from-scratch (``n = 0``) error of one curve of :meth:`CurveSet.curves`: the mean
-    of the baseline rows that match its group values (``None`` where there are none)."""
+    """The from-scratch (``n = 0``) error of one curve of :meth:`CurveSet.curves`: the
+    weighted mean of the baseline rows that match its group values (``None`` where there
+    are none)."""
     base = cs.baseline
     if base is None or len(base) == 0:
         return None
@@ -93,7 +94,9 @@ def baseline_error(cs: CurveSet, group: Mapping[str, Any]) -> float | None:
     for k, v in group.items():
         if k in base.columns:
             keep &= (base[k] == v).to_numpy()
-    return float(base.loc[keep, "err"].mean()) if keep.any() else None
+    if not keep.any():
+        return None
+    return float(np.average(base.loc[keep, "err"], weights=base.loc[keep, "weight"]))
 
 
 def curve_arrays(g: pd.DataFrame, s: bool = False) -> dict[str, np.ndarray]:

@@ -176,8 +176,8 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                                  target, budgets=budget, level=level,
                                  laws=[f.law if isinstance(f.law, TransferLaw) else None
                                        for f in fits])
-            advice = [against_baseline(a, baseline_error(cs, group))
-                      for a, (group, _) in zip(advice, curves, strict=True)]
+            advice = [against_baseline(a, f.extra.get("baseline"))
+                      for a, f in zip(advice, fits, strict=True)]
         for f, a in zip(fits, advice, strict=True):
             f.extra["advice"] = a
     shown = fits[:max_figure_curves]
@@ -258,12 +258,9 @@ def _curve_fit(cs: CurveSet, group: dict, g: Any, label: str, law: BaseLaw,
     """A curve, its fitted law, profile intervals and its from-scratch baseline."""
     c = curve_arrays(g)
     f = CurveFit(label, group, c["n"], c["err"], law, w=c["weights"])
-    base = cs.baseline
-    for col, val in group.items():
-        if col in base.columns:
-            base = base[base[col] == val]
-    if len(base):
-        f.extra["baseline"] = float(np.average(base["err"], weights=base["weight"]))
+    base = baseline_error(cs, group)
+    if base is not None:
+        f.extra["baseline"] = base
     if law.dof_ > 0:
         f.ci = law.conf_int(level)  # cached by the law: computed once per fit
     return f
