@@ -18,6 +18,17 @@ nanogpt-speedrun   training step (checkpoints of one run, LR cool-down at the en
 timm-size          parameters -> ImageNet top-1 error on 8 test sets of one timm model family
                    trained with one recipe (same pretrained tag), e.g. ``regnety_*.pycls_in1k``
                    (huggingface/pytorch-image-models ``results/results-*.csv``); Apache-2.0
+mlperf-<bench>     training progress (samples or epochs at each evaluation, checkpoints of one
+                   run: warm-up, then a decaying learning rate; every run stops when it meets
+                   the benchmark's quality target) -> the quality metric as an error, from the
+                   MLPerf Training submissions' compliance logs (``:::MLLOG`` lines of
+                   ``<org>/results/<system>/<bench>/result_<i>.txt``, rounds v0.7-v2.0 of
+                   mlcommons/training_results_v*), one curve per run whose ``run_stop`` says
+                   ``success`` (the runs of one submission are seeds of one system and code).
+                   One source per benchmark, each its own model, data and metric:
+                   ``bert`` (1 - masked-LM accuracy, by samples), ``rnnt`` (word error rate),
+                   ``unet3d`` (1 - mean Dice), ``dlrm`` (1 - AUC), ``resnet`` (1 - top-1),
+                   ``ssd`` (1 - mAP); Apache-2.0
 =================  =========================================================================
 
 Every repository is read at a pinned commit with ``git show``, from a local clone given with
@@ -71,7 +82,24 @@ PYTHIA = Repo("EleutherAI/pythia", "a19eecb807ec2c79a39ebf18108816e6ffffc1d5", "
 NANOGPT = Repo("KellerJordan/modded-nanogpt", "f411b3d346aa52d3504324ca93c230fd84c6c07f", "MIT")
 TIMM = Repo("huggingface/pytorch-image-models", "aa4b5850c1543fa488abf260f18390eda46cf85d",
             "Apache-2.0")
-REPOS = (PYTHIA, NANOGPT, TIMM)
+#: MLPerf Training results, one repository per round.
+MLPERF = (Repo("mlcommons/training_results_v0.7", "0a8a85a209c8e45b661596c382cc20f4e32fd2fe",
+               "Apache-2.0", "LICENSE.md"),
+          Repo("mlcommons/training_results_v1.0", "50619b5df63f1d646715a82c1fb8c35f271e25fa",
+               "Apache-2.0", "LICENSE.md"),
+          Repo("mlcommons/training_results_v1.1", "ebe92f81f7a69255a3b0a907595d8be623d75ec6",
+               "Apache-2.0", "LICENSE.md"),
+          Repo("mlcommons/training_results_v2.0", "8437fbb78349aa3c3054aeccb1d47d2a315a80e7",
+               "Apache-2.0", "LICENSE.md"))
+REPOS = (PYTHIA, NANOGPT, TIMM, *MLPERF)
+#: MLPerf benchmarks read, and how their ``eval_accuracy`` becomes an error (lower is better):
+#: ``1 - value`` for accuracies, Dice, AUC and mAP, the value itself for a word error rate.
+#: Left out: minigo (win rate against a reference player, not a learning curve towards a
+#: floor), maskrcnn (two metrics in one value), gnmt / transformer (BLEU is no error rate).
+MLPERF_BENCHES = {"bert": "one_minus", "rnnt": "as_is", "unet3d": "one_minus",
+                  "dlrm": "one_minus", "resnet": "one_minus", "ssd": "one_minus"}
+_MLLOG = ":::MLLOG "
+_RESULT = re.compile(r"^(?:.*/)?results/([^/]+)/([^/]+)/result_(\d+)\.txt$")
 
 #: Zero-shot tasks of the Pythia evaluations that move with training (MMLU stays at chance).
 PYTHIA_TASKS = ("lambada_openai", "piqa", "arc_easy", "arc_challenge", "sciq", "winogrande",
@@ -100,10 +128,31 @@ class Git:
         return r.stdout
 
     def files(self, prefix: str) -> list[str]:
-        return self._run("ls-tree", "-r", "--name-only", self.commit, "--", prefix).split("\n")[:-1]
+        spec = ("--", prefix) if prefix else ()
+        return self._run("ls-tree", "-r", "--name-only", self.commit, *spec).split("\n")[:-1]
 
     def show(self, path: str, missing_ok: bool = False) -> str | None:
         return self._run("show", f"{self.commit}:{path}", missing_ok=missing_ok)
+
+    def show_many(self, paths: list[str]) -> Iterator[tuple[str, str | None]]:
+        """(path, text) of many files in one ``git cat-file --batch`` (``None``: a blob
+        absent from a partial clone)."""
+        r = subprocess.run(["git", "-C", str(self.path), "cat-file", "--batch"],
+                           input="".join(f"{self.commit}:{p}\n" for p in paths).encode(),
+                           capture_output=True)
+        if r.returncode != 0:
+            raise SystemExit(f"git cat-file in {self.path}: {r.stderr.decode().strip()}")
+        out, pos = r.stdout, 0
+        for path in paths:
+            nl = out.index(b"\n", pos)
+            head = out[pos:nl].split()
+            if head[-1] == b"missing":
+                pos = nl + 1
+                yield path, None
+                continue
+            size = int(head[2])
+            yield path, out[nl + 1:nl + 1 + size].decode("utf-8", "replace")
+            pos = nl + 1 + size + 1
 
 
 def open_repo(repo: Repo, given: dict[str, Path], cache: Path) -> Git:
@@ -218,20 +267,76 @@ def timm_curves(git: Git) -> Iterator[tuple[str, str, str, np.ndarray, np.ndarra
                 h.index.to_numpy(float) * 1e6, h.to_numpy(float)
 
 
+def mllog_run(text: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(progress, eval_accuracy) of one MLPerf compliance log, or ``None`` when the run did
+    not end in success or its evaluations have no increasing progress (``samples_count``,
+    else ``epoch_num``)."""
+    evals, status = [], None
+    for line in text.splitlines():
+        i = line.find(_MLLOG)
+        if i < 0:
+            continue
+        try:
+            d = json.loads(line[i + len(_MLLOG):])
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(d, dict):
+            continue
+        md = d.get("metadata") if isinstance(d.get("metadata"), dict) else {}
+        if d.get("key") == "eval_accuracy":
+            evals.append((md.get("samples_count"), md.get("epoch_num"), d.get("value")))
+        elif d.get("key") == "run_stop":
+            status = md.get("status")
+    if status != "success" or len(evals) < 5:
+        return None
+    num = (int, float)
+    if not all(isinstance(e[2], num) and not isinstance(e[2], bool) for e in evals):
+        return None
+    y = np.array([e[2] for e in evals], float)
+    for k in (0, 1):
+        xs = [e[k] for e in evals]
+        if all(isinstance(v, num) and not isinstance(v, bool) for v in xs):
+            x = np.array(xs, float)
+            if np.all(np.diff(x) > 0) and x[0] > 0:
+                return x, y
+    return None
+
+
+def mlperf_curves(gits: list[Git]) -> Iterator[tuple[str, str, str, np.ndarray, np.ndarray]]:
+    """One curve per successful MLPerf run (each run stops when it meets the target, so the
+    seeds of one submission end at different evaluations: they are kept as separate runs,
+    not averaged over a common prefix that would cut most of them short)."""
+    for git, repo in zip(gits, MLPERF, strict=True):
+        rnd = repo.name.rsplit("_", 1)[1]
+        paths = [p for p in git.files("") if (m := _RESULT.match(p))
+                 and m.group(2) in MLPERF_BENCHES]
+        for path, text in git.show_many(paths):
+            run = mllog_run(text) if text is not None else None
+            if run is None:
+                continue
+            bench = _RESULT.match(path).group(2)
+            x, y = run
+            yield f"mlperf-{bench}", f"{rnd}/{path}", "eval_accuracy", x, \
+                1.0 - y if MLPERF_BENCHES[bench] == "one_minus" else y
+
+
 KIND = {"pythia-ckpt": "checkpoints", "nanogpt-speedrun": "checkpoints",
-        "pythia-size": "runs", "timm-size": "runs"}
+        "pythia-size": "runs", "timm-size": "runs",
+        **{f"mlperf-{b}": "checkpoints" for b in MLPERF_BENCHES}}
 ORIGIN = {
     "pythia-ckpt": (PYTHIA, "evals/pythia-v0 and -v1/<model>/zero-shot/*.json"),
     "pythia-size": (PYTHIA, "evals/pythia-v0 and -v1/<model>/zero-shot/*.json (last step)"),
     "nanogpt-speedrun": (NANOGPT, "records/**/*.txt, *.log (`step:S/T val_loss:V` lines)"),
     "timm-size": (TIMM, "results/results-<test set>.csv"),
+    **{f"mlperf-{b}": (MLPERF, f"<org>/results/<system>/{b}/result_<i>.txt (`:::MLLOG` lines)")
+       for b in MLPERF_BENCHES},
 }
 
 
 def build(git: dict[str, Git]) -> pd.DataFrame:
     """Every curve of every source, long format (``source, curve, x, y, metric, x_means, kind``)."""
     gens = [pythia_curves(pythia_points(git[PYTHIA.name])), nanogpt_curves(git[NANOGPT.name]),
-            timm_curves(git[TIMM.name])]
+            timm_curves(git[TIMM.name]), mlperf_curves([git[r.name] for r in MLPERF])]
     rows = []
     for gen in gens:
         for source, curve, metric, x, y in gen:
@@ -254,10 +359,12 @@ def write(corpus: pd.DataFrame, out: Path, git: dict[str, Git]) -> None:
              "commits below.", "",
              "| source | curves | kind | repository @ commit | files | licence |",
              "|---|---|---|---|---|---|"]
-    for src, (repo, files) in ORIGIN.items():
-        lines.append(f"| {src} | {int(n.get(src, 0))} | {KIND[src]} | {repo.name} @ "
-                     f"{repo.commit[:10]} | {files} | {repo.licence} (`LICENSE-{src}.txt`) |")
-        (out / f"LICENSE-{src}.txt").write_text(git[repo.name].show(repo.licence_file))
+    for src, (repos, files) in ORIGIN.items():
+        repos = repos if isinstance(repos, tuple) else (repos,)
+        where = ", ".join(f"{r.name} @ {r.commit[:10]}" for r in repos)
+        lines.append(f"| {src} | {int(n.get(src, 0))} | {KIND[src]} | {where} | {files} | "
+                     f"{repos[0].licence} (`LICENSE-{src}.txt`) |")
+        (out / f"LICENSE-{src}.txt").write_text(git[repos[0].name].show(repos[0].licence_file))
     (out / "PROVENANCE.md").write_text("\n".join(lines) + "\n")
 
 

@@ -14,8 +14,8 @@ Sources: ``../shared/data/dev-curves/curves.csv.gz`` (lin2024, colpret, lcdb), t
 ``../shared/data/cg-transfer/results_finetune.csv`` (error = 1 - value, last evaluation,
 one curve per (pscale, ptask, fdata, fratio, ftask, model, pdata)) and, where it has been
 built, the corpus of ``benchmarks/build_corpus.py`` (``data/corpus/curves.csv.gz`` or the
-folder ``SYN2REAL_CORPUS`` names: pythia-ckpt, pythia-size, nanogpt-speedrun, timm-size; its
-``kind`` column says which curves are checkpoints of one run).
+folder ``SYN2REAL_CORPUS`` names: pythia-ckpt, pythia-size, nanogpt-speedrun, timm-size and
+six MLPerf benchmarks; ``build_corpus.KIND`` says which curves are checkpoints of one run).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from build_corpus import KIND as CORPUS_KIND
 from syn2real.law.decision_backtest import DecisionCase, decision_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +37,11 @@ CG = SHARED / "cg-transfer" / "results_finetune.csv"
 CORPUS = Path(os.environ.get("SYN2REAL_CORPUS", ROOT / "data" / "corpus")) / "curves.csv.gz"
 #: The sources of the development corpus, those of ``build_corpus.py`` included when built.
 DEV_SOURCES = ("lin2024", "colpret", "lcdb", "cg-transfer")
-CORPUS_SOURCES = ("pythia-ckpt", "pythia-size", "nanogpt-speedrun", "timm-size")
+CORPUS_SOURCES = tuple(CORPUS_KIND)
 CG_GROUPS = ["pscale", "ptask", "fdata", "fratio", "ftask", "model", "pdata"]
 TARGET_KINDS = ("last*1.01", "midway", "min*0.98", "min*0.90")
 #: What the sizes of each source are: separate runs per size, or checkpoints of one run.
-KINDS = {"colpret": "checkpoints", "pythia-ckpt": "checkpoints",
-         "nanogpt-speedrun": "checkpoints"}
+KINDS = {"colpret": "checkpoints", **CORPUS_KIND}
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The development-corpus builder (benchmarks/build_corpus.py) on tiny git repositories laid
-out as the three public ones are: Pythia's zero-shot JSONs, modded-nanogpt's logs, timm's
-results CSVs."""
+out as the public ones are: Pythia's zero-shot JSONs, modded-nanogpt's logs, timm's results
+CSVs and MLPerf Training's compliance logs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import build_corpus  # noqa: E402
-from build_corpus import NANOGPT, PYTHIA, TIMM  # noqa: E402
+from build_corpus import MLPERF, NANOGPT, PYTHIA, TIMM  # noqa: E402
 
 
 def _repo(path: Path, files: dict[str, str]) -> str:
@@ -76,12 +76,38 @@ def _timm_files() -> dict[str, str]:
     return files
 
 
+def _mllog(key: str, value, **metadata) -> str:
+    return ":::MLLOG " + json.dumps({"namespace": "", "time_ms": 1, "event_type": "POINT_IN_TIME",
+                                     "key": key, "value": value,
+                                     "metadata": {"file": "x.py", "lineno": 1, **metadata}})
+
+
+def _mlperf_files(round_: int) -> dict[str, str]:
+    files = {"LICENSE.md": "Apache License\nVersion 2.0\n"}
+    bert = [_mllog("submission_benchmark", "bert")]
+    for i in range(1, 21):  # samples_count increases; epoch_num stays 1 (as NVIDIA's logs)
+        bert.append("noise before " + _mllog("eval_accuracy", 0.3 + 0.02 * i ** 0.5,
+                                             epoch_num=1, samples_count=150_000 * i))
+    bert.append(_mllog("run_stop", None, status="success"))
+    files["Org/results/sys8xA100/bert/result_0.txt"] = "\n".join(bert)
+    aborted = bert[:-1] + [_mllog("run_stop", None, status="aborted")]
+    files["Org/results/sys8xA100/bert/result_1.txt"] = "\n".join(aborted)
+    rnnt = [_mllog("eval_accuracy", 9.6 if e == 1 else 1.0 / e, epoch_num=e) for e in
+            range(1, 13)] + [_mllog("run_stop", None, status="success")]
+    files["Org/results/sys8xA100/rnnt/result_0.txt"] = "\n".join(rnnt)
+    files["Org/results/sys8xA100/minigo/result_0.txt"] = "\n".join(  # not a benchmark read
+        _mllog("eval_accuracy", 0.5, epoch_num=e) for e in range(1, 9))
+    files["Org/benchmarks/bert/README.md"] = "not a result"
+    return files
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     commits = {}
     for repo, files in ((PYTHIA, _pythia_files()), (NANOGPT, _nanogpt_files()),
-                        (TIMM, _timm_files())):
+                        (TIMM, _timm_files()),
+                        *((r, _mlperf_files(i)) for i, r in enumerate(MLPERF))):
         commits[repo.name] = _repo(root / repo.name.replace("/", "+"), files)
     git = {name: build_corpus.Git(root / name.replace("/", "+"), c)
            for name, c in commits.items()}
@@ -128,6 +154,25 @@ def test_timm_families_and_thousands_separator(built):
     assert (out / "LICENSE-nanogpt-speedrun.txt").read_text().startswith("MIT")
     back = pd.read_csv(out / "curves.csv.gz")
     assert len(back) == len(corpus) and set(back.columns) >= {"source", "curve", "x", "y", "kind"}
+
+
+def test_mlperf_runs_that_succeeded(built):
+    corpus, out = built
+    ml = corpus[corpus["source"].str.startswith("mlperf-")]
+    # per round: one successful bert run and one rnnt run; the aborted run and minigo left out
+    assert sorted(ml["source"].unique()) == ["mlperf-bert", "mlperf-rnnt"]
+    assert ml.groupby("source")["curve"].nunique().to_dict() == {
+        "mlperf-bert": len(MLPERF), "mlperf-rnnt": len(MLPERF)}
+    bert = ml[ml["curve"] == "v0.7/Org/results/sys8xA100/bert/result_0.txt"].sort_values("x")
+    assert bert["x"].tolist() == [150_000.0 * i for i in range(1, 21)]  # samples, not epochs
+    assert bert["y"].iloc[0] == pytest.approx(1 - 0.32)  # an accuracy becomes an error
+    rnnt = ml[ml["source"] == "mlperf-rnnt"].sort_values("x")
+    assert rnnt["y"].iloc[0] == pytest.approx(9.6) and rnnt["y"].iloc[-1] == pytest.approx(
+        1 / 12)  # a word error rate is an error as it is
+    assert set(ml["kind"]) == {"checkpoints"}
+    prov = (out / "PROVENANCE.md").read_text()
+    assert "mlcommons/training_results_v0.7" in prov and "| mlperf-bert | 4 |" in prov
+    assert "Apache" in (out / "LICENSE-mlperf-rnnt.txt").read_text()
 
 
 def test_unknown_repo_refused():
