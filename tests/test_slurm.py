@@ -1,6 +1,8 @@
 """The Slurm executor against a real one-node Slurm (slurmctld + slurmd + munge) that these
 tests start on localhost and stop at the end (issue 15). Skipped where Slurm's daemons are
-not installed (``make slurm-deps`` installs them; CI runs ``make test-slurm``)."""
+not installed or the tests do not run as root (``make slurm-deps`` installs them), except in
+CI (``CI`` set), where that is a failure: CI runs ``make test-slurm`` to test the executor,
+not to skip it. The fixture stops only the daemons it started, by their own process."""
 
 from __future__ import annotations
 
@@ -43,25 +45,55 @@ def _conf(root: Path) -> str:
         f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP", ""])
 
 
+def _unavailable(why: str) -> None:
+    """Skip, or fail in CI (where the Slurm tests must run)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}: CI must run the Slurm tests (make slurm-deps, as root)")
+    pytest.skip(why)
+
+
+def _munge_works() -> bool:
+    return subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode == 0
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     for tool in ("slurmctld", "slurmd", "munged", "sbatch"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed (make slurm-deps)")
+            _unavailable(f"{tool} not installed (make slurm-deps)")
     if os.geteuid() != 0:
-        pytest.skip("a private Slurm needs root here (slurmd runs jobs as their user)")
-    pytest.importorskip("submitit")
+        _unavailable("a private Slurm needs root here (slurmd runs jobs as their user)")
+    try:
+        import submitit  # noqa: F401
+    except ImportError:
+        _unavailable("submitit not installed (pip install 'syn2real[slurm]')")
     root = tmp_path_factory.mktemp("slurm")
     for d in ("state", "spool"):
         (root / d).mkdir()
     conf = root / "slurm.conf"
     conf.write_text(_conf(root))
-    started = []
-    if subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode:
+    munged = None  # a munged this fixture started (in the foreground: its own process)
+    if not _munge_works():
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
         shutil.chown("/run/munge", "munge", "munge")
-        subprocess.run(["munged", "--force"], check=True, capture_output=True)
-        started.append("munged")
+        munged = subprocess.Popen(["munged", "--foreground", "--force"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 30
+        while not _munge_works():
+            if munged.poll() is not None or time.time() > deadline:
+                _stop(munged)
+                raise RuntimeError("munged did not start: "
+                                   + munged.stderr.read().decode(errors="replace")[-2000:])
+            time.sleep(0.2)
     old = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(conf)  # the daemons, sbatch and the drivers read it
     ctld = subprocess.Popen(["slurmctld", "-D", "-f", str(conf)], stdout=subprocess.DEVNULL,
@@ -81,13 +113,9 @@ def slurm(tmp_path_factory):
         yield root
     finally:
         for proc in (slurmd, ctld):
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if "munged" in started:
-            subprocess.run(["pkill", "-x", "munged"], capture_output=True)
+            _stop(proc)
+        if munged is not None:
+            _stop(munged)
         if old is None:
             os.environ.pop("SLURM_CONF", None)
         else:
