@@ -141,3 +141,18 @@ def test_figures_on_real_curves_spanning_under_a_decade(tmp_path):
         dom = subprocess.run([exe, *flags, "--dump-dom", page.as_uri()], capture_output=True,
                              text=True, timeout=120)
         assert 'data-images-ok="yes"' in dom.stdout, dom.stderr[-2000:]
+
+
+def test_many_curves_get_wald_intervals_said_on_the_page(tmp_path, monkeypatch):
+    import importlib
+
+    html_mod = importlib.import_module("syn2real.report.html")
+    cs = read_curves(example_path())
+    k = len(cs.curves(cs.groups))
+    assert k >= 2
+    profile = build_report(cs, tmp_path / "p", D=0.48).read_text()
+    assert "profile-likelihood intervals" in profile and "Wald" not in profile
+    monkeypatch.setattr(html_mod, "PROFILE_CURVES_MAX", k - 1)  # "many" curves
+    wald = build_report(cs, tmp_path / "w", D=0.48, target=0.28).read_text()
+    assert "90% Wald (estimate ± t·SE) intervals" in wald
+    assert "Fig. 8: pre-training rate α and transfer gap C with Wald" in wald

@@ -36,8 +36,14 @@ import numpy as np
 from scipy import stats
 
 from ..law import TransferLaw
-from ..law.predictive import PRACTICAL_FACTOR, CurvePredictor, fit_predictors, p_reach_many
-from ..law.uncertainty import PROFILE_POINTS_MAX
+from ..law.predictive import (
+    PRACTICAL_FACTOR,
+    CurvePredictor,
+    fit_predictors,
+    p_reach_many,
+    prime_crossings,
+)
+from ..law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
 from .advice import Advice, NextRun, check_question, fmt_n
 from .legacy import advise_legacy
 
@@ -182,9 +188,18 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
                    best["cost"], rows)
 
 
+def _budgets(pred: CurvePredictor, budget: float | None) -> tuple[float, float]:
+    """The budget a verdict is about (1000x the largest run when none is given) and "any
+    practical budget" (1000x that)."""
+    n_max = float(pred.n_[-1])
+    eff = float(budget) if budget is not None else n_max * PRACTICAL_FACTOR
+    return eff, max(eff, n_max) * PRACTICAL_FACTOR
+
+
 def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
            level: float = 0.9, confidence: float = 0.9, law: TransferLaw | None = None,
-           with_next_run: bool = True) -> Advice:
+           with_next_run: bool = True, wald: bool = False,
+           _reach: tuple[float, float] | None = None) -> Advice:
     """The verdict for reaching error ``target`` within ``budget`` images.
 
     Parameters
@@ -205,17 +220,22 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         verdict; by default those of the predictor's eq.-1 member.
     with_next_run : bool
         Search the next run of an undecided verdict.
+    wald : bool
+        Wald intervals for eq. 1's α and C (flag ``intervals:wald``) instead of profile
+        likelihood (taken anyway above :data:`PROFILE_POINTS_MAX` points).
     """
     _check(target, budget, confidence)
     pred.check_is_fitted()
     n, err = pred.n_, pred.err_
     n_max = float(n[-1])
-    eff_budget = float(budget) if budget is not None else n_max * PRACTICAL_FACTOR
-    practical = max(eff_budget, n_max) * PRACTICAL_FACTOR
+    eff_budget, practical = _budgets(pred, budget)
     pct = int(round(level * 100))
     q = (1 - level) / 2
-    p_reach = pred.p_reach(target, eff_budget, at=schedule(n_max, eff_budget))
-    p_any = pred.p_reach(target, practical, at=schedule(n_max, practical))
+    if _reach is None:  # advise_many hands them in, computed for every curve in one batch
+        p_reach = pred.p_reach(target, eff_budget, at=schedule(n_max, eff_budget))
+        p_any = pred.p_reach(target, practical, at=schedule(n_max, practical))
+    else:
+        p_reach, p_any = _reach
     n_star = pred.crossing(target, 0.5, n_max=practical * 10)
     n_ci = (pred.crossing(target, q, n_max=practical * 10),
             pred.crossing(target, 1 - q, n_max=practical * 10))
@@ -229,7 +249,7 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         C, a = law.params_["C"], law.params_["alpha"]
         # cached: the fit table asked for the same intervals; a profile refits every point
         # many times, so a long curve (per-step logs) gets Wald intervals, flagged
-        wald_ci = len(law.y_) > PROFILE_POINTS_MAX
+        wald_ci = wald or len(law.y_) > PROFILE_POINTS_MAX
         ci = law.conf_int(level, method="wald" if wald_ci else "profile")
         C_ci, a_ci = ci.get("C", (C, C)), ci.get("alpha", (a, a))
         p_floor = law.confidence_probability("C", target) if "C" in law.free_params \
@@ -402,12 +422,34 @@ def advise_many(curves: list[dict[str, Any]], targets: Any, *, budgets: Any = No
         Fitted eq. 1 per curve, reported beside the verdict.
     predictors : list of CurvePredictor, optional
         The curves' predictors when the caller has fitted them already.
+
+    Notes
+    -----
+    What every verdict needs from the network — ``p_reach`` within the budget and at any
+    practical size, the quantile tables of n* and its interval — is evaluated for all curves
+    at once; each verdict is the same as :func:`decide` gives for its curve alone. Above
+    :data:`~syn2real.law.uncertainty.PROFILE_CURVES_MAX` curves eq. 1's α and C get Wald
+    intervals (flag ``intervals:wald``), as ``syn2real fit`` does.
     """
     preds = predictors if predictors is not None else fit_predictors(curves)
     B = len(preds)
     tg = np.broadcast_to(np.asarray(targets, float), (B,))
     bud = [budgets] * B if budgets is None or np.ndim(budgets) == 0 else list(budgets)
+    bud = [None if b is None else float(b) for b in bud]
     laws = laws or [None] * B
-    return [decide(p, float(t), budget=None if b is None else float(b), level=level,
-                   confidence=confidence, law=lw, with_next_run=with_next_run)
-            for p, t, b, lw in zip(preds, tg, bud, laws, strict=True)]
+    for t, b in zip(tg, bud, strict=True):
+        _check(float(t), b, confidence)
+    if B == 0:
+        return []
+    eff, practical = (np.array(v) for v in zip(*(_budgets(p, b) for p, b in
+                                                  zip(preds, bud, strict=True)), strict=True))
+    nmax = [float(p.n_[-1]) for p in preds]
+    p_reach = p_reach_many(preds, tg, eff, [schedule(m, e) for m, e in zip(nmax, eff,
+                                                                          strict=True)])
+    p_any = p_reach_many(preds, tg, practical, [schedule(m, e) for m, e in
+                                                zip(nmax, practical, strict=True)])
+    prime_crossings(preds, practical * 10)
+    wald = B > PROFILE_CURVES_MAX
+    return [decide(p, float(t), budget=b, level=level, confidence=confidence, law=lw,
+                   with_next_run=with_next_run, wald=wald, _reach=(float(r), float(a)))
+            for p, t, b, lw, r, a in zip(preds, tg, bud, laws, p_reach, p_any, strict=True)]

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..curves import CurveSet, DataError, curve_arrays, curve_label, curve_labels, read_curves
-from ..law.uncertainty import PROFILE_POINTS_MAX
+from ..law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
 from .common import (
     D_DEFAULT,
     LOSS_HELP,
@@ -29,7 +29,7 @@ from .common import (
 )
 
 #: curves up to which ``fit`` computes profile-likelihood intervals by default
-PROFILE_MAX = 200
+PROFILE_MAX = PROFILE_CURVES_MAX
 #: ... and at most this many points in all (per-step logs reach 100,000 in one curve).
 PROFILE_MAX_POINTS = PROFILE_POINTS_MAX
 #: rows of the terminal table (``--json`` has every curve)
@@ -384,6 +384,10 @@ def advise(
         labels = curve_labels([grp for grp, _ in curves])
         data = [{**curve_arrays(g), "kind": curve_kind} for _, g in curves]
         laws = fit_estimators(TransferLaw(**kwargs), data)
+        if method == "predictive" and len(curves) > PROFILE_CURVES_MAX:
+            err.print(f"note: {len(curves):,} curves: eq. 1's α and C get Wald intervals "
+                      "(estimate ± t·SE, flag intervals:wald); syn2real fit --intervals "
+                      "profile gives profile-likelihood ones", highlight=False)
         if method == "legacy":
             advice = [advise_legacy(law, target, budget=budget, level=level) for law in laws]
         else:

@@ -415,26 +415,30 @@ def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], ki
     return out
 
 
-def p_reach_many(preds: Sequence[CurvePredictor], target: float, budget: float,
-                 ats: Sequence[Any]) -> Array:
+def p_reach_many(preds: Sequence[CurvePredictor], target: float | Sequence[float],
+                 budget: float | Sequence[float], ats: Sequence[Any]) -> Array:
     """:meth:`CurvePredictor.p_reach` of many fitted predictors (``ats[i]`` the sizes of
-    ``preds[i]``), the network evaluated once for all of them."""
+    ``preds[i]``; ``target`` and ``budget`` one for all or one per predictor), the network
+    evaluated once for all of them."""
     if len(preds) != len(ats):
         raise ValueError(f"{len(preds)} predictors but {len(ats)} size lists")
-    out = np.empty(len(preds))
-    sizes = [p._reach_sizes(budget, at) for p, at in zip(preds, ats, strict=True)]
+    B = len(preds)
+    targets = np.broadcast_to(np.asarray(target, float), (B,))
+    budgets = np.broadcast_to(np.asarray(budget, float), (B,))
+    out = np.empty(B)
+    sizes = [p._reach_sizes(float(b), at) for p, b, at in zip(preds, budgets, ats, strict=True)]
     one = [i for i, s in enumerate(sizes) if len(s) == 1]
     many = [i for i, s in enumerate(sizes) if len(s) > 1]
     # one measurement: its predictive CDF at the target
     far = [i for i in one if preds[i].extrapolator_ != "ensemble"
            and sizes[i][0] > preds[i].n_[-1] * (1 + 1e-9)]
     for i in set(one) - set(far):
-        out[i] = float(preds[i].cdf(sizes[i], target)[0])
+        out[i] = float(preds[i].cdf(sizes[i], targets[i])[0])
     if far:
         Qs = _quantile_functions([preds[i] for i in far], [sizes[i] for i in far],
                                  "observation")
         Q = np.concatenate(Qs)
-        out[far] = _level_of(Q, np.full(len(far), np.log(target)))
+        out[far] = _level_of(Q, np.log(targets[far]))
     # several: they share the mean curve's quantile and have independent noise
     u = (np.arange(64) + 0.5) / 64
     pos = np.clip(u * len(LEVELS) - 0.5, 0.0, len(LEVELS) - 1.0)
@@ -451,9 +455,26 @@ def p_reach_many(preds: Sequence[CurvePredictor], target: float, budget: float,
             mu, sdm = p._log_mean_sd(sizes[i])
             mean = mu[None, :] + stats.t.ppf(u, p.dof_)[:, None] * sdm[None, :]
         noise = max(p.noise_, 1e-6)
-        p_each = stats.norm.cdf((np.log(target) - mean) / noise)
+        p_each = stats.norm.cdf((np.log(targets[i]) - mean) / noise)
         out[i] = float(1.0 - np.prod(1.0 - p_each, axis=1).mean())
     return out
+
+
+def prime_crossings(preds: Sequence[CurvePredictor], n_max: Sequence[float],
+                    kind: str = "observation") -> None:
+    """Fill the quantile tables that :meth:`CurvePredictor.crossing` reads (``n_max[i]`` its
+    ``n_max`` argument for ``preds[i]``) for many predictors at once: the network is
+    evaluated once for all of them instead of once per predictor. Numbers are unchanged."""
+    net = [(p, float(h)) for p, h in zip(preds, n_max, strict=True)
+           if p.extrapolator_ != "ensemble"]
+    if not net:
+        return
+    grids = [p._crossing_grid(h) for p, h in net]
+    Qs = _quantile_functions([p for p, _ in net], [g[1:] for g in grids], kind)
+    for (p, h), g, Q in zip(net, grids, Qs, strict=True):
+        cache = p.__dict__.setdefault("_grid_q", {})
+        cache.clear()
+        cache[(h, kind)] = (g, Q)
 
 
 # --------------------------------------------------------------------------- predictor
@@ -665,7 +686,7 @@ class CurvePredictor:
         key = (float(hi), kind)  # n* and its interval ask the same grid: its quantile table once
         cache = self.__dict__.setdefault("_grid_q", {})
         if key not in cache:
-            grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), CROSSING_GRID)
+            grid = self._crossing_grid(hi)
             cache.clear()
             cache[key] = (grid, self._qf(grid[1:], kind))
         grid, Q = cache[key]
@@ -682,6 +703,9 @@ class CurvePredictor:
         fv = np.exp(_at_levels(self._qf(fine[1:], kind), np.full(len(fine) - 1, q)))
         got = first_crossing(fine, np.concatenate([[lo_v], fv]), target, log_values=True)
         return got if np.isfinite(got) else coarse
+
+    def _crossing_grid(self, hi: float) -> Array:
+        return np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), CROSSING_GRID)
 
     def _apply_prior(self, prior: PredictivePrior) -> None:
         weight = prior.nu + self.n_backtests_

@@ -106,6 +106,9 @@ def case_weights(m: int, n_boot: int, rng: np.random.Generator,
 #: Points above which a caller that may choose (the CLI's ``--intervals auto``, the
 #: advisor) takes Wald intervals: a profile refits every point many times (~1 s per 1,000).
 PROFILE_POINTS_MAX = 5_000
+#: ... and curves above which such a caller takes Wald intervals for every curve (a profile
+#: interval costs ~0.07 s per parameter and curve: 1,000 curves would wait minutes).
+PROFILE_CURVES_MAX = 200
 
 
 class IntervalsMixin:

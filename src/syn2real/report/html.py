@@ -27,6 +27,7 @@ from ..law import (
     fit_estimators,
     shared_D_iterated,
 )
+from ..law.uncertainty import PROFILE_CURVES_MAX
 from .figures import (
     CurveFit,
     fig_complexity,
@@ -165,9 +166,12 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         labels = curve_labels([grp for grp, _ in curves])
     elif len(labels) != len(curves):
         raise ValueError(f"{len(labels)} labels for {len(curves)} curves")
+    # as syn2real fit and advise: above PROFILE_CURVES_MAX curves, Wald intervals
+    wald = len(curves) > PROFILE_CURVES_MAX
+    ci_name = "Wald (estimate ± t·SE)" if wald else "profile-likelihood"
     fits = []
     for (group, g), label, law in zip(curves, labels, laws, strict=True):
-        fits.append(_curve_fit(cs, group, g, label, law, level))
+        fits.append(_curve_fit(cs, group, g, label, law, level, wald=wald))
         if on_curve is not None:  # the profile intervals are most of a report's time
             on_curve()
     if target is not None:
@@ -193,7 +197,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                  "Fig. 1: fine-tuning error against the number of synthetic pre-training "
                  "images, with the fitted law and its confidence band for the mean." + more))
     figs.append(("params", save_figure(fig_params(fits, level), out, "fig8_params"),
-                 "Fig. 8: pre-training rate α and transfer gap C with profile-likelihood "
+                 f"Fig. 8: pre-training rate α and transfer gap C with {ci_name} "
                  "intervals."))
     figs.append(("linear", save_figure(fig_linearised(shown), out, "fig10_linearised"),
                  "Fig. 10: L − Ĉ in log-log space; eq. 1 predicts straight lines." + more))
@@ -244,7 +248,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         if knob_effects:
             extra_html.append(_knobs_html(knob_effects))
     page = _page(cs, fits, items, figs, full_rows, shared, D, loss, target, level,
-                 extra_html)
+                 extra_html, ci_name=ci_name)
     dest = out / "index.html"
     atomic_write(dest, page.encode())
     summary = [{"curve": f.label, **f.law.to_dict(level=level, intervals=False),
@@ -254,15 +258,16 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
 
 
 def _curve_fit(cs: CurveSet, group: dict, g: Any, label: str, law: BaseLaw,
-               level: float) -> CurveFit:
-    """A curve, its fitted law, profile intervals and its from-scratch baseline."""
+               level: float, wald: bool = False) -> CurveFit:
+    """A curve, its fitted law, profile (or Wald) intervals and its from-scratch baseline."""
     c = curve_arrays(g)
     f = CurveFit(label, group, c["n"], c["err"], law, w=c["weights"])
     base = baseline_error(cs, group)
     if base is not None:
         f.extra["baseline"] = base
     if law.dof_ > 0:
-        f.ci = law.conf_int(level)  # cached by the law: computed once per fit
+        # cached by the law: computed once per fit
+        f.ci = law.conf_int(level, method="wald" if wald else "profile")
     return f
 
 
@@ -305,7 +310,8 @@ def backtest_items(fits: Sequence[CurveFit], *, cutoff: float | None, D: Any, lo
 
 def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tuple[str, str, str]],
           full_rows: list[tuple[str, FullTransferLaw]], shared: Any, D: Any, loss: str,
-          target: float | None, level: float, extra_html: Sequence[str] = ()) -> str:
+          target: float | None, level: float, extra_html: Sequence[str] = (),
+          ci_name: str = "profile-likelihood") -> str:
     e = html.escape
     pct = int(level * 100)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>syn2real report"
@@ -313,7 +319,7 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
              "<h1>syn2real: syn-to-real transfer report</h1>",
              f"<p>Source: <code>{e(cs.source)}</code> ({e(cs.schema)} schema, {len(fits)} "
              f"curves). Law L(n) = D·n<sup>−α</sup> + C fitted by bounded least squares "
-             f"({e(loss)} loss), global optimum by profiling α; {pct}% profile-likelihood "
+             f"({e(loss)} loss), global optimum by profiling α; {pct}% {e(ci_name)} "
              "intervals.</p>"]
     if target is not None and fits:
         parts.append(_todo_html(fits, target))
