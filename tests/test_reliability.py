@@ -165,6 +165,61 @@ def test_a_lock_left_by_a_killed_process_is_stale(tmp_path):
         pass
 
 
+def _no_flock(monkeypatch):
+    """flock as Lustre mounted without -o flock answers it."""
+    import errno
+    import fcntl
+
+    def refuse(fd, op):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+
+
+def test_a_file_system_without_flock_gets_an_exclusive_lock_file(tmp_path, monkeypatch):
+    import json
+    import socket
+
+    from syn2real.locking import HELD_NAME, FolderInUse, folder_lock
+
+    _no_flock(monkeypatch)
+    run = tmp_path / "run"
+    with folder_lock(run, "syn2real run"):
+        assert json.loads((run / HELD_NAME).read_text())["what"] == "syn2real run"
+        with pytest.raises(FolderInUse, match="in use by syn2real run"):
+            with folder_lock(run, "second"):
+                pass
+    assert not (run / HELD_NAME).exists()  # released: removed
+    # a holder on another host cannot be checked: named, with what clears it
+    (run / HELD_NAME).write_text(json.dumps({"pid": 1, "host": "login02", "what": "run",
+                                             "since": "yesterday"}))
+    with pytest.raises(FolderInUse, match=r"pid 1 on login02.*remove .*\.held"):
+        with folder_lock(run, "third"):
+            pass
+    assert socket.gethostname() != "login02"
+
+
+def test_without_flock_a_killed_holder_of_this_host_is_stale(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from syn2real.locking import HELD_NAME, folder_lock
+
+    code = ("import errno, fcntl, os\n"
+            "def refuse(fd, op): raise OSError(errno.ENOLCK, 'No locks available')\n"
+            "fcntl.flock = refuse\n"
+            "from syn2real.locking import folder_lock\n"
+            f"with folder_lock({str(tmp_path)!r}, 'holder'):\n"
+            "    print('held', flush=True); os.kill(os.getpid(), 9)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "held" and proc.returncode == -9, proc.stderr
+    assert (tmp_path / HELD_NAME).exists()  # left behind: nothing removed it
+    _no_flock(monkeypatch)
+    with folder_lock(tmp_path, "next"):  # its pid is gone: stale, taken over
+        pass
+    assert not (tmp_path / HELD_NAME).exists()
+
+
 # --- items 4-6: artefacts verified before use, repaired by rerunning their producer -------
 
 
