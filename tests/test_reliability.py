@@ -782,3 +782,69 @@ def test_a_report_of_many_curves_shows_its_progress(tmp_path):
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "report of 24 curves" in text and "24/24" in text, text
+
+
+# --- issue 28 item 6: a results store on shared storage ------------------------------------
+
+
+def _journal(path) -> str:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path)) as con:
+        return con.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_the_store_on_network_storage_uses_the_rollback_journal(tmp_path, monkeypatch):
+    import syn2real.sweep.store as store_mod
+    from syn2real.sweep import Store
+
+    local = Store(tmp_path / "local" / "results.sqlite")
+    local.record("a", "pretrain", {"n": 1}, result={"err": 0.1})
+    assert local.journal == "WAL"
+    assert _journal(local.path) == "wal"
+    monkeypatch.setattr(store_mod, "mount_type", lambda path: "nfs4")
+    shared = Store(tmp_path / "nfs" / "results.sqlite")
+    shared.record("a", "pretrain", {"n": 1}, result={"err": 0.1})
+    assert shared.journal == "DELETE"
+    assert _journal(shared.path) == "delete"
+    assert not (shared.path.parent / "results.sqlite-wal").exists()
+    # a store written in WAL mode on a disk later mounted over the network is switched
+    moved = Store(local.path)
+    assert moved.journal == "DELETE" and moved.status() == {"a": "done"}
+    assert _journal(local.path) == "delete"
+
+
+def test_a_reader_in_another_process_sees_whole_rows_while_the_driver_writes(tmp_path):
+    """The driver writes, a second process (as on a login node) reads: rollback journal."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "results.sqlite"
+    force = "import syn2real.sweep.store as m; m.mount_type = lambda p: 'lustre'\n"
+    go = tmp_path / "reader-ready"
+    writer = (force + "import os, time\nfrom syn2real.sweep import Store\n"
+              f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+              f"s = Store({str(db)!r})\n"
+              "for i in range(300):  # jobs finish one after another\n"
+              "    s.record(f'k{i}', 'pretrain', {'i': i}, result={'err': i / 1000})\n"
+              "    time.sleep(0.005)\n")
+    reader = (force + "import time, os\nfrom syn2real.sweep import Store\n"
+              f"open({str(go)!r}, 'w').close()\n"
+              f"while not os.path.exists({str(db)!r}): time.sleep(0.001)\n"
+              "seen, t0 = [], time.time()\n"
+              "while time.time() - t0 < 120:\n"
+              f"    rows = Store({str(db)!r}).rows()\n"
+              "    assert all(r['result']['err'] == r['params']['i'] / 1000 for r in rows)\n"
+              "    seen.append(len(rows))\n"
+              "    if len(rows) == 300: break\n"
+              "assert seen == sorted(seen), seen\n"
+              "print(len(set(seen)), seen[-1])\n")
+    w = subprocess.Popen([sys.executable, "-c", writer], stderr=subprocess.PIPE, text=True)
+    r = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True,
+                       timeout=300)
+    assert w.wait(timeout=300) == 0, w.stderr.read()
+    assert r.returncode == 0, r.stderr[-2000:]
+    distinct, last = map(int, r.stdout.split())
+    assert last == 300 and distinct >= 2  # it read while the writer wrote
+    assert not (tmp_path / "results.sqlite-wal").exists()

@@ -1,9 +1,17 @@
-"""The results store: one SQLite file (WAL) next to the outputs, one row per finished job.
+"""The results store: one SQLite file next to the outputs, one row per finished job.
 
 A row is written only after the job's artefacts are in place (they appear atomically), and
 writes are idempotent: recording the same key twice keeps one row (a success replaces an
-earlier failure, never the other way round). Readers see a consistent snapshot while a sweep
-writes (WAL).
+earlier failure, never the other way round).
+
+Who writes: the study's driver only (cluster jobs return their results to it; no compute
+node opens the store). Readers (``syn2real status``, ``export``, ``fit``) may run anywhere.
+On a local disk the store is in WAL mode: readers see a consistent snapshot while the driver
+writes. WAL needs memory shared between the processes of one host, so on a network file
+system (NFS, Lustre, GPFS, BeeGFS, CephFS, SMB: :data:`NETWORK_FS`, from ``/proc/mounts``)
+the store uses SQLite's rollback journal instead (``journal_mode=DELETE``), whose
+``fcntl`` locks let a reader on a login node read while the driver on another host writes;
+a reader waits out a write in progress (up to 60 s) instead of reading half of it.
 """
 
 from __future__ import annotations
@@ -44,6 +52,31 @@ CREATE TABLE IF NOT EXISTS submissions (
 """
 
 
+#: File systems on which WAL is unsafe across hosts (``/proc/mounts`` type names).
+NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "ceph", "cifs", "smb3", "smbfs",
+              "fuse.sshfs", "fuse.glusterfs", "glusterfs", "9p", "afs", "panfs", "wekafs")
+
+
+def mount_type(path: str | Path) -> str | None:
+    """The file-system type of the mount holding ``path`` (``/proc/mounts``; None where it
+    cannot be told)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    best, kind = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, parts[2]
+    return kind
+
+
 class StoreError(UserError):
     """The results store cannot be read or written (corrupt file, full disk)."""
 
@@ -60,6 +93,9 @@ class Store:
         for p in (self.path, self.path.parent):
             if p.exists() and not os.access(p, os.W_OK):
                 raise self._error(OSError(f"{p} is read-only"))
+        fs = mount_type(self.path.parent)
+        #: SQLite journal mode: WAL on a local disk, the rollback journal on network storage
+        self.journal = "DELETE" if fs in NETWORK_FS else "WAL"
         with self._connect() as con:
             con.executescript(SCHEMA)
 
@@ -70,7 +106,13 @@ class Store:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         try:
-            con.execute("PRAGMA journal_mode=WAL")
+            try:
+                con.execute(f"PRAGMA journal_mode={self.journal}")
+            except sqlite3.OperationalError as exc:
+                # leaving WAL needs the file to itself: another connection is open, so
+                # this one keeps the mode the file has and a later one switches it
+                if "locked" not in str(exc):
+                    raise
             con.execute("PRAGMA synchronous=FULL")
             with con:  # one transaction
                 yield con
@@ -88,6 +130,11 @@ class Store:
                               "Fix: run in a copy you can write (copy the run folder, give "
                               "--out the copy), or read its results as they are with "
                               f"syn2real fit {self.path.parent / 'results.csv'}")
+        if "locked" in text:
+            return StoreError(f"{self.path}: the results store is busy: another process has "
+                              f"held it for over a minute ({text}). Its results are intact. "
+                              "Fix: wait for that process (another syn2real command on this "
+                              "run folder) and run the same command again")
         if "full" in text or "disk I/O" in text:
             return StoreError(f"{self.path}: cannot write the results store ({text}): no "
                               f"space left on {self.path.parent}? Fix: free space and run the "
