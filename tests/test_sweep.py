@@ -465,3 +465,39 @@ def test_epochs_give_large_n_more_steps_and_leave_the_other_keys_alone(tmp_path)
         == {40, 60}
     with pytest.raises(ConfigError, match=r"'pretrain\.epochs'"):
         parse_config(_cfg(**{"pretrain.epochs": 0}), "study.yaml")
+
+
+@pytest.mark.slow
+def test_ray_starts_a_job_lost_with_its_worker_again(tmp_path):
+    ray = pytest.importorskip("ray")
+    from types import SimpleNamespace
+
+    from syn2real.sweep.execute import _RayRunner
+
+    def crash_once(kind: str, marker: str, threads: int) -> dict:
+        """A job whose first worker dies (as with a lost node or an OOM kill); defined here
+        so that Ray ships it by value to workers that cannot import the tests."""
+        import os
+
+        if not os.path.exists(marker):
+            with open(marker, "w") as fh:
+                fh.write("crashed once")
+            os._exit(1)
+        return {"result": {"attempt": 2}, "seconds": 0.0}
+
+    runner = _RayRunner(None, 1, 0.0, retries=2)
+    try:
+        runner._fn = ray.remote(crash_once)
+        job = SimpleNamespace(kind="pretrain", spec=str(tmp_path / "a"))
+        ref = runner.submit(job, 1)
+        _, out = runner.wait([ref])
+        assert out == {"result": {"attempt": 2}, "seconds": 0.0}  # the second worker ran it
+        assert (tmp_path / "a").read_text() == "crashed once"
+        # with no retries the lost worker is a failed job, named as such
+        once = _RayRunner(None, 1, 0.0, retries=0)
+        once._fn = runner._fn
+        _, out = once.wait([once.submit(SimpleNamespace(kind="pretrain",
+                                                        spec=str(tmp_path / "b")), 1)])
+        assert out["error"].startswith("Ray task failed")
+    finally:
+        runner.close()

@@ -234,6 +234,9 @@ class ExecutorConfig(_Strict):
     address: str | None = Field(None, description="Ray address: auto or HOST:PORT (default: "
                                 "start a local instance)")
     gpus_per_job: float = Field(0.0, ge=0, description="GPUs per training job (Ray, Slurm)")
+    retries: int = Field(3, ge=0, description="Ray: times a job lost with its worker or node "
+                         "(node died, worker killed) is started again; a job's own error is "
+                         "never retried (--retry-failed reruns it)")
     data_workers: int = Field(0, ge=0, description="DataLoader processes per training job "
                               "(GPUs: 4-8, pinned memory)")
     partition: str | None = Field(None, description="Slurm partition")

@@ -193,7 +193,7 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
         runner: Runner = _LocalRunner(workers)
     elif kind == "ray":
         runner = _RayRunner(address, threads, gpus_per_job if gpus_per_job is not None
-                            else ec.gpus_per_job)
+                            else ec.gpus_per_job, retries=ec.retries)
     elif kind == "slurm":
         from .slurm import SlurmRunner
 
@@ -335,9 +335,12 @@ def _worker_init(parent: int) -> None:
 
 
 class _RayRunner(Runner):
-    """Ray tasks: ``num_cpus`` = threads per job, ``num_gpus`` per training job."""
+    """Ray tasks: ``num_cpus`` = threads per job, ``num_gpus`` per training job; a task lost
+    with its worker or node is started again up to ``retries`` times (Ray's ``max_retries``:
+    system failures only; a job reports its own errors as results, never retried here)."""
 
-    def __init__(self, address: str | None, threads: int, gpus: float) -> None:
+    def __init__(self, address: str | None, threads: int, gpus: float, *,
+                 retries: int = 3) -> None:
         try:
             import ray
         except ImportError:
@@ -353,6 +356,7 @@ class _RayRunner(Runner):
         self.slots = max(1, total // threads)
         self._fn = ray.remote(run_job)
         self._gpus = gpus
+        self._retries = retries
         self._refs: set[Any] = set()
 
     def submit(self, job: Job, threads: int) -> Any:
@@ -360,8 +364,8 @@ class _RayRunner(Runner):
         cpus = (threads if job.kind != "render"
                 else max(threads, getattr(job.spec, "workers", 1)))
         cpus = min(cpus, int(self._ray.cluster_resources().get("CPU", 1)))
-        ref = self._fn.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(
-            job.kind, job.spec, threads)
+        ref = self._fn.options(num_cpus=cpus, num_gpus=gpus, max_retries=self._retries,
+                               retry_exceptions=False).remote(job.kind, job.spec, threads)
         self._refs.add(ref)
         return ref
 
