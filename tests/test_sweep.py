@@ -308,6 +308,27 @@ def test_plan_command_shows_state_and_estimate(finished_run):
     assert "done" in text and "measured in this run folder" in text
 
 
+def test_plan_says_the_storage_of_the_renders_and_jobs_over_the_time_limit(tmp_path):
+    from syn2real.render.shards import NPY_BYTES_PER_PIXEL
+
+    raw = _cfg()
+    res = _invoke(["plan", str(_write(tmp_path, raw)), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    # one dataset folder of 90 images (60 + 20 validation, whole shards of 30) at 32 px
+    kb = 90 * 32 * 32 * NPY_BYTES_PER_PIXEL / 1e3
+    assert f"storage: the renders take ~{kb / 1e3:,.1f} MB (1 dataset folder(s), raw" in text
+    assert "time limit" not in text  # local: no limit to check
+    raw = {**raw, "pretrain": {**raw["pretrain"], "iters": 200_000},
+           "executor": {"kind": "slurm", "time": 5, "cpus_per_job": 1}}
+    res = _invoke(["plan", str(_write(tmp_path, raw, "slurm.yaml")), "--out",
+                   str(tmp_path / "run2")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "3 pretrain job(s) are estimated above the Slurm time limit of 5 min" in text
+    assert "built-in 2-core CPU figures" in text and "finetune job(s)" not in text
+
+
 def test_a_failing_job_is_recorded_and_does_not_stop_the_others(tmp_path):
     raw = _cfg()
     raw["finetune"].append({"task": "sinclass", "dataset": "fashion-mnist", "counts": [30],

@@ -75,10 +75,55 @@ def plan(
               f"then fit -> advise -> report. Remaining: "
               f"~{_fmt_s(p.wall_seconds(todo_keys, history, workers))} with {workers} "
               f"worker(s) ({src}).", highlight=False)
+    _plan_storage(p)
+    if cfg.executor.kind == "slurm":
+        _plan_time_limit(p, est, cfg.executor.time, bool(history))
     if json_out:
         write_json(json_out, clean({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
                                                                       p.order()],
                                     "estimate_s": est}))
+
+
+def _plan_storage(p: Any) -> None:
+    """The disk the study's renders take (each dataset folder at its largest size)."""
+    from ..render.shards import image_bytes
+
+    largest: dict[str, tuple[int, int, str]] = {}
+    for j in p.by_kind("render"):
+        out_dir, n = j.params["out"], int(j.params["n_images"])
+        if out_dir not in largest or n > largest[out_dir][0]:
+            largest[out_dir] = (n, int(j.params["spec"]["size"]), j.params["storage"])
+    if not largest:
+        return
+    total = sum(n * image_bytes(size, st) for n, size, st in largest.values())
+    kinds = sorted({st for *_, st in largest.values()})
+    how = ("raw arrays: RGB, masks, normals, depth" if kinds == ["npy"] else
+           "tar shards: PNG, an upper estimate")
+    out.print(f"storage: the renders take ~{_fmt_bytes(total)} ({len(largest)} dataset "
+              f"folder(s), {how}; under the run folder's data/).", highlight=False)
+
+
+def _plan_time_limit(p: Any, est: dict[str, float], limit_min: int, measured: bool) -> None:
+    """Slurm: the jobs whose estimate exceeds the time limit they ask for."""
+    over: dict[str, list[float]] = {}
+    for key, secs in est.items():
+        if secs > limit_min * 60:
+            over.setdefault(p.jobs[key].kind, []).append(secs)
+    for kind, secs in sorted(over.items()):
+        basis = ("the times measured in this run folder" if measured else
+                 "the built-in 2-core CPU figures: on GPUs they are far too long, so run one "
+                 "job first and plan again (its measured time replaces them)")
+        err.print(f"[yellow]warning:[/] {len(secs)} {kind} job(s) are estimated above the Slurm "
+                  f"time limit of {limit_min} min (longest ~{_fmt_s(max(secs))}; from "
+                  f"{basis}). Fix: raise executor.time, or give those jobs less work",
+                  highlight=False)
+
+
+def _fmt_bytes(b: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if b >= size:
+            return f"{b / size:,.1f} {unit}"
+    return f"{b / 1e3:,.0f} kB"
 
 
 @friendly

@@ -206,12 +206,18 @@ TAR_SHRINK = 5
 ROOM_MARGIN = 1.5
 
 
+def image_bytes(size: int, storage: str) -> float:
+    """Disk bytes of one rendered image of ``size`` px with its ground truth: exact for npy
+    shards, the smaller end of PNG's usual shrink for tar shards (an upper estimate)."""
+    return size * size * NPY_BYTES_PER_PIXEL / (TAR_SHRINK if storage == "tar" else 1)
+
+
 def _check_room(spec: DatasetSpec, root: Path, n: int, storage: str) -> None:
     """Refuse, before the first shard, a render the disk cannot hold (an absurd n would
     otherwise start with an ETA of years and end on a full disk)."""
     import shutil
 
-    per = spec.size * spec.size * NPY_BYTES_PER_PIXEL / (TAR_SHRINK if storage == "tar" else 1)
+    per = image_bytes(spec.size, storage)
     have = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
     need = per * n - have
     probe = root if root.exists() else next(p for p in root.parents if p.exists())
