@@ -203,7 +203,3 @@ class ComplexityJob(JobSpec):
     device: str = "auto"
 
 
-#: spec class of each job kind (the sweep's "backbone" jobs are fine-tunes that keep a model)
-SPECS: dict[str, type[JobSpec]] = {"render": RenderJob, "pretrain": PretrainJob,
-                                   "finetune": FinetuneJob, "backbone": FinetuneJob,
-                                   "complexity": ComplexityJob}

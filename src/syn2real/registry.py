@@ -30,7 +30,6 @@ DATA_FORMATS = ("syn2real", "blenderproc", "replicator", "cg-transfer", "bop", "
 DataFormat = Literal[DATA_FORMATS]  # type: ignore[valid-type]
 PretrainTask = Literal[PRETRAIN_TASKS]  # type: ignore[valid-type]
 FinetuneTask = Literal[FINETUNE_TASKS]  # type: ignore[valid-type]
-TaskName = Literal[TASKS]  # type: ignore[valid-type]
 ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 StemName = Literal[STEMS]  # type: ignore[valid-type]
 RealDataset = Literal[REAL_DATASETS]  # type: ignore[valid-type]

@@ -38,7 +38,6 @@ from ..errors import UserError
 
 Array = np.ndarray
 Sample = dict[str, Array]
-SAMPLE_KEYS = ("rgb", "instance", "semantic", "normal", "depth", "labels")
 
 
 @runtime_checkable

@@ -38,7 +38,6 @@ import numpy as np
 Array = np.ndarray
 TAR_FILES = ("samples.tar", "coco.json")
 FORMAT = "syn2real-tar/1"
-FIELDS = ("rgb", "instance", "semantic", "normal", "depth", "labels")
 
 
 def _png_bytes(a: Array) -> bytes:

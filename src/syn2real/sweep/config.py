@@ -319,9 +319,6 @@ class StudyConfig(_Strict):
     complexity: ComplexityConfig | None = None
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
-    def config_hash(self) -> str:
-        return stable_hash(self.model_dump(mode="json"))
-
     @model_validator(mode="after")
     def _holdout(self) -> StudyConfig:
         held = set(self.fit.holdout)

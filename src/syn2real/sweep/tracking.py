@@ -99,7 +99,7 @@ class MlflowTracker:
             import mlflow
             import mlflow.entities
         except ImportError:
-            raise UserError("tracking.mlflow needs MLflow: pip install 'syn2real[mlflow]'"
+            raise UserError("tracking.mlflow needs MLflow: pip install 'syn2real[tracking]'"
                             ) from None
         self._mlflow = mlflow
         self.client = mlflow.tracking.MlflowClient(tracking_uri=uri)
@@ -147,7 +147,7 @@ def mlflow_frame(experiment: str, *, n_param: str, metric: str,
     try:
         import mlflow
     except ImportError:
-        raise UserError("reading MLflow needs MLflow: pip install 'syn2real[mlflow]'") from None
+        raise UserError("reading MLflow needs MLflow: pip install 'syn2real[tracking]'") from None
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
     where = tracking_uri or mlflow.get_tracking_uri()

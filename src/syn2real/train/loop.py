@@ -21,11 +21,6 @@ from ..errors import DivergedError
 from ..tasks.task import Task, get_task
 
 
-def task_loss(task: str | Task, model: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
-    """Loss of one batch (the task object's :meth:`~syn2real.tasks.task.Task.loss`)."""
-    return get_task(task).loss(model, x, y)
-
-
 def evaluate(task: str | Task, model: nn.Module, loader: DataLoader, num_classes: int,
              device: torch.device) -> dict[str, float]:
     """Metric and error (1 - metric) of a model on a loader; an unknown task is an error."""
