@@ -293,3 +293,15 @@ def test_bar_quantiles_of_many_rows_equal_row_by_row():
     rows = np.concatenate([bar_quantiles(P[r:r + 1], lv) for r in range(len(P))])
     assert np.array_equal(bar_quantiles(P, lv), rows)
     assert np.all(np.diff(rows, axis=1) >= 0)
+
+
+def test_the_predictor_reports_its_eq1_member_and_rise_line_publicly():
+    n = 1000 * 2.0 ** np.arange(7)
+    p = CurvePredictor().fit(n, 0.48 * n ** -0.4 + 0.2)
+    assert p.transfer_ == pytest.approx({"D": 0.48, "alpha": 0.4, "C": 0.2}, rel=1e-4)
+    slope, icpt = p.rise_line_
+    last3 = n >= n[-1] / 8
+    assert slope < 0 and np.exp(icpt + slope * np.log(n[last3] / n[0])) == pytest.approx(
+        0.48 * n[last3] ** -0.4 + 0.2, rel=0.02)  # the line through the last three octaves
+    rising = CurvePredictor().fit(n, 0.1 * (n / n[0]) ** 0.15)
+    assert rising.rise_line_[0] == pytest.approx(0.15, rel=1e-3)

@@ -103,19 +103,18 @@ def p_if_rising(pred: CurvePredictor, target: float, budget: float) -> float:
     the line's slope uncertain by its standard error from that noise. The smallest scheduled
     run is the likeliest to reach a target on a rising curve; the runs share the slope.
     """
-    n, y = pred.n_, pred.err_
+    n = pred.n_
     u = np.log(n / n[0])
     sel = u >= u[-1] - 3 * np.log(2.0) - 1e-12
     if sel.sum() < 3:
         sel = np.arange(len(n)) >= len(n) - 3
     x = u[sel]
-    slope, icpt = float(pred._P[3, 0]), float(pred._P[3, 1])
+    slope, icpt = pred.rise_line_
     noise = max(float(pred.noise_), 1e-6)
     se = noise / np.sqrt(max(float(np.sum((x - x.mean()) ** 2)), 1e-12))
     runs = schedule(float(n[-1]), budget)
     d = np.log(runs / n[0]) - x.mean()
-    ly0 = float(np.log(y.min()))
-    mean = ly0 + icpt + slope * np.log(runs / n[0])
+    mean = icpt + slope * np.log(runs / n[0])
     z = stats.t.ppf((np.arange(64) + 0.5) / 64, max(int(sel.sum()) - 2, 1))[:, None]
     p_each = stats.norm.cdf((np.log(target) - mean[None, :] - z * se * d[None, :]) / noise)
     return float(1.0 - np.prod(1.0 - p_each, axis=1).mean())
@@ -255,8 +254,7 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         p_floor = law.confidence_probability("C", target) if "C" in law.free_params \
             else float(C >= target)
     else:  # eq. 1 as the predictor's member fitted it; p_floor from the predictive
-        _, a, Cn = pred._P[0]
-        C = float(Cn * np.exp(pred._ly0))
+        a, C = pred.transfer_["alpha"], pred.transfer_["C"]
         C_ci = a_ci = (float("nan"), float("nan"))
         p_floor = 1.0 - p_any
     flags = list(pred.flags_) + (["intervals:wald"] if wald_ci else [])
@@ -278,7 +276,7 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
           and (p_rise := p_if_rising(pred, target, eff_budget)) <= 1 - confidence):
         scenario = "floor"
         i0 = int(np.argmin(err))
-        per_doubling = 2.0 ** float(pred._P[3, 0]) - 1.0  # the 3-octave line, kept rising
+        per_doubling = 2.0 ** pred.rise_line_[0] - 1.0  # the 3-octave line, kept rising
         p_model, p_reach = p_reach, p_rise
         against = ("the measured noise of its points (replicates)"
                    if "noise:measured" in flags else "the curve's own scatter")

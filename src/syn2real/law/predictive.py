@@ -515,6 +515,11 @@ class CurvePredictor:
     rise_t_ : float
         t-statistic of the log-log slope of the last three octaves against the curve's own
         noise (positive: rising; nan with fewer than four sizes).
+    rise_line_ : tuple of float
+        That line: ``(slope, intercept)`` with ``log error = intercept + slope·log(n/n[0])``.
+    transfer_ : dict
+        The eq.-1 member's parameters in the data's units: ``D``, ``alpha``, ``C``
+        (``error = D·n^-alpha + C``).
 
     Examples
     --------
@@ -864,6 +869,11 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         p.n_backtests_ = len(tl)
         p.kappa_obs_ = float(k_obs)
         p.rise_t_ = rise_t[ci]
+        ly_best = float(np.log(y.min()))
+        p.rise_line_ = (float(Pf[3, 0]), ly_best + float(Pf[3, 1]))
+        Dn, an, Cn = (float(v) for v in Pf[0])
+        p.transfer_ = {"D": float(y.min() * Dn * n[0] ** an), "alpha": an,
+                       "C": float(Cn * np.exp(ly_best))}
         p.flags_ = flags
         # guard rail: eq. 1 at a bound is set by the bound, not the data: widen the spread
         p._widen = WIDEN_AT_BOUND if any(f.startswith("transfer:") for f in flags) else 1.0
