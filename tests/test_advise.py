@@ -128,3 +128,20 @@ def test_legacy_advice_on_three_points_prints_no_infinite_interval():
     text = advise_legacy(law, 0.3).verdict
     assert "∞" not in text and "nan" not in text
     assert "no 90% interval: as many parameters as sizes" in text
+
+
+def test_legacy_floor_on_three_points_claims_no_interval_or_confidence(tmp_path):
+    """The floor branch of the same: "C = 0.435 (90% CI 0.435–0.435) ... confidence nan%"
+    and "P(reach) nan%" on the verdict line, for a curve eq. 1 fits exactly."""
+    from typer.testing import CliRunner
+
+    from syn2real.cli.app import app
+
+    p = tmp_path / "three.csv"
+    p.write_text("n,error\n1000,0.5\n2000,0.45\n4000,0.44\n")
+    res = CliRunner().invoke(app, ["advise", str(p), "--target", "0.3", "--method", "legacy"])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 0 and "floor" in text
+    assert "nan" not in text and "CI 0.435–0.435" not in text, text
+    assert "no 90% interval: as many parameters as sizes" in text
+    assert "P(reach) n/a" in text and "no confidence can be given" in text

@@ -110,13 +110,16 @@ def advise_legacy(law: TransferLaw, target: float, *, budget: float | None = Non
         gain_ci = (float("nan"), float("nan"))
     pct = int(round(level * 100))
     ci_txt = _interval_text(pct, n_lo, n_hi, law.dof_)
-    c_txt = f"C = {C:.3g} ({pct}% CI {C_ci[0]:.3g}–{C_ci[1]:.3g})"
+    c_txt = (f"C = {C:.3g} ({pct}% CI {C_ci[0]:.3g}–{C_ci[1]:.3g})" if law.dof_ > 0 else
+             f"C = {C:.3g} (no {pct}% interval: as many parameters as sizes)")
+    sure = (f"confidence {p_floor:.0%} that C ≥ target" if np.isfinite(p_floor) else
+            "no confidence can be given: as many parameters as sizes")
     if scenario == "reached":
         verdict = (f"Already there: the fitted error at n = {fmt_n(n_cur)} is {err_cur:.3g} "
                    f"≤ target {target:.3g}; n* ≈ {fmt_n(n_star)} ({ci_txt}).")
     elif scenario == "floor":
         verdict = (f"More synthetic data will not get there: the transfer gap {c_txt} is "
-                   f"above the target {target:.3g} (confidence {p_floor:.0%} that C ≥ target). "
+                   f"above the target {target:.3g} ({sure}). "
                    "Change the rendering (3D models, lights, textures, backgrounds) or use a "
                    "bigger model.")
     elif scenario == "infeasible":

@@ -357,7 +357,7 @@ def advise(
                               s_budget=s_budget, cost_synthetic=cost_synthetic or 1.0,
                               cost_real=cost_real or 1.0, confidence=confidence)
             out.print(f"[bold]{escape(curve_label(group))}[/] {adv.scenario} "
-                      f"(P(reach) {adv.p_reach:.0%}): {escape(adv.verdict)}", highlight=False)
+                      f"(P(reach) {_pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
             results.append({"group": group, "advice": adv.to_dict()})
     elif cost_synthetic is not None:
         if not cs.has_s:
@@ -402,10 +402,15 @@ def advise(
             colour = {"reachable": "green", "reached": "green", "floor": "red",
                       "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]
             out.print(f"[bold]{escape(label)}[/] [{colour}]{adv.scenario}[/] "
-                      f"(P(reach) {adv.p_reach:.0%}): {escape(adv.verdict)}", highlight=False)
+                      f"(P(reach) {_pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
             results.append({"group": group, "advice": adv.to_dict()})
     if json_out:
         write_json(json_out, clean(results))
+
+
+def _pct(p: float) -> str:
+    """A probability for the verdict line ("n/a" where none can be given)."""
+    return f"{p:.0%}" if math.isfinite(p) else "n/a"
 
 
 @friendly
