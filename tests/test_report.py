@@ -156,3 +156,16 @@ def test_many_curves_get_wald_intervals_said_on_the_page(tmp_path, monkeypatch):
     wald = build_report(cs, tmp_path / "w", D=0.48, target=0.28).read_text()
     assert "90% Wald (estimate ± t·SE) intervals" in wald
     assert "Fig. 8: pre-training rate α and transfer gap C with Wald" in wald
+
+
+def test_report_into_a_file_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from syn2real.cli.app import app
+
+    (tmp_path / "afile").write_text("keep me")
+    res = CliRunner().invoke(app, ["report", str(example_path()), "-o",
+                                   str(tmp_path / "afile")])
+    assert res.exit_code == 2, res.output
+    assert "exists and is not a folder" in " ".join(res.output.split())
+    assert (tmp_path / "afile").read_text() == "keep me"

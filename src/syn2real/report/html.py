@@ -18,6 +18,7 @@ from ..advise.advice import Advice, fmt_n
 from ..advise.decide import NO_DECISIVE_RUN
 from ..atomic import atomic_write
 from ..curves import CurveSet, baseline_error, curve_arrays, curve_label, curve_labels
+from ..errors import UserError
 from ..law import (
     BaseLaw,
     CurvePredictor,
@@ -149,6 +150,9 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         The page.
     """
     out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder (the report is a folder: "
+                        "index.html and its figures). Fix: give another -o")
     out.mkdir(parents=True, exist_ok=True)
     curves = cs.curves(by)
     bounds = {"C": (0.0, np.inf)} if cs.metric == "loss" else None
