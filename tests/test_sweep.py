@@ -22,7 +22,7 @@ import yaml
 from typer.testing import CliRunner
 
 from studies import tiny
-from syn2real.sweep import ConfigError, Store, build_plan, parse_config
+from syn2real.sweep import ConfigError, Store, build_plan, load_config, parse_config
 
 pytest.importorskip("torch")
 
@@ -522,3 +522,51 @@ def test_ray_starts_a_job_lost_with_its_worker_again(tmp_path):
         assert out["error"].startswith("Ray task failed")
     finally:
         runner.close()
+
+
+def test_slurm_resources_per_stage_reach_the_sbatch_script(tmp_path):
+    pytest.importorskip("submitit")
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    from syn2real.sweep.slurm import slurm_resources
+
+    raw = _cfg()
+    raw["executor"] = {
+        "kind": "slurm", "partition": "gpu", "gpus_per_job": 1, "cpus_per_job": 8,
+        "time": 600, "resources": {
+            "render": {"partition": "cpu", "cpus": 32, "mem": "64G", "time": 120},
+            "pretrain": {"constraint": "a100|h100", "time": 2880, "comment": "paper",
+                         "extra": ["--exclusive", "--reservation=syn2real"]}}}
+    cfg = load_config(_write(tmp_path, raw))
+    render = slurm_resources(cfg.executor, "render")
+    assert render == {"cpus_per_task": 32, "time": 120, "gpus_per_node": 0,
+                      "partition": "cpu", "mem": "64G"}
+    pre = slurm_resources(cfg.executor, "pretrain")
+    fine = slurm_resources(cfg.executor, "finetune")  # no block of its own: the defaults
+    assert fine == {"cpus_per_task": 8, "time": 600, "gpus_per_node": 1, "partition": "gpu"}
+    script = _make_sbatch_string(command="true", folder=str(tmp_path), **pre)
+    for line in ("#SBATCH --constraint='a100|h100'", "#SBATCH --time=2880",
+                 "#SBATCH --gpus-per-node=1", "#SBATCH --partition=gpu", "#SBATCH --exclusive",
+                 "#SBATCH --reservation=syn2real", "#SBATCH --comment=paper",
+                 "#SBATCH --cpus-per-task=8"):
+        assert line in script.splitlines(), (line, script)
+    res = _invoke(["plan", str(_write(tmp_path, raw, "s.yaml")), "--out", str(tmp_path / "r")])
+    text = " ".join(res.output.split())
+    assert "slurm render jobs ask for: cpus_per_task=32, time=120, gpus_per_node=0, " \
+           "partition=cpu, mem=64G" in text
+
+
+@pytest.mark.parametrize("resources, words", [
+    ({"rendering": {"cpus": 4}}, ["'executor.resources.rendering", "got 'rendering'",
+                                  "allowed: 'render'"]),
+    ({"pretrain": {"extra": ["exclusive"]}}, ["'exclusive' is not an sbatch option",
+                                              "--flag"]),
+    ({"pretrain": {"gpu": 1}}, ["'executor.resources.pretrain.gpu'"]),
+])
+def test_stage_resources_refuse_what_slurm_would_not_read(tmp_path, resources, words):
+    raw = _cfg()
+    raw["executor"] = {"kind": "slurm", "resources": resources}
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, raw))
+    text = " ".join(str(exc.value).split())
+    assert all(w in text for w in words), text

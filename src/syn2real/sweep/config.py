@@ -21,6 +21,7 @@ report. Example (``examples/quickstart.yaml``)::
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -223,6 +224,36 @@ class FinetuneConfig(_Strict):
         return [("fraction", f) for f in self.fractions or []]
 
 
+class StageResources(_Strict):
+    """What one stage's Slurm jobs ask for, over the executor's defaults (``None``: the
+    default). ``extra``: further ``sbatch`` options, each ``--name=value`` or ``--flag``."""
+
+    partition: str | None = None
+    gpus: int | None = Field(None, ge=0, description="GPUs per job (per node)")
+    cpus: int | None = Field(None, ge=1, description="CPUs per job (the job's torch threads)")
+    mem: str | None = Field(None, pattern=r"^[0-9]+[KMGT]?$")
+    time: int | None = Field(None, ge=1, description="time limit, minutes")
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = Field(None, description="node features, e.g. a100|h100")
+    comment: str | None = None
+    extra: list[str] = Field(default_factory=list, description="sbatch options, e.g. "
+                             "--exclusive or --reservation=paper")
+
+    @field_validator("extra")
+    @classmethod
+    def _options(cls, v: list[str]) -> list[str]:
+        for opt in v:
+            if not re.fullmatch(r"--[a-z][a-z0-9-]*(=\S.*)?", opt):
+                raise ValueError(f"{opt!r} is not an sbatch option: write --name=value or "
+                                 "--flag")
+        return v
+
+
+#: Job kinds that may have their own resources.
+STAGES = ("render", "pretrain", "finetune", "backbone", "complexity")
+
+
 class ExecutorConfig(_Strict):
     """Where jobs run: ``local`` (process pool), ``ray`` (a Ray cluster) or ``slurm`` (Slurm
     jobs through submitit; the Slurm keys apply to it only)."""
@@ -249,6 +280,9 @@ class ExecutorConfig(_Strict):
     qos: str | None = None
     setup: list[str] = Field(default_factory=list, description="Slurm: shell lines run "
                              "before each job (module load ..., source venv/bin/activate)")
+    resources: dict[Literal[STAGES], StageResources] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="Slurm: per stage (render, pretrain, finetune, "
+        "backbone, complexity) what its jobs ask for instead of the defaults above")
 
 
 class FitConfig(_Strict):

@@ -46,13 +46,26 @@ def _task_class() -> type:
 
 
 def slurm_resources(ec: Any, kind: str) -> dict[str, Any]:
-    """What one job of ``kind`` asks Slurm for (``syn2real plan`` shows it)."""
+    """What one job of ``kind`` asks Slurm for (``syn2real plan`` shows it): the executor's
+    defaults (no GPU for render and complexity jobs), then what ``executor.resources[kind]``
+    sets; as submitit's ``SlurmExecutor`` parameters."""
     gpus = int(ec.gpus_per_job) if kind not in ("render", "complexity") else 0
     res: dict[str, Any] = {"cpus_per_task": ec.cpus_per_job, "time": ec.time,
                            "gpus_per_node": gpus}
     for key in ("partition", "mem", "account", "qos"):
         if getattr(ec, key) is not None:
             res[key] = getattr(ec, key)
+    stage = ec.resources.get(kind)
+    if stage is not None:
+        names = {"cpus": "cpus_per_task", "gpus": "gpus_per_node"}
+        for key in ("partition", "gpus", "cpus", "mem", "time", "account", "qos",
+                    "constraint", "comment"):
+            if getattr(stage, key) is not None:
+                res[names.get(key, key)] = getattr(stage, key)
+        if stage.extra:
+            res["additional_parameters"] = dict(
+                (opt[2:].partition("=")[0].replace("-", "_"), opt.partition("=")[2] or True)
+                for opt in stage.extra)
     return res
 
 
@@ -159,9 +172,9 @@ class SlurmRunner(Runner):
             by_kind.setdefault(job.kind, []).append(i)
         for kind, idx in by_kind.items():
             ex = self._executor(kind)
+            cpus = slurm_resources(self.ec, kind)["cpus_per_task"]  # the job's threads
             with ex.batch():
-                subs = [ex.submit(self._task, jobs[i].kind, jobs[i].spec,
-                                  self.ec.cpus_per_job) for i in idx]
+                subs = [ex.submit(self._task, jobs[i].kind, jobs[i].spec, cpus) for i in idx]
             self.store.record_submissions(self.backend, [
                 (jobs[i].key, str(sj.job_id), str(sj.paths.folder))
                 for i, sj in zip(idx, subs, strict=True)])
