@@ -282,6 +282,30 @@ def test_p_reach_many_equals_one_predictor_at_a_time(extrapolator):
         p_reach_many(preds, target, budget, ats[:-1])
 
 
+def test_many_curves_are_evaluated_in_chunks_with_the_same_answers(monkeypatch):
+    """The network's rows go in chunks of at most NET_ROWS (memory bounded: 10,000 curves
+    at once took over 24 GB); whole predictors per chunk, answers as in one batch."""
+    import importlib
+
+    from syn2real.law import p_reach_many
+
+    predictive = importlib.import_module("syn2real.law.predictive")
+    curves = [_curve(alpha=a, C=c, sd=0.02, seed=s) for s, (a, c) in
+              enumerate([(0.3, 0.1), (0.5, 0.05), (0.2, 0.2), (0.4, 0.0), (0.6, 0.1)])]
+    preds = fit_predictors([{"n": n, "err": y} for n, y in curves])
+    budget = 64 * N[-1]
+    ats = [N[-1] * np.array([2.0, 4, 8, 16, 32, 64])] * len(preds)
+    target = float(np.median([p.predict([budget])[0] for p in preds]))
+    whole = p_reach_many(preds, target, budget, ats)
+    calls = []
+    real = predictive.load_pfn()
+    monkeypatch.setattr(predictive, "NET_ROWS", 13)  # two predictors' six rows per chunk
+    monkeypatch.setattr(predictive, "load_pfn", lambda: calls.append(1) or real)
+    chunked = p_reach_many(preds, target, budget, ats)
+    assert len(calls) == 3  # 5 predictors x 6 rows in chunks of 2, 2, 1
+    assert chunked == pytest.approx(whole, abs=1e-6)
+
+
 def test_bar_quantiles_of_many_rows_equal_row_by_row():
     from syn2real.law.pfn import BINS, bar_quantiles
 

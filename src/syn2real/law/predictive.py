@@ -375,16 +375,32 @@ def _level_of(Q: Array, v: Array) -> Array:
     return LEVELS[j - 1] + frac * (LEVELS[1] - LEVELS[0])
 
 
+#: Rows (predictor x size) of the network and its quantile tables evaluated at once: many
+#: curves are taken in chunks of about this many rows, so memory stays ~0.5 GB however many
+#: curves (10,000 curves' n* tables at once took over 24 GB).
+NET_ROWS = 16_384
+
+
 def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], kind: str
                         ) -> list[Array]:
     """Log-error quantiles at :data:`LEVELS` beyond the data, ``(len(n), L)`` per predictor
-    and its sizes, the network evaluated once for all of them.
+    and its sizes, the network evaluated once for all of them (in chunks of at most
+    :data:`NET_ROWS` rows, whole predictors each).
 
     ``pfn``: the network's; ``pfn+ensemble``: the average of the network's and the
     ensemble's quantile functions (quantile averaging, ``pool="quantile"``), or the
     quantiles of the equal mixture of the two distributions (``pool="probability"``). For a
     measurement (``kind="observation"``) the network's bars are smeared by the noise.
     """
+    if len(preds) > 1 and sum(len(n) for n in ns) > NET_ROWS:
+        out: list[Array] = []
+        start = rows = 0
+        for i, n in enumerate(ns):
+            if rows and rows + len(n) > NET_ROWS:
+                out += _quantile_functions(preds[start:i], ns[start:i], kind)
+                start, rows = i, 0
+            rows += len(n)
+        return out + _quantile_functions(preds[start:], ns[start:], kind)
     F = np.concatenate([np.repeat(p._pfn_row, len(n), axis=0) for p, n in zip(preds, ns,
                                                                                strict=True)])
     F[:, _Q_COL] = np.concatenate([np.log(n / p.n_[-1]) for p, n in zip(preds, ns,
