@@ -480,7 +480,9 @@ def prime_crossings(preds: Sequence[CurvePredictor], n_max: Sequence[float],
                     kind: str = "observation") -> None:
     """Fill the quantile tables that :meth:`CurvePredictor.crossing` reads (``n_max[i]`` its
     ``n_max`` argument for ``preds[i]``) for many predictors at once: the network is
-    evaluated once for all of them instead of once per predictor. Numbers are unchanged."""
+    evaluated for all of them together instead of once per predictor; the tables equal the
+    per-predictor ones up to float32 rounding (a matrix product's rounding depends on the
+    rows it is computed with, ~1e-7)."""
     net = [(p, float(h)) for p, h in zip(preds, n_max, strict=True)
            if p.extrapolator_ != "ensemble"]
     if not net:
@@ -885,7 +887,7 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         p.n_backtests_ = len(tl)
         p.kappa_obs_ = float(k_obs)
         p.rise_t_ = rise_t[ci]
-        ly_best = float(np.log(y.min()))
+        ly_best = float(np.log(y.min()))  # the scale the members were fitted on
         p.rise_line_ = (float(Pf[3, 0]), ly_best + float(Pf[3, 1]))
         Dn, an, Cn = (float(v) for v in Pf[0])
         p.transfer_ = {"D": float(y.min() * Dn * n[0] ** an), "alpha": an,
