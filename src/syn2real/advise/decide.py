@@ -425,7 +425,8 @@ def advise_many(curves: list[dict[str, Any]], targets: Any, *, budgets: Any = No
     -----
     What every verdict needs from the network — ``p_reach`` within the budget and at any
     practical size, the quantile tables of n* and its interval — is evaluated for all curves
-    at once; each verdict is the same as :func:`decide` gives for its curve alone. Above
+    at once (in chunks); each verdict is the one :func:`decide` gives for its curve alone, up
+    to the float32 rounding of the network (probabilities within ~1e-6). Above
     :data:`~syn2real.law.uncertainty.PROFILE_CURVES_MAX` curves eq. 1's α and C get Wald
     intervals (flag ``intervals:wald``), as ``syn2real fit`` does.
     """
