@@ -287,19 +287,19 @@ def mllog_run(text: str) -> tuple[np.ndarray, np.ndarray] | None:
             evals.append((md.get("samples_count"), md.get("epoch_num"), d.get("value")))
         elif d.get("key") == "run_stop":
             status = md.get("status")
-    if status != "success" or len(evals) < 5:
-        return None
-    num = (int, float)
-    if not all(isinstance(e[2], num) and not isinstance(e[2], bool) for e in evals):
+    if status != "success" or len(evals) < 5 or not all(_number(e[2]) for e in evals):
         return None
     y = np.array([e[2] for e in evals], float)
     for k in (0, 1):
-        xs = [e[k] for e in evals]
-        if all(isinstance(v, num) and not isinstance(v, bool) for v in xs):
-            x = np.array(xs, float)
+        if all(_number(e[k]) for e in evals):
+            x = np.array([e[k] for e in evals], float)
             if np.all(np.diff(x) > 0) and x[0] > 0:
                 return x, y
     return None
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def mlperf_curves(gits: list[Git]) -> Iterator[tuple[str, str, str, np.ndarray, np.ndarray]]:
@@ -308,26 +308,27 @@ def mlperf_curves(gits: list[Git]) -> Iterator[tuple[str, str, str, np.ndarray, 
     not averaged over a common prefix that would cut most of them short)."""
     for git, repo in zip(gits, MLPERF, strict=True):
         rnd = repo.name.rsplit("_", 1)[1]
-        paths = [p for p in git.files("") if (m := _RESULT.match(p))
-                 and m.group(2) in MLPERF_BENCHES]
-        for path, text in git.show_many(paths):
+        bench = {p: m.group(2) for p in git.files("") if (m := _RESULT.match(p))
+                 and m.group(2) in MLPERF_BENCHES}
+        for path, text in git.show_many(list(bench)):
             run = mllog_run(text) if text is not None else None
             if run is None:
                 continue
-            bench = _RESULT.match(path).group(2)
             x, y = run
-            yield f"mlperf-{bench}", f"{rnd}/{path}", "eval_accuracy", x, \
-                1.0 - y if MLPERF_BENCHES[bench] == "one_minus" else y
+            yield f"mlperf-{bench[path]}", f"{rnd}/{path}", "eval_accuracy", x, \
+                1.0 - y if MLPERF_BENCHES[bench[path]] == "one_minus" else y
 
 
 KIND = {"pythia-ckpt": "checkpoints", "nanogpt-speedrun": "checkpoints",
         "pythia-size": "runs", "timm-size": "runs",
         **{f"mlperf-{b}": "checkpoints" for b in MLPERF_BENCHES}}
+#: Per source: the repositories it is read from (the first one's licence file is copied) and
+#: which files.
 ORIGIN = {
-    "pythia-ckpt": (PYTHIA, "evals/pythia-v0 and -v1/<model>/zero-shot/*.json"),
-    "pythia-size": (PYTHIA, "evals/pythia-v0 and -v1/<model>/zero-shot/*.json (last step)"),
-    "nanogpt-speedrun": (NANOGPT, "records/**/*.txt, *.log (`step:S/T val_loss:V` lines)"),
-    "timm-size": (TIMM, "results/results-<test set>.csv"),
+    "pythia-ckpt": ((PYTHIA,), "evals/pythia-v0 and -v1/<model>/zero-shot/*.json"),
+    "pythia-size": ((PYTHIA,), "evals/pythia-v0 and -v1/<model>/zero-shot/*.json (last step)"),
+    "nanogpt-speedrun": ((NANOGPT,), "records/**/*.txt, *.log (`step:S/T val_loss:V` lines)"),
+    "timm-size": ((TIMM,), "results/results-<test set>.csv"),
     **{f"mlperf-{b}": (MLPERF, f"<org>/results/<system>/{b}/result_<i>.txt (`:::MLLOG` lines)")
        for b in MLPERF_BENCHES},
 }
@@ -360,7 +361,6 @@ def write(corpus: pd.DataFrame, out: Path, git: dict[str, Git]) -> None:
              "| source | curves | kind | repository @ commit | files | licence |",
              "|---|---|---|---|---|---|"]
     for src, (repos, files) in ORIGIN.items():
-        repos = repos if isinstance(repos, tuple) else (repos,)
         where = ", ".join(f"{r.name} @ {r.commit[:10]}" for r in repos)
         lines.append(f"| {src} | {int(n.get(src, 0))} | {KIND[src]} | {where} | {files} | "
                      f"{repos[0].licence} (`LICENSE-{src}.txt`) |")

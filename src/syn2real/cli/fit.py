@@ -28,10 +28,6 @@ from .common import (
     write_json,
 )
 
-#: curves up to which ``fit`` computes profile-likelihood intervals by default
-PROFILE_MAX = PROFILE_CURVES_MAX
-#: ... and at most this many points in all (per-step logs reach 100,000 in one curve).
-PROFILE_MAX_POINTS = PROFILE_POINTS_MAX
 #: rows of the terminal table (``--json`` has every curve)
 TABLE_MAX = 50
 
@@ -187,7 +183,7 @@ def fit(
     level: float = typer.Option(0.9, help="Confidence level of the intervals."),
     alpha_bounds: str | None = typer.Option(None, help="Bounds of alpha as LOW,HIGH."),
     intervals: str = typer.Option("auto", help="auto (profile likelihood up to "
-                                  f"{PROFILE_MAX} curves and {PROFILE_MAX_POINTS:,} points, "
+                                  f"{PROFILE_CURVES_MAX} curves and {PROFILE_POINTS_MAX:,} points, "
                                   "Wald above) | profile | wald | none."),
     json_out: str | None = typer.Option(None, "--json", help="Write one object per group to "
                                         "this file ('-' for stdout)."),
@@ -238,9 +234,9 @@ def fit(
         raise ValueError(f"--intervals must be auto, profile, wald or none, got {intervals!r}")
     points = sum(len(g) for _, g in curves)
     method = intervals if intervals != "auto" else (
-        "profile" if len(curves) <= PROFILE_MAX and points <= PROFILE_MAX_POINTS else "wald")
+        "profile" if len(curves) <= PROFILE_CURVES_MAX and points <= PROFILE_POINTS_MAX else "wald")
     if intervals == "auto" and method == "wald":
-        why = (f"{len(curves):,} curves" if len(curves) > PROFILE_MAX else
+        why = (f"{len(curves):,} curves" if len(curves) > PROFILE_CURVES_MAX else
                f"{points:,} points (a profile refits every point many times: about 1 s per "
                "1,000)")
         err.print(f"note: {why}: Wald intervals (estimate ± t·SE); --intervals profile "

@@ -579,6 +579,23 @@ class CurvePredictor:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() "
                                  "first")
 
+    # the members were fitted on sizes / n[0] and errors / best error (``_n0``, ``_ly0``):
+    # these read them back in the data's units
+    @property
+    def rise_line_(self) -> tuple[float, float]:
+        """``(slope, intercept)`` of the last three octaves' line, ``log error = intercept +
+        slope·log(n/n[0])``."""
+        self.check_is_fitted()
+        return float(self._P[3, 0]), self._ly0 + float(self._P[3, 1])
+
+    @property
+    def transfer_(self) -> dict[str, float]:
+        """The eq.-1 member's ``D``, ``alpha``, ``C`` (``error = D·n^-alpha + C``)."""
+        self.check_is_fitted()
+        Dn, a, Cn = (float(v) for v in self._P[0])
+        scale = float(np.exp(self._ly0))
+        return {"D": scale * Dn * self._n0 ** a, "alpha": a, "C": Cn * scale}
+
     # -------------------------------------------------------------- distribution
     def _log_mean_sd(self, n: Any) -> tuple[Array, Array]:
         self.check_is_fitted()
@@ -887,11 +904,6 @@ def fit_predictors(curves: Sequence[Mapping[str, Any]], *, prior: PredictivePrio
         p.n_backtests_ = len(tl)
         p.kappa_obs_ = float(k_obs)
         p.rise_t_ = rise_t[ci]
-        ly_best = float(np.log(y.min()))  # the scale the members were fitted on
-        p.rise_line_ = (float(Pf[3, 0]), ly_best + float(Pf[3, 1]))
-        Dn, an, Cn = (float(v) for v in Pf[0])
-        p.transfer_ = {"D": float(y.min() * Dn * n[0] ** an), "alpha": an,
-                       "C": float(Cn * np.exp(ly_best))}
         p.flags_ = flags
         # guard rail: eq. 1 at a bound is set by the bound, not the data: widen the spread
         p._widen = WIDEN_AT_BOUND if any(f.startswith("transfer:") for f in flags) else 1.0
