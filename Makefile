@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXAMPLE := src/syn2real/examples/example_curves.csv
 
-.PHONY: setup core browser render-deps data-deps demo demo-fit theory test test-slow test-quickstart test-slurm slurm-deps test-all lint bench bench-decide bench-many bench-render bench-data bench-gpu clean
+.PHONY: setup core browser render-deps data-deps demo demo-search demo-fit theory test test-slow test-quickstart test-slurm slurm-deps test-all lint bench bench-decide bench-many bench-render bench-data bench-gpu clean
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed-core: pyproject.toml
 
 # Everything the tests and benchmarks use, on top of the core.
 $(VENV)/.installed: $(VENV)/.installed-core
-	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm,tracking,data]"
+	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm,search,tracking,data]"
 	touch $@
 
 # Offline real data: Debian's Fashion-MNIST (needs root; tests say how to provide it otherwise).
@@ -52,6 +52,12 @@ browser:
 # MNIST -> fit -> verdict -> report), about 12 min on 2 cores; rerunning skips finished jobs.
 demo: core render-deps
 	$(BIN)/syn2real run examples/quickstart.yaml --out $(OUT)/quickstart --json $(OUT)/quickstart.json
+
+# When the verdict is "change the rendering": search the glyph renderer's knobs, judged by the
+# law at n = 1,280 (about 20 min on 2 cores; rerunning resumes). README "When the verdict ...".
+demo-search: core render-deps
+	$(BIN)/python -m pip install -q -e ".[render,train,search]"
+	$(BIN)/syn2real search examples/search.yaml --out $(OUT)/search --json $(OUT)/search.json
 
 # Fit, advise and report only, on the bundled example curves (seconds).
 demo-fit: setup

@@ -8,6 +8,7 @@ from . import analysis as analysis_cli
 from . import data as data_cli
 from . import fit as fit_cli
 from . import render as render_cli
+from . import search as search_cli
 from . import sweep as sweep_cli
 from . import theory
 from . import train as train_cli
@@ -37,6 +38,7 @@ app.command(name="pretrain")(train_cli.pretrain)
 app.command(name="finetune")(train_cli.finetune)
 app.command(name="plan")(sweep_cli.plan)
 app.command(name="run")(sweep_cli.run)
+app.command(name="search")(search_cli.search)
 app.command(name="export")(sweep_cli.export)
 app.command(name="complexity")(analysis_cli.complexity)
 app.command(name="modelsize")(analysis_cli.modelsize)

@@ -431,6 +431,30 @@ def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], ki
     return out
 
 
+def log_quantile_table(preds: Sequence[CurvePredictor], n: float, kind: str = "mean"
+                       ) -> Array:
+    """Log-error quantiles of every predictor at one size ``n``, at :data:`LEVELS`:
+    ``(len(preds), len(LEVELS))``, the network evaluated once for all predictors that
+    extrapolate there (what a search compares candidates by)."""
+    if kind not in ("observation", "mean"):
+        raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
+    out = np.empty((len(preds), len(LEVELS)))
+    far = []
+    for i, p in enumerate(preds):
+        size, beyond = p._split([n])
+        if beyond[0]:
+            far.append(i)
+        else:
+            mu, sd = p._scale(size, kind)
+            out[i] = mu[0] + _t_levels(float(p.dof_)) * sd[0]
+    if far:
+        tables = _quantile_functions([preds[i] for i in far], [np.array([float(n)])] * len(far),
+                                     kind)
+        for i, Q in zip(far, tables, strict=True):
+            out[i] = Q[0]
+    return out
+
+
 def p_reach_many(preds: Sequence[CurvePredictor], target: float | Sequence[float],
                  budget: float | Sequence[float], ats: Sequence[Any]) -> Array:
     """:meth:`CurvePredictor.p_reach` of many fitted predictors (``ats[i]`` the sizes of
