@@ -199,7 +199,7 @@ def test_a_cancelled_job_is_recorded_failed_and_retry_failed_reruns_it(slurm, tm
     db = run / "results.sqlite"
     victim = None
     deadline = time.time() + 300
-    from syn2real.sweep.slurm import job_states
+    from syn2real.sweep.runners.slurm import job_states
 
     while time.time() < deadline and victim is None:  # a pre-training while it runs
         if db.exists():

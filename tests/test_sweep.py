@@ -57,7 +57,7 @@ def _write(tmp_path: Path, raw: dict, name: str = "study.yaml") -> Path:
     ({"finetune.0.counts": None}, ["'finetune.0'", "counts", "fractions"]),
     ({"render.presets": ["lv9"]}, ["'render'", "lv9", "lv7"]),
     ({"render.overrides": {"classes": ["glyph_Z"]}}, ["glyph_Z", "matches no class"]),
-    ({"executor.kind": "kubernetes"}, ["'executor.kind'", "'ray'", "'slurm'"]),
+    ({"executor.kind": "kubernetes"}, ["'executor.kind'", "'kubernetes'", "local, ray, slurm"]),
     ({"render.titles": {"lv1": "clutter"}}, ["'render'", "titles for ['lv1']", "known: lv0"]),
 ])
 def test_config_errors_name_the_key_and_allowed_values(change, expect):
@@ -493,7 +493,7 @@ def test_ray_starts_a_job_lost_with_its_worker_again(tmp_path):
     ray = pytest.importorskip("ray")
     from types import SimpleNamespace
 
-    from syn2real.sweep.execute import _RayRunner
+    from syn2real.sweep.runners.ray import RayRunner
 
     def crash_once(kind: str, marker: str, threads: int) -> dict:
         """A job whose first worker dies (as with a lost node or an OOM kill); defined here
@@ -506,7 +506,7 @@ def test_ray_starts_a_job_lost_with_its_worker_again(tmp_path):
             os._exit(1)
         return {"result": {"attempt": 2}, "seconds": 0.0}
 
-    runner = _RayRunner(None, 1, 0.0, retries=2)
+    runner = RayRunner(None, 1, 0.0, retries=2)
     try:
         runner._fn = ray.remote(crash_once)
         job = SimpleNamespace(kind="pretrain", spec=str(tmp_path / "a"))
@@ -515,7 +515,7 @@ def test_ray_starts_a_job_lost_with_its_worker_again(tmp_path):
         assert out == {"result": {"attempt": 2}, "seconds": 0.0}  # the second worker ran it
         assert (tmp_path / "a").read_text() == "crashed once"
         # with no retries the lost worker is a failed job, named as such
-        once = _RayRunner(None, 1, 0.0, retries=0)
+        once = RayRunner(None, 1, 0.0, retries=0)
         once._fn = runner._fn
         _, out = once.wait([once.submit(SimpleNamespace(kind="pretrain",
                                                         spec=str(tmp_path / "b")), 1)])
@@ -528,7 +528,7 @@ def test_slurm_resources_per_stage_reach_the_sbatch_script(tmp_path):
     pytest.importorskip("submitit")
     from submitit.slurm.slurm import _make_sbatch_string
 
-    from syn2real.sweep.slurm import slurm_resources
+    from syn2real.sweep.runners.slurm import slurm_resources
 
     raw = _cfg()
     raw["executor"] = {
@@ -570,3 +570,57 @@ def test_stage_resources_refuse_what_slurm_would_not_read(tmp_path, resources, w
         load_config(_write(tmp_path, raw))
     text = " ".join(str(exc.value).split())
     assert all(w in text for w in words), text
+
+
+def test_a_registered_backend_runs_a_study_without_editing_any_list(tmp_path):
+    """A backend in a module of its own: registered by name, accepted by the config and the
+    command line, and every job of the tiny study runs through it."""
+    import importlib.util
+    import textwrap
+
+    from syn2real.sweep import execute
+    from syn2real.sweep.runners import _RUNNERS
+
+    mod = tmp_path / "inline_backend.py"
+    mod.write_text(textwrap.dedent('''
+        from syn2real.sweep.jobs import run_job
+        from syn2real.sweep.runners import Runner, register_runner
+
+        class InlineRunner(Runner):
+            """Runs each job in this process as it is submitted."""
+            ran = []
+
+            def __init__(self, threads):
+                self.slots, self.threads, self._out = 1, threads, {}
+
+            @classmethod
+            def create(cls, settings):
+                return cls(settings.threads)
+
+            def submit(self, job, threads):
+                InlineRunner.ran.append(job.key)
+                self._out[job.key] = run_job(job.kind, job.spec, threads)
+                return job.key
+
+            def wait(self, handles):
+                return handles[0], self._out.pop(handles[0])
+
+        register_runner("inline", InlineRunner)
+    '''))
+    spec = importlib.util.spec_from_file_location("inline_backend", mod)
+    backend = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backend)
+    try:
+        cfg = parse_config(tiny(executor={"kind": "inline", "threads": 1}))
+        plan = build_plan(cfg, tmp_path / "run")
+        store = Store(tmp_path / "run" / "results.sqlite")
+        summary = execute(plan, store)
+        assert summary.ok and sorted(backend.InlineRunner.ran) == sorted(plan.jobs)
+        assert len(store.rows("finetune")) == len(plan.by_kind("finetune"))
+        with pytest.raises(ConfigError, match=r"unknown executor 'nope'; choose .*inline"):
+            parse_config(tiny(executor={"kind": "nope"}))
+        res = _invoke(["run", str(_write(tmp_path, tiny())), "--executor", "nope", "--out",
+                       str(tmp_path / "other")])
+        assert res.exit_code != 0 and "unknown executor 'nope'" in res.output
+    finally:
+        _RUNNERS.pop("inline", None)

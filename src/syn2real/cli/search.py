@@ -34,7 +34,8 @@ def search(
                                   "the knobs' ranges, the budget)."),
     out_dir: Path | None = typer.Option(None, "--out", help="Search folder (default "
                                         "runs/NAME); rerun the command to resume."),
-    executor: str | None = typer.Option(None, help="local | ray | slurm (default: the "
+    executor: str | None = typer.Option(None, help="local | ray | slurm, or a registered "
+                                        "backend (default: the "
                                         "study's)."),
     address: str | None = typer.Option(None, help="Ray address: auto or HOST:PORT."),
     workers: int | None = typer.Option(None, help="Local jobs at a time."),
@@ -48,8 +49,10 @@ def search(
     from ..search.space import load_search
     from .sweep import _Progress
 
-    if executor not in (None, "local", "ray", "slurm"):
-        raise ValueError(f"--executor must be local, ray or slurm, got {executor!r}")
+    if executor is not None:
+        from ..sweep.runners import runner_class
+
+        runner_class(executor)  # an unknown name: one line with the known ones
     cfg, study, _ = load_search(config)
     folder = out_dir or Path("runs") / cfg.name
     if folder.exists() and not folder.is_dir():

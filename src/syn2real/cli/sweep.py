@@ -64,7 +64,7 @@ def plan(
     out.print(table)
     kinds = Counter(j.kind for j in p.order())
     if cfg.executor.kind == "slurm":
-        from ..sweep.slurm import slurm_resources
+        from ..sweep.runners.slurm import slurm_resources
 
         for kind in kinds:
             res = slurm_resources(cfg.executor, kind)
@@ -130,7 +130,8 @@ def _fmt_bytes(b: float) -> str:
 def run(
     config: Path = typer.Argument(..., help="Experiment YAML."),
     out_dir: Path | None = typer.Option(None, "--out", help="Run folder (default runs/NAME)."),
-    executor: str | None = typer.Option(None, help="local | ray | slurm (default: the "
+    executor: str | None = typer.Option(None, help="local | ray | slurm, or a registered "
+                                        "backend (default: the "
                                         "config's)."),
     address: str | None = typer.Option(None, help="Ray address: auto or HOST:PORT."),
     workers: int | None = typer.Option(None, help="Local jobs at a time."),
@@ -149,8 +150,10 @@ def run(
     from ..sweep import load_config
 
     cfg = load_config(config)
-    if executor not in (None, "local", "ray", "slurm"):
-        raise ValueError(f"--executor must be local, ray or slurm, got {executor!r}")
+    if executor is not None:
+        from ..sweep.runners import runner_class
+
+        runner_class(executor)  # an unknown name: one line with the known ones
     run_dir = _run_dir(cfg, config, out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: exists and is not a folder. Fix: choose another --out")

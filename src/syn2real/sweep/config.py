@@ -255,10 +255,12 @@ STAGES = ("render", "pretrain", "finetune", "backbone", "complexity")
 
 
 class ExecutorConfig(_Strict):
-    """Where jobs run: ``local`` (process pool), ``ray`` (a Ray cluster) or ``slurm`` (Slurm
-    jobs through submitit; the Slurm keys apply to it only)."""
+    """Where jobs run: ``local`` (process pool), ``ray`` (a Ray cluster), ``slurm`` (Slurm
+    jobs through submitit; the Slurm keys apply to it only) or a registered backend
+    (:mod:`syn2real.sweep.runners`)."""
 
-    kind: Literal["local", "ray", "slurm"] = "local"
+    kind: str = Field("local", description="a registered backend: local, ray, slurm, or "
+                      "one added with syn2real.sweep.runners.register_runner")
     workers: int = Field(1, ge=1, description="jobs at a time (local)")
     threads: int | None = Field(None, ge=1, description="torch threads per job (default: "
                                 "cores // workers; on Slurm cpus_per_job)")
@@ -283,6 +285,16 @@ class ExecutorConfig(_Strict):
     resources: dict[Literal[STAGES], StageResources] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="Slurm: per stage (render, pretrain, finetune, "
         "backbone, complexity) what its jobs ask for instead of the defaults above")
+
+
+    @field_validator("kind")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        from .runners import runner_names
+
+        if v not in runner_names():
+            raise ValueError(f"unknown executor {v!r}; choose {', '.join(runner_names())}")
+        return v
 
 
 class FitConfig(_Strict):

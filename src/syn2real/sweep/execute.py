@@ -1,6 +1,7 @@
-"""Run a plan's jobs on a local process pool or a Ray cluster, recording each in the store.
+"""Run a plan's jobs on a backend (:mod:`syn2real.sweep.runners`: a local process pool, Ray,
+Slurm, or one you register), recording each in the store.
 
-Both executors share one scheduling loop: a job starts when every job it depends on is done;
+Every backend shares one scheduling loop: a job starts when every job it depends on is done;
 a finished job is recorded at once (so a kill loses at most the jobs in flight, which rerun);
 a failed job is recorded with its error and only its dependents are held back. Jobs already
 done in the store are skipped; jobs that failed before are skipped unless ``retry_failed``.
@@ -8,16 +9,14 @@ done in the store are skipped; jobs that failed before are skipped unless ``retr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..children import started_without_sigint
 from ..errors import UserError
 from ..jobspecs import RenderJob
-from .jobs import run_job
 from .plan import Job, Plan, work_units
+from .runners import RunnerSettings, cpu_count, runner_class
 from .store import Store
 
 Event = Callable[[str, Job, dict[str, Any] | None], None]
@@ -106,14 +105,6 @@ def select_jobs(plan: Plan, selectors: list[str]) -> set[str]:
     return out
 
 
-def cpu_count() -> int:
-    """Cores this process may use (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return os.cpu_count() or 1
-
-
 def execute(plan: Plan, store: Store, *, executor: str | None = None,
             workers: int | None = None, threads: int | None = None,
             address: str | None = None, gpus_per_job: float | None = None,
@@ -125,8 +116,9 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     ----------
     plan, store
         The DAG and its results store.
-    executor : {"local", "ray"}, optional
-        Default: the config's ``executor.kind``.
+    executor : str, optional
+        A registered backend (:func:`~syn2real.sweep.runners.runner_names`: ``local``,
+        ``ray``, ``slurm``, ...); default: the config's ``executor.kind``.
     workers : int, optional
         Jobs at a time on the local pool (default: the config's).
     threads : int, optional
@@ -189,18 +181,11 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
         for key in summary.cached:  # finished before tracking was on, or in another run
             row = finished[key]
             tracker.log(plan.jobs[key], row["result"], row["seconds"] or 0.0)
-    if kind == "local":
-        runner: Runner = _LocalRunner(workers)
-    elif kind == "ray":
-        runner = _RayRunner(address, threads, gpus_per_job if gpus_per_job is not None
-                            else ec.gpus_per_job, retries=ec.retries)
-    elif kind == "slurm":
-        from .slurm import SlurmRunner
-
-        runner = SlurmRunner(plan.run_dir / "slurm", ec, store)
-        threads = ec.cpus_per_job
-    else:
-        raise ValueError(f"unknown executor {kind!r}; choose local, ray or slurm")
+    runner = runner_class(kind).create(RunnerSettings(
+        ec=ec, run_dir=plan.run_dir, store=store, workers=workers, threads=threads,
+        address=address,
+        gpus_per_job=gpus_per_job if gpus_per_job is not None else ec.gpus_per_job))
+    threads = runner.threads
     running: dict[Any, Job] = {}
     # a restarted driver picks up the cluster jobs it submitted before
     for handle, key in runner.reattach({k: j for k, j in todo.items()
@@ -250,139 +235,3 @@ def execute(plan: Plan, store: Store, *, executor: str | None = None,
     finally:
         runner.close()
     return summary
-
-
-class Runner:
-    """What :func:`execute` needs of a backend (local pool, Ray, Slurm)."""
-
-    slots: int
-
-    def submit(self, job: Job, threads: int) -> Any: ...
-
-    def submit_many(self, jobs: list[Job], threads: int) -> list[Any]:
-        return [self.submit(job, threads) for job in jobs]
-
-    def reattach(self, jobs: dict[str, Job]) -> dict[Any, str]:
-        """``{handle: key}`` of the ``jobs`` already running from an earlier driver (only
-        cluster backends outlive their driver)."""
-        return {}
-
-    def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]: ...
-
-    def close(self) -> None: ...
-
-    def stop(self) -> None:
-        """Stop running jobs now (Ctrl-C)."""
-        self.close()
-
-
-class _LocalRunner(Runner):
-    """A spawn-context process pool: a crashing job (segfault, out of memory) is a recorded
-    failure, not the end of the sweep."""
-
-    def __init__(self, workers: int) -> None:
-        self.slots = workers
-        self._pool = self._new_pool()
-
-    def _new_pool(self):
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(max_workers=self.slots, mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(os.getpid(),))
-
-    def submit(self, job: Job, threads: int) -> Any:
-        with started_without_sigint():  # a worker spawned here never sees Ctrl-C
-            return self._pool.submit(run_job, job.kind, job.spec, threads)
-
-    def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
-        from concurrent.futures import FIRST_COMPLETED, wait
-        from concurrent.futures.process import BrokenProcessPool
-
-        finished, _ = wait(handles, return_when=FIRST_COMPLETED)
-        fut = next(iter(finished))
-        try:
-            return fut, fut.result()
-        except BrokenProcessPool as exc:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            return fut, {"error": f"worker process died ({exc}); out of memory?", "seconds": 0.0}
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def stop(self) -> None:
-        # terminate the workers instead of waiting for their jobs (an interrupted job's
-        # outputs appear atomically or not at all, so nothing half-written is left behind)
-        for proc in list(getattr(self._pool, "_processes", {}).values()):
-            proc.terminate()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _worker_init(parent: int) -> None:
-    """Worker initialiser: the worker ends when the sweep process dies (kill -9), so that no
-    orphan keeps writing while the rerun starts. (Ctrl-C never reaches a worker: it is
-    started with SIGINT ignored, see :mod:`syn2real.children`.)"""
-    import threading
-    import time
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-class _RayRunner(Runner):
-    """Ray tasks: ``num_cpus`` = threads per job, ``num_gpus`` per training job; a task lost
-    with its worker or node is started again up to ``retries`` times (Ray's ``max_retries``:
-    system failures only; a job reports its own errors as results, never retried here)."""
-
-    def __init__(self, address: str | None, threads: int, gpus: float, *,
-                 retries: int = 3) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise UserError("the ray executor needs Ray: pip install 'syn2real[ray]'") from None
-        self._ray = ray
-        self._own = not ray.is_initialized()
-        if self._own:
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False)
-        total = int(ray.cluster_resources().get("CPU", 1))
-        self.slots = max(1, total // threads)
-        self._fn = ray.remote(run_job)
-        self._gpus = gpus
-        self._retries = retries
-        self._refs: set[Any] = set()
-
-    def submit(self, job: Job, threads: int) -> Any:
-        gpus = self._gpus if job.kind != "render" else 0
-        cpus = (threads if job.kind != "render"
-                else max(threads, getattr(job.spec, "workers", 1)))
-        cpus = min(cpus, int(self._ray.cluster_resources().get("CPU", 1)))
-        ref = self._fn.options(num_cpus=cpus, num_gpus=gpus, max_retries=self._retries,
-                               retry_exceptions=False).remote(job.kind, job.spec, threads)
-        self._refs.add(ref)
-        return ref
-
-    def wait(self, handles: list[Any]) -> tuple[Any, dict[str, Any]]:
-        ready, _ = self._ray.wait(handles, num_returns=1)
-        ref = ready[0]
-        self._refs.discard(ref)
-        try:
-            return ref, self._ray.get(ref)
-        except Exception as exc:  # a task that died (node lost, OOM kill)
-            return ref, {"error": f"Ray task failed: {exc}", "seconds": 0.0}
-
-    def stop(self) -> None:
-        for ref in list(self._refs):
-            self._ray.cancel(ref, force=True)
-        self.close()
-
-    def close(self) -> None:
-        if self._own:
-            self._ray.shutdown()

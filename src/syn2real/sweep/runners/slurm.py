@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from .execute import Runner
-from .jobs import run_job
+from ...errors import UserError
+from ..jobs import run_job
+from .base import Runner, RunnerSettings
 
 #: states in which a job may still produce its result
 ALIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD",
@@ -114,6 +114,11 @@ class SlurmRunner(Runner):
         self.slots = 10_000  # Slurm queues; array_parallelism limits what runs at once
         self._task = _task_class()()
         self._jobs: dict[Any, str] = {}  # handle -> job id
+        self.threads = ec.cpus_per_job
+
+    @classmethod
+    def create(cls, settings: RunnerSettings) -> SlurmRunner:
+        return cls(settings.run_dir / "slurm", settings.ec, settings.store)
 
     def _executor(self, kind: str) -> Any:
         ex = self._submitit.SlurmExecutor(folder=self.folder / "%j")
