@@ -438,3 +438,49 @@ def test_damaged_frames_are_one_line_naming_the_file(rendered, tmp_path):
     with pytest.raises(UserError, match=r"samples\.tar: no member 000003\.rgb\.png: the shard "
                                         r"was changed after it was written.*syn2real verify"):
         shards[3]
+
+
+def test_a_layout_registered_from_its_own_module_works_end_to_end(rendered, tmp_path):
+    """An importer in a module of its own, registered without editing any list: detected,
+    listed, accepted by a study's ``format``, planned and trained on."""
+    import importlib.util
+    import shutil
+    import textwrap
+
+    from syn2real.data import sources
+    from syn2real.sweep.config import parse_config
+    from syn2real.sweep.plan import build_plan
+    from syn2real.train.api import pretrain
+
+    ds, _ = rendered
+    folder = tmp_path / "toy"
+    shutil.copytree(ds.root, folder / "frames")
+    (folder / "TOY").write_text("toy generator output\n")
+    mod = tmp_path / "toy_layout.py"
+    mod.write_text(textwrap.dedent('''
+        from syn2real.data.shards import ShardDataset
+        from syn2real.data.sources import Layout, register_layout
+
+        register_layout(Layout("toy", lambda p: (p / "TOY").is_file(),
+                               lambda p, **kw: ShardDataset(p / "frames", **kw),
+                               "TOY + frames/ (the toy generator)"))
+    '''))
+    spec = importlib.util.spec_from_file_location("toy_layout", mod)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    try:
+        assert detect_layout(folder) == "toy" and "toy" in sources.layouts()
+        assert len(open_source(folder)) == len(ds)
+        study = {"name": "s", "render": {"presets": [], "imported": {
+                     "t": {"path": str(folder), "format": "toy"}}},
+                 "pretrain": {"n": [2, 4, 6], "val_images": 2, "iters": 1, "batch": 2},
+                 "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [10]}]}
+        plan = build_plan(parse_config(study), tmp_path / "run")
+        assert sum(j.kind == "pretrain" for j in plan.jobs.values()) == 3
+        row = pretrain(folder, 6, "mulclass", out=tmp_path / "ck", iters=1, batch=2,
+                       val_images=2, threads=1)
+        assert np.isfinite(row["metrics"]["val_error_best"])
+        study["render"]["imported"]["t"]["format"] = "toys"
+        with pytest.raises(UserError, match=r"unknown data format 'toys'; choose .*toy"):
+            parse_config(study)
+    finally:
+        sources._LAYOUTS.pop("toy", None)

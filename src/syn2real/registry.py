@@ -23,11 +23,9 @@ STEMS = ("small", "small-pool", "imagenet")
 #: real data sets available offline (``syn2real.data.load_real``)
 REAL_DATASETS = ("mnist", "fashion-mnist", "digits")
 
-#: layouts of pre-training data (``syn2real.data.open_source``)
-DATA_FORMATS = ("syn2real", "blenderproc", "replicator", "cg-transfer", "bop", "kubric",
-                "solo", "coco")
-
-DataFormat = Literal[DATA_FORMATS]  # type: ignore[valid-type]
+#: a layout of pre-training data: a name registered with ``syn2real.data.sources`` (the
+#: built-in ones: ``syn2real.data.sources.LAYOUT_NAMES``); checked where it enters
+DataFormat = str
 PretrainTask = Literal[PRETRAIN_TASKS]  # type: ignore[valid-type]
 FinetuneTask = Literal[FINETUNE_TASKS]  # type: ignore[valid-type]
 ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]

@@ -21,14 +21,16 @@ Every source also has ``class_names``, ``image_size``, ``format``, ``root``,
 ``content_hash()`` (stable over the files it reads: the cache key of what is trained on it)
 and ``scene_id(i)`` (images of one scene share it: n-prefixes and subsets are drawn by whole
 scenes). syn2real's own shards (:class:`~syn2real.data.shards.ShardDataset`) are one source;
-:mod:`syn2real.data.importers` reads what BlenderProc (HDF5 and BOP writers), Omniverse
-Replicator and the paper's own renderer write. A source without normals says
+:mod:`syn2real.data.importers` reads what BlenderProc (HDF5, BOP and COCO writers), Omniverse
+Replicator, Kubric, Unity Perception (SOLO) and the paper's own renderer write, one module per
+layout; :func:`register_layout` adds one. A source without normals says
 ``has_normals = False``. :func:`open_source` detects the layout of a folder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,36 +64,67 @@ class UnknownLayout(UserError):
     """A folder none of the readers recognises."""
 
 
-#: The layouts the package registers (syn2real's shards and ``data.importers``' readers),
-#: for help texts that must not import the readers; a test keeps it equal to the registry.
-LAYOUT_NAMES = ("syn2real", "blenderproc", "replicator", "bop", "kubric", "solo", "coco",
-                "cg-transfer")
+@dataclass(frozen=True)
+class Layout:
+    """A data layout ``open_source`` knows: its name, how to recognise a folder of it, how
+    to open one, and what it looks like (for help texts and errors)."""
 
-# format name -> (detector, opener, what the layout looks like)
-_LAYOUTS: dict[str, tuple[Callable[[Path], bool], Callable[..., Any], str]] = {}
+    name: str
+    detect: Callable[[Path], bool]
+    open: Callable[..., Any]
+    looks_like: str
 
 
-def register_layout(name: str, detect: Callable[[Path], bool], open_: Callable[..., Any],
-                    looks_like: str) -> None:
-    """Make ``open_source`` know a layout (the importers register theirs)."""
-    _LAYOUTS[name] = (detect, open_, looks_like)
+#: The built-in layouts: name -> the module whose ``LAYOUT`` it is, in detection order
+#: (imported on first use; syn2real's own shards are registered here, last).
+BUILTIN_LAYOUTS: dict[str, str] = {
+    "blenderproc": "syn2real.data.importers.blenderproc",
+    "replicator": "syn2real.data.importers.replicator",
+    "bop": "syn2real.data.importers.bop",
+    "kubric": "syn2real.data.importers.kubric",
+    "solo": "syn2real.data.importers.solo",
+    "coco": "syn2real.data.importers.coco",
+    "cg-transfer": "syn2real.data.importers.cg_transfer",
+    "syn2real": "syn2real.data.shards",
+}
+#: Their names, for help texts and configs that must not import the readers.
+LAYOUT_NAMES = ("syn2real", *(k for k in BUILTIN_LAYOUTS if k != "syn2real"))
+
+_LAYOUTS: dict[str, Layout] = {}
+
+
+def register_layout(layout: Layout) -> None:
+    """Make ``open_source`` know a layout (detected after the built-in ones)."""
+    _ensure_registered()
+    _LAYOUTS[layout.name] = layout
 
 
 def layouts() -> dict[str, str]:
     """Known layouts and what each looks like."""
     _ensure_registered()
-    return {k: v[2] for k, v in _LAYOUTS.items()}
+    return {k: v.looks_like for k, v in _LAYOUTS.items()}
 
 
 def _ensure_registered() -> None:
-    from . import importers  # noqa: F401  (registers BlenderProc, Replicator, cg-transfer)
+    if _LAYOUTS.keys() >= BUILTIN_LAYOUTS.keys():
+        return
+    import importlib
+
     from .shards import ShardDataset
 
-    if "syn2real" not in _LAYOUTS:
-        register_layout("syn2real", lambda p: (p / "manifest.json").is_file(),
-                        lambda p, **kw: ShardDataset(p, **kw),
-                        "manifest.json + shard-00000/{rgb,instance,...}.npy "
-                        "(syn2real render)")
+    builtin: dict[str, Layout] = {}
+    for name, module in BUILTIN_LAYOUTS.items():
+        if name == "syn2real":
+            builtin[name] = Layout("syn2real", lambda p: (p / "manifest.json").is_file(),
+                                   lambda p, **kw: ShardDataset(p, **kw),
+                                   "manifest.json + shard-00000/{rgb,instance,...}.npy "
+                                   "(syn2real render)")
+        else:
+            builtin[name] = importlib.import_module(module).LAYOUT
+    added = {k: v for k, v in _LAYOUTS.items() if k not in builtin}
+    _LAYOUTS.clear()
+    _LAYOUTS.update(builtin)
+    _LAYOUTS.update(added)
 
 
 def detect_layout(root: str | Path) -> str:
@@ -101,10 +134,10 @@ def detect_layout(root: str | Path) -> str:
     if not root.is_dir():
         raise UserError(f"{root}: no such dataset folder. Fix: check the path (or render data "
                         "first with syn2real render)")
-    for name, (detect, _, _) in _LAYOUTS.items():
-        if detect(root):
+    for name, layout in _LAYOUTS.items():
+        if layout.detect(root):
             return name
-    known = "; ".join(f"{k}: {what}" for k, (_, _, what) in _LAYOUTS.items())
+    known = "; ".join(f"{k}: {v.looks_like}" for k, v in _LAYOUTS.items())
     raise UnknownLayout(f"{root}: not a data layout syn2real reads (no manifest.json, no "
                         "*.hdf5 frames, no rgb_*.png, no <scene>/scene_gt.json, no "
                         f"<idx>/annotations.json). Known: {known}. Fix: point at the writer's "
@@ -117,7 +150,7 @@ def open_source(root: str | Path, format: str | None = None, **kwargs: Any) -> D
     name = format or detect_layout(root)
     if name not in _LAYOUTS:
         raise UserError(f"unknown data format {name!r}; choose one of {sorted(_LAYOUTS)}")
-    return _LAYOUTS[name][1](Path(root), **kwargs)
+    return _LAYOUTS[name].open(Path(root), **kwargs)
 
 
 def read_image(path: Path, *, fix: str, error: type[Exception] = UserError,

@@ -64,6 +64,15 @@ class ImportedData(_Strict):
     path: str
     format: DataFormat | None = None
 
+    @field_validator("format")
+    @classmethod
+    def _known_layout(cls, v: str | None) -> str | None:
+        from ..data.sources import layouts
+
+        if v is not None and v not in layouts():
+            raise ValueError(f"unknown data format {v!r}; choose {', '.join(layouts())}")
+        return v
+
 
 class RenderConfig(_Strict):
     """Rendering settings: presets (``lv0`` .. ``lv7``), named inline specs (``DatasetSpec``
