@@ -1,6 +1,7 @@
-"""Read learning-curve tables (the cg-transfer schema or a plain one) with clear errors.
+"""Read learning-curve tables (the cg-transfer schema, a plain one, a W&B runs export) with
+clear errors.
 
-Two schemas are recognised from the header:
+Three schemas are recognised from the header:
 
 * **cg-transfer** (the paper authors' ``results_finetune.csv`` and ``syn2real export``):
   ``n_eval,value,pretrain.data,pscale,ptask,fdata,fratio,ftask,model,nparam,pdata``;
@@ -8,6 +9,9 @@ Two schemas are recognised from the header:
   evaluations per run are reduced to the last one (``select="last"``) or the best.
 * **plain**: ``n,error`` plus optionally ``s`` and any grouping columns (``err`` and
   ``loss`` are accepted names for the error column).
+* **W&B runs export** (Project > Runs > Export CSV: ``Name``, ``State`` and bookkeeping
+  columns beside the config and summary ones): finished runs only (the others named), the
+  bookkeeping columns dropped, then read as a plain table with the mapped columns.
 
 Rows with ``n = 0`` are from-scratch baselines: kept in :attr:`CurveSet.baseline`, never
 fitted, and reported.

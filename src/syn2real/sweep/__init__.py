@@ -1,4 +1,5 @@
-"""Sweeps: experiment config, the job DAG, executors (local, Ray) and the results store."""
+"""Sweeps: experiment config, the job DAG, executors (:mod:`.runners`: local, Ray, Slurm or a
+registered backend), the results store, tracking and the end of a study."""
 
 from .config import ConfigError, StudyConfig, load_config, parse_config
 from .execute import RunSummary, execute

@@ -3,19 +3,20 @@
 A study renders one dataset per rendering setting, pre-trains every (task, model, n, seed),
 fine-tunes every pre-trained backbone (and the from-scratch baseline, ``n = 0``) on every
 fine-tuning setting, then fits the law per curve, gives the advisor's verdict and writes the
-report. Example (``examples/quickstart.yaml``)::
+report. A small study (``examples/quickstart.yaml`` is the README's, with its reasons)::
 
-    name: quickstart
+    name: glyphs
     render:
       presets: [lv0]
-      overrides: {size: 32, classes: ["glyph_[0-9]"]}
+      overrides: {size: 16, classes: ["glyph_[0-9]"], shard_size: 500}
     pretrain:
       tasks: [mulclass]
-      n: [125, 250, 500, 1000, 2000, 4000, 8000]
-      iters: 200
+      n: [80, 160, 320, 640]
+      epochs: 6
     finetune:
-      - {task: sinclass, dataset: mnist, counts: [100], iters: 100}
+      - {task: sinclass, dataset: mnist, counts: [500], iters: 40, size: 16, resize: true}
     seeds: [0, 1]
+    fit: {target: 0.09}
 """
 
 from __future__ import annotations
