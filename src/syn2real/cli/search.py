@@ -20,12 +20,13 @@ def _rung_line(info: dict[str, Any]) -> str:
         best = (f"; best so far {b.name}: predicted {j['predicted']:.3f} "
                 f"[{j['low']:.3f}, {j['high']:.3f}] at n_max")
     left = max(0.0, info["budget"] - info["spent"])
+    eta = "" if info.get("eta") is None else f", ETA ~{info['eta'] / 60:.1f} min at this pace"
     going = (f"{info['live']} go on" if info["live"] or not info["last"] else
              "bracket finished")
     return (f"bracket {info['bracket']} rung {info['rung'] + 1} (n up to "
             f"{max(info['sizes']):,}): {info['measured']} measured, {going}"
             f"{best}; spent {info['spent'] / 60:.1f} of {info['budget'] / 60:.1f} min "
-            f"({left / 60:.1f} min left)")
+            f"({left / 60:.1f} min left{eta})")
 
 
 @friendly

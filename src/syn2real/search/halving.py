@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -184,7 +185,9 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
         Measure the starting rendering (``params = {}``) in the first bracket, as the
         reference every answer is compared with.
     on_rung
-        Called after every rung with a summary (bracket, sizes, live, best predicted).
+        Called after every rung with a summary (bracket, rung, sizes, live, best so far,
+        spent and budget in cost-model seconds, ``eta``: wall seconds until the budget is
+        spent at this run's measured pace).
     """
     optuna = optuna_module()
 
@@ -199,6 +202,7 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
     rungs = rungs_of(settings)
     n_max = float(settings.n_max)
     budget = settings.budget_seconds
+    t_start, spent_start = time.perf_counter(), state.spent(measurer)
     while not state.done:
         live = [c for c in state.candidates if c.status == "live"]
         if not live:
@@ -274,11 +278,36 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
         best = best_candidate(state)
         _save(state, state_path)
         if on_rung is not None:
+            spent = state.spent(measurer)
+            wall = time.perf_counter() - t_start
+            # wall seconds per cost-model second, measured in this run (None before work)
+            pace = wall / (spent - spent_start) if spent > spent_start else None
             on_rung({"bracket": state.brackets, "rung": j, "sizes": sizes, "last": last,
                      "measured": len(live),
                      "live": sum(c.status == "live" for c in state.candidates),
-                     "best": best, "spent": state.spent(measurer), "budget": budget})
+                     "best": best, "spent": spent, "budget": budget,
+                     "eta": None if pace is None else
+                     _work_left(state, settings, measurer, rungs) * pace})
     return state
+
+
+def _work_left(state: SearchState, settings: SearchSettings, measurer: Measurer,
+               rungs: list[list[int]]) -> float:
+    """Cost-model seconds still to spend: the current bracket's rungs if halving keeps
+    ``1/eta`` of its live candidates, the budget's rest if further brackets may follow, and
+    the final check (about three trainings at ``n_max``)."""
+    live = [c for c in state.candidates if c.status == "live"]
+    rest = 0.0
+    if live:
+        k = float(len(live))
+        for r in rungs[live[0].rung:]:
+            rest += math.ceil(k) * measurer.cost({}, [r[-1]])
+            k = max(1.0, k / settings.eta)
+    if settings.brackets is None or state.brackets < settings.brackets:
+        rest = max(rest, settings.budget_seconds - state.spent(measurer))
+    if settings.check:
+        rest += 3 * measurer.cost({}, [settings.n_max])
+    return rest
 
 
 def _told_before(state: SearchState, c: Candidate) -> float | None:
