@@ -54,7 +54,7 @@ demo: core render-deps
 	$(BIN)/syn2real run examples/quickstart.yaml --out $(OUT)/quickstart --json $(OUT)/quickstart.json
 
 # When the verdict is "change the rendering": search the glyph renderer's knobs, judged by the
-# law at n = 1,280 (about 20 min on 2 cores; rerunning resumes). README "When the verdict ...".
+# law at n = 1,280 (about 14 min on 2 cores; rerunning resumes). README "When the verdict ...".
 demo-search: core render-deps
 	$(BIN)/python -m pip install -q -e ".[render,train,search]"
 	$(BIN)/syn2real search examples/search.yaml --out $(OUT)/search --json $(OUT)/search.json
