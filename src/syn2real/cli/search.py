@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from .common import err, friendly, out, write_json
+from .common import clean, err, friendly, out, write_json
 
 
 def _rung_line(info: dict[str, Any]) -> str:
@@ -78,7 +78,7 @@ def search(
         page = write_search_report(res, folder / "report")
         out.print(f"report: {page} (open it in a browser)", highlight=False)
     if json_out:
-        write_json(json_out, res.to_dict())
+        write_json(json_out, clean(res.to_dict()))
 
 
 def _print(res: Any) -> None:
