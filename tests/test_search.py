@@ -93,10 +93,12 @@ def test_search_on_the_known_landscape_beats_the_start() -> None:
     s = SearchSettings(n_min=1000, n_max=64000, candidates=8, budget_seconds=2e6, seed=0)
     state = run_halving(land.space(), s, land)
     best = best_candidate(state)
-    assert land.truth(best.params, 64000) < land.truth({}, 64000)
+    truth = land.truth(best.params, 64000)
+    assert truth < land.truth({}, 64000)
+    grid = np.array([land.truth(p, 64000) for p in land.grid()])
+    assert truth <= np.percentile(grid, 10)  # a random pick: 10% chance (measured: top 4.4%)
     assert state.spent(land) <= 2e6 + 1
-    told = state.brackets
-    assert told >= 2  # the budget allows several brackets
+    assert state.brackets >= 2  # the budget allows several brackets
 
 
 def _search_files(tmp_path: Path, **search: Any) -> Path:

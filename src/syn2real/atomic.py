@@ -6,6 +6,7 @@ shared storage can read results.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -57,6 +58,20 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[I
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def json_safe(v: Any) -> Any:
+    """A value JSON can hold: numpy scalars as Python numbers, tuples as lists, NaN and
+    infinities as ``None`` (recursively through dicts and lists)."""
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [json_safe(x) for x in v]
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> Path:

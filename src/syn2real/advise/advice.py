@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import json_safe
+
 
 def check_question(target: float, budget: float | None) -> None:
     """A target must be a positive error and a budget a positive number of images."""
@@ -110,15 +112,7 @@ def against_baseline(adv: Advice, baseline: float | None) -> Advice:
 
 def json_ready(obj: Any) -> dict[str, Any]:
     """A dataclass as a dict, tuples as lists and non-finite floats as ``None``."""
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, tuple | list):
-            return [clean(x) for x in v]
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        return v
-    return {k: clean(v) for k, v in asdict(obj).items()}
+    return json_safe(asdict(obj))
 
 
 def fmt_n(n: float) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .common import D_DEFAULT, clean, err, friendly, out, parse_D, write_json
+from ..atomic import json_safe
+from .common import D_DEFAULT, err, friendly, out, parse_D, write_json
 
 
 @friendly
@@ -27,7 +28,7 @@ def complexity(
     out.print(f"negative entropy -H = {res['negative_entropy']:.2f} (d = {res['d']}, "
               f"N = {res['n']}; {res['note']})", highlight=False)
     if json_out:
-        write_json(json_out, clean(res))
+        write_json(json_out, json_safe(res))
 
 
 @friendly
@@ -71,7 +72,7 @@ def modelsize(
         save_figure(fig_model_size(study, level), figure.parent, figure.stem)
         out.print(f"figure written to {figure}")
     if json_out:
-        write_json(json_out, clean([{k: v for k, v in s.items() if k != "fit"} |
+        write_json(json_out, json_safe([{k: v for k, v in s.items() if k != "fit"} |
                                     {"fit": None if s["fit"] is None else
                                      {k: v for k, v in s["fit"].items() if k != "law"}}
                                     for s in study]))

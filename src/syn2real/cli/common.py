@@ -141,18 +141,6 @@ def json_default(o: Any) -> Any:
     raise TypeError(f"not serialisable: {type(o)}")
 
 
-def clean(v: Any) -> Any:
-    """Make a value JSON-safe: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(v, dict):
-        return {k: clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [clean(x) for x in v]
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
 
 
 

@@ -14,12 +14,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..atomic import json_safe
 from ..curves import CurveSet, DataError, curve_arrays, curve_label, curve_labels, read_curves
 from ..law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
 from .common import (
     D_DEFAULT,
     LOSS_HELP,
-    clean,
     err,
     friendly,
     out,
@@ -284,7 +284,7 @@ def fit(
                     highlight=False)
     if json_out:
         extra = {"law": law, **({"shared_D": shared_note} if shared_note else {})}
-        write_json(json_out, [clean({**d, **extra}) for d in rows])
+        write_json(json_out, [json_safe({**d, **extra}) for d in rows])
 
 
 @friendly
@@ -401,7 +401,7 @@ def advise(
                       f"(P(reach) {_pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
             results.append({"group": group, "advice": adv.to_dict()})
     if json_out:
-        write_json(json_out, clean(results))
+        write_json(json_out, json_safe(results))
 
 
 def _pct(p: float) -> str:

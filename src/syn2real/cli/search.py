@@ -9,7 +9,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from .common import clean, err, friendly, out, write_json
+from ..atomic import json_safe
+from .common import err, friendly, out, write_json
 
 
 def _rung_line(info: dict[str, Any]) -> str:
@@ -54,7 +55,8 @@ def search(
         from ..sweep.runners import runner_class
 
         runner_class(executor)  # an unknown name: one line with the known ones
-    cfg, study, _ = load_search(config)
+    loaded = load_search(config)  # read once: the search gets it as it is
+    cfg, study, _ = loaded
     folder = out_dir or Path("runs") / cfg.name
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder}: exists and is not a folder. Fix: choose another --out")
@@ -65,7 +67,7 @@ def search(
         return view.shown()
 
     with folder_lock(folder, "syn2real search"):
-        res = run_search(config, run_dir=folder, executor=executor, workers=workers,
+        res = run_search(loaded, run_dir=folder, executor=executor, workers=workers,
                          threads=threads, address=address, progress=progress,
                          on_rung=lambda i: err.print(escape(_rung_line(i)), highlight=False),
                          say=lambda m: err.print(escape(m), highlight=False))
@@ -78,7 +80,7 @@ def search(
         page = write_search_report(res, folder / "report")
         out.print(f"report: {page} (open it in a browser)", highlight=False)
     if json_out:
-        write_json(json_out, clean(res.to_dict()))
+        write_json(json_out, json_safe(res.to_dict()))
 
 
 def _print(res: Any) -> None:

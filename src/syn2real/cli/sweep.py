@@ -15,9 +15,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, json_safe
 from ..errors import UserError
-from .common import clean, err, friendly, out, write_json
+from .common import err, friendly, out, write_json
 
 
 def _run_dir(cfg: Any, config: Path, out_dir: Path | None) -> Path:
@@ -79,7 +79,7 @@ def plan(
     if cfg.executor.kind == "slurm":
         _plan_time_limit(p, est, cfg.executor.time, bool(history))
     if json_out:
-        write_json(json_out, clean({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
+        write_json(json_out, json_safe({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
                                                                       p.order()],
                                     "estimate_s": est}))
 
@@ -208,7 +208,7 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
         err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     _print_results(res)
     if json_out:
-        write_json(json_out, clean(res))
+        write_json(json_out, json_safe(res))
     if not summary.ok:
         raise typer.Exit(1)
 

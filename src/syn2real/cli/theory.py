@@ -9,9 +9,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, json_safe
 from ..yamlfile import load_yaml_mapping
-from .common import build_settings, clean, err, friendly, out, write_json
+from .common import build_settings, err, friendly, out, write_json
 
 app = typer.Typer(no_args_is_help=True, help="The theory of App. E: simulation and rates.")
 
@@ -105,6 +105,6 @@ def simulate(
     save_figure(fig_plateau(np.unique(rows["n"][rows["n"] > 0]).astype(float), plateau, s_show),
           output, "fig_plateau")
     out.print(table)
-    write_json(str(output / "fits.json"), clean({"xi": res["xi"], "a0": res["a0"],
+    write_json(str(output / "fits.json"), json_safe({"xi": res["xi"], "a0": res["a0"],
                                                 "config": res["config"], "fits": fits}))
     out.print(f"wrote {output}/grid.csv, fits.json and figures")

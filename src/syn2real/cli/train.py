@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 
+from ..atomic import json_safe
 from ..data.sources import LAYOUT_NAMES
 from ..errors import UserError
-from .common import clean, err, friendly, out, progress, write_json
+from .common import err, friendly, out, progress, write_json
 
 LAYOUT_HELP = " | ".join(LAYOUT_NAMES)
 
@@ -67,9 +68,9 @@ def pretrain(
     _say_expected("pretrain", job, source.image_size)
     with progress(job.iters, f"pretrain {task} {model} n={n:,}", "it") as tick:
         row = run_pretrain(job, threads, on_step=tick, source=source)
-    out.print_json(json.dumps(clean(row)))
+    out.print_json(json.dumps(json_safe(row)))
     if json_out:
-        write_json(json_out, clean(row))
+        write_json(json_out, json_safe(row))
 
 
 @friendly
@@ -128,6 +129,6 @@ def finetune(
                   data_path=data_path, out=out_dir, data_seed=data_seed,
                   allow_partial=allow_partial, on_step=tick, bf16=bf16, fp16=fp16,
                   data_workers=data_workers, resize=resize)
-    out.print_json(json.dumps(clean(row)))
+    out.print_json(json.dumps(json_safe(row)))
     if json_out:
-        write_json(json_out, clean(row))
+        write_json(json_out, json_safe(row))

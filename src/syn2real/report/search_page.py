@@ -18,6 +18,14 @@ from ..atomic import atomic_write
 __all__ = ["fig_search", "write_search_report"]
 
 
+def _mean_curve(c: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A candidate's sizes and its mean error at each (over replicates)."""
+    n = np.array([p[0] for p in c.points])
+    e = np.array([p[1] for p in c.points])
+    sizes = np.unique(n)
+    return sizes, np.array([e[n == s].mean() for s in sizes])
+
+
 def fig_search(res: Any) -> plt.Figure:
     """Left: measured curves (mean per size), stopped ones grey and cut where they stopped,
     the pick and the start in colour with their predicted 90% interval at n_max. Right:
@@ -25,24 +33,16 @@ def fig_search(res: Any) -> plt.Figure:
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2),
                                  gridspec_kw={"width_ratios": [2.2, 1]})
     for c in res.state.candidates:
-        if not c.points:
+        if not c.points or c is res.best or c is res.base:
             continue
-        n = np.array([p[0] for p in c.points])
-        e = np.array([p[1] for p in c.points])
-        sizes = np.unique(n)
-        mean = np.array([e[n == s].mean() for s in sizes])
-        if c is res.best or c.name == "base":
-            continue
+        sizes, mean = _mean_curve(c)
         ax.plot(sizes, mean, color="0.75" if c.status != "finished" else "0.45", lw=1,
                 marker="x" if c.status == "stopped" else ".", ms=4, zorder=1)
     for c, colour, what in ((res.base, "tab:blue", "start"), (res.best, "tab:red", "pick")):
         if c is None or not c.points:
             continue
-        n = np.array([p[0] for p in c.points])
-        e = np.array([p[1] for p in c.points])
-        sizes = np.unique(n)
-        ax.plot(sizes, [e[n == s].mean() for s in sizes], color=colour, lw=2, marker="o",
-                label=f"{what}: {c.name}", zorder=3)
+        ax.plot(*_mean_curve(c), color=colour, lw=2, marker="o", label=f"{what}: {c.name}",
+                zorder=3)
         j = c.last
         if j:
             ax.errorbar([res.n_max], [j["predicted"]],

@@ -7,8 +7,9 @@ per rung up to ``n_max / 2``); after each rung all curves are fitted in one batc
 candidate so far, of any bracket). A candidate stops when ``P(better than the incumbent)``
 falls below ``threshold``; of the rest at most ``1/eta`` (the most likely to be better) go on.
 Candidates that reach the last rung are *finished*. Brackets repeat while the budget allows;
-each candidate is told to Optuna once, with its predicted error at ``n_max``, so later
-proposals learn from every stopped candidate too.
+each candidate is told to Optuna once — a finished one its predicted median at ``n_max``, a
+stopped one the lower end of its interval (:data:`TOLD`) — so later proposals learn from every
+stopped candidate too.
 
 What measuring costs and how it is done is the :class:`Measurer`'s business (real pre-training
 through a study's executor, :mod:`syn2real.search.study`; or a known-truth landscape,
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, json_safe
 from ..errors import UserError
 from .judge import judge
 from .space import Knob, SearchSettings
@@ -100,9 +101,13 @@ class SearchState:
         cached before the search counted too, so the figure survives a resume."""
         sizes: dict[str, tuple[dict[str, Any], set[int]]] = {}
         for c in self.candidates:
-            key = json.dumps(c.params, sort_keys=True)
-            sizes.setdefault(key, (c.params, set()))[1].update(c.sizes)
+            sizes.setdefault(rendering_key(c.params), (c.params, set()))[1].update(c.sizes)
         return sum(measurer.cost(p, sorted(s)) for p, s in sizes.values() if s)
+
+
+def rendering_key(params: dict[str, Any]) -> str:
+    """One key per rendering (knob values), whatever order they come in."""
+    return json.dumps(params, sort_keys=True)
 
 
 def rungs_of(settings: SearchSettings) -> list[list[int]]:
@@ -111,21 +116,21 @@ def rungs_of(settings: SearchSettings) -> list[list[int]]:
     return [ladder[:k] for k in range(3, len(ladder) + 1)]
 
 
-def bracket_cost(measurer: Measurer, settings: SearchSettings, k: int,
-                 params: dict[str, Any] | None = None) -> float:
+def bracket_cost(measurer: Measurer, settings: SearchSettings, k: int) -> float:
     """Cost of one bracket of ``k`` candidates if halving keeps ``1/eta`` at every rung
-    (what the search says it will spend before it starts)."""
+    (what the search says it will spend before it starts; priced at the start's knobs)."""
     rungs = rungs_of(settings)
     live, total = float(k), 0.0
     for r in rungs:
-        total += math.ceil(live) * measurer.cost(params or {}, r)
+        total += math.ceil(live) * measurer.cost({}, r)
         live = max(1.0, live / settings.eta)
     return total
 
 
-def _save(state: SearchState, path: Path | None) -> None:
+def save_state(state: SearchState, path: Path | None) -> None:
+    """Write ``state.json`` atomically (nothing when ``path`` is ``None``)."""
     if path is not None:
-        atomic_write(path, json.dumps(state.to_dict(), indent=1))
+        atomic_write(path, json.dumps(json_safe(state.to_dict()), indent=1))
 
 
 def optuna_module() -> Any:
@@ -212,10 +217,10 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
             if state.brackets and (out_of_brackets
                                    or state.spent(measurer) + next_cost > budget):
                 state.done = True
-                _save(state, state_path)
+                save_state(state, state_path)
                 break
             b = state.brackets
-            seen = {json.dumps(c.params, sort_keys=True) for c in state.candidates}
+            seen = {rendering_key(c.params) for c in state.candidates}
             new = []
             if b == 0 and with_base:
                 new.append(Candidate(BASE, {}, b))
@@ -225,19 +230,19 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
                                      number=trial.number))
             state.candidates += new
             state.brackets += 1
-            if all(json.dumps(c.params, sort_keys=True) in seen for c in new):
+            if all(rendering_key(c.params) in seen for c in new):
                 # the sampler only repeats renderings already judged: nothing left to learn
                 for c in new:
                     c.status = "stopped"
                     _tell(study, c.number, _told_before(state, c))
                 state.done = True
-            _save(state, state_path)
+            save_state(state, state_path)
             continue
         j = live[0].rung
         sizes = rungs[j]
         for c in live:
             c.sizes = sorted(set(c.sizes) | set(sizes))
-        _save(state, state_path)
+        save_state(state, state_path)
         got = measurer.measure({c.name: (c.params, sizes) for c in live})
         for c in live:
             c.points = sorted(got.get(c.name, []))
@@ -266,8 +271,7 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
             else:
                 going.append(c)
         going.sort(key=lambda c: (-c.last["p_better"], c.last["predicted"]))  # type: ignore[index]
-        keep = (len(going) if j < settings.halve_from
-                else max(1, math.ceil(len(live) / settings.eta)))
+        keep = max(1, math.ceil(len(live) / settings.eta))
         for i, c in enumerate(going):
             if i >= keep and not c.last["incumbent"]:  # type: ignore[index]
                 c.status = "stopped"
@@ -276,7 +280,7 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
             else:
                 c.rung = j + 1
         best = best_candidate(state)
-        _save(state, state_path)
+        save_state(state, state_path)
         if on_rung is not None:
             spent = state.spent(measurer)
             wall = time.perf_counter() - t_start

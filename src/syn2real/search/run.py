@@ -18,10 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, json_safe
 from ..law.predictive import fit_predictors
-from .halving import BASE, Candidate, SearchState, best_candidate, bracket_cost, run_halving
-from .space import SearchConfig, load_search, reference_specs
+from .halving import (
+    BASE,
+    Candidate,
+    SearchState,
+    best_candidate,
+    bracket_cost,
+    run_halving,
+    save_state,
+)
+from .space import LoadedSearch, SearchConfig, load_search, reference_specs
 from .study import StudyMeasurer, setting_name
 
 __all__ = ["SearchResult", "expected_seconds", "search"]
@@ -84,11 +92,10 @@ class SearchResult:
                 "failures": self.failures, "candidates": self.state.to_dict()["candidates"]}
 
 
-def expected_seconds(cfg: SearchConfig, measurer: StudyMeasurer, base_params: dict[str, Any]
-                     ) -> float:
+def expected_seconds(cfg: SearchConfig, measurer: StudyMeasurer) -> float:
     """Cost-model seconds of the first bracket (with the starting rendering)."""
     s = cfg.search
-    return bracket_cost(measurer, s, s.candidates + 1, base_params)
+    return bracket_cost(measurer, s, s.candidates + 1)
 
 
 def _curve(c: Candidate) -> tuple[np.ndarray, np.ndarray]:
@@ -96,10 +103,10 @@ def _curve(c: Candidate) -> tuple[np.ndarray, np.ndarray]:
             np.array([p[1] for p in c.points], float))
 
 
-def _check(c: Candidate, got: list[tuple[float, float]], n_max: int) -> dict[str, Any]:
-    """Predicted (from the curve the search judged) vs measured at the held-out n_max."""
-    n, e = _curve(c)
-    pred = fit_predictors([{"n": n, "err": e}])[0]
+def _check(c: Candidate, pred: Any, got: list[tuple[float, float]], n_max: int
+           ) -> dict[str, Any]:
+    """Predicted (``pred``: fitted to the curve the search judged) vs measured at the
+    held-out n_max."""
     lo, hi = (float(v[0]) for v in pred.predict_interval([n_max], 0.9, "observation"))
     vals = [v for m, v in got if m == n_max]
     measured = float(np.mean(vals)) if vals else math.nan
@@ -125,7 +132,7 @@ def _importances(study: Any) -> dict[str, float]:
         return {}
 
 
-def search(config: str | Path, *, run_dir: str | Path | None = None,
+def search(config: str | Path | LoadedSearch, *, run_dir: str | Path | None = None,
            executor: str | None = None, workers: int | None = None,
            threads: int | None = None, address: str | None = None,
            progress: Callable[..., Any] | None = None,
@@ -137,7 +144,8 @@ def search(config: str | Path, *, run_dir: str | Path | None = None,
     Parameters
     ----------
     config
-        The search file (:mod:`syn2real.search.space`); its study is read with it.
+        The search file (:mod:`syn2real.search.space`; its study is read with it), or what
+        :func:`~syn2real.search.space.load_search` returned for it.
     run_dir
         The search folder.
     executor, workers, threads, address
@@ -156,7 +164,8 @@ def search(config: str | Path, *, run_dir: str | Path | None = None,
 
     optuna = optuna_module()
 
-    cfg, study, base = load_search(config)
+    cfg, study, base = (config if isinstance(config, LoadedSearch)
+                        else load_search(config))
     folder = Path(run_dir) if run_dir is not None else Path("runs") / cfg.name
     folder.mkdir(parents=True, exist_ok=True)
     s = cfg.search
@@ -168,7 +177,7 @@ def search(config: str | Path, *, run_dir: str | Path | None = None,
         say(f"{'resuming the search in' if resumed else 'search in'} {folder}: brackets of "
             f"{s.candidates} renderings, sizes {', '.join(map(str, s.ladder()))} (then "
             f"n_max = {s.n_max} for the held-out check); one bracket ~"
-            f"{expected_seconds(cfg, measurer, {}) / 60:.1f} min, budget "
+            f"{expected_seconds(cfg, measurer) / 60:.1f} min, budget "
             f"{s.budget_seconds / 60:.1f} min (built-in 2-core cost model; jobs already in "
             f"{folder / 'results.sqlite'} are free)")
     storage = f"sqlite:///{(folder / 'optuna.db').resolve()}"
@@ -179,31 +188,31 @@ def search(config: str | Path, *, run_dir: str | Path | None = None,
         raise RuntimeError(f"{folder}: no candidate could be judged (every training failed: "
                            f"{next(iter(measurer.failures.values()), 'see results.sqlite')})")
     base_c = next((c for c in state.candidates if c.name == BASE and c.last), None)
+    stopped = [c for c in state.candidates
+               if c.status == "stopped" and c.last and c.name != BASE]
+    probe = max(stopped, key=lambda c: c.last["p_better"], default=None)  # type: ignore[index]
+    # the pick first; one batch of fits serves the held-out checks and the verdict
+    checked = list({c.name: c for c in (best, probe, base_c) if c is not None}.values())
+    preds = dict(zip((c.name for c in checked), fit_predictors(
+        [dict(zip(("n", "err"), _curve(c), strict=True)) for c in checked]), strict=True))
     if s.check and state.check is None:
-        stopped = [c for c in state.candidates if c.status == "stopped" and c.last]
-        probe = (max((c for c in stopped if c.name != BASE), key=lambda c: c.last["p_better"],
-                     default=None))
-        checked = list({c.name: c for c in (best, probe, base_c) if c is not None}.values())
         todo = {c.name: (measurer.spec(c.params), [s.n_max]) for c in checked}
         refs = reference_specs(cfg, study)
         todo.update({f"ref:{k}": (v, [s.n_max]) for k, v in refs.items()})
         got = measurer.measure_specs(todo)
-        rows = [_check(c, got[c.name], s.n_max) for c in checked]
+        rows = [_check(c, preds[c.name], got[c.name], s.n_max) for c in checked]
         for k in refs:
             vals = [v for m, v in got[f"ref:{k}"] if m == s.n_max]
             rows.append({"candidate": k, "status": "reference", "measured": float(
                 np.mean(vals)) if vals else math.nan, "runs": len(vals)})
         state.check = {"n_max": s.n_max, "rows": rows}
-        atomic_write(folder / "state.json", json.dumps(state.to_dict(), indent=1))
-    n, e = _curve(best)
-    pred = fit_predictors([{"n": n, "err": e}])[0]
-    advice = (decide(pred, study.fit.target, level=0.9)
+        save_state(state, folder / "state.json")
+    advice = (decide(preds[best.name], study.fit.target, level=0.9)
               if study.fit.target is not None else None)
     spec = measurer.spec(best.params)
     atomic_write(folder / "best.yaml", yaml.safe_dump(
         {"name": setting_name(spec), "spec": spec, "knobs": best.params}, sort_keys=False))
-    ostudy = optuna.load_study(study_name=cfg.name,
-                               storage=f"sqlite:///{(folder / 'optuna.db').resolve()}")
+    ostudy = optuna.load_study(study_name=cfg.name, storage=storage)
     last = best.last or {}
     bl = base_c.last if base_c is not None else None
     result = SearchResult(
@@ -214,15 +223,5 @@ def search(config: str | Path, *, run_dir: str | Path | None = None,
         advice=advice, check=list((state.check or {}).get("rows", [])),
         importances=_importances(ostudy), state=state, spent=state.spent(measurer),
         run_dir=folder, failures=dict(measurer.failures))
-    atomic_write(folder / "result.json", json.dumps(_clean(result.to_dict()), indent=1))
+    atomic_write(folder / "result.json", json.dumps(json_safe(result.to_dict()), indent=1))
     return result
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x

@@ -22,13 +22,13 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import UserError, describe_validation
 
-__all__ = ["Knob", "SearchConfig", "SearchError", "SearchSettings", "apply_params",
+__all__ = ["Knob", "LoadedSearch", "SearchConfig", "SearchError", "SearchSettings", "apply_params",
            "knob_paths", "load_search", "parse_search"]
 
 
@@ -111,8 +111,6 @@ class SearchSettings(_Strict):
     eta: float = Field(2.0, gt=1, description="at most 1/eta of a rung's candidates go on")
     threshold: float = Field(0.05, gt=0, lt=0.5, description="a candidate stops when P(its "
                              "error at n_max < the incumbent's) falls below this")
-    halve_from: int = Field(0, ge=0, description="the first rung at which at most 1/eta go "
-                            "on (before it only the threshold stops candidates)")
     budget_seconds: float = Field(..., gt=0, description="compute budget, in the built-in "
                                   "cost model's seconds (what `syn2real plan` estimates)")
     brackets: int | None = Field(None, ge=1, description="at most this many brackets "
@@ -208,8 +206,16 @@ def _fail(source: str, msg: str) -> SearchError:
     return SearchError(f"{source}: {msg}")
 
 
+class LoadedSearch(NamedTuple):
+    """A validated search file with its study and the starting rendering's spec mapping."""
+
+    config: SearchConfig
+    study: Any  # sweep.config.StudyConfig
+    base: dict[str, Any]
+
+
 def parse_search(raw: dict[str, Any], source: str = "search", root: Path | None = None
-                 ) -> tuple[SearchConfig, Any, dict[str, Any]]:
+                 ) -> LoadedSearch:
     """Validate a search mapping; returns ``(config, study config, base spec mapping)``.
 
     Every error is one :class:`SearchError` line naming ``source`` and the key: an unknown
@@ -246,8 +252,6 @@ def parse_search(raw: dict[str, Any], source: str = "search", root: Path | None 
                         f"is not a rendering setting of {study_path} (settings: "
                         f"{', '.join(rc.settings()) or 'none'})")
     base = rc.spec(cfg.base).model_dump(mode="json")
-    if max(cfg.search.ladder()) + study.pretrain.val_images > 10**8:
-        raise _fail(source, "search.n_max: too large")
     for path, knob in cfg.space.items():
         for value in knob.corners():
             try:
@@ -257,7 +261,7 @@ def parse_search(raw: dict[str, Any], source: str = "search", root: Path | None 
                        if isinstance(exc, ValidationError) else str(exc))
                 raise _fail(source, f"space.{path} = {value!r} makes an invalid rendering "
                             f"({msg}). Fix: narrow its range") from None
-    return cfg, study, base
+    return LoadedSearch(cfg, study, base)
 
 
 def reference_specs(cfg: SearchConfig, study: Any) -> dict[str, dict[str, Any]]:
@@ -266,7 +270,7 @@ def reference_specs(cfg: SearchConfig, study: Any) -> dict[str, dict[str, Any]]:
             for name in cfg.references}
 
 
-def load_search(path: str | Path) -> tuple[SearchConfig, Any, dict[str, Any]]:
+def load_search(path: str | Path) -> LoadedSearch:
     """Read and validate a search YAML file (see :func:`parse_search`)."""
     from ..yamlfile import load_yaml_mapping
 
