@@ -624,3 +624,21 @@ def test_a_registered_backend_runs_a_study_without_editing_any_list(tmp_path):
         assert res.exit_code != 0 and "unknown executor 'nope'" in res.output
     finally:
         _RUNNERS.pop("inline", None)
+
+
+def test_built_in_estimate_follows_the_stems_measured_cost_not_only_the_pixel_count():
+    """The CLI's default imagenet stem at 64 px: 200 steps of 64 took 73-78 s on 2 cores;
+    the pixel-count rule said about 3 min (issue 25, item 12)."""
+    from syn2real.jobspecs import PretrainJob
+    from syn2real.sweep.plan import estimate_spec_seconds
+
+    def seconds(stem: str, size: int) -> float:
+        job = PretrainJob(data="d", n=1000, out="o", iters=200, val_images=200, stem=stem)
+        return estimate_spec_seconds("pretrain", job, image_size=size)
+
+    assert 50 < seconds("imagenet", 64) < 110
+    assert seconds("imagenet", 32) < seconds("imagenet", 64) < seconds("imagenet", 128)
+    # between measured sides the cost is monotone and continuous at the measured points
+    assert seconds("imagenet", 63) < seconds("imagenet", 64) < seconds("imagenet", 65)
+    # the small-pool stem keeps the pixel-count rule it was measured to follow
+    assert seconds("small-pool", 64) - 2 == pytest.approx(4 * (seconds("small-pool", 32) - 2))

@@ -15,6 +15,8 @@ identity per dataset), and only its scheduling waits on the chunk that covers it
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,16 @@ from .config import StudyConfig
 #: estimate when no finished job of the same kind is in the store yet. Measured on the
 #: quickstart's ResNet-18 jobs (small-pool: pre-training 0.0075, fine-tuning 0.0069).
 _RENDER_S_PER_IMAGE_64 = 1 / 190
-_TRAIN_S_PER_IMAGE_32 = {"small": 0.024, "small-pool": 0.0072, "imagenet": 0.0039}
+#: seconds per image-step by stem and image side; between and beyond the measured sides
+#: the cost follows the nearest two points' power law in the side, with one point it grows
+#: with the pixel count. The imagenet stem (7x7/2 + max-pool) is far from that at small
+#: sides: its 8x8 feature maps at 32 px leave the step dominated by fixed costs
+#: (``syn2real pretrain --stem imagenet --iters 60``, ResNet-18, batch 64, 2 cores: 0.0037 /
+#: 0.0062 / 0.0208 s per image at 32 / 64 / 128 px; the pixel count alone said 0.0156 at
+#: 64 px, a 2.5x overestimate). small / small-pool measured 0.0058 / 0.020 / 0.098
+#: (small-pool) and 0.017 / 0.082 (small) at the same sides: near the pixel-count rule.
+_TRAIN_S_PER_IMAGE = {"small": {32: 0.024}, "small-pool": {32: 0.0072},
+                      "imagenet": {32: 0.0039, 64: 0.0062, 128: 0.0208}}
 _MODEL_COST = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 2.3, "resnet101": 4.3,
                "resnet152": 6.2}
 _TASK_COST = {"mulclass": 1.0, "sinclass": 1.0, "semseg": 3.0, "normal": 3.0, "objdet": 4.0}
@@ -116,6 +127,19 @@ class Plan:
         return {k: _estimate(j, history or {}) for k, j in self.jobs.items()}
 
 
+def _train_seconds_per_image(stem: str, size: int) -> float:
+    """Built-in seconds per image-step of a ResNet-18 classification step (see
+    ``_TRAIN_S_PER_IMAGE``); an unknown stem costs as the small-pool one."""
+    points = sorted(_TRAIN_S_PER_IMAGE.get(stem, _TRAIN_S_PER_IMAGE["small-pool"]).items())
+    if len(points) == 1:
+        side, seconds = points[0]
+        return seconds * (size / side) ** 2
+    i = min(max(bisect.bisect_left([s for s, _ in points], size), 1), len(points) - 1)
+    (s0, t0), (s1, t1) = points[i - 1], points[i]
+    slope = math.log(t1 / t0) / math.log(s1 / s0)
+    return t0 * (size / s0) ** slope
+
+
 def work_units(job: Job) -> float:
     """A job's size in the unit its cost scales with (images rendered or image-steps
     weighted by model, task, stem and resolution)."""
@@ -125,8 +149,8 @@ def work_units(job: Job) -> float:
     if job.kind == "complexity":  # a forward pass costs about a third of a training step
         return p["images"] / 3 * _MODEL_COST.get(p["model"], 1.0) * (p["image_size"] / 32) ** 2
     size = p["image_size"]
-    w = _MODEL_COST.get(p["model"], 1.0) * _TASK_COST.get(p["task"], 1.0) * (size / 32) ** 2
-    w *= _TRAIN_S_PER_IMAGE_32.get(p["stem"], 0.01) / _TRAIN_S_PER_IMAGE_32["small-pool"]
+    w = _MODEL_COST.get(p["model"], 1.0) * _TASK_COST.get(p["task"], 1.0)
+    w *= _train_seconds_per_image(p["stem"], size) / _TRAIN_S_PER_IMAGE["small-pool"][32]
     n_evals = p.get("evals", 4)
     evals = n_evals * (p.get("val_images") or p.get("test_images") or 0) / 3
     return w * (p["iters"] * p["batch"] + evals)
@@ -139,7 +163,7 @@ def _estimate(job: Job, history: dict[str, float]) -> float:
     if job.kind == "render":
         return units * _RENDER_S_PER_IMAGE_64 + 3
     # + start-up (model, data: ~4 s per job, two workers in parallel)
-    return units * _TRAIN_S_PER_IMAGE_32["small-pool"] + 2
+    return units * _TRAIN_S_PER_IMAGE["small-pool"][32] + 2
 
 
 def estimate_spec_seconds(kind: str, spec: JobSpec, **tags: Any) -> float:
