@@ -151,6 +151,7 @@ def test_complexity_of_rendered_data_under_a_real_data_backbone(tmp_path):
 def test_report_shows_complexity_table_figure_and_knob_effects(tmp_path):
     from importlib.resources import files
 
+    from syn2real.assess import AssessSettings, assess
     from syn2real.curves import read_curves
     from syn2real.report import build_report
 
@@ -163,7 +164,8 @@ def test_report_shows_complexity_table_figure_and_knob_effects(tmp_path):
              "C_ci": [0.1, 0.3], "knobs": "/".join(k.values())} for i, k in enumerate(knobs)]
     effects = knob_effects(knobs, {"alpha": [r["alpha"] for r in rows],
                                    "C": [r["C"] for r in rows]})
-    page = build_report(cs, tmp_path, complexity=rows, knob_effects=effects).read_text()
+    page = build_report(assess(cs, AssessSettings()), tmp_path, complexity=rows,
+                        knob_effects=effects).read_text()
     assert "Data complexity" in page and "Which knob moves which parameter" in page
     assert "appearance" in page and "light" in page
     assert (tmp_path / "fig6_complexity.png").stat().st_size > 5_000

@@ -94,7 +94,7 @@ def test_a_rise_beyond_the_noise_is_extrapolated_upwards_and_called_change_the_r
     assert p_if_rising(p, nxt * 1.1, 64 * n[-1]) > 0.9
     assert p_if_rising(p, nxt * 0.9, 64 * n[-1]) < 0.1
     assert f"{y.min():.4g}" in adv.verdict and f"{y[-1]:.4g}" in adv.verdict
-    from syn2real.report.html import todo_sentence
+    from syn2real.advise import todo_sentence
     assert todo_sentence(adv, 0.09).endswith("made the error worse.")
     # noise that happens to end higher (sd 15%, a 3% rise per doubling) is not a trend
     y2 = 0.1 * (n / 100) ** 0.04 * np.exp(np.random.default_rng(5).normal(0, 0.15, len(n)))

@@ -9,14 +9,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from syn2real.assess import AssessSettings, assess
 from syn2real.curves import example_path, read_curves
 from syn2real.report import build_report
+from syn2real.report.html import MAX_FIGURE_CURVES
+
+
+def _report(cs, out, by=None, **settings):
+    """What ``syn2real report`` does: assess the curves, then draw."""
+    a = assess(cs, AssessSettings(backtest_curves=MAX_FIGURE_CURVES, full_law=True,
+                                  **settings), by=by)
+    return build_report(a, out)
 
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    build_report(read_curves(example_path()), out, D=0.48, target=0.28)
+    _report(read_curves(example_path()), out, D=0.48, target=0.28)
     return out
 
 
@@ -39,8 +48,7 @@ def test_report_writes_page_and_figures(report_dir):
 
 
 def test_todo_sentence_per_scenario():
-    from syn2real.advise import advise
-    from syn2real.report.html import todo_sentence
+    from syn2real.advise import advise, todo_sentence
 
     n = 1000 * 2.0 ** np.arange(7)
     err = 0.5 * n ** -0.3 + 0.05
@@ -65,7 +73,7 @@ def test_report_has_full_law_section_when_s_is_known(tmp_path):
             rows.append(f"{n},{s},{40 * (0.5 + n ** -0.55) * s ** -0.32:.6f}")
     p = tmp_path / "full.csv"
     p.write_text("\n".join(rows) + "\n")
-    out = build_report(read_curves(p), tmp_path / "rep", by=[])
+    out = _report(read_curves(p), tmp_path / "rep", by=[])
     page = out.read_text()
     assert "Full law L(n, s)" in page and (tmp_path / "rep" / "fig9_full_law_1.png").exists()
 
@@ -130,7 +138,7 @@ def test_figures_on_real_curves_spanning_under_a_decade(tmp_path):
     p = tmp_path / "real.csv"
     p.write_text("n,error\n0,0.222\n" + "\n".join(f"{a:g},{b}" for a, b in zip(n, err,
                                                                                strict=True)))
-    page = build_report(read_curves(p), tmp_path / "rep", target=0.24)
+    page = _report(read_curves(p), tmp_path / "rep", target=0.24)
     text = page.read_text()
     assert "measured at 1,200" in text and "worse than none" in text
     exe = _chromium()  # and the page itself, in a real browser where there is one
@@ -146,14 +154,14 @@ def test_figures_on_real_curves_spanning_under_a_decade(tmp_path):
 def test_many_curves_get_wald_intervals_said_on_the_page(tmp_path, monkeypatch):
     import importlib
 
-    html_mod = importlib.import_module("syn2real.report.html")
+    assess_mod = importlib.import_module("syn2real.assess")
     cs = read_curves(example_path())
     k = len(cs.curves(cs.groups))
     assert k >= 2
-    profile = build_report(cs, tmp_path / "p", D=0.48).read_text()
+    profile = _report(cs, tmp_path / "p", D=0.48).read_text()
     assert "profile-likelihood intervals" in profile and "Wald" not in profile
-    monkeypatch.setattr(html_mod, "PROFILE_CURVES_MAX", k - 1)  # "many" curves
-    wald = build_report(cs, tmp_path / "w", D=0.48, target=0.28).read_text()
+    monkeypatch.setattr(assess_mod, "PROFILE_CURVES_MAX", k - 1)  # "many" curves
+    wald = _report(cs, tmp_path / "w", D=0.48, target=0.28).read_text()
     assert "90% Wald (estimate ± t·SE) intervals" in wald
     assert "Fig. 8: pre-training rate α and transfer gap C with Wald" in wald
 

@@ -404,8 +404,8 @@ def test_ray_executor_on_a_local_instance_gives_the_local_results(finished_run, 
 def test_holdout_is_validated_and_checked_against_the_predictive_interval(tmp_path):
     import pandas as pd
 
+    from syn2real.assess import AssessSettings, assess
     from syn2real.curves import read_curves
-    from syn2real.sweep.finish import holdout_checks
 
     with pytest.raises(ConfigError, match=r"fit.holdout \[100\] not in pretrain.n"):
         parse_config(_cfg(**{"fit.holdout": [100]}), "study.yaml")
@@ -420,8 +420,14 @@ def test_holdout_is_validated_and_checked_against_the_predictive_interval(tmp_pa
     fitted = cs.data[cs.data["n"] != n[-1]]
     import dataclasses
 
-    curves = dataclasses.replace(cs, data=fitted.reset_index(drop=True)).curves()
-    checks = holdout_checks(curves, ["a", "b"], held, cs.groups, 0.9)
+    fit_on = dataclasses.replace(cs, data=fitted.reset_index(drop=True))
+
+    def holdout_checks(held):
+        a = assess(fit_on, AssessSettings(), labels=["a", "b"], held=held)
+        assert all(c.predictor is not None and c.advice is None for c in a.curves)
+        return [h for c in a.curves for h in c.holdout]
+
+    checks = holdout_checks(held)
     assert [c["label"] for c in checks] == ["a", "b"] and all(c["n"] == n[-1] for c in checks)
     for c in checks:
         lo, hi = c["interval"]
@@ -429,8 +435,7 @@ def test_holdout_is_validated_and_checked_against_the_predictive_interval(tmp_pa
         assert c["measured"] == pytest.approx(0.5 * n[-1] ** -0.3 + 0.1, abs=0.01)
     # a measurement far off the curve is reported outside
     far = held.assign(err=held["err"] * 2)
-    assert not any(c["inside"] for c in holdout_checks(curves, ["a", "b"], far, cs.groups,
-                                                       0.9))
+    assert not any(c["inside"] for c in holdout_checks(far))
 
 
 def test_point_noise_counts_the_spread_between_pretrainings():

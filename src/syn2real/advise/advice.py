@@ -1,5 +1,6 @@
 """What the advisor returns (:class:`Advice`, :class:`NextRun`) and what every engine
-shares: the question's checks, number formatting and JSON output."""
+shares: the question's checks, number formatting, JSON output and the one-sentence
+"what to do" of a verdict (:func:`todo_sentence`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ def check_question(target: float, budget: float | None) -> None:
         raise ValueError(f"budget must be a positive, finite number of images, got {budget} "
                          "(leave it out for no budget: the advisor then looks up to 1000x the "
                          "largest run)")
+
+
+#: below this chance of settling the question, no next run is named as decisive
+NO_DECISIVE_RUN = 0.1
 
 
 @dataclass
@@ -122,3 +127,35 @@ def fmt_n(n: float) -> str:
     if n >= 1e7:
         return f"{n:.2g}"
     return f"{round(n, -2 if n >= 1e4 else 0):,.0f}"
+
+
+def todo_sentence(advice: Any, target: float) -> str:
+    """What to do, in one sentence, from one curve's advice (an ``Advice`` or its
+    ``to_dict()``: the run's JSON)."""
+    a = advice.to_dict() if hasattr(advice, "to_dict") else advice
+    p = f"P(reach) {a['p_reach']:.0%}"
+    if a["scenario"] == "reached":
+        return f"error {target:g} is already reached: nothing to render."
+    if a["scenario"] == "reachable":
+        n_star = a["n_star"] if a["n_star"] is not None else float("inf")
+        return (f"render more: about n = {fmt_n(n_star)} synthetic images reach error "
+                f"{target:g} ({p}).")
+    if a["scenario"] == "floor" and "rising" in (a.get("flags") or []):
+        return ("change the rendering (or the model): more images of this kind made the error "
+                "worse.")
+    if a["scenario"] == "floor":
+        return (f"change the rendering (or the model): more images of this kind will not reach "
+                f"error {target:g} ({p}).")
+    if a["scenario"] == "infeasible":
+        return f"not within the budget at this rate: change the rendering to raise it ({p})."
+    nxt = a.get("next_run")
+    if not nxt:
+        how = "measure more sizes"
+    elif nxt["p_decide"] < NO_DECISIVE_RUN:
+        how = (f"no single run up to the budget is likely to settle it (n = "
+               f"{fmt_n(nxt['n'])} decides with {nxt['p_decide']:.0%} probability): more "
+               "runs per size would narrow the noise")
+    else:
+        how = (f"run n = {fmt_n(nxt['n'])} next, it decides with {nxt['p_decide']:.0%} "
+               "probability")
+    return f"not settled yet ({p}): {how}."

@@ -44,13 +44,11 @@ from ..law.predictive import (
     prime_crossings,
 )
 from ..law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
-from .advice import Advice, NextRun, check_question, fmt_n
+from .advice import NO_DECISIVE_RUN, Advice, NextRun, check_question, fmt_n
 from .legacy import advise_legacy
 
 N_DRAWS = 8
 MAX_CANDIDATES = 5
-#: below this chance of settling the question, no next run is named as decisive
-NO_DECISIVE_RUN = 0.1
 
 
 def _predictor_of(curve: Any, kind: str | None = None

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..atomic import json_safe
-from ..curves import CurveSet, DataError, curve_arrays, curve_label, curve_labels, read_curves
+from ..curves import CurveSet, DataError, curve_label, read_curves
 from ..law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
 from .common import (
     D_DEFAULT,
@@ -159,10 +159,6 @@ def _per_s(cs: CurveSet, by_cols: list[str]) -> list[str]:
     return [*by_cols, "s"]
 
 
-def _law_settings(metric: str) -> dict[str, tuple[float, float]]:
-    return {"C": (0.0, math.inf)} if metric == "loss" else {}
-
-
 def _ci(v: Any) -> str:
     if not v:
         return ""
@@ -190,7 +186,8 @@ def fit(
     table: TableOptions = TableOptions(),
 ) -> None:
     """Fit a law to every curve of FILE, with standard errors and profile intervals."""
-    from ..law import LAWS, fit_estimators, joint_shared_D, shared_D_iterated
+    from ..assess import AssessSettings, assess, interval_method, shared_note
+    from ..law import LAWS
 
     cs = table.load(file)
     two_inputs = law in ("full", "additive")
@@ -201,59 +198,33 @@ def fit(
         by_cols = _per_s(cs, by_cols)
     if law not in LAWS:
         raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
-    bounds = _law_settings(cs.metric)
+    bounds = None
     if alpha_bounds:
         try:
             lo, hi = (float(x) for x in alpha_bounds.split(","))
         except ValueError:
             raise ValueError(f"--alpha-bounds must be LOW,HIGH, got {alpha_bounds!r}") from None
-        bounds["alpha"] = (lo, hi)
-    cls = LAWS[law]
-    kwargs: dict[str, Any] = {"loss": loss, "bounds": bounds}
-    shared_note = None
+        bounds = (lo, hi)
+    settings = AssessSettings(law=law, D=parse_D(D, ("shared", "joint")), loss=loss,
+                              level=level, intervals=intervals, alpha_bounds=bounds)
     curves = cs.curves(by_cols)
-    if two_inputs and not cs.has_s:
-        raise DataError(f"{cs.source}: law '{law}' needs the fine-tuning size s. Fix: add an "
-                        "'s' column (or fratio and fdata in the cg-transfer schema)")
-    d_value = parse_D(D, ("shared", "joint"))
-    if d_value is not None:
-        if law != "transfer":
-            raise ValueError("--D applies to the transfer law only")
-        if isinstance(d_value, str):
-            data = [{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()} for _, g in curves]
-            how = shared_D_iterated if d_value == "shared" else joint_shared_D
-            res = how(data, loss=loss, bounds=bounds or None)
-            kwargs["D"] = res.D
-            shared_note = {"D": res.D, "alpha_median": res.alpha, "iterations": res.n_iter,
-                           "converged": res.converged, "cycle": res.cycle, "note": res.note}
-            name = "App. D iterated medians" if d_value == "shared" else "joint least squares"
-            err.print(f"shared D ({name}): D = {res.D:.4f}; {res.note}")
-        else:
-            kwargs["D"] = d_value
-    if intervals not in ("auto", "profile", "wald", "none"):
-        raise ValueError(f"--intervals must be auto, profile, wald or none, got {intervals!r}")
     points = sum(len(g) for _, g in curves)
-    method = intervals if intervals != "auto" else (
-        "profile" if len(curves) <= PROFILE_CURVES_MAX and points <= PROFILE_POINTS_MAX else "wald")
+    method = interval_method(intervals, len(curves), points)
+    with progress(len(curves) if method == "profile" and len(curves) > 20 else 0,
+                  "profile intervals") as tick:
+        a = assess(cs, settings, by=by_cols, on_curve=tick)
+    cls = LAWS[law]
+    if a.shared is not None:
+        name = ("App. D iterated medians" if settings.D == "shared"
+                else "joint least squares")
+        err.print(f"shared D ({name}): D = {a.shared.D:.4f}; {a.shared.note}")
     if intervals == "auto" and method == "wald":
         why = (f"{len(curves):,} curves" if len(curves) > PROFILE_CURVES_MAX else
                f"{points:,} points (a profile refits every point many times: about 1 s per "
                "1,000)")
         err.print(f"note: {why}: Wald intervals (estimate ± t·SE); --intervals profile "
                   "gives profile-likelihood ones", highlight=False)
-    labels = curve_labels([grp for grp, _ in curves])
-    data = [curve_arrays(g, s=two_inputs) for _, g in curves]
-    ests = fit_estimators(cls(**kwargs), data)  # one vectorised search for every curve
-    rows = []
-    with progress(len(ests) if method == "profile" and len(ests) > 20 else 0,
-                   "profile intervals") as tick:
-        for est, (group, _), label in zip(ests, curves, labels, strict=True):
-            d = est.to_dict(level=level, intervals=method != "none",
-                            method="wald" if method == "wald" else "profile")
-            d["group"] = group
-            d["label"] = label
-            rows.append(d)
-            tick()
+    rows = [c.summary for c in a.curves]
     ci_name = {"profile": "profile CI", "wald": "Wald CI", "none": "no CI"}[method]
     table = Table(title=f"{cls.__name__} fits ({loss} loss, {int(level * 100)}% {ci_name})")
     table.add_column("curve")
@@ -283,7 +254,7 @@ def fit(
         shown.print(f"(the first {TABLE_MAX} of {len(rows):,} curves; --json writes all)",
                     highlight=False)
     if json_out:
-        extra = {"law": law, **({"shared_D": shared_note} if shared_note else {})}
+        extra = {"law": law, **({"shared_D": shared_note(a.shared)} if a.shared else {})}
         write_json(json_out, [json_safe({**d, **extra}) for d in rows])
 
 
@@ -320,24 +291,20 @@ def advise(
     table: TableOptions = TableOptions(),
 ) -> None:
     """Should you render more images or change how you render them?"""
-    if baseline is not None and not (math.isfinite(baseline) and baseline >= 0):
-        raise ValueError(f"--baseline must be an error >= 0, got {baseline:g}")
-    from ..advise import advise_grid, advise_legacy, advise_many, against_baseline, plan_mix
-    from ..law import FullTransferLaw, TransferLaw, fit_estimators
-    from ..law.predictive import KINDS
+    from ..advise import advise_grid, plan_mix
+    from ..assess import AssessSettings, assess
+    from ..law import FullTransferLaw
 
-    if curve_kind not in KINDS:
-        raise ValueError(f"--curve-kind must be one of {', '.join(KINDS)}, got {curve_kind!r}")
+    # the question's checks (baseline, curve kind, method) before the table is read
+    settings = AssessSettings(D=parse_D(D), loss=loss, level=level, intervals="none",
+                              target=target, budget=budget, confidence=confidence,
+                              curve_kind=curve_kind, method=method, baseline=baseline)
     cs = table.load(file)
     if (cost_synthetic is None) != (cost_real is None):
         raise ValueError("give both --cost-synthetic and --cost-real, or neither")
     for name, cost in (("--cost-synthetic", cost_synthetic), ("--cost-real", cost_real)):
         if cost is not None and not (math.isfinite(cost) and cost > 0):
             raise ValueError(f"{name} must be a finite cost > 0 per image, got {cost:g}")
-    kwargs: dict[str, Any] = {"loss": loss, "bounds": _law_settings(cs.metric) or None}
-    d_value = parse_D(D)
-    if d_value is not None:
-        kwargs["D"] = d_value
     results = []
     if s_budget is not None:
         if not cs.has_s:
@@ -369,37 +336,24 @@ def advise(
                       highlight=False)
             results.append({"group": group, "mix": plan.to_dict()})
     else:
-        if method not in ("predictive", "legacy"):
-            raise ValueError(f"--method must be predictive or legacy, got {method!r}")
-        curves = cs.curves(_per_s(cs, _by(cs, by)))
+        by_cols = _per_s(cs, _by(cs, by))
+        curves = cs.curves(by_cols)
         longest = max(len(g) for _, g in curves)
         if longest > PROFILE_POINTS_MAX:  # per-step logs: say what the wait is
             err.print(f"note: a curve of {longest:,} points: the fit and the next-run search "
                       f"take about {max(1, round(longest / 4000))} s on 2 cores",
                       highlight=False)
-        labels = curve_labels([grp for grp, _ in curves])
-        data = [{**curve_arrays(g), "kind": curve_kind} for _, g in curves]
-        laws = fit_estimators(TransferLaw(**kwargs), data)
         if method == "predictive" and len(curves) > PROFILE_CURVES_MAX:
             err.print(f"note: {len(curves):,} curves: eq. 1's α and C get Wald intervals "
                       "(estimate ± t·SE, flag intervals:wald); syn2real fit --intervals "
                       "profile gives profile-likelihood ones", highlight=False)
-        if method == "legacy":
-            advice = [advise_legacy(law, target, budget=budget, level=level) for law in laws]
-        else:
-            advice = advise_many(data, target, budgets=budget, level=level, confidence=confidence,
-                                 laws=laws)
-        from ..curves import baseline_error
-
-        advice = [against_baseline(adv, baseline_error(cs, group) if baseline is None
-                                   else baseline)
-                  for (group, _), adv in zip(curves, advice, strict=True)]
-        for (group, _), label, adv in zip(curves, labels, advice, strict=True):
+        for c in assess(cs, settings, by=by_cols).curves:
+            adv = c.advice
             colour = {"reachable": "green", "reached": "green", "floor": "red",
                       "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]
-            out.print(f"[bold]{escape(label)}[/] [{colour}]{adv.scenario}[/] "
+            out.print(f"[bold]{escape(c.label)}[/] [{colour}]{adv.scenario}[/] "
                       f"(P(reach) {_pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
-            results.append({"group": group, "advice": adv.to_dict()})
+            results.append({"group": c.group, "advice": adv.to_dict()})
     if json_out:
         write_json(json_out, json_safe(results))
 
@@ -437,12 +391,16 @@ def report(
 
         study = model_size_study(cs, D=d_value if isinstance(d_value, float) else None,
                                  loss=loss)
+    from ..assess import AssessSettings, assess
+    from ..report.html import MAX_FIGURE_CURVES
+
     by_cols = _per_s(cs, _by(cs, by))
     k = len(cs.curves(by_cols))
+    settings = AssessSettings(D=d_value, loss=loss, target=target, budget=budget,
+                              cutoff=cutoff, backtest_curves=MAX_FIGURE_CURVES, full_law=True)
     with progress(k if k > 20 else 0, f"report of {k:,} curves", "curves") as tick:
-        page = build_report(cs, output, by=by_cols, D=d_value, loss=loss, target=target,
-                            budget=budget, cutoff=cutoff, model_size=study,
-                            on_curve=lambda: tick(1))
+        a = assess(cs, settings, by=by_cols, on_curve=lambda: tick(1))
+    page = build_report(a, output, model_size=study)
     out.print(f"report written to {page}")
 
 

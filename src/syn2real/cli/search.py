@@ -84,7 +84,7 @@ def search(
 
 
 def _print(res: Any) -> None:
-    from ..report.html import todo_sentence
+    from ..advise import todo_sentence
 
     n = f"{res.n_max:,}"
     lo, hi = res.interval

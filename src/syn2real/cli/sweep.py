@@ -214,7 +214,7 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
 
 
 def _print_results(res: dict[str, Any]) -> None:
-    from ..report.html import todo_sentence
+    from ..advise import todo_sentence
 
     if res["advice"] and res.get("target") is not None:
         out.print(f"[bold]What to do[/] (target error {res['target']:g}):", highlight=False)

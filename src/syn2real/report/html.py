@@ -6,29 +6,19 @@ import base64
 import html
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..advise import advise_many, against_baseline
-from ..advise.advice import Advice, fmt_n
-from ..advise.decide import NO_DECISIVE_RUN
+from ..advise import todo_sentence
+from ..advise.advice import fmt_n
+from ..assess import Assessment, CurveResult
 from ..atomic import atomic_write
-from ..curves import CurveSet, baseline_error, curve_arrays, curve_label, curve_labels
 from ..errors import UserError
-from ..law import (
-    BaseLaw,
-    CurvePredictor,
-    FullTransferLaw,
-    PowerLaw,
-    TransferLaw,
-    fit_estimators,
-    shared_D_iterated,
-)
-from ..law.uncertainty import PROFILE_CURVES_MAX
+from ..law import TransferLaw
 from .figures import (
     CurveFit,
     fig_complexity,
@@ -83,43 +73,21 @@ window.addEventListener('load', function () {
 MAX_FIGURE_CURVES = 12
 
 
-def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None = None,
-                 D: float | str | None = None, loss: str = "linear",
-                 target: float | None = None, budget: float | None = None,
-                 cutoff: float | None = None,
-                 level: float = 0.9, model_size: Sequence[dict[str, Any]] | None = None,
+def build_report(assessment: Assessment, output: str | Path, *,
+                 model_size: Sequence[dict[str, Any]] | None = None,
                  complexity: Sequence[dict[str, Any]] | None = None,
                  knob_effects: dict[str, Any] | None = None,
-                 laws: Sequence[BaseLaw] | None = None, advice: Sequence[Advice] | None = None,
-                 max_figure_curves: int = MAX_FIGURE_CURVES,
-                 labels: Sequence[str] | None = None,
-                 holdout: Sequence[dict[str, Any]] | None = None,
-                 points: Sequence[dict[str, Any]] | None = None,
-                 on_curve: Callable[[], None] | None = None) -> Path:
-    """Write ``index.html`` with the paper's figures for the curves of ``cs``.
-
-    ``on_curve``: called after each curve is fitted with its intervals (progress).
+                 max_figure_curves: int = MAX_FIGURE_CURVES) -> Path:
+    """Write ``index.html`` with the paper's figures for an assessment; draws only.
 
     Parameters
     ----------
-    cs : CurveSet
-        Validated curves (:func:`syn2real.curves.read_curves`).
+    assessment : Assessment
+        What :func:`syn2real.assess.assess` found: the fits, intervals, verdicts (with a
+        target), back-tests (``backtest_curves``: the first ``max_figure_curves``), held-out
+        checks, measured points and the full law.
     output : path
         Folder; created if needed. Figures are written as PNG and SVG beside the page.
-    by : sequence of str, optional
-        Grouping columns (default: all).
-    D : float, "shared" or None
-        Fixed coefficient, the App. D shared value, or free (used when ``laws`` is None).
-    loss : str
-        Fitting loss (used when ``laws`` is None, and for the back-test).
-    target : float, optional
-        Adds the advisor's verdict per curve (:func:`syn2real.advise.advise_many`).
-    budget : float, optional
-        Most synthetic images one can render (default: 1000x the largest run).
-    cutoff : float, optional
-        Back-test split: fit n < cutoff (default: all but the two largest sizes).
-    level : float
-        Interval level.
     model_size : list of dict, optional
         :func:`syn2real.analysis.model_size_study` output: adds the C-vs-size section.
     complexity : list of dict, optional
@@ -127,22 +95,8 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         ``C``, ``C_ci`` (the data-complexity study): adds the Fig. 6 section.
     knob_effects : dict, optional
         :func:`syn2real.analysis.knobs.knob_effects` output, shown with that section.
-    laws : sequence of fitted laws, optional
-        One per curve of ``cs.curves(by)``, already fitted (e.g. by a study's end with its
-        own law): the report draws these instead of fitting again.
-    advice : sequence of Advice, optional
-        One per curve, already computed (with ``target``): shown instead of advising again.
     max_figure_curves : int
         Per-curve figures show the first this many curves; the tables list all of them.
-    labels : sequence of str, optional
-        One name per curve (a study's :func:`~syn2real.sweep.finish.study_labels`); default
-        :func:`~syn2real.curves.curve_labels`.
-    holdout : sequence of dict, optional
-        Held-out checks (:func:`~syn2real.sweep.finish.holdout_checks`): a section of their
-        own, predicted interval against the measurement.
-    points : sequence of dict, optional
-        Mean, standard error and runs per curve and size
-        (:func:`~syn2real.sweep.finish.point_noise`): the noise the law is fitted through.
 
     Returns
     -------
@@ -153,41 +107,14 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder (the report is a folder: "
                         "index.html and its figures). Fix: give another -o")
+    if assessment.settings.two_inputs:
+        raise ValueError("the report draws laws of n (eq. 1 and the power laws); eq. 2 is "
+                         "its own section (AssessSettings.full_law)")
     out.mkdir(parents=True, exist_ok=True)
-    curves = cs.curves(by)
-    bounds = {"C": (0.0, np.inf)} if cs.metric == "loss" else None
-    shared = None
-    if laws is None:
-        if D == "shared":
-            shared = shared_D_iterated([{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()}
-                                        for _, g in curves], loss=loss, bounds=bounds)
-            D = shared.D
-        laws = fit_estimators(TransferLaw(D=D, loss=loss, bounds=bounds),
-                              [curve_arrays(g) for _, g in curves])
-    elif len(laws) != len(curves):
-        raise ValueError(f"{len(laws)} fitted laws for {len(curves)} curves")
-    if labels is None:
-        labels = curve_labels([grp for grp, _ in curves])
-    elif len(labels) != len(curves):
-        raise ValueError(f"{len(labels)} labels for {len(curves)} curves")
-    # as syn2real fit and advise: above PROFILE_CURVES_MAX curves, Wald intervals
-    wald = len(curves) > PROFILE_CURVES_MAX
-    ci_name = "Wald (estimate ± t·SE)" if wald else "profile-likelihood"
-    fits = []
-    for (group, g), label, law in zip(curves, labels, laws, strict=True):
-        fits.append(_curve_fit(cs, group, g, label, law, level, wald=wald))
-        if on_curve is not None:  # the profile intervals are most of a report's time
-            on_curve()
-    if target is not None:
-        if advice is None:
-            advice = advise_many([{"n": f.n, "err": f.err, "weights": f.w} for f in fits],
-                                 target, budgets=budget, level=level,
-                                 laws=[f.law if isinstance(f.law, TransferLaw) else None
-                                       for f in fits])
-            advice = [against_baseline(a, f.extra.get("baseline"))
-                      for a, f in zip(advice, fits, strict=True)]
-        for f, a in zip(fits, advice, strict=True):
-            f.extra["advice"] = a
+    a = assessment
+    level = a.settings.level
+    ci_name = "Wald (estimate ± t·SE)" if a.interval_method == "wald" else "profile-likelihood"
+    fits = [_curve_fit(c) for c in a.curves]
     shown = fits[:max_figure_curves]
     for f in shown:  # the mean band of Fig. 1, only where a figure shows it
         if f.law.dof_ > 0:
@@ -205,7 +132,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                  "intervals."))
     figs.append(("linear", save_figure(fig_linearised(shown), out, "fig10_linearised"),
                  "Fig. 10: L − Ĉ in log-log space; eq. 1 predicts straight lines." + more))
-    items = backtest_items(shown, cutoff=cutoff, D=D, loss=loss, bounds=bounds, level=level)
+    items = [c.backtest for c in a.curves[:max_figure_curves] if c.backtest is not None]
     if items:
         figs.append(("extrapolation", save_figure(fig_extrapolation(items, level), out,
                                             "fig5_extrapolation"),
@@ -218,20 +145,10 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
             "fig13_landscape"),
             "Fig. 13/14: loss over (α, D) with C at its best value: D and α trade off "
             "along a flat valley, hence the shared D."))
-    full_rows = []
-    if cs.has_s:
-        sub_by = [c for c in (by or cs.groups) if c not in ("fratio", "s")]
-        for group, g in cs.curves(sub_by):
-            if g["s"].nunique() < 3:
-                continue
-            n, s, e = (g[c].to_numpy(float) for c in ("n", "s", "err"))
-            full = FullTransferLaw(loss=loss).fit(n, s, e, weights=g["weight"].to_numpy())
-            full_rows.append((curve_label(group), full))
-            if len(full_rows) <= 3:
-                figs.append((f"full{len(full_rows)}",
-                             save_figure(fig_full(curve_label(group), n, s, e, full), out,
-                                   f"fig9_full_law_{len(full_rows)}"),
-                             f"Fig. 9: the full law for {html.escape(curve_label(group))}."))
+    for i, fl in enumerate(a.full[:3], start=1):
+        figs.append((f"full{i}", save_figure(fig_full(fl.label, fl.n, fl.s, fl.err, fl.law),
+                                             out, f"fig9_full_law_{i}"),
+                     f"Fig. 9: the full law for {html.escape(fl.label)}."))
     extra_html = []
     if model_size:
         figs.append(("modelsize", save_figure(fig_model_size(model_size, level), out,
@@ -239,8 +156,10 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
                      "Fig. 4 (right): transfer gap C against backbone parameters, with the "
                      "power law C = k·P<sup>−b</sup> fitted per setting."))
         extra_html.append(_model_size_html(model_size, level))
+    points = [p for c in a.curves for p in c.points]
     if points:
         extra_html.append(_points_html(points))
+    holdout = [h for c in a.curves for h in c.holdout]
     if holdout:
         extra_html.append(_holdout_html(holdout))
     if complexity:
@@ -251,8 +170,7 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
         extra_html.append(_complexity_html(complexity, level))
         if knob_effects:
             extra_html.append(_knobs_html(knob_effects))
-    page = _page(cs, fits, items, figs, full_rows, shared, D, loss, target, level,
-                 extra_html, ci_name=ci_name)
+    page = _page(a, fits, items, figs, extra_html, ci_name=ci_name)
     dest = out / "index.html"
     atomic_write(dest, page.encode())
     summary = [{"curve": f.label, **f.law.to_dict(level=level, intervals=False),
@@ -261,67 +179,28 @@ def build_report(cs: CurveSet, output: str | Path, *, by: Sequence[str] | None =
     return dest
 
 
-def _curve_fit(cs: CurveSet, group: dict, g: Any, label: str, law: BaseLaw,
-               level: float, wald: bool = False) -> CurveFit:
-    """A curve, its fitted law, profile (or Wald) intervals and its from-scratch baseline."""
-    c = curve_arrays(g)
-    f = CurveFit(label, group, c["n"], c["err"], law, w=c["weights"])
-    base = baseline_error(cs, group)
-    if base is not None:
-        f.extra["baseline"] = base
-    if law.dof_ > 0:
-        # cached by the law: computed once per fit
-        f.ci = law.conf_int(level, method="wald" if wald else "profile")
+def _curve_fit(c: CurveResult) -> CurveFit:
+    """A curve as the figures draw it: its points, fitted law, intervals, from-scratch
+    baseline and verdict."""
+    f = CurveFit(c.label, c.group, c.arrays["n"], c.arrays["err"], c.law,
+                 w=c.arrays["weights"], ci=dict(c.ci))
+    if c.baseline is not None:
+        f.extra["baseline"] = c.baseline
+    if c.advice is not None:
+        f.extra["advice"] = c.advice
     return f
 
 
-def backtest_items(fits: Sequence[CurveFit], *, cutoff: float | None, D: Any, loss: str,
-                   bounds: Any, level: float) -> list[dict[str, Any]]:
-    """Fig. 5's extrapolation back-test: fit the sizes below the split (with the curves'
-    weights), predict the held-out ones with eq. 1, the power law and the predictive
-    distribution."""
-    items = []
-    for f in fits:
-        sizes = np.unique(f.n)
-        cut = cutoff if cutoff is not None else sizes[-2] if len(sizes) >= 5 else None
-        if cut is None:
-            continue
-        train = f.n < cut
-        if np.unique(f.n[train]).size < 3 or train.all():
-            continue
-        n_tr, e_tr = f.n[train], f.err[train]
-        w_tr = None if f.w is None else f.w[train]
-        d = D if isinstance(D, float) else None
-        law = TransferLaw(D=d, loss=loss, bounds=bounds).fit(n_tr, e_tr, weights=w_tr)
-        pw = PowerLaw(loss=loss).fit(n_tr, e_tr, weights=w_tr)
-        pred = CurvePredictor().fit(n_tr, e_tr, w_tr)
-        test = ~train
-
-        def rmse(model: Any, test: np.ndarray = test, f: CurveFit = f) -> float:
-            return float(np.sqrt(np.mean((model.predict(f.n[test]) - f.err[test]) ** 2)))
-
-        item = {"label": f.label, "n": f.n, "err": f.err, "train": train, "law": law,
-                "power": pw, "predictive": pred, "rmse_law": rmse(law),
-                "rmse_power": rmse(pw), "rmse_predictive": rmse(pred)}
-        pn = np.geomspace(n_tr.max(), f.n.max() * 2, 24)
-        item["pi"] = pred.predict_interval(pn, level=level)
-        item["pi_n"] = pn
-        lo, hi = pred.predict_interval(f.n[test], level=level)
-        item["covered"] = float(np.mean((f.err[test] >= lo) & (f.err[test] <= hi)))
-        items.append(item)
-    return items
-
-
-def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tuple[str, str, str]],
-          full_rows: list[tuple[str, FullTransferLaw]], shared: Any, D: Any, loss: str,
-          target: float | None, level: float, extra_html: Sequence[str] = (),
-          ci_name: str = "profile-likelihood") -> str:
+def _page(a: Assessment, fits: list[CurveFit], items: list[dict], figs: list[tuple[str, str, str]],
+          extra_html: Sequence[str] = (), ci_name: str = "profile-likelihood") -> str:
+    level, target, loss = a.settings.level, a.target, a.settings.loss
+    shared, D = a.shared, a.D
     e = html.escape
     pct = int(level * 100)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>syn2real report"
              f"</title><style>{_CSS}</style><script>{_JS}</script></head><body>",
              "<h1>syn2real: syn-to-real transfer report</h1>",
-             f"<p>Source: <code>{e(cs.source)}</code> ({e(cs.schema)} schema, {len(fits)} "
+             f"<p>Source: <code>{e(a.source)}</code> ({e(a.schema)} schema, {len(fits)} "
              f"curves). Law L(n) = D·n<sup>−α</sup> + C fitted by bounded least squares "
              f"({e(loss)} loss), global optimum by profiling α; {pct}% {e(ci_name)} "
              "intervals.</p>"]
@@ -333,8 +212,8 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
                      f"{html.escape(shared.note)}.</p>")
     elif D is not None:
         parts.append(f"<p>D fixed at {float(D):.4g}.</p>")
-    if cs.notes:
-        parts.append("<ul class='note'>" + "".join(f"<li>{e(n)}</li>" for n in cs.notes)
+    if a.notes:
+        parts.append("<ul class='note'>" + "".join(f"<li>{e(n)}</li>" for n in a.notes)
                      + "</ul>")
     parts.append(f"<h2>Fits</h2><table><tr><th>curve</th><th>points</th><th>α</th>"
                  f"<th>{pct}% CI</th><th>C</th><th>{pct}% CI</th><th>D</th><th>resid. sd</th>"
@@ -361,11 +240,12 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
                          f"<td>{it['rmse_predictive']:.3g}</td><td>{it['rmse_law']:.3g}</td>"
                          f"<td>{it['rmse_power']:.3g}</td><td>{cov}</td></tr>")
         parts.append("</table>")
-    if full_rows:
+    if a.full:
         parts.append("<h2>Full law L(n, s)</h2><table><tr><th>setting</th><th>α</th><th>β</th>"
                      "<th>γ</th><th>δ</th><th>points</th></tr>")
-        for label, fl in full_rows:
-            parts.append(f"<tr><td>{e(label)}</td><td>{fl.alpha_:.3f} ± {fl.se_['alpha']:.2g}"
+        for full in a.full:
+            fl = full.law
+            parts.append(f"<tr><td>{e(full.label)}</td><td>{fl.alpha_:.3f} ± {fl.se_['alpha']:.2g}"
                          f"</td><td>{fl.beta_:.3f} ± {fl.se_['beta']:.2g}</td>"
                          f"<td>{fl.gamma_:.3f}</td><td>{fl.delta_:.3g}</td>"
                          f"<td>{fl.n_points_}</td></tr>")
@@ -377,38 +257,6 @@ def _page(cs: CurveSet, fits: list[CurveFit], items: list[dict], figs: list[tupl
                      f"<figcaption>{cap}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def todo_sentence(advice: Any, target: float) -> str:
-    """What to do, in one sentence, from one curve's advice (an ``Advice`` or its
-    ``to_dict()``: the run's JSON)."""
-    a = advice.to_dict() if hasattr(advice, "to_dict") else advice
-    p = f"P(reach) {a['p_reach']:.0%}"
-    if a["scenario"] == "reached":
-        return f"error {target:g} is already reached: nothing to render."
-    if a["scenario"] == "reachable":
-        n_star = a["n_star"] if a["n_star"] is not None else float("inf")
-        return (f"render more: about n = {fmt_n(n_star)} synthetic images reach error "
-                f"{target:g} ({p}).")
-    if a["scenario"] == "floor" and "rising" in (a.get("flags") or []):
-        return ("change the rendering (or the model): more images of this kind made the error "
-                "worse.")
-    if a["scenario"] == "floor":
-        return (f"change the rendering (or the model): more images of this kind will not reach "
-                f"error {target:g} ({p}).")
-    if a["scenario"] == "infeasible":
-        return f"not within the budget at this rate: change the rendering to raise it ({p})."
-    nxt = a.get("next_run")
-    if not nxt:
-        how = "measure more sizes"
-    elif nxt["p_decide"] < NO_DECISIVE_RUN:
-        how = (f"no single run up to the budget is likely to settle it (n = "
-               f"{fmt_n(nxt['n'])} decides with {nxt['p_decide']:.0%} probability): more "
-               "runs per size would narrow the noise")
-    else:
-        how = (f"run n = {fmt_n(nxt['n'])} next, it decides with {nxt['p_decide']:.0%} "
-               "probability")
-    return f"not settled yet ({p}): {how}."
 
 
 def _section_table(title: str, note: str, header: Sequence[str], body: Sequence[str]) -> str:

@@ -145,34 +145,6 @@ def point_noise(curves: list[tuple[dict[str, Any], Any]], labels: list[str],
     return out
 
 
-def holdout_checks(curves: list, labels: list[str], held: Any, groups: list[str],
-                   level: float, predictors: list | None = None) -> list[dict[str, Any]]:
-    """Per curve and held-out size: the predictive median and ``level`` interval of the
-    error (:class:`~syn2real.law.CurvePredictor` fitted without it; ``predictors``: those
-    already fitted to ``curves``) against the mean measured over the seeds, and whether it
-    fell inside."""
-    from ..curves import curve_arrays
-    from ..law import fit_predictors
-
-    preds = (predictors if predictors is not None
-             else fit_predictors([curve_arrays(g) for _, g in curves]))
-    out = []
-    for (group, _), label, pred in zip(curves, labels, preds, strict=True):
-        mine = held
-        for k in groups:
-            mine = mine[mine[k] == group[k]]
-        for _, r in mine.sort_values("n").iterrows():
-            n = float(r["n"])
-            lo, hi = pred.predict_interval([n], level)
-            mid = float(pred.predict([n])[0])
-            measured = float(r["err"])
-            out.append({"label": label, "group": group, "n": n, "predicted": mid,
-                        "interval": (float(lo[0]), float(hi[0])), "level": level,
-                        "measured": measured, "runs": int(r["weight"]),
-                        "inside": bool(lo[0] <= measured <= hi[0])})
-    return out
-
-
 def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
            report: bool = True) -> dict[str, Any]:
     """Fit the study's law once per curve, advise, write the report and export the CSV.
@@ -188,9 +160,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     ``holdout`` (the held-out checks), ``points`` (mean, sd and standard error per curve and
     size), ``report`` (path) and ``notes``.
     """
-    from ..advise import advise_many
-    from ..curves import curve_arrays
-    from ..law import PowerLaw, TransferLaw, fit_estimators, fit_predictors
+    from ..assess import AssessSettings, assess
 
     run_dir = Path(run_dir)
     keys = set(build_plan(cfg, run_dir).jobs)
@@ -226,28 +196,22 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     if fc.target is None:
         notes.append(f"no fit.target in the config: the verdict is for 80% of the best error "
                      f"measured ({target:.4g})")
-    template = (TransferLaw(loss=fc.loss, D=fc.D) if fc.law == "transfer"
-                else PowerLaw(loss=fc.loss))
-    data = [curve_arrays(g) for _, g in curves]
-    laws = fit_estimators(template, data)  # each curve fitted once, here
-    fits = [{**est.to_dict(level=fc.level), "group": group, "label": label}
-            for est, (group, _), label in zip(laws, curves, labels, strict=True)]
-    # the verdicts come from the predictive engine, whatever law the table shows (every
-    # curve of a CurveSet has at least 3 sizes: the reader refuses fewer)
-    preds = fit_predictors(data)  # once: the verdicts and the held-out checks use them
-    verdicts = advise_many(data, target, budgets=fc.budget, level=fc.level,
-                           laws=[law if isinstance(law, TransferLaw) else None for law in laws],
-                           predictors=preds)
-    from ..advise import against_baseline
-    from ..curves import baseline_error
-
-    verdicts = [against_baseline(adv, baseline_error(cs, group))
-                for (group, _), adv in zip(curves, verdicts, strict=True)]
-    advice = [{"group": group, "label": label, **adv.to_dict()}
-              for (group, _), label, adv in zip(curves, labels, verdicts, strict=True)]
-    holdout = (holdout_checks(curves, labels, held_rows, cs.groups, fc.level, preds)
-               if held_rows is not None else [])
-    points = point_noise(curves, labels, rows, fc.holdout)
+    backtests = 0  # the report's figures back-test the curves they show
+    if report:
+        from ..report.html import MAX_FIGURE_CURVES as backtests
+    # each curve fitted once, here: the fits, verdicts (the predictive engine, whatever law
+    # the table shows), held-out checks and the report all read this assessment
+    a = assess(cs, AssessSettings(law=fc.law, D=fc.D if fc.law == "transfer" else None,
+                                  loss=fc.loss, level=fc.level, target=target,
+                                  budget=fc.budget,
+                                  backtest_curves=backtests,
+                                  full_law=report),
+               labels=labels, held=held_rows,
+               points=point_noise(curves, labels, rows, fc.holdout))
+    fits = [c.summary for c in a.curves]
+    advice = [{"group": c.group, "label": c.label, **c.advice.to_dict()} for c in a.curves]
+    holdout = [h for c in a.curves for h in c.holdout]
+    points = [p for c in a.curves for p in c.points]
     complexity = complexity_rows(cfg, store, fits, keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
@@ -261,18 +225,16 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
         from ..analysis import model_size_study
         from ..analysis.modelsize import group_key
 
-        fitted = ({group_key(group, cs.groups): law for (group, _), law
-                   in zip(curves, laws, strict=True)} if fc.law == "transfer" else None)
+        fitted = ({group_key(c.group, cs.groups): c.law for c in a.curves}
+                  if fc.law == "transfer" else None)
         model_size = model_size_study(cs, D=fc.D, loss=fc.loss, level=fc.level,
                                       alpha_bounds=None, fitted=fitted)
     page = None
     if report:
         from ..report import build_report
 
-        page = build_report(cs, run_dir / "report", D=fc.D, loss=fc.loss, target=target,
-                            budget=fc.budget, level=fc.level, model_size=model_size,
-                            complexity=complexity, knob_effects=effects, laws=laws,
-                            advice=verdicts, labels=labels, holdout=holdout, points=points)
+        page = build_report(a, run_dir / "report", model_size=model_size,
+                            complexity=complexity, knob_effects=effects)
     return {"csv": str(csv_path), "fits": fits, "advice": advice,
             "margins": margins, "target": target, "holdout": holdout, "points": points,
             "complexity": complexity,
