@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -18,6 +18,9 @@ from rich.table import Table
 from ..atomic import atomic_write, json_safe
 from ..errors import UserError
 from .common import err, friendly, out, write_json
+
+if TYPE_CHECKING:
+    from ..sweep.finish import StudyOutcome
 
 
 def _run_dir(cfg: Any, config: Path, out_dir: Path | None) -> Path:
@@ -203,52 +206,52 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
               f"({_fmt_s(time.perf_counter() - t0)})", highlight=False)
     if not store.rows("finetune"):
         raise ValueError("no fine-tuning result yet: nothing to fit (see the failures above)")
-    res = finish(cfg, run_dir, store, report=report)
-    for note in res["notes"]:
+    res = finish(cfg, run_dir, store, keys=p.jobs.keys(), report=report)
+    for note in res.notes:
         err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     _print_results(res)
     if json_out:
-        write_json(json_out, json_safe(res))
+        write_json(json_out, json_safe(res.to_dict()))
     if not summary.ok:
         raise typer.Exit(1)
 
 
-def _print_results(res: dict[str, Any]) -> None:
+def _print_results(res: StudyOutcome) -> None:
     from ..advise import todo_sentence
 
-    if res["advice"] and res.get("target") is not None:
-        out.print(f"[bold]What to do[/] (target error {res['target']:g}):", highlight=False)
-        for a in res["advice"]:
-            out.print(f"  {escape(a['label'])}: {escape(todo_sentence(a, res['target']))}",
+    curves = res.assessment.curves if res.assessment is not None else ()
+    if curves and res.target is not None:
+        out.print(f"[bold]What to do[/] (target error {res.target:g}):", highlight=False)
+        for c in curves:
+            out.print(f"  {escape(c.label)}: {escape(todo_sentence(c.advice, res.target))}",
                       highlight=False)
     t = Table(title="transfer law per curve (profile intervals)")
-    for c in ("curve", "alpha", "C (transfer gap)", "D", "P(reach)", "verdict"):
-        t.add_column(c)
-    adv = {a["label"]: a for a in res["advice"]}
-    for f in res["fits"]:
-        a = adv.get(f["label"])
-        t.add_row(escape(f["label"]), _cell(f, "alpha"), _cell(f, "C"),
+    for col in ("curve", "alpha", "C (transfer gap)", "D", "P(reach)", "verdict"):
+        t.add_column(col)
+    for c in curves:
+        f, a = c.summary, c.advice.to_dict()
+        t.add_row(escape(c.label), _cell(f, "alpha"), _cell(f, "C"),
                   _cell(f, "D") if "D" in f else "-",
-                  f"{a['p_reach']:.0%}" if a and a.get("p_reach") is not None else "",
-                  escape(a["verdict"]) if a else "")
+                  f"{a['p_reach']:.0%}" if a.get("p_reach") is not None else "",
+                  escape(a["verdict"]))
     out.print(t)
-    for m in res["margins"]:
+    for m in res.margins:
         se = "" if math.isnan(m["margin_se"]) else f" ± {m['margin_se']:.3f}"
         out.print(f"transfer at n = {m['n_max']}: error {m['err_n_max']:.3f} vs from scratch "
                   f"{m['err_scratch']:.3f} -> margin {m['margin']:+.3f}{se} "
                   f"({m['setting']} {m['ptask']} {m['model']} -> {m['ftask']}/{m['dataset']})",
                   highlight=False)
-    _print_points(res.get("points") or [])
-    for h in res.get("holdout") or []:
+    _print_points([p for c in curves for p in c.points])
+    for h in (h for c in curves for h in c.holdout):
         lo, hi = h["interval"]
         out.print(f"held out n = {h['n']:,.0f} ({h['label']}): predicted {h['predicted']:.3f} "
                   f"[{lo:.3f}, {hi:.3f}] ({h['level']:.0%}), measured {h['measured']:.3f} over "
                   f"{h['runs']} run(s): {'inside' if h['inside'] else 'OUTSIDE'} the interval",
                   highlight=False)
-    if res["csv"]:
-        out.print(f"results: {res['csv']}")
-    if res["report"]:
-        out.print(f"report: {res['report']} (open it in a browser)", highlight=False)
+    if res.csv:
+        out.print(f"results: {res.csv}")
+    if res.report:
+        out.print(f"report: {res.report} (open it in a browser)", highlight=False)
 
 
 def _print_points(points: list[dict[str, Any]]) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..assess import Assessment
 from ..curves import CG_GROUPS, DataError
 from .config import StudyConfig
 from .plan import build_plan
@@ -145,38 +147,89 @@ def point_noise(curves: list[tuple[dict[str, Any], Any]], labels: list[str],
     return out
 
 
+@dataclass(frozen=True)
+class StudyOutcome:
+    """The end of a study: what :func:`finish` found.
+
+    Attributes
+    ----------
+    csv : str or None
+        ``results.csv``, the export of the study's rows.
+    assessment : Assessment or None
+        Every curve's fit, verdict, held-out checks and measured points
+        (:func:`syn2real.assess.assess`); None when no curve could be fitted (see ``notes``).
+    target : float or None
+        The verdicts' target error (``fit.target``, else 80% of the best error measured).
+    margins : list of dict
+        Per curve, from-scratch error against the largest n's (:func:`transfer_margins`).
+    complexity, knob_effects, model_size
+        The analyses the study's settings allow (empty / None otherwise).
+    report : str or None
+        The HTML report's page.
+    notes : list of str
+        What the reader and the finish said about the data.
+    """
+
+    csv: str | None
+    assessment: Assessment | None
+    target: float | None
+    margins: list[dict[str, Any]] = field(default_factory=list)
+    complexity: list[dict[str, Any]] = field(default_factory=list)
+    knob_effects: dict[str, Any] | None = None
+    model_size: list[dict[str, Any]] | None = None
+    report: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``syn2real run --json``): ``csv``, ``fits`` (one per curve),
+        ``advice``, ``margins``, ``target``, ``holdout`` (the held-out checks), ``points``
+        (mean, sd and standard error per curve and size), the analyses, ``report`` and
+        ``notes``."""
+        if self.assessment is None:
+            return {"csv": self.csv, "fits": [], "advice": [], "margins": self.margins,
+                    "target": self.target, "report": None, "notes": self.notes}
+        curves = self.assessment.curves
+        return {"csv": self.csv, "fits": [c.summary for c in curves],
+                "advice": [{"group": c.group, "label": c.label, **c.advice.to_dict()}
+                           for c in curves],
+                "margins": self.margins, "target": self.target,
+                "holdout": [h for c in curves for h in c.holdout],
+                "points": [p for c in curves for p in c.points],
+                "complexity": self.complexity, "knob_effects": self.knob_effects,
+                "model_size": None if self.model_size is None else [
+                    {**m, "fit": None if m["fit"] is None else
+                     {k: v for k, v in m["fit"].items() if k != "law"}}
+                    for m in self.model_size],
+                "report": self.report, "notes": self.notes}
+
+
 def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
-           report: bool = True) -> dict[str, Any]:
+           keys: Collection[str] | None = None, report: bool = True) -> StudyOutcome:
     """Fit the study's law once per curve, advise, write the report and export the CSV.
 
-    The curves come from the store in memory (:func:`~.results.study_curves`); every curve
-    is fitted once, by the batch path, with the study's law and settings, and the verdicts,
-    the model-size study and the report use those fits. ``results.csv`` is written as the
-    export of the same rows. Only the jobs of ``cfg``'s plan count: rows left in the store
-    by an earlier version of the config (e.g. another fine-tuning learning rate) stay in
-    the store but are not mixed in.
-
-    Returns a JSON-ready dict: ``csv``, ``fits`` (one per curve), ``advice``, ``margins``,
-    ``holdout`` (the held-out checks), ``points`` (mean, sd and standard error per curve and
-    size), ``report`` (path) and ``notes``.
+    The curves come from the store in memory (:func:`~.results.study_curves`) and are
+    assessed once (:func:`syn2real.assess.assess`, with the study's law and settings); the
+    verdicts, the held-out checks, the model-size study and the report all read that
+    assessment. ``results.csv`` is written as the export of the same rows. Only the jobs of
+    ``cfg``'s plan count (``keys``: its job keys, as the caller built the plan; rebuilt when
+    not given): rows left in the store by an earlier version of the config (e.g. another
+    fine-tuning learning rate) stay in the store but are not mixed in.
     """
     from ..assess import AssessSettings, assess
 
     run_dir = Path(run_dir)
-    keys = set(build_plan(cfg, run_dir).jobs)
+    keys = set(build_plan(cfg, run_dir).jobs if keys is None else keys)
     try:
         rows = study_rows(store, keys)
     except DataError as exc:
-        return {"csv": None, "fits": [], "advice": [], "margins": [],
-                "target": cfg.fit.target, "report": None, "notes": [f"no law fitted: {exc}"]}
+        return StudyOutcome(None, None, cfg.fit.target, notes=[f"no law fitted: {exc}"])
     csv_path = export_cg(store, run_dir / "results.csv", keys, rows=rows)
     margins = transfer_margins(rows)
     try:
         cs = study_curves(store, keys, rows=rows)
     except DataError as exc:  # e.g. failed jobs left a curve with fewer than 3 sizes
-        return {"csv": str(csv_path), "fits": [], "advice": [], "margins": margins,
-                "target": cfg.fit.target, "report": None,
-                "notes": [f"no law fitted: {exc}"]}
+        return StudyOutcome(str(csv_path), None, cfg.fit.target, margins=margins,
+                            notes=[f"no law fitted: {exc}"])
     fc = cfg.fit
     held_rows = None
     if fc.holdout:  # trained, kept out of the fit, predicted from the rest
@@ -208,11 +261,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                                   full_law=report),
                labels=labels, held=held_rows,
                points=point_noise(curves, labels, rows, fc.holdout))
-    fits = [c.summary for c in a.curves]
-    advice = [{"group": c.group, "label": c.label, **c.advice.to_dict()} for c in a.curves]
-    holdout = [h for c in a.curves for h in c.holdout]
-    points = [p for c in a.curves for p in c.points]
-    complexity = complexity_rows(cfg, store, fits, keys)
+    complexity = complexity_rows(cfg, store, [c.summary for c in a.curves], keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
         from ..analysis.knobs import knob_effects
@@ -235,14 +284,9 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
 
         page = build_report(a, run_dir / "report", model_size=model_size,
                             complexity=complexity, knob_effects=effects)
-    return {"csv": str(csv_path), "fits": fits, "advice": advice,
-            "margins": margins, "target": target, "holdout": holdout, "points": points,
-            "complexity": complexity,
-            "knob_effects": effects,
-            "model_size": None if model_size is None else [
-                {**m, "fit": None if m["fit"] is None else
-                 {k: v for k, v in m["fit"].items() if k != "law"}} for m in model_size],
-            "report": None if page is None else str(page), "notes": notes}
+    return StudyOutcome(str(csv_path), a, target, margins=margins, complexity=complexity,
+                        knob_effects=effects, model_size=model_size,
+                        report=None if page is None else str(page), notes=notes)
 
 
 def complexity_rows(cfg: StudyConfig, store: Store, fits: list[dict[str, Any]],
