@@ -100,3 +100,33 @@ def test_shared_D_and_the_full_law_are_part_of_the_assessment():
     full = assess(read_curves(pd.DataFrame(rows)), AssessSettings(full_law=True), by=["s"])
     assert len(full.curves) == 3 and len(full.full) == 1
     assert full.full[0].law.alpha_ == pytest.approx(0.55, abs=0.02)
+
+
+def _grid_table(tmp_path):
+    rng = np.random.default_rng(5)
+    rows = [{"n": n, "s": s,
+             "error": 8 * (0.05 + n ** -0.5) * s ** -0.3 * (1 + rng.normal(0, 0.01))}
+            for s in (100, 400, 1600) for n in 1000 * 2 ** np.arange(5)]
+    p = tmp_path / "grid.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    return p
+
+
+def test_eq2_verdict_takes_the_same_path_in_advise_and_report(tmp_path):
+    p = _grid_table(tmp_path)
+    a = assess(read_curves(p), AssessSettings(target=0.15, budget=1e6, s_budget=1e4,
+                                              per_curve=False))
+    assert len(a.grid) == 1 and all(c.advice is None for c in a.curves)
+    g = a.grid[0].advice
+    assert g.scenario in ("reachable", "undecided", "floor", "infeasible", "reached")
+    _run(["advise", str(p), "--target", "0.15", "--budget", "1e6", "--s-budget", "1e4",
+          "--json", str(tmp_path / "g.json")])
+    row = json.loads((tmp_path / "g.json").read_text())[0]["advice"]
+    assert row["scenario"] == g.scenario and row["p_reach"] == pytest.approx(g.p_reach)
+    _run(["report", str(p), "--target", "0.15", "--budget", "1e6", "--s-budget", "1e4",
+          "-o", str(tmp_path / "r")])
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "Render more or label more (eq. 2, target error 0.15)" in page
+    assert f"<td>{g.p_reach:.0%}</td><td>{g.p_render:.0%}</td>" in page
+    with pytest.raises(ValueError, match="--s-budget needs --budget"):
+        AssessSettings(target=0.15, s_budget=1e4)

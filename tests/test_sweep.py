@@ -647,3 +647,24 @@ def test_built_in_estimate_follows_the_stems_measured_cost_not_only_the_pixel_co
     assert seconds("imagenet", 63) < seconds("imagenet", 64) < seconds("imagenet", 65)
     # the small-pool stem keeps the pixel-count rule it was measured to follow
     assert seconds("small-pool", 64) - 2 == pytest.approx(4 * (seconds("small-pool", 32) - 2))
+
+
+def test_a_study_with_two_real_sizes_gets_eq2_verdict_in_output_json_and_report(tmp_path):
+    """fit.s_budget: the study's end asks eq. 2 too (issue 26: advise_grid on the same
+    path as the per-curve verdicts)."""
+    with pytest.raises(ConfigError, match=r"fit\.s_budget needs fit\.budget"):
+        parse_config(_cfg(**{"fit.s_budget": 1000}), "study.yaml")
+    with pytest.raises(ConfigError, match="needs two or more counts"):
+        parse_config(_cfg(**{"fit.s_budget": 1000, "fit.budget": 1e5}), "study.yaml")
+    raw = _cfg(**{"finetune.0.counts": [30, 60], "fit.s_budget": 1000, "fit.budget": 1e5})
+    res = _invoke(["run", str(_write(tmp_path, raw)), "--out", str(tmp_path / "run"),
+                   "--json", str(tmp_path / "out.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert len(out["advice"]) == 2 and len(out["grid"]) == 1  # two s-curves, one setting
+    grid = out["grid"][0]["advice"]
+    assert grid["s_budget"] == 1000 and grid["n_budget"] == 1e5
+    text = " ".join(res.output.split())
+    assert f"real and synthetic sizes together (eq. 2): {grid['scenario']}" in text
+    page = (tmp_path / "run" / "report" / "index.html").read_text()
+    assert "Render more or label more (eq. 2, target error 0.5)" in page

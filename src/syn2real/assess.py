@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .advise import advise_legacy, advise_many, against_baseline
+from .advise import GridAdvice, advise_grid, advise_legacy, advise_many, against_baseline
 from .advise.advice import Advice
 from .atomic import json_safe
 from .curves import CurveSet, baseline_error, curve_arrays, curve_label, curve_labels
@@ -90,6 +90,16 @@ class AssessSettings:
         Back-test split: fit n < cutoff (default: all but the two largest sizes).
     full_law : bool
         Also fit eq. 2, L(n, s), per setting with at least 3 fine-tuning sizes.
+    s_budget : float, optional
+        The most real images one can label: with a target and ``budget`` every setting's
+        (n, s) grid gets eq. 2's verdict — render more, label more, or change the rendering,
+        and the next (n, s) run (:func:`syn2real.advise.advise_grid`).
+    cost_synthetic, cost_real : float
+        The cost of one synthetic and one real labelled image (the next (n, s) run's value
+        per cost).
+    per_curve : bool
+        With a target, also give every n-only curve (one fine-tuning size) its verdict;
+        ``advise --s-budget`` asks for the grid's alone.
     """
 
     law: str = "transfer"
@@ -107,6 +117,10 @@ class AssessSettings:
     backtest_curves: int = 0
     cutoff: float | None = None
     full_law: bool = False
+    s_budget: float | None = None
+    cost_synthetic: float = 1.0
+    cost_real: float = 1.0
+    per_curve: bool = True
 
     def __post_init__(self) -> None:
         if self.law not in LAWS:
@@ -124,6 +138,13 @@ class AssessSettings:
         if self.baseline is not None and not (math.isfinite(self.baseline)
                                               and self.baseline >= 0):
             raise ValueError(f"--baseline must be an error >= 0, got {self.baseline:g}")
+        if self.s_budget is not None and self.budget is None:
+            raise ValueError("--s-budget needs --budget too (the most synthetic images you "
+                             "can render)")
+        for name, cost in (("--cost-synthetic", self.cost_synthetic),
+                           ("--cost-real", self.cost_real)):
+            if not (math.isfinite(cost) and cost > 0):
+                raise ValueError(f"{name} must be a finite cost > 0 per image, got {cost:g}")
 
     @property
     def two_inputs(self) -> bool:
@@ -206,6 +227,19 @@ class FullLawResult:
 
 
 @dataclass(frozen=True)
+class GridResult:
+    """eq. 2's verdict for one setting's (n, s) grid (``AssessSettings.s_budget``)."""
+
+    group: dict[str, Any]
+    label: str
+    advice: GridAdvice
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the group and the advice (``advise --s-budget --json``'s row)."""
+        return {"group": self.group, "advice": self.advice.to_dict()}
+
+
+@dataclass(frozen=True)
 class Assessment:
     """What a table of learning curves says, curve by curve (:func:`assess`).
 
@@ -225,6 +259,8 @@ class Assessment:
         The shared-D procedure's outcome (``D`` = ``"shared"`` / ``"joint"``).
     full : tuple of FullLawResult
         eq. 2 per setting (``full_law``).
+    grid : tuple of GridResult
+        eq. 2's verdict per setting (``s_budget``).
     notes : tuple of str
         What the reader and the assessment said about the data.
     """
@@ -238,6 +274,7 @@ class Assessment:
     D: float | None = None
     shared: SharedDResult | None = None
     full: tuple[FullLawResult, ...] = ()
+    grid: tuple[GridResult, ...] = ()
     notes: tuple[str, ...] = ()
 
     @property
@@ -259,6 +296,8 @@ class Assessment:
             out["full_law"] = [{"group": f.group, "label": f.label,
                                 **f.law.to_dict(level=s.level, intervals=False)}
                                for f in self.full]
+        if self.grid:
+            out["grid"] = [{**g.to_dict(), "label": g.label} for g in self.grid]
         return json_safe(out)
 
     def to_json(self) -> str:
@@ -322,6 +361,9 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
     if s.two_inputs and not cs.has_s:
         raise DataError(f"{cs.source}: law '{s.law}' needs the fine-tuning size s. Fix: add an "
                         "'s' column (or fratio and fdata in the cg-transfer schema)")
+    if s.s_budget is not None and not cs.has_s:
+        raise DataError(f"{cs.source}: --s-budget needs the fine-tuning size s. Fix: add "
+                        "an 's' column (or fratio + fdata, or --s-col), or drop --s-budget")
     if labels is None:
         labels = curve_labels([grp for grp, _ in curves])
     elif len(labels) != len(curves):
@@ -355,13 +397,13 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
         if on_curve is not None:
             on_curve()
     eq1 = not s.two_inputs
-    need_pred = eq1 and ((s.target is not None and s.method == "predictive")
+    need_pred = eq1 and ((s.target is not None and s.method == "predictive" and s.per_curve)
                          or held is not None)
     preds = fit_predictors(data) if need_pred else [None] * len(curves)
     baselines = [baseline_error(cs, group) if s.baseline is None else s.baseline
                  for group, _ in curves]
     advice: list[Advice | None] = [None] * len(curves)
-    if s.target is not None and eq1:
+    if s.target is not None and eq1 and s.per_curve:
         if s.method == "legacy":
             advice = [advise_legacy(law, s.target, budget=s.budget, level=s.level)
                       for law in laws]
@@ -384,10 +426,31 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
             if held is not None and preds[i] is not None else (),
             points=tuple(p for p in points if p["label"] == label)))
     full = tuple(full_laws(cs, by, s.loss)) if s.full_law and cs.has_s else ()
+    grid = (tuple(grid_verdicts(cs, by, s)) if s.s_budget is not None and s.target is not None
+            else ())
     return Assessment(source=cs.source, schema=cs.schema, metric=cs.metric, settings=s,
                       curves=tuple(results), interval_method=method,
                       D=D if isinstance(D, float) else None, shared=shared, full=full,
-                      notes=tuple(notes))
+                      grid=grid, notes=tuple(notes))
+
+
+def setting_columns(cs: CurveSet, by: Sequence[str] | None) -> list[str]:
+    """The grouping of eq. 2 (a setting's whole (n, s) grid): ``by`` (default every setting
+    column) without the fine-tuning size (``s``, cg-transfer's ``fratio``)."""
+    return [c for c in (by or cs.groups) if c not in ("fratio", "s")]
+
+
+def grid_verdicts(cs: CurveSet, by: Sequence[str] | None, s: AssessSettings
+                  ) -> list[GridResult]:
+    """eq. 2's verdict per setting: render more, label more, or change the rendering, and
+    the next (n, s) run (:func:`syn2real.advise.advise_grid`)."""
+    out = []
+    for group, g in cs.curves(setting_columns(cs, by)):
+        adv = advise_grid((g["n"], g["s"], g["err"], g["weight"]), s.target, n_budget=s.budget,
+                          s_budget=s.s_budget, cost_synthetic=s.cost_synthetic,
+                          cost_real=s.cost_real, confidence=s.confidence)
+        out.append(GridResult(group, curve_label(group), adv))
+    return out
 
 
 def holdout_checks(group: Mapping[str, Any], label: str, pred: CurvePredictor,
@@ -458,8 +521,7 @@ def full_laws(cs: CurveSet, by: Sequence[str] | None, loss: str) -> list[FullLaw
     """eq. 2 per setting (the grouping without the fine-tuning size) that has at least 3
     fine-tuning sizes."""
     out = []
-    sub_by = [c for c in (by or cs.groups) if c not in ("fratio", "s")]
-    for group, g in cs.curves(sub_by):
+    for group, g in cs.curves(setting_columns(cs, by)):
         if g["s"].nunique() < 3:
             continue
         n, s, e = (g[c].to_numpy(float) for c in ("n", "s", "err"))

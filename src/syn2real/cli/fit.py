@@ -291,37 +291,28 @@ def advise(
     table: TableOptions = TableOptions(),
 ) -> None:
     """Should you render more images or change how you render them?"""
-    from ..advise import advise_grid, plan_mix
+    from ..advise import plan_mix
     from ..assess import AssessSettings, assess
     from ..law import FullTransferLaw
 
-    # the question's checks (baseline, curve kind, method) before the table is read
-    settings = AssessSettings(D=parse_D(D), loss=loss, level=level, intervals="none",
-                              target=target, budget=budget, confidence=confidence,
-                              curve_kind=curve_kind, method=method, baseline=baseline)
-    cs = table.load(file)
+    # the question's checks (baseline, curve kind, method, budgets) before the table is read
     if (cost_synthetic is None) != (cost_real is None):
         raise ValueError("give both --cost-synthetic and --cost-real, or neither")
-    for name, cost in (("--cost-synthetic", cost_synthetic), ("--cost-real", cost_real)):
-        if cost is not None and not (math.isfinite(cost) and cost > 0):
-            raise ValueError(f"{name} must be a finite cost > 0 per image, got {cost:g}")
+    costs = {k: v for k, v in (("cost_synthetic", cost_synthetic), ("cost_real", cost_real))
+             if v is not None}
+    settings = AssessSettings(D=parse_D(D), loss=loss, level=level, intervals="none",
+                              target=target, budget=budget, confidence=confidence,
+                              curve_kind=curve_kind, method=method, baseline=baseline,
+                              s_budget=s_budget, per_curve=s_budget is None, **costs)
+    cs = table.load(file)
     results = []
     if s_budget is not None:
-        if not cs.has_s:
-            raise DataError(f"{cs.source}: --s-budget needs the fine-tuning size s. Fix: add "
-                            "an 's' column (or fratio + fdata, or --s-col), or drop --s-budget")
-        if budget is None:
-            raise ValueError("--s-budget needs --budget too (the most synthetic images you "
-                             "can render)")
-        by_cols = _by(cs, by) if by is not None else [
-            c for c in cs.groups if c not in ("fratio",)]
-        for group, g in cs.curves(by_cols):
-            adv = advise_grid((g["n"], g["s"], g["err"], g["weight"]), target, n_budget=budget,
-                              s_budget=s_budget, cost_synthetic=cost_synthetic or 1.0,
-                              cost_real=cost_real or 1.0, confidence=confidence)
-            out.print(f"[bold]{escape(curve_label(group))}[/] {adv.scenario} "
+        by_cols = _by(cs, by) if by is not None else None
+        for g in assess(cs, settings, by=by_cols).grid:
+            adv = g.advice
+            out.print(f"[bold]{escape(g.label)}[/] {adv.scenario} "
                       f"(P(reach) {_pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
-            results.append({"group": group, "advice": adv.to_dict()})
+            results.append(g.to_dict())
     elif cost_synthetic is not None:
         if not cs.has_s:
             raise DataError(f"{cs.source}: the cost-optimal mix needs the fine-tuning size s. "
@@ -378,6 +369,9 @@ def report(
                                         "(advisor section)."),
     model_size: bool = typer.Option(False, help="Add the transfer gap vs model size study "
                                     "(needs model and nparam columns, >= 3 models)."),
+    s_budget: float | None = typer.Option(None, help="Most real images you can label: adds "
+                                          "eq. 2's verdict per setting (needs an s column, "
+                                          "--target and --budget)."),
     table: TableOptions = TableOptions(),
 ) -> None:
     """Write an HTML report with the paper's figures for FILE."""
@@ -396,8 +390,11 @@ def report(
 
     by_cols = _per_s(cs, _by(cs, by))
     k = len(cs.curves(by_cols))
+    if s_budget is not None and target is None:
+        raise ValueError("--s-budget asks for eq. 2's verdict: give --target too")
     settings = AssessSettings(D=d_value, loss=loss, target=target, budget=budget,
-                              cutoff=cutoff, backtest_curves=MAX_FIGURE_CURVES, full_law=True)
+                              cutoff=cutoff, backtest_curves=MAX_FIGURE_CURVES, full_law=True,
+                              s_budget=s_budget)
     with progress(k if k > 20 else 0, f"report of {k:,} curves", "curves") as tick:
         a = assess(cs, settings, by=by_cols, on_curve=lambda: tick(1))
     page = build_report(a, output, model_size=study)

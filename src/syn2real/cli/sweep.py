@@ -225,6 +225,11 @@ def _print_results(res: StudyOutcome) -> None:
         for c in curves:
             out.print(f"  {escape(c.label)}: {escape(todo_sentence(c.advice, res.target))}",
                       highlight=False)
+    for g in res.assessment.grid if res.assessment is not None else ():
+        adv = g.advice
+        out.print(f"  {escape(g.label)}, real and synthetic sizes together (eq. 2): "
+                  f"{adv.scenario} (P(reach) {adv.p_reach:.0%}): {escape(adv.verdict)}",
+                  highlight=False)
     t = Table(title="transfer law per curve (profile intervals)")
     for col in ("curve", "alpha", "C (transfer gap)", "D", "P(reach)", "verdict"):
         t.add_column(col)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..advise import todo_sentence
 from ..advise.advice import fmt_n
-from ..assess import Assessment, CurveResult
+from ..assess import Assessment, CurveResult, GridResult
 from ..atomic import atomic_write
 from ..errors import UserError
 from ..law import TransferLaw
@@ -228,6 +228,8 @@ def _page(a: Assessment, fits: list[CurveFit], items: list[dict], figs: list[tup
     parts.append("</table>")
     if target is not None:
         parts.append(_advice_html(fits, target, pct))
+    if a.grid:
+        parts.append(_grid_html(a.grid, target))
     if items:
         parts.append("<h2>Extrapolation back-test</h2><table><tr><th>curve</th>"
                      "<th>fitted points</th><th>held out</th><th>RMSE syn2real</th>"
@@ -345,6 +347,25 @@ def _advice_html(fits: Sequence[CurveFit], target: float, pct: int) -> str:
                     f"<td>{e(nxt)}</td><td class='flag'>{e(', '.join(a.flags))}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _grid_html(grid: Sequence[GridResult], target: float) -> str:
+    e = html.escape
+    body = []
+    for g in grid:
+        a = g.advice
+        nxt = (f"n = {fmt_n(a.next_run.n)}, s = {fmt_n(a.next_run.s)} (decides with "
+               f"{a.next_run.p_decide:.0%})" if a.next_run is not None else "")
+        body.append(f"<tr><td>{e(g.label)}</td><td class='{a.scenario}'>{a.scenario}</td>"
+                    f"<td>{a.p_reach:.0%}</td><td>{a.p_render:.0%}</td><td>{a.p_label:.0%}"
+                    f"</td><td>{e(nxt)}</td><td>{e(a.verdict)}</td></tr>")
+    return _section_table(
+        f"Render more or label more (eq. 2, target error {target:g})",
+        "The full law L(n, s) fitted to each setting's grid of synthetic (n) and real (s) "
+        "sizes: P(reach) within both budgets, by rendering alone and by labelling alone, "
+        "and the (n, s) run that best settles it per unit of cost.",
+        ["setting", "verdict", "P(reach)", "P(render more)", "P(label more)", "next run",
+         ""], body)
 
 
 def _model_size_html(study: Sequence[dict[str, Any]], level: float) -> str:

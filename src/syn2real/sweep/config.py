@@ -320,6 +320,21 @@ class FitConfig(_Strict):
     holdout: list[int] = Field(default_factory=list, description="sizes n that are trained "
                                "but kept out of the fit: each curve's predictive interval "
                                "there is checked against the measurement")
+    s_budget: float | None = Field(None, gt=0, description="most real images you could "
+                                   "label: with several fine-tuning sizes, eq. 2's verdict per "
+                                   "setting (render more, label more, or change the "
+                                   "rendering) and the next (n, s) run; needs budget")
+    cost_synthetic: float = Field(1.0, gt=0, allow_inf_nan=False, description="cost of one "
+                                  "synthetic image (eq. 2's next run: value per cost)")
+    cost_real: float = Field(1.0, gt=0, allow_inf_nan=False, description="cost of one real "
+                             "labelled image")
+
+    @model_validator(mode="after")
+    def _s_budget_needs_budget(self) -> FitConfig:
+        if self.s_budget is not None and self.budget is None:
+            raise ValueError("fit.s_budget needs fit.budget too (the most synthetic images "
+                             "you could render)")
+        return self
 
 
 class ComplexityConfig(_Strict):
@@ -384,6 +399,15 @@ class StudyConfig(_Strict):
                              "be trained")
         if len(set(self.pretrain.n) - held) < 3:
             raise ValueError("fit.holdout leaves fewer than 3 sizes to fit")
+        return self
+
+    @model_validator(mode="after")
+    def _s_budget(self) -> StudyConfig:
+        if self.fit.s_budget is not None and not any(
+                len(f.counts or f.fractions or []) >= 2 for f in self.finetune):
+            raise ValueError("fit.s_budget asks eq. 2 for a verdict over (n, s): a finetune "
+                             "entry needs two or more counts (or fractions). Fix: add sizes, "
+                             "e.g. counts: [100, 400], or drop fit.s_budget")
         return self
 
 

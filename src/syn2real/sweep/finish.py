@@ -184,7 +184,8 @@ class StudyOutcome:
         """JSON-ready (``syn2real run --json``): ``csv``, ``fits`` (one per curve),
         ``advice``, ``margins``, ``target``, ``holdout`` (the held-out checks), ``points``
         (mean, sd and standard error per curve and size), the analyses, ``report`` and
-        ``notes``."""
+        ``notes``; ``grid``: eq. 2's verdicts per setting, where ``fit.s_budget`` asked
+        for them."""
         if self.assessment is None:
             return {"csv": self.csv, "fits": [], "advice": [], "margins": self.margins,
                     "target": self.target, "report": None, "notes": self.notes}
@@ -200,7 +201,9 @@ class StudyOutcome:
                     {**m, "fit": None if m["fit"] is None else
                      {k: v for k, v in m["fit"].items() if k != "law"}}
                     for m in self.model_size],
-                "report": self.report, "notes": self.notes}
+                "report": self.report, "notes": self.notes,
+                **({"grid": [{**g.to_dict(), "label": g.label}
+                             for g in self.assessment.grid]} if self.assessment.grid else {})}
 
 
 def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
@@ -256,7 +259,8 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     # the table shows), held-out checks and the report all read this assessment
     a = assess(cs, AssessSettings(law=fc.law, D=fc.D if fc.law == "transfer" else None,
                                   loss=fc.loss, level=fc.level, target=target,
-                                  budget=fc.budget,
+                                  budget=fc.budget, s_budget=fc.s_budget,
+                                  cost_synthetic=fc.cost_synthetic, cost_real=fc.cost_real,
                                   backtest_curves=backtests,
                                   full_law=report),
                labels=labels, held=held_rows,
