@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader
 
 from syn2real.render import ShardDataset, preset, render_dataset
 from syn2real.tasks.models import build_model
+from syn2real.tasks.task import get_task
 from syn2real.train.datasets import SyntheticTask, collate
 from syn2real.train.loop import train
 
@@ -86,7 +87,7 @@ def main() -> None:
         # syn2real's loop (schedule, bookkeeping; no validation)
         torch.manual_seed(0)
         model = build_model("mulclass", "resnet18", n_cls, small_stem=True)
-        res = train("mulclass", model, loader(), iters=args.iters, lr=0.05)
+        res = train(get_task("mulclass"), model, loader(), iters=args.iters, lr=0.05)
         ours_rate = res["images_per_s"]
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -62,8 +62,8 @@ def _untrained_error(task, shards, arch_kwargs, start, stop, size=32):
 
     from syn2real.render import ShardDataset
     from syn2real.tasks.models import build_model
+    from syn2real.tasks.task import get_task
     from syn2real.train.datasets import SyntheticTask, collate
-    from syn2real.train.loop import evaluate
 
     ds = ShardDataset(shards)
     num = ds.spec.n_classes + (1 if task == "semseg" else 0)
@@ -71,7 +71,7 @@ def _untrained_error(task, shards, arch_kwargs, start, stop, size=32):
     model = build_model(task, "resnet18", num, image_size=size, **arch_kwargs)
     loader = DataLoader(SyntheticTask(ds, task, start, stop), batch_size=20,
                         collate_fn=collate(task))
-    return evaluate(task, model, loader, num, torch.device("cpu"))["error"]
+    return get_task(task).evaluate(model, loader, num, torch.device("cpu"))["error"]
 
 
 def test_pretrain_mulclass_learns_and_checkpoint_uses_torchvision_names(shards, tmp_path):
@@ -124,9 +124,11 @@ def test_detection_on_boards_trains(tmp_path):
     from torch.utils.data import DataLoader
 
     from syn2real.data import compose_boards, load_real
+    from syn2real.tasks.datasets import BoardTask
     from syn2real.tasks.models import build_model
-    from syn2real.train.datasets import BoardTask, collate
-    from syn2real.train.loop import evaluate, train
+    from syn2real.tasks.task import get_task
+    from syn2real.train.datasets import collate
+    from syn2real.train.loop import train
 
     torch.manual_seed(0)
     src = load_real("digits")
@@ -134,11 +136,12 @@ def test_detection_on_boards_trains(tmp_path):
     ds = BoardTask(boards, "objdet")
     loader = DataLoader(ds, batch_size=8, shuffle=True, collate_fn=collate("objdet"))
     model = build_model("objdet", "resnet18", 10, small_stem=False, image_size=48)
-    res = train("objdet", model, loader, iters=16, lr=0.02)
+    det = get_task("objdet")
+    res = train(det, model, loader, iters=16, lr=0.02)
     losses = [h["loss"] for h in res["history"]]
     assert np.mean(losses[-4:]) < np.mean(losses[:4])
-    ev = evaluate("objdet", model, DataLoader(ds, batch_size=8, collate_fn=collate("objdet")),
-                  10, torch.device("cpu"))
+    ev = det.evaluate(model, DataLoader(ds, batch_size=8, collate_fn=collate("objdet")),
+                      10, torch.device("cpu"))
     assert 0.0 <= ev["mAP"] <= 1.0
 
 
@@ -232,11 +235,13 @@ def test_checkpoint_errors_name_the_file_and_the_fix(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
-def test_evaluate_refuses_an_unknown_task_instead_of_scoring_detection():
-    from syn2real.train.loop import evaluate
+def test_an_unknown_task_is_an_error_instead_of_scoring_detection():
+    from syn2real.tasks.models import build_model
+    from syn2real.train.datasets import collate
 
-    with pytest.raises(ValueError, match="unknown task 'depth'"):
-        evaluate("depth", torch.nn.Identity(), [], 3, torch.device("cpu"))
+    for call in (lambda: build_model("depth"), lambda: collate("depth")):
+        with pytest.raises(ValueError, match="unknown task 'depth'"):
+            call()
 
 
 def test_loader_workers_give_the_same_numbers_and_fp16_needs_cuda(shards, tmp_path):
@@ -278,8 +283,8 @@ def test_a_diverged_training_fails_as_such_and_an_infinite_lr_is_refused(shards,
 
 
 def test_real_images_larger_than_the_input_are_refused_or_resized():
+    from syn2real.tasks.datasets import to_tensor
     from syn2real.train.api import finetune
-    from syn2real.train.datasets import to_tensor
 
     img = np.full((28, 28), 200, np.uint8)
     img[:14] = 0  # top half black: an area resize keeps the halves
@@ -296,3 +301,57 @@ def test_real_images_larger_than_the_input_are_refused_or_resized():
     row = finetune(None, "mnist", resize=True, **kw)
     assert row["config"]["size"] == 16 and row["config"]["resize"] is True
     assert 0.0 <= row["metrics"]["error_last"] <= 1.0
+
+
+def test_a_task_registered_from_its_own_module_works_end_to_end(shards, tmp_path,
+                                                                 monkeypatch):
+    """A new pre-training task: one Task subclass in a module of its own and one
+    register_task call — no list edited: job specs and study configs accept it, the plan
+    estimates it with its own cost, and pre-training trains it (issue 26 step 3)."""
+    import textwrap
+
+    from syn2real import registry
+    from syn2real.jobspecs import PretrainJob
+    from syn2real.sweep.config import ConfigError, parse_config
+    from syn2real.sweep.plan import build_plan, work_units
+    from syn2real.tasks import task as task_mod
+    from syn2real.train.api import pretrain
+
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))  # restored after the test
+    monkeypatch.setattr(task_mod, "_INSTANCES", {})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "toy_count_task.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from syn2real.tasks.task import SingleLabel
+
+        class ObjectCount(SingleLabel):
+            """How many objects a rendered image shows (0..7), as one label."""
+            name, metric = "count", "accuracy"
+
+            def num_classes(self, n_classes):
+                return 8
+
+            def synthetic_target(self, item):
+                inst = np.asarray(item["instance"])
+                return int(min(len(np.unique(inst[inst >= 0])), 7))
+    '''))
+    with pytest.raises(ValueError, match="'count'"):
+        PretrainJob(data="d", n=10, out="o", task="count")
+    registry.register_task(registry.TaskInfo("count", "toy_count_task:ObjectCount",
+                                             pretrain=True, cost=2.0))
+    assert "count" in registry.task_names(pretrain=True)
+    assert "count" not in registry.task_names(finetune=True)
+    study = {"name": "s", "render": {"presets": ["lv0"], "overrides": {"size": 32}},
+             "pretrain": {"tasks": ["count", "mulclass"], "n": [20, 40, 60], "iters": 2},
+             "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [10]}]}
+    plan = build_plan(parse_config(study), tmp_path / "run")
+    by_task = {j.spec.task: work_units(j) for j in plan.jobs.values()
+               if j.kind == "pretrain" and j.spec.n == 20}
+    assert by_task["count"] == pytest.approx(2 * by_task["mulclass"])  # its own cost
+    with pytest.raises(ConfigError, match="'count'"):  # not a fine-tuning task
+        parse_config({**study, "finetune": [{"task": "count", "dataset": "digits",
+                                             "counts": [10]}]})
+    row = pretrain(shards, 40, "count", out=tmp_path / "ck", iters=2, batch=10,
+                   val_images=20, threads=1)
+    assert row["config"]["task"] == "count" and row["config"]["num_classes"] == 8
+    assert 0.0 <= row["metrics"]["val_error_best"] <= 1.0

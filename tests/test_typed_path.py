@@ -11,7 +11,7 @@ from syn2real.curves import curves_from_frame, read_curves
 from syn2real.errors import UserError
 from syn2real.jobspecs import FinetuneJob, PretrainJob
 from syn2real.law import PowerLaw, TransferLaw, fit_estimators
-from syn2real.registry import MODELS, TASKS
+from syn2real.registry import MODELS, task_names
 from syn2real.sweep.config import parse_config
 from syn2real.sweep.plan import build_plan
 
@@ -28,7 +28,7 @@ def test_every_registered_task_has_an_object_and_unknown_names_are_errors():
     pytest.importorskip("torch")
     from syn2real.tasks.task import get_task
 
-    assert {get_task(t).name for t in TASKS} == set(TASKS)
+    assert {get_task(t).name for t in task_names()} == set(task_names())
     assert get_task("semseg").num_classes(10) == 11 and get_task("mulclass").num_classes(10) == 10
     assert get_task("normal").flips is False and get_task("semseg").decay == "poly"
     with pytest.raises(ValueError, match="unknown task 'depth'"):

@@ -1,19 +1,104 @@
 """The one list of what syn2real knows by name: tasks, models, stems and real data sets.
 
-Configs (``Literal`` types), job specs, the training code and the results export all read
-these names from here, so adding a task or a model is one edit. Nothing here imports torch.
+Configs, job specs, the training code, the plan's cost model and the results export all read
+these names from here. Nothing here imports torch: a task is registered by a
+:class:`TaskInfo` naming its torch implementation (a :class:`syn2real.tasks.task.Task`
+subclass, imported on first use), so ``syn2real plan`` and the config checks never load
+torch. A new task is its ``Task`` class plus one :func:`register_task` call (the built-ins:
+:data:`BUILTIN_TASKS`); every list of task names is derived from the registry.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-#: pre-training tasks on rendered images (paper Sec. 4.1)
-PRETRAIN_TASKS = ("mulclass", "objdet", "semseg", "normal")
+from pydantic import AfterValidator
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task, as the code outside training needs it.
+
+    Attributes
+    ----------
+    name : str
+        The name configs, job specs and results use.
+    impl : str
+        ``"module:Class"`` of its :class:`syn2real.tasks.task.Task` subclass (the model, the
+        targets, the loss, batching, evaluation and its real-data sets).
+    pretrain : bool
+        A pre-training task on rendered images.
+    finetune : bool
+        A fine-tuning task on real images.
+    cost : float
+        A training step's cost relative to classification's (the plan's estimates).
+    real_layouts : tuple of str
+        The real-data layouts (:data:`syn2real.data.realspec.REAL_KINDS`) that hold its
+        ground truth (fine-tuning tasks).
+    """
+
+    name: str
+    impl: str
+    pretrain: bool = False
+    finetune: bool = False
+    cost: float = 1.0
+    real_layouts: tuple[str, ...] = ()
+
+
+#: the built-in tasks (paper Sec. 4.1): four pre-training tasks on rendered images, three
 #: fine-tuning tasks on real images
-FINETUNE_TASKS = ("sinclass", "objdet", "semseg")
-#: every task a model can be built and trained for
-TASKS = ("mulclass", "sinclass", "semseg", "normal", "objdet")
+BUILTIN_TASKS = (
+    TaskInfo("mulclass", "syn2real.tasks.task:MultiLabel", pretrain=True),
+    TaskInfo("sinclass", "syn2real.tasks.task:SingleLabel", finetune=True,
+             real_layouts=("imagefolder", "hf")),
+    TaskInfo("semseg", "syn2real.tasks.task:Segmentation", pretrain=True, finetune=True,
+             cost=3.0, real_layouts=("coco", "ade20k")),
+    TaskInfo("normal", "syn2real.tasks.task:SurfaceNormals", pretrain=True, cost=3.0),
+    TaskInfo("objdet", "syn2real.tasks.task:Detection", pretrain=True, finetune=True,
+             cost=4.0, real_layouts=("coco",)),
+)
+_TASKS: dict[str, TaskInfo] = {t.name: t for t in BUILTIN_TASKS}
+
+
+def register_task(info: TaskInfo) -> None:
+    """Make a task known by name to configs, job specs, the plan and training (a name
+    already taken is refused)."""
+    if info.name in _TASKS and _TASKS[info.name] != info:
+        raise ValueError(f"task {info.name!r} is already registered")
+    if ":" not in info.impl:
+        raise ValueError(f"TaskInfo.impl must be 'module:Class', got {info.impl!r}")
+    _TASKS[info.name] = info
+
+
+def task_info(name: str) -> TaskInfo:
+    """The registered task of a name; an unknown name is a ValueError naming the known."""
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; choose one of "
+                         f"{', '.join(repr(t) for t in _TASKS)}") from None
+
+
+def task_names(*, pretrain: bool | None = None, finetune: bool | None = None
+               ) -> tuple[str, ...]:
+    """The registered task names, in registration order (``pretrain`` / ``finetune``: only
+    those that are, or are not, that kind)."""
+    return tuple(t.name for t in _TASKS.values()
+                 if (pretrain is None or t.pretrain == pretrain)
+                 and (finetune is None or t.finetune == finetune))
+
+
+def _kind_checker(kind: str) -> AfterValidator:
+    def check(name: str) -> str:
+        allowed = task_names(**{kind: True})
+        if name not in allowed:
+            raise ValueError(f"Input should be {' or '.join(repr(t) for t in allowed)} "
+                             f"(a registered {kind}-training task), got {name!r}")
+        return name
+    return AfterValidator(check)
+
+
 #: torchvision ResNets and their backbone parameter counts (without ``fc``; checked against
 #: torchvision in the tests), so exporting results needs no torch
 MODELS = {"resnet18": 11_176_512, "resnet34": 21_284_672, "resnet50": 23_508_032,
@@ -26,8 +111,10 @@ REAL_DATASETS = ("mnist", "fashion-mnist", "digits")
 #: a layout of pre-training data: a name registered with ``syn2real.data.sources`` (the
 #: built-in ones: ``syn2real.data.sources.LAYOUT_NAMES``); checked where it enters
 DataFormat = str
-PretrainTask = Literal[PRETRAIN_TASKS]  # type: ignore[valid-type]
-FinetuneTask = Literal[FINETUNE_TASKS]  # type: ignore[valid-type]
+#: a registered pre-training / fine-tuning task's name (checked when a config or job spec
+#: is validated, against the registry as it is then)
+PretrainTask = Annotated[str, _kind_checker("pretrain")]
+FinetuneTask = Annotated[str, _kind_checker("finetune")]
 ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 StemName = Literal[STEMS]  # type: ignore[valid-type]
 RealDataset = Literal[REAL_DATASETS]  # type: ignore[valid-type]

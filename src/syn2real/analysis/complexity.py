@@ -32,7 +32,7 @@ def extract_features(net, images, batch: int = 128) -> np.ndarray:
     """Global-pooled last activations for uint8 images (N, H, W[, 3])."""
     import torch
 
-    from ..train.datasets import to_tensor
+    from ..tasks.datasets import to_tensor
 
     feats = []
     with torch.inference_mode():

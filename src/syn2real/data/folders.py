@@ -265,10 +265,10 @@ def load_user_split(spec: Any, task: str, size: int, seed: int = 12345
     """(train, test) of a :class:`~syn2real.data.realspec.RealDataSpec` for ``task``:
     :class:`~syn2real.data.real.ImageSet` (sinclass), :class:`DetectionSet` (objdet) or
     :class:`SegmentationSet` (semseg)."""
-    from .realspec import TASKS_OF
+    from .realspec import tasks_of
 
-    if task not in TASKS_OF[spec.kind]:
-        raise UserError(f"{spec.kind} data serves {' / '.join(TASKS_OF[spec.kind])}, not "
+    if task not in tasks_of(spec.kind):
+        raise UserError(f"{spec.kind} data serves {' / '.join(tasks_of(spec.kind))}, not "
                         f"{task}. Fix: pick one of those tasks or another data set")
     root = Path(spec.path)
     if not root.is_dir():

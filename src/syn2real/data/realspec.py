@@ -36,8 +36,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 REAL_KINDS = ("imagefolder", "coco", "ade20k", "hf")
 DEFAULT_SPLITS = {"imagefolder": ("train", "val"), "coco": ("train2017", "val2017"),
                   "ade20k": ("training", "validation"), "hf": ("train", "test")}
-TASKS_OF = {"imagefolder": ("sinclass",), "coco": ("objdet", "semseg"), "ade20k": ("semseg",),
-            "hf": ("sinclass",)}
+
+
+def tasks_of(kind: str) -> tuple[str, ...]:
+    """The fine-tuning tasks whose ground truth a real layout holds (each registered task
+    names its layouts: :attr:`syn2real.registry.TaskInfo.real_layouts`)."""
+    from ..registry import task_info, task_names
+
+    return tuple(t for t in task_names(finetune=True) if kind in task_info(t).real_layouts)
 
 
 class RealDataSpec(BaseModel):

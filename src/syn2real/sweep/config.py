@@ -32,9 +32,7 @@ from ..data.realspec import DatasetChoice
 from ..errors import UserError, describe_validation
 from ..hashing import stable_hash
 from ..registry import (
-    FINETUNE_TASKS,
     MODELS,
-    PRETRAIN_TASKS,
     REAL_DATASETS,
     DataFormat,
     FinetuneTask,
@@ -45,7 +43,7 @@ from ..registry import (
 )
 
 DATASETS = REAL_DATASETS
-__all__ = ["DATASETS", "FINETUNE_TASKS", "MODELS", "PRETRAIN_TASKS", "ConfigError",
+__all__ = ["DATASETS", "MODELS", "ConfigError",
            "StudyConfig", "load_config", "parse_config", "stable_hash"]
 
 

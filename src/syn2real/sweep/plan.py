@@ -25,6 +25,7 @@ from ..data.realspec import dataset_label
 from ..errors import UserError
 from ..hashing import stable_hash
 from ..jobspecs import ComplexityJob, FinetuneJob, JobSpec, PretrainJob, RenderJob
+from ..registry import task_info
 from .config import StudyConfig
 
 #: rough costs on 2 CPU cores (seconds of wall time per image-step, the cores shared by two
@@ -44,7 +45,6 @@ _TRAIN_S_PER_IMAGE = {"small": {32: 0.024}, "small-pool": {32: 0.0072},
                       "imagenet": {32: 0.0039, 64: 0.0062, 128: 0.0208}}
 _MODEL_COST = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 2.3, "resnet101": 4.3,
                "resnet152": 6.2}
-_TASK_COST = {"mulclass": 1.0, "sinclass": 1.0, "semseg": 3.0, "normal": 3.0, "objdet": 4.0}
 
 
 @dataclass
@@ -149,7 +149,7 @@ def work_units(job: Job) -> float:
     if job.kind == "complexity":  # a forward pass costs about a third of a training step
         return p["images"] / 3 * _MODEL_COST.get(p["model"], 1.0) * (p["image_size"] / 32) ** 2
     size = p["image_size"]
-    w = _MODEL_COST.get(p["model"], 1.0) * _TASK_COST.get(p["task"], 1.0)
+    w = _MODEL_COST.get(p["model"], 1.0) * task_info(p["task"]).cost
     w *= _train_seconds_per_image(p["stem"], size) / _TRAIN_S_PER_IMAGE["small-pool"][32]
     n_evals = p.get("evals", 4)
     evals = n_evals * (p.get("val_images") or p.get("test_images") or 0) / 3

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from ..registry import MODELS, STEMS, TASKS
+from ..registry import MODELS, STEMS
 
 RESNETS = {"resnet18": tvm.resnet18, "resnet34": tvm.resnet34, "resnet50": tvm.resnet50,
            "resnet101": tvm.resnet101, "resnet152": tvm.resnet152}
@@ -183,13 +183,8 @@ def _check_load(missing: list[str], unexpected: list[str], allowed: tuple[str, .
 
 def build_model(task: str, arch: str = "resnet18", num_classes: int = 10,
                 small_stem: bool | str = False, image_size: int = 64) -> nn.Module:
-    """The model of a task (random initialisation)."""
-    if task in ("mulclass", "sinclass"):
-        return Classifier(build_backbone(arch, small_stem), num_classes)
-    if task == "semseg":
-        return DenseModel(build_backbone(arch, small_stem, dilated=True), num_classes, aux=True)
-    if task == "normal":
-        return DenseModel(build_backbone(arch, small_stem, dilated=True), 3, aux=False)
-    if task == "objdet":
-        return Detector(build_backbone(arch, small_stem), num_classes, image_size)
-    raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    """The model of a registered task (random initialisation): its
+    :meth:`~syn2real.tasks.task.Task.build`."""
+    from .task import get_task
+
+    return get_task(task).build(arch, num_classes, small_stem, image_size)

@@ -1,8 +1,11 @@
-"""Task objects: what a task is, in one place (model, targets, loss, batching, evaluation).
+"""Task objects: what a task is, in one place (its model, targets, loss, batching,
+evaluation and, for fine-tuning, the datasets it builds from real data).
 
-Training and evaluation code asks the task object instead of branching on its name, so a
-new task is one class here plus its name in :mod:`syn2real.registry`. An unknown name is an
-error (:func:`get_task`), never a silent fall-through to another task's metric.
+Training and evaluation code asks the task object instead of branching on its name. A new
+task is one :class:`Task` subclass (here or in any module) plus one
+:func:`syn2real.registry.register_task` naming it (its cost and the real layouts it
+serves live there, torch-free). An unknown name is an error (:func:`get_task`), never a
+silent fall-through to another task's metric.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..registry import TASKS
+from ..registry import task_info
 from . import metrics
 
 
@@ -33,10 +36,24 @@ class Task:
 
     def build(self, arch: str, num_classes: int, stem: bool | str, size: int) -> nn.Module:
         """The task's model (head for ``num_classes`` from :meth:`num_classes`) on a randomly
-        initialised torchvision ResNet backbone."""
-        from .models import build_model
+        initialised torchvision ResNet backbone (:mod:`syn2real.tasks.models`)."""
+        raise NotImplementedError
 
-        return build_model(self.name, arch, num_classes, stem, size)
+    # -- fine-tuning on real data -------------------------------------------------------------
+    def real_subset(self, train_set: Any, *, count: int | None, fraction: float | None,
+                    seed: int, user_data: bool) -> np.ndarray:
+        """The indices of the real training images used: class-balanced by default."""
+        from ..data import balanced_subset
+
+        return balanced_subset(train_set.labels, count=count, fraction=fraction, seed=seed)
+
+    def real_sets(self, train_set: Any, test_set: Any, idx: np.ndarray, *, size: int,
+                  seed: int, data_seed: int, boards: int, resize: bool, user_data: bool
+                  ) -> tuple[Any, Any]:
+        """The (train, test) torch datasets of a fine-tuning on real data: ``train_set`` /
+        ``test_set`` as :func:`syn2real.data.folders.load_user_split` (``user_data``) or the
+        bundled sets give them, ``idx`` from :meth:`real_subset`."""
+        raise ValueError(f"{self.name} is not a fine-tuning task on real images")
 
     # -- targets ---------------------------------------------------------------------------
     def synthetic_target(self, item: dict[str, Any]) -> Any:
@@ -89,6 +106,11 @@ class _Classification(Task):
 
     score: ClassVar[Any]
 
+    def build(self, arch, num_classes, stem, size):
+        from .models import Classifier, build_backbone
+
+        return Classifier(build_backbone(arch, stem), num_classes)
+
     def _batch_eval(self, model, x, y, num_classes):
         return model(x).float().cpu().numpy(), y.numpy()
 
@@ -111,12 +133,53 @@ class MultiLabel(_Classification):
 class SingleLabel(_Classification):
     name, metric, score = "sinclass", "accuracy", metrics.accuracy
 
+    def real_sets(self, train_set, test_set, idx, *, size, seed, data_seed, boards, resize,
+                  user_data):
+        from .datasets import RealClassification
+
+        return (RealClassification(train_set.images[idx], train_set.labels[idx], size,
+                                   flip=False, seed=seed, resize=resize),
+                RealClassification(test_set.images, test_set.labels, size, resize=resize))
+
     def loss(self, model, x, y):
         return nn.functional.cross_entropy(model(x), y)
 
 
-class Segmentation(Task):
+class _Dense(Task):
+    """A task of real images with per-object ground truth (detection, segmentation): the
+    user's data as nested, seeded prefixes of its images (1% ⊂ 2% ⊂ ...); the bundled sets'
+    digits composed into boards."""
+
+    def real_subset(self, train_set, *, count, fraction, seed, user_data):
+        if not user_data:
+            return super().real_subset(train_set, count=count, fraction=fraction, seed=seed,
+                                       user_data=user_data)
+        from ..data.real import nested_prefix
+
+        return nested_prefix(len(train_set), count=count, fraction=fraction, seed=seed)
+
+    def real_sets(self, train_set, test_set, idx, *, size, seed, data_seed, boards, resize,
+                  user_data):
+        from . import datasets
+
+        if user_data:
+            real = getattr(datasets, self.real_dataset)
+            return real(train_set, idx), real(test_set, np.arange(len(test_set)))
+        from ..data import compose_boards
+
+        b_tr = compose_boards(train_set.take(idx), boards, size=size, seed=data_seed)
+        b_te = compose_boards(test_set, max(boards // 2, 20), size=size, seed=data_seed + 1)
+        return datasets.BoardTask(b_tr, self.name), datasets.BoardTask(b_te, self.name)
+
+
+class Segmentation(_Dense):
     name, metric, decay = "semseg", "mIoU", "poly"
+    real_dataset = "RealSegmentation"
+
+    def build(self, arch, num_classes, stem, size):
+        from .models import DenseModel, build_backbone
+
+        return DenseModel(build_backbone(arch, stem, dilated=True), num_classes, aux=True)
 
     def num_classes(self, n_classes: int) -> int:
         return n_classes + 1  # class 0 is the background
@@ -144,6 +207,11 @@ class Segmentation(Task):
 
 class SurfaceNormals(Task):
     name, metric, flips = "normal", "within_11.25", False
+
+    def build(self, arch, num_classes, stem, size):
+        from .models import DenseModel, build_backbone
+
+        return DenseModel(build_backbone(arch, stem, dilated=True), 3, aux=False)
 
     def synthetic_target(self, item):
         """Normals and the valid mask: a surface (instance >= 0) with a real normal (length
@@ -173,8 +241,14 @@ class SurfaceNormals(Task):
         return {**r, "error": 1 - r["within_11.25"]}
 
 
-class Detection(Task):
+class Detection(_Dense):
     name, metric = "objdet", "mAP"
+    real_dataset = "RealDetection"
+
+    def build(self, arch, num_classes, stem, size):
+        from .models import Detector, build_backbone
+
+        return Detector(build_backbone(arch, stem), num_classes, size)
 
     def synthetic_target(self, item):
         if "boxes" in item:  # the writer's own boxes (no instance masks were written)
@@ -227,17 +301,24 @@ def _det_target(inst: np.ndarray, sem: np.ndarray) -> dict[str, torch.Tensor]:
             "labels": torch.tensor(labels, dtype=torch.int64)}
 
 
-_TASKS: dict[str, Task] = {t.name: t for t in (MultiLabel(), SingleLabel(), Segmentation(),
-                                                SurfaceNormals(), Detection())}
-assert tuple(sorted(_TASKS)) == tuple(sorted(TASKS)), "registry and task objects disagree"
+_INSTANCES: dict[str, Task] = {}
 
 
-def get_task(task: str | Task, allowed: tuple[str, ...] = TASKS) -> Task:
-    """The task object of a name (or the object itself); an unknown name is a ValueError."""
-    if isinstance(task, Task):
-        name = task.name
-    else:
-        name = task
-    if name not in allowed or name not in _TASKS:
+def get_task(task: str | Task, allowed: tuple[str, ...] | None = None) -> Task:
+    """The task object of a registered name (or the object itself; ``allowed``: the names
+    accepted here, e.g. ``task_names(pretrain=True)``); an unknown name is a ValueError."""
+    import importlib
+
+    name = task.name if isinstance(task, Task) else task
+    if allowed is not None and name not in allowed:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(allowed)}")
-    return _TASKS[name]
+    if isinstance(task, Task):
+        return task
+    info = task_info(name)
+    if name not in _INSTANCES:
+        module, _, cls = info.impl.partition(":")
+        impl = getattr(importlib.import_module(module), cls)()
+        if not isinstance(impl, Task) or impl.name != name:
+            raise TypeError(f"{info.impl} is not the Task of {name!r}")
+        _INSTANCES[name] = impl
+    return _INSTANCES[name]

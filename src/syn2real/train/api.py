@@ -3,6 +3,6 @@
 
 from .finetune import finetune
 from .pretrain import pretrain
-from .runtime import FINETUNE_TASKS, PRETRAIN_TASKS, versions
+from .runtime import versions
 
-__all__ = ["FINETUNE_TASKS", "PRETRAIN_TASKS", "finetune", "pretrain", "versions"]
+__all__ = ["finetune", "pretrain", "versions"]

@@ -6,20 +6,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from ..data.folders import load_user_split
-from ..data.real import nested_prefix
 from ..data.realspec import RealDataSpec, dataset_label
 from ..jobspecs import FinetuneJob
-from ..registry import FINETUNE_TASKS
+from ..registry import task_names
 from ..tasks.models import stem_name
 from ..tasks.task import get_task
 from .checkpoint import load_checkpoint, save_backbone
-from .datasets import BoardTask, RealClassification, RealDetection, RealSegmentation
-from .loop import evaluate, thin_history, train
+from .loop import thin_history, train
 from .runtime import device_for, seed_all, versions
 
 
@@ -85,9 +82,7 @@ def run_finetune(job: FinetuneJob, threads: int | None = None,
                  on_step: Any = None) -> dict[str, Any]:
     """Run a validated fine-tuning job; returns its result row (``on_step(1)`` after each
     iteration: progress)."""
-    from ..data import balanced_subset, compose_boards
-
-    task = get_task(job.task, FINETUNE_TASKS)
+    task = get_task(job.task, task_names(finetune=True))
     ck: dict[str, Any] | None = None
     arch, stem = job.model, job.stem
     if job.backbone is not None:
@@ -109,25 +104,12 @@ def run_finetune(job: FinetuneJob, threads: int | None = None,
     else:
         train_set, test_set = _real_split(job.dataset, job.data_path, data_seed,
                                           job.test_images)
-    if task.name == "sinclass":
-        idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=data_seed)
-    elif user_data:  # nested, seeded prefixes of the images (1% ⊂ 2% ⊂ ...)
-        idx = nested_prefix(len(train_set), count=count, fraction=fraction, seed=data_seed)
-    else:
-        idx = balanced_subset(train_set.labels, count=count, fraction=fraction, seed=data_seed)
+    idx = task.real_subset(train_set, count=count, fraction=fraction, seed=data_seed,
+                           user_data=user_data)
     num = task.num_classes(len(train_set.classes))
-    if user_data and task.name != "sinclass":
-        Real = RealDetection if task.name == "objdet" else RealSegmentation
-        tr, te = Real(train_set, idx), Real(test_set, np.arange(len(test_set)))
-    elif task.name == "sinclass":
-        tr: Any = RealClassification(train_set.images[idx], train_set.labels[idx], size,
-                                     flip=False, seed=job.seed, resize=job.resize)
-        te: Any = RealClassification(test_set.images, test_set.labels, size,
-                                     resize=job.resize)
-    else:  # detection and segmentation on composed boards
-        b_tr = compose_boards(train_set.take(idx), boards, size=size, seed=data_seed)
-        b_te = compose_boards(test_set, max(boards // 2, 20), size=size, seed=data_seed + 1)
-        tr, te = BoardTask(b_tr, task.name), BoardTask(b_te, task.name)
+    tr, te = task.real_sets(train_set, test_set, idx, size=size, seed=job.seed,
+                            data_seed=data_seed, boards=boards, resize=job.resize,
+                            user_data=user_data)
     model = task.build(arch, num, stem, size)
     if ck is not None:
         model.load_backbone(ck["backbone"])
@@ -140,7 +122,7 @@ def run_finetune(job: FinetuneJob, threads: int | None = None,
     evals: list[dict[str, float]] = []
 
     def validate(m: torch.nn.Module) -> dict[str, float]:
-        v = evaluate(task, m, test_loader, num, dev)
+        v = task.evaluate(m, test_loader, num, dev)
         evals.append(v)
         return v
 

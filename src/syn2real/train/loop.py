@@ -18,18 +18,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..errors import DivergedError
-from ..tasks.task import Task, get_task
+from ..tasks.task import Task
 
 
-def evaluate(task: str | Task, model: nn.Module, loader: DataLoader, num_classes: int,
-             device: torch.device) -> dict[str, float]:
-    """Metric and error (1 - metric) of a model on a loader; an unknown task is an error."""
-    return get_task(task).evaluate(model, loader, num_classes, device)
-
-
-def schedule(task: str | Task, iters: int, warmup: int) -> Callable[[int], float]:
-    """Learning-rate factor per iteration: linear warm-up, then cosine (poly 0.9 for semseg)."""
-    poly = get_task(task).decay == "poly"
+def schedule(task: Task, iters: int, warmup: int) -> Callable[[int], float]:
+    """Learning-rate factor per iteration: linear warm-up, then the task's decay (cosine, or
+    polynomial 0.9 for segmentation)."""
+    poly = task.decay == "poly"
 
     def f(it: int) -> float:
         if it < warmup:
@@ -51,7 +46,7 @@ def _cycle(loader: DataLoader) -> Iterator:
         epoch += 1
 
 
-def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: float,
+def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: float,
           warmup: int | None = None, device: torch.device | None = None, bf16: bool = False,
           channels_last: bool = False, reg_lambda: float = 0.0,
           validate: Callable[[nn.Module], dict[str, float]] | None = None,
@@ -65,7 +60,6 @@ def train(task: str | Task, model: nn.Module, loader: DataLoader, *, iters: int,
     ``bf16``: bfloat16 autocast (CPU or CUDA); ``fp16``: float16 autocast with a gradient
     scaler (CUDA only).
     """
-    task = get_task(task)
     device = device or torch.device("cpu")
     if fp16 and device.type != "cuda":
         raise ValueError("fp16 autocast needs a CUDA device (on CPU use bf16)")

@@ -10,12 +10,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..jobspecs import PretrainJob
-from ..registry import PRETRAIN_TASKS
+from ..registry import task_names
 from ..tasks.models import stem_name
 from ..tasks.task import get_task
 from .checkpoint import partial_path, save_backbone, snapshot
 from .datasets import SyntheticTask
-from .loop import evaluate, thin_history, train
+from .loop import thin_history, train
 from .runtime import device_for, seed_all, versions
 
 
@@ -52,7 +52,7 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
     iteration: progress; ``source``: ``job.data`` already opened by the caller)."""
     from ..data.sources import check_source_for_task, open_source
 
-    task = get_task(job.task, PRETRAIN_TASKS)
+    task = get_task(job.task, task_names(pretrain=True))
     ds = source if source is not None else open_source(job.data, job.data_format)
     n, val_images = job.n, job.val_images
     if n + val_images > len(ds):
@@ -101,7 +101,7 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
     res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
                 fp16=job.fp16,
                 channels_last=job.channels_last,
-                validate=lambda m: evaluate(task, m, val_loader, num, dev),
+                validate=lambda m: task.evaluate(m, val_loader, num, dev),
                 val_every=job.val_every or max(1, job.iters // 4), on_best=on_best,
                 on_step=on_step)
     if not best:

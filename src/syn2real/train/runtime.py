@@ -7,9 +7,8 @@ import platform
 import torch
 
 from .. import __version__
-from ..registry import FINETUNE_TASKS, PRETRAIN_TASKS
 
-__all__ = ["FINETUNE_TASKS", "PRETRAIN_TASKS", "device_for", "seed_all", "versions"]
+__all__ = ["device_for", "seed_all", "versions"]
 
 
 def device_for(name: str) -> torch.device:
