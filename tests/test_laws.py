@@ -115,3 +115,75 @@ def test_batch_fits_check_each_curve_like_fit():
         fit_curves(TransferLaw(), [good, {**good, "weights": -np.ones(len(N))}])
     with pytest.raises(ValueError, match="curve 0: loss='log' needs err > 0"):
         fit_curves(TransferLaw(loss="log"), [{"n": N, "err": np.zeros(len(N))}])
+
+
+def test_a_law_family_registered_from_its_own_module_works_end_to_end(tmp_path, monkeypatch):
+    """A new law: a Family (its basis) and a LawOfN subclass in a module of their own, one
+    register_law call — no list edited: `syn2real fit --law`, the assessment and the report
+    take it (issue 26)."""
+    import json
+    import textwrap
+
+    from typer.testing import CliRunner
+
+    from syn2real.assess import AssessSettings, assess
+    from syn2real.cli.app import app
+    from syn2real.curves import read_curves
+    from syn2real.law import laws
+    from syn2real.report import build_report
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "toy_shifted_law.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from syn2real.law import LawOfN, register_law
+        from syn2real.law.families import Family
+
+        class Shifted(Family):
+            """L(n) = D (n + n0)^-alpha + C, n0 = 10^log10_n0."""
+            def basis(self, theta, X):
+                n = np.asarray(X["n"], float)[:, None, :]
+                a = np.asarray(theta["alpha"], float)[..., None]
+                n0 = 10.0 ** np.asarray(theta["log10_n0"], float)[..., None]
+                x = (n + n0) ** (-a)
+                return np.stack([x, np.ones_like(x)], axis=-1)
+
+        SHIFTED = Shifted(name="shifted", formula="L(n) = D * (n + n0)^-alpha + C",
+                          inputs=("n",), nonlinear=("alpha", "log10_n0"), linear=("D", "C"),
+                          bounds={"alpha": (0.05, 2.0), "log10_n0": (0.0, 5.0),
+                                  "D": (0.0, float("inf")), "C": (0.0, 1.0)})
+
+        class ShiftedLaw(LawOfN):
+            family = SHIFTED
+
+        register_law("shifted", ShiftedLaw)
+    '''))
+    import importlib
+
+    importlib.import_module("toy_shifted_law")
+    try:
+        n = 1000 * 2.0 ** np.arange(8)
+        rows = [{"n": x, "error": 3.0 * (x + 2000) ** -0.5 + 0.1, "setting": s}
+                for s in ("a", "b") for x in n]
+        csv = tmp_path / "curves.csv"
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(csv, index=False)
+        res = CliRunner().invoke(app, ["fit", str(csv), "--law", "shifted", "--json",
+                                       str(tmp_path / "fit.json")])
+        assert res.exit_code == 0, res.output
+        fits = json.loads((tmp_path / "fit.json").read_text())
+        assert [f["law"] for f in fits] == ["shifted", "shifted"]
+        for f in fits:
+            assert f["alpha"] == pytest.approx(0.5, abs=0.02)
+            assert 10 ** f["log10_n0"] == pytest.approx(2000, rel=0.1)
+            assert f["C"] == pytest.approx(0.1, abs=0.005)
+        a = assess(read_curves(csv), AssessSettings(law="shifted", target=0.12, budget=1e7))
+        assert all(c.advice is not None and c.law.family.name == "shifted" for c in a.curves)
+        build_report(a, tmp_path / "rep")
+        drawn = json.loads((tmp_path / "rep" / "fits.json").read_text())
+        assert [d["law"] for d in drawn] == ["shifted", "shifted"]
+        assert drawn[0]["alpha"] == pytest.approx(fits[0]["alpha"])
+        bad = CliRunner().invoke(app, ["fit", str(csv), "--law", "shifty"])
+        assert bad.exit_code != 0 and "shifted" in bad.output
+    finally:  # the registry as it was
+        laws.LAWS.pop("shifted", None)

@@ -45,8 +45,6 @@ from .law.predictive import KINDS
 from .law.shared import SharedDResult
 from .law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
 
-#: the laws of two inputs (n, s): a curve of theirs spans every fine-tuning size
-TWO_INPUT_LAWS = ("full", "additive")
 INTERVALS = ("auto", "profile", "wald", "none")
 
 
@@ -148,8 +146,8 @@ class AssessSettings:
 
     @property
     def two_inputs(self) -> bool:
-        """Whether the law is one of (n, s)."""
-        return self.law in TWO_INPUT_LAWS
+        """Whether the law is one of (n, s) (a curve of it spans every fine-tuning size)."""
+        return "s" in LAWS[self.law].family.inputs
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,14 @@ from .registry import (
     StemName,
 )
 from .render.spec import DatasetSpec
-from .train.checkpoint import checkpoint_path
+
+#: File name of the backbone checkpoint inside a pre-training's output folder.
+CHECKPOINT = "backbone.pt"
+
+
+def checkpoint_path(folder: str | Path) -> Path:
+    """Where the checkpoint of the run folder ``folder`` lives."""
+    return Path(folder) / CHECKPOINT
 
 
 class JobSpec(BaseModel):

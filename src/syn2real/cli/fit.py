@@ -174,7 +174,8 @@ def fit(
     D: str = typer.Option(D_DEFAULT, "--D", help="Coefficient D: a number (paper: 0.48), 'free', "
                           "'shared' (the paper's App. D iterated medians) or 'joint' (one D "
                           "fitted jointly with every curve's alpha and C)."),
-    law: str = typer.Option("transfer", help="transfer | power | broken | full | additive."),
+    law: str = typer.Option("transfer", help="transfer | power | broken | full | additive, "
+                            "or one added with syn2real.law.register_law."),
     loss: str = typer.Option("linear", help=LOSS_HELP),
     level: float = typer.Option(0.9, help="Confidence level of the intervals."),
     alpha_bounds: str | None = typer.Option(None, help="Bounds of alpha as LOW,HIGH."),
@@ -189,15 +190,15 @@ def fit(
     from ..assess import AssessSettings, assess, interval_method, shared_note
     from ..law import LAWS
 
+    if law not in LAWS:
+        raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
     cs = table.load(file)
-    two_inputs = law in ("full", "additive")
+    two_inputs = "s" in LAWS[law].family.inputs
     # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
     by_cols = _by(cs, by) if by is not None or not two_inputs else [
         c for c in cs.groups if c != "fratio"]
     if not two_inputs:
         by_cols = _per_s(cs, by_cols)
-    if law not in LAWS:
-        raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
     bounds = None
     if alpha_bounds:
         try:

@@ -5,7 +5,17 @@ from .base import BaseLaw, NotFittedError
 from .batch import fit_curves, fit_estimators, fit_groups
 from .families import FAMILIES, Family
 from .grid_predictive import GridPredictor, fit_grid_predictors
-from .laws import LAWS, AdditiveLaw, BrokenPowerLaw, FullTransferLaw, PowerLaw, TransferLaw
+from .laws import (
+    LAWS,
+    AdditiveLaw,
+    BrokenPowerLaw,
+    FullTransferLaw,
+    LawOfN,
+    LawOfNS,
+    PowerLaw,
+    TransferLaw,
+    register_law,
+)
 from .predictive import CurvePredictor, PredictivePrior, fit_predictors, p_reach_many
 from .shared import SharedDResult, joint_shared_D, shared_D_iterated
 
@@ -19,6 +29,8 @@ __all__ = [
     "Family",
     "FullTransferLaw",
     "GridPredictor",
+    "LawOfN",
+    "LawOfNS",
     "NotFittedError",
     "PowerLaw",
     "PredictivePrior",
@@ -33,5 +45,6 @@ __all__ = [
     "fit_predictors",
     "joint_shared_D",
     "p_reach_many",
+    "register_law",
     "shared_D_iterated",
 ]

@@ -21,10 +21,11 @@ from .families import ADDITIVE, BROKEN, FULL, POWER, TRANSFER
 Array = np.ndarray
 
 
-class _NLaw(BaseLaw):
-    """Laws of the pre-training size ``n`` alone."""
+class LawOfN(BaseLaw):
+    """Laws of the pre-training size ``n`` alone: subclass it with a ``family``
+    (:class:`~syn2real.law.families.Family`) and :func:`register_law` it."""
 
-    def fit(self, n: Any, err: Any, weights: Any = None) -> _NLaw:
+    def fit(self, n: Any, err: Any, weights: Any = None) -> LawOfN:
         """Fit to errors ``err`` observed at pre-training sizes ``n``; returns self."""
         return self._fit(self._inputs(n=n), err, weights)
 
@@ -56,10 +57,11 @@ class _NLaw(BaseLaw):
         return self._predict_interval(self._inputs(n=n), level, kind, method)
 
 
-class _NSLaw(BaseLaw):
-    """Laws of the pre-training size ``n`` and the fine-tuning size ``s``."""
+class LawOfNS(BaseLaw):
+    """Laws of the pre-training size ``n`` and the fine-tuning size ``s`` (a family with
+    inputs ``("n", "s")``)."""
 
-    def fit(self, n: Any, s: Any, err: Any, weights: Any = None) -> _NSLaw:
+    def fit(self, n: Any, s: Any, err: Any, weights: Any = None) -> LawOfNS:
         """Fit to errors observed at (n, s); returns self."""
         return self._fit(self._inputs(n=n, s=s), err, weights)
 
@@ -78,7 +80,7 @@ class _NSLaw(BaseLaw):
         return lo.reshape(n.shape), hi.reshape(n.shape)
 
 
-class TransferLaw(_NLaw):
+class TransferLaw(LawOfN):
     """The paper's law ``L(n) = D n^-alpha + C`` (eq. 1).
 
     Parameters
@@ -120,13 +122,13 @@ class TransferLaw(_NLaw):
         return {"D": self.D, **p, "fixed": fixed}
 
 
-class PowerLaw(_NLaw):
+class PowerLaw(LawOfN):
     """The power-law baseline ``L(n) = D n^-alpha`` (no transfer gap)."""
 
     family = POWER
 
 
-class BrokenPowerLaw(_NLaw):
+class BrokenPowerLaw(LawOfN):
     """One-break smoothly broken power law (Caballero et al., 2022, sharpness f = 1):
     ``L(n) = D n^-alpha (1 + n/n_b)^-delta_alpha + C``; the slope changes from ``alpha`` to
     ``alpha + delta_alpha`` around ``n_b``. A flexible cross-check of eq. 1's form.
@@ -135,7 +137,7 @@ class BrokenPowerLaw(_NLaw):
     family = BROKEN
 
 
-class FullTransferLaw(_NSLaw):
+class FullTransferLaw(LawOfNS):
     """The full law ``L(n, s) = delta (gamma + n^-alpha) s^-beta`` (eq. 2).
 
     Fitted as ``delta_gamma * s^-beta + delta * n^-alpha s^-beta`` (linear in
@@ -155,7 +157,7 @@ class FullTransferLaw(_NSLaw):
         return float(self.params_["delta_gamma"] * s ** (-self.params_["beta"]))
 
 
-class AdditiveLaw(_NSLaw):
+class AdditiveLaw(LawOfNS):
     """Additive alternative ``L(n, s) = A n^-alpha + B s^-beta + E``."""
 
     family = ADDITIVE
@@ -168,3 +170,21 @@ LAWS: dict[str, type[BaseLaw]] = {
     "full": FullTransferLaw,
     "additive": AdditiveLaw,
 }
+
+
+def register_law(name: str, cls: type[BaseLaw]) -> None:
+    """Make a law estimator known by name: ``syn2real fit --law NAME``,
+    :class:`syn2real.assess.AssessSettings` (a law of ``n`` alone, :class:`LawOfN`, also
+    gets the back-test and the report; one of ``n`` and ``s``, :class:`LawOfNS`, is fitted
+    per setting over both sizes). A name already taken by another class is refused."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseLaw)
+            and getattr(cls, "family", None) is not None):
+        raise TypeError(f"{cls!r} is not a BaseLaw subclass with a family")
+    if name in LAWS and LAWS[name] is not cls:
+        raise ValueError(f"law {name!r} is already registered ({LAWS[name].__name__})")
+    LAWS[name] = cls
+
+
+def two_inputs(name: str) -> bool:
+    """Whether the registered law ``name`` is one of (n, s)."""
+    return "s" in LAWS[name].family.inputs

@@ -20,9 +20,8 @@ from typing import Any
 from ..atomic import atomic_write
 from ..errors import UserError
 from ..hashing import sha256_file
+from ..jobspecs import CHECKPOINT
 
-#: File name of the backbone checkpoint inside a run folder.
-CHECKPOINT = "backbone.pt"
 #: The best model of a run still in progress (or interrupted).
 PARTIAL = "backbone.partial.pt"
 FORMAT = "syn2real-backbone/1"
@@ -30,11 +29,6 @@ FORMAT = "syn2real-backbone/1"
 
 class CheckpointError(UserError):
     """A checkpoint that cannot be used as it is (missing, partial, foreign, corrupt)."""
-
-
-def checkpoint_path(folder: str | Path) -> Path:
-    """Where the checkpoint of the run folder ``folder`` lives."""
-    return Path(folder) / CHECKPOINT
 
 
 def partial_path(folder: str | Path) -> Path:
