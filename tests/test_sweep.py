@@ -562,11 +562,11 @@ def test_slurm_resources_per_stage_reach_the_sbatch_script(tmp_path):
 
 
 @pytest.mark.parametrize("resources, words", [
-    ({"rendering": {"cpus": 4}}, ["'executor.resources.rendering", "got 'rendering'",
+    ({"rendering": {"cpus": 4}}, ["'executor.slurm.resources.rendering", "got 'rendering'",
                                   "allowed: 'render'"]),
     ({"pretrain": {"extra": ["exclusive"]}}, ["'exclusive' is not an sbatch option",
                                               "--flag"]),
-    ({"pretrain": {"gpu": 1}}, ["'executor.resources.pretrain.gpu'"]),
+    ({"pretrain": {"gpu": 1}}, ["'executor.slurm.resources.pretrain.gpu'"]),
 ])
 def test_stage_resources_refuse_what_slurm_would_not_read(tmp_path, resources, words):
     raw = _cfg()
@@ -575,6 +575,47 @@ def test_stage_resources_refuse_what_slurm_would_not_read(tmp_path, resources, w
         load_config(_write(tmp_path, raw))
     text = " ".join(str(exc.value).split())
     assert all(w in text for w in words), text
+
+
+def test_each_backend_has_its_own_settings_block_and_a_misplaced_key_is_one_line(tmp_path):
+    """executor.slurm / executor.ray blocks (issue 26 step 2): the flat form of earlier
+    versions still reads for its own backend, a key of another backend is refused, and
+    executor.ray.address reaches the Ray runner (it was read only from --address)."""
+    from syn2real.sweep.runners.base import RunnerSettings
+    from syn2real.sweep.runners.ray import RayRunner
+    from syn2real.sweep.runners.slurm import slurm_resources
+
+    def cfg(executor):
+        return parse_config({**_cfg(), "executor": executor}, "study.yaml")
+
+    block = cfg({"kind": "slurm", "slurm": {"partition": "gpu", "time": 30},
+                 "ray": {"address": "auto"}})  # another backend's block may stay
+    flat = cfg({"kind": "slurm", "partition": "gpu", "time": 30})
+    assert block.executor.slurm == flat.executor.slurm
+    assert slurm_resources(flat.executor, "pretrain")["partition"] == "gpu"
+    for executor, words in [
+            ({"kind": "local", "partition": "gpu"},
+             "executor.partition is a slurm setting, but executor.kind is 'local'"),
+            ({"kind": "slurm", "retries": 2}, "executor.retries is a ray setting"),
+            ({"kind": "slurm", "time": 5, "slurm": {"time": 6}},
+             "executor.time and executor.slurm.time both given"),
+            ({"kind": "ray", "ray": {"partition": "gpu"}}, "'executor.ray.partition'")]:
+        with pytest.raises(ConfigError) as exc:
+            cfg(executor)
+        assert words in " ".join(str(exc.value).split()), executor
+    seen = {}
+
+    class Probe(RayRunner):
+        def __init__(self, address, threads, gpus, *, retries):
+            seen.update(address=address, retries=retries)
+
+    ec = cfg({"kind": "ray", "ray": {"address": "10.0.0.1:6379", "retries": 5}}).executor
+    settings = RunnerSettings(ec=ec, run_dir=tmp_path, store=None, workers=1, threads=1)
+    Probe.create(settings)
+    assert seen == {"address": "10.0.0.1:6379", "retries": 5}
+    Probe.create(RunnerSettings(ec=ec, run_dir=tmp_path, store=None, workers=1, threads=1,
+                                address="auto"))
+    assert seen["address"] == "auto"  # --address overrides the config
 
 
 def test_a_registered_backend_runs_a_study_without_editing_any_list(tmp_path):

@@ -80,7 +80,10 @@ def plan(
               f"worker(s) ({src}).", highlight=False)
     _plan_storage(p)
     if cfg.executor.kind == "slurm":
-        _plan_time_limit(p, est, cfg.executor.time, bool(history))
+        from ..sweep.runners.slurm import slurm_resources
+
+        limits = {kind: int(slurm_resources(cfg.executor, kind)["time"]) for kind in kinds}
+        _plan_time_limit(p, est, limits, bool(history))
     if json_out:
         write_json(json_out, json_safe({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
                                                                       p.order()],
@@ -106,19 +109,24 @@ def _plan_storage(p: Any) -> None:
               f"folder(s), {how}; under the run folder's data/).", highlight=False)
 
 
-def _plan_time_limit(p: Any, est: dict[str, float], limit_min: int, measured: bool) -> None:
-    """Slurm: the jobs whose estimate exceeds the time limit they ask for."""
+def _plan_time_limit(p: Any, est: dict[str, float], limits: dict[str, int],
+                     measured: bool) -> None:
+    """Slurm: the jobs whose estimate exceeds the time limit their stage asks for
+    (``limits``: minutes per job kind, ``executor.slurm.time`` or the stage's own)."""
     over: dict[str, list[float]] = {}
     for key, secs in est.items():
-        if secs > limit_min * 60:
-            over.setdefault(p.jobs[key].kind, []).append(secs)
+        kind = p.jobs[key].kind
+        if secs > limits[kind] * 60:
+            over.setdefault(kind, []).append(secs)
     for kind, secs in sorted(over.items()):
+        limit_min = limits[kind]
         basis = ("the times measured in this run folder" if measured else
                  "the built-in 2-core CPU figures: on GPUs they are far too long, so run one "
                  "job first and plan again (its measured time replaces them)")
         err.print(f"[yellow]warning:[/] {len(secs)} {kind} job(s) are estimated above the Slurm "
                   f"time limit of {limit_min} min (longest ~{_fmt_s(max(secs))}; from "
-                  f"{basis}). Fix: raise executor.time, or give those jobs less work",
+                  f"{basis}). Fix: raise executor.slurm.time (or executor.slurm.resources."
+                  f"{kind}.time), or give those jobs less work",
                   highlight=False)
 
 

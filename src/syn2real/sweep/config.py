@@ -262,24 +262,9 @@ class StageResources(_Strict):
 STAGES = ("render", "pretrain", "finetune", "backbone", "complexity")
 
 
-class ExecutorConfig(_Strict):
-    """Where jobs run: ``local`` (process pool), ``ray`` (a Ray cluster), ``slurm`` (Slurm
-    jobs through submitit; the Slurm keys apply to it only) or a registered backend
-    (:mod:`syn2real.sweep.runners`)."""
+class SlurmConfig(_Strict):
+    """``executor.slurm``: what Slurm jobs ask for (used when ``kind: slurm``)."""
 
-    kind: str = Field("local", description="a registered backend: local, ray, slurm, or "
-                      "one added with syn2real.sweep.runners.register_runner")
-    workers: int = Field(1, ge=1, description="jobs at a time (local)")
-    threads: int | None = Field(None, ge=1, description="torch threads per job (default: "
-                                "cores // workers; on Slurm cpus_per_job)")
-    address: str | None = Field(None, description="Ray address: auto or HOST:PORT (default: "
-                                "start a local instance)")
-    gpus_per_job: float = Field(0.0, ge=0, description="GPUs per training job (Ray, Slurm)")
-    retries: int = Field(3, ge=0, description="Ray: times a job lost with its worker or node "
-                         "(node died, worker killed) is started again; a job's own error is "
-                         "never retried (--retry-failed reruns it)")
-    data_workers: int = Field(0, ge=0, description="DataLoader processes per training job "
-                              "(GPUs: 4-8, pinned memory)")
     partition: str | None = Field(None, description="Slurm partition")
     time: int = Field(60, ge=1, description="Slurm time limit per job, minutes")
     cpus_per_job: int = Field(2, ge=1, description="Slurm CPUs per job")
@@ -294,6 +279,66 @@ class ExecutorConfig(_Strict):
         default_factory=dict, description="Slurm: per stage (render, pretrain, finetune, "
         "backbone, complexity) what its jobs ask for instead of the defaults above")
 
+
+class RayConfig(_Strict):
+    """``executor.ray``: the Ray cluster (used when ``kind: ray``)."""
+
+    address: str | None = Field(None, description="Ray address: auto or HOST:PORT (default: "
+                                "start a local instance; --address overrides it)")
+    retries: int = Field(3, ge=0, description="Ray: times a job lost with its worker or node "
+                         "(node died, worker killed) is started again; a job's own error is "
+                         "never retried (--retry-failed reruns it)")
+
+
+#: the built-in backends' own settings blocks (``executor.<kind>``)
+BACKEND_BLOCKS: dict[str, type[_Strict]] = {"slurm": SlurmConfig, "ray": RayConfig}
+
+
+class ExecutorConfig(_Strict):
+    """Where jobs run: ``local`` (process pool), ``ray`` (a Ray cluster), ``slurm`` (Slurm
+    jobs through submitit) or a registered backend (:mod:`syn2real.sweep.runners`).
+
+    Settings every backend reads sit here; a backend's own settings in its block
+    (``executor.slurm``, ``executor.ray``; blocks of other backends may stay, for
+    ``--executor``). A backend's key written directly under ``executor`` (the flat form of
+    earlier versions) is taken as its block's when ``kind`` is that backend, and is one
+    clear error otherwise.
+    """
+
+    kind: str = Field("local", description="a registered backend: local, ray, slurm, or "
+                      "one added with syn2real.sweep.runners.register_runner")
+    workers: int = Field(1, ge=1, description="jobs at a time (local)")
+    threads: int | None = Field(None, ge=1, description="torch threads per job (default: "
+                                "cores // workers; on Slurm slurm.cpus_per_job)")
+    gpus_per_job: float = Field(0.0, ge=0, description="GPUs per training job (Ray, Slurm)")
+    data_workers: int = Field(0, ge=0, description="DataLoader processes per training job "
+                              "(GPUs: 4-8, pinned memory)")
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_backend_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        kind = data.get("kind", "local")
+        out = dict(data)
+        for block, model in BACKEND_BLOCKS.items():
+            flat = [k for k in out if k in model.model_fields and k not in cls.model_fields]
+            if not flat:
+                continue
+            if kind != block:
+                raise ValueError(f"executor.{flat[0]} is a {block} setting, but executor.kind "
+                                 f"is {kind!r}. Fix: set kind: {block}, or move it under "
+                                 f"executor.{block} (kept there for --executor {block})")
+            nested = dict(out.get(block) or {})
+            for k in flat:
+                if k in nested:
+                    raise ValueError(f"executor.{k} and executor.{block}.{k} both given. Fix: "
+                                     f"keep one (executor.{block}.{k})")
+                nested[k] = out.pop(k)
+            out[block] = nested
+        return out
 
     @field_validator("kind")
     @classmethod

@@ -39,8 +39,8 @@ class RayRunner(Runner):
 
     @classmethod
     def create(cls, settings: RunnerSettings) -> RayRunner:
-        return cls(settings.address, settings.threads, settings.gpus_per_job,
-                   retries=settings.ec.retries)
+        return cls(settings.address or settings.ec.ray.address, settings.threads,
+                   settings.gpus_per_job, retries=settings.ec.ray.retries)
 
     def submit(self, job: Any, threads: int) -> Any:
         gpus = self._gpus if job.kind != "render" else 0

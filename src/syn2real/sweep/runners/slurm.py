@@ -47,15 +47,16 @@ def _task_class() -> type:
 
 def slurm_resources(ec: Any, kind: str) -> dict[str, Any]:
     """What one job of ``kind`` asks Slurm for (``syn2real plan`` shows it): the executor's
-    defaults (no GPU for render and complexity jobs), then what ``executor.resources[kind]``
-    sets; as submitit's ``SlurmExecutor`` parameters."""
+    defaults (``executor.slurm``; no GPU for render and complexity jobs), then what
+    ``executor.slurm.resources[kind]`` sets; as submitit's ``SlurmExecutor`` parameters."""
+    sc = ec.slurm
     gpus = int(ec.gpus_per_job) if kind not in ("render", "complexity") else 0
-    res: dict[str, Any] = {"cpus_per_task": ec.cpus_per_job, "time": ec.time,
+    res: dict[str, Any] = {"cpus_per_task": sc.cpus_per_job, "time": sc.time,
                            "gpus_per_node": gpus}
     for key in ("partition", "mem", "account", "qos"):
-        if getattr(ec, key) is not None:
-            res[key] = getattr(ec, key)
-    stage = ec.resources.get(kind)
+        if getattr(sc, key) is not None:
+            res[key] = getattr(sc, key)
+    stage = sc.resources.get(kind)
     if stage is not None:
         names = {"cpus": "cpus_per_task", "gpus": "gpus_per_node"}
         for key in ("partition", "gpus", "cpus", "mem", "time", "account", "qos",
@@ -114,7 +115,7 @@ class SlurmRunner(Runner):
         self.slots = 10_000  # Slurm queues; array_parallelism limits what runs at once
         self._task = _task_class()()
         self._jobs: dict[Any, str] = {}  # handle -> job id
-        self.threads = ec.cpus_per_job
+        self.threads = ec.slurm.cpus_per_job
 
     @classmethod
     def create(cls, settings: RunnerSettings) -> SlurmRunner:
@@ -124,8 +125,8 @@ class SlurmRunner(Runner):
         ex = self._submitit.SlurmExecutor(folder=self.folder / "%j")
         res = slurm_resources(self.ec, kind)
         ex.update_parameters(job_name=f"syn2real-{kind}", nodes=1, ntasks_per_node=1,
-                             array_parallelism=self.ec.array_parallelism,
-                             setup=list(self.ec.setup), **res)
+                             array_parallelism=self.ec.slurm.array_parallelism,
+                             setup=list(self.ec.slurm.setup), **res)
         return ex
 
     def _adopt(self, jobs: dict[str, Any]) -> None:
