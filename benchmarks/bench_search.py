@@ -50,9 +50,10 @@ class Meter:
         return self.land.measure_one(params, n)[0]
 
 
-def law_sh(land: Landscape, budget: float, seed: int, k: int) -> tuple[dict, float]:
+def law_sh(land: Landscape, budget: float, seed: int, k: int, race: int = 0
+           ) -> tuple[dict, float]:
     s = SearchSettings(n_min=N_MIN, n_max=N_MAX, candidates=k, budget_seconds=budget,
-                       seed=seed)
+                       seed=seed, race=race)
     st = run_halving(land.space(), s, land, with_base=False)
     return best_candidate(st).params, st.spent(land)
 
@@ -154,6 +155,10 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.1)
     ap.add_argument("--candidates", type=int, default=16)
     ap.add_argument("--shares", type=float, nargs="+", default=[0.03125, 0.0625, 0.125, 0.25])
+    ap.add_argument("--race", type=int, nargs="*", default=[0, 5], help="law-SH's final race "
+                    "sizes to compare (0: none); each is a method of its own")
+    ap.add_argument("--methods", nargs="*", default=["law-SH", "plain-SH", "hyperband",
+                                                       "random"])
     a = ap.parse_args()
     t0 = time.perf_counter()
     rows: dict[tuple[str, float], list[tuple[float, float]]] = {}
@@ -166,24 +171,26 @@ def main() -> None:
         grid_reg.append(land.truth(p, N_MAX) - best)
         for share in a.shares:
             B = share * grid_cost
-            for name, fn, args in (("law-SH", law_sh, (a.candidates,)),
-                                   ("plain-SH", plain_sh, (a.candidates,)),
-                                   ("hyperband", hyperband, ()),
-                                   ("random", random_search, ())):
+            methods = [(f"law-SH{f'+race{r}' if r else ''}", law_sh, (a.candidates, r))
+                       for r in a.race] if "law-SH" in a.methods else []
+            methods += [(name, fn, args) for name, fn, args in (
+                ("plain-SH", plain_sh, (a.candidates,)), ("hyperband", hyperband, ()),
+                ("random", random_search, ())) if name in a.methods]
+            for name, fn, args in methods:
                 p, spent = fn(land, B, seed, *args)
                 rows.setdefault((name, share), []).append(
                     (land.truth(p, N_MAX) - best, spent / grid_cost))
     nb = float(np.mean(noise_best))
     print(f"{a.seeds} landscapes, noise {a.noise:.0%} per measurement; noise of the best at "
           f"n_max: {nb:.4f}; {time.perf_counter() - t0:.0f} s")
-    print(f"{'method':10s} {'budget':>7s} {'spent':>7s} {'mean regret':>12s} "
+    print(f"{'method':14s} {'budget':>7s} {'spent':>7s} {'mean regret':>12s} "
           f"{'median':>8s} {'<= noise':>9s}")
-    print(f"{'grid':10s} {'100%':>7s} {'100%':>7s} {np.mean(grid_reg):12.4f} "
+    print(f"{'grid':14s} {'100%':>7s} {'100%':>7s} {np.mean(grid_reg):12.4f} "
           f"{np.median(grid_reg):8.4f} {np.mean(np.array(grid_reg) <= nb):9.0%}")
     for (name, share), v in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         reg = np.array([r for r, _ in v])
         spent = np.mean([s for _, s in v])
-        print(f"{name:10s} {share:7.1%} {spent:7.1%} {reg.mean():12.4f} "
+        print(f"{name:14s} {share:7.1%} {spent:7.1%} {reg.mean():12.4f} "
               f"{np.median(reg):8.4f} {np.mean(reg <= nb):9.0%}")
 
 

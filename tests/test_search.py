@@ -101,6 +101,28 @@ def test_search_on_the_known_landscape_beats_the_start() -> None:
     assert state.brackets >= 2  # the budget allows several brackets
 
 
+def test_the_final_race_measures_the_finalists_at_n_max_with_other_seeds() -> None:
+    """settings.race: the best finished candidates are trained at n_max (replicate 1), judged
+    again with that point, the pick comes from them, and their compute is counted."""
+    land = Landscape(seed=3, noise=0.1, n_min=1000)
+    common = {"n_min": 1000, "n_max": 64000, "candidates": 8, "budget_seconds": 2e6,
+              "seed": 0}
+    plain = run_halving(land.space(), SearchSettings(**common), land)
+    raced = run_halving(land.space(), SearchSettings(**common, race=3), land)
+    fin = [c for c in raced.candidates if c.race_sizes]
+    assert raced.raced and len(fin) == 3
+    assert all(c.race_sizes == [64000] and c.last["race"] for c in fin)
+    for c in fin:  # the race's point at n_max is another seed than replicate 0's
+        at_max = [e for n, e in c.points if n == 64000]
+        assert at_max == land.measure_one(c.params, 64000, replicate=1)
+        assert at_max != land.measure_one(c.params, 64000)
+    assert best_candidate(raced) in fin
+    # its compute is part of the spent figure and was kept out of the brackets' budget
+    assert raced.spent(land) <= 2e6 + 1
+    assert raced.spent(land) - sum(land.cost(c.params, c.race_sizes) for c in fin) <= \
+        plain.spent(land) + 1
+
+
 def _search_files(tmp_path: Path, **search: Any) -> Path:
     study = tiny(render={"specs": {"start": {"preset": "lv0"}},
                          "overrides": {"size": 32, "classes": 3, "shard_size": 30},

@@ -86,10 +86,12 @@ class Landscape:
         rng = np.random.default_rng([self.seed, zlib.crc32(key.encode())])
         return self.truth(params, n) * float(np.exp(self.noise * rng.standard_normal()))
 
-    def measure_one(self, params: dict[str, Any], n: float) -> list[float]:
-        return [self._draw(params, n, r) for r in range(self.replicates)]
+    def measure_one(self, params: dict[str, Any], n: float, replicate: int = 0) -> list[float]:
+        first = replicate * self.replicates
+        return [self._draw(params, n, r) for r in range(first, first + self.replicates)]
 
-    def measure(self, todo: dict[str, tuple[dict[str, Any], list[int]]]
-                ) -> dict[str, list[tuple[float, float]]]:
-        return {name: [(float(n), e) for n in sizes for e in self.measure_one(params, n)]
+    def measure(self, todo: dict[str, tuple[dict[str, Any], list[int]]],
+                replicate: int = 0) -> dict[str, list[tuple[float, float]]]:
+        return {name: [(float(n), e) for n in sizes
+                       for e in self.measure_one(params, n, replicate)]
                 for name, (params, sizes) in todo.items()}

@@ -121,6 +121,10 @@ class SearchSettings(_Strict):
     seed: int = Field(0, description="seeds Optuna's sampler")
     check: bool = Field(True, description="finally train the pick and one stopped candidate "
                         "at n_max, held out from every decision")
+    race: int = Field(0, ge=0, le=64, description="at the end, train the best this many "
+                      "finished candidates at n_max (seeds other than the final check's) and "
+                      "pick by their curves with that point (0: off; its compute is kept "
+                      "out of the brackets' budget)")
 
     @model_validator(mode="after")
     def _sizes(self) -> SearchSettings:

@@ -73,14 +73,17 @@ class StudyMeasurer:
         """The full render spec mapping of a candidate."""
         return apply_params(self.base, params)
 
-    def config(self, specs: dict[str, dict[str, Any]]) -> StudyConfig:
-        """The study that trains these renderings (``setting name -> spec``)."""
+    def config(self, specs: dict[str, dict[str, Any]], replicate: int = 0) -> StudyConfig:
+        """The study that trains these renderings (``setting name -> spec``); ``replicate``
+        > 0 moves every training seed by ``1000 * replicate`` (``seed_offset``: the same
+        renders, other pre-trainings and fine-tunings)."""
         s = self.study
         render = RenderConfig(presets=[], specs=specs, overrides={}, workers=s.render.workers,
                               storage=s.render.storage)
         return s.model_copy(update={
             "render": render, "scratch": False, "complexity": None,
             "pretrain": s.pretrain.model_copy(update={"n": self.n_sizes}),
+            "seed_offset": s.seed_offset + 1000 * replicate,
             "fit": s.fit.model_copy(update={"holdout": []})})
 
     def _jobs(self, plan: Plan, wanted: dict[str, set[int]]) -> Plan:
@@ -111,13 +114,13 @@ class StudyMeasurer:
             self._costs[k] = float(sum(sub.estimate_seconds().values()))
         return self._costs[k]
 
-    def measure(self, todo: dict[str, tuple[dict[str, Any], list[int]]]
-                ) -> dict[str, list[tuple[float, float]]]:
+    def measure(self, todo: dict[str, tuple[dict[str, Any], list[int]]],
+                replicate: int = 0) -> dict[str, list[tuple[float, float]]]:
         return self.measure_specs({cand: (self.spec(params), sizes)
-                                   for cand, (params, sizes) in todo.items()})
+                                   for cand, (params, sizes) in todo.items()}, replicate)
 
-    def measure_specs(self, todo: dict[str, tuple[dict[str, Any], list[int]]]
-                      ) -> dict[str, list[tuple[float, float]]]:
+    def measure_specs(self, todo: dict[str, tuple[dict[str, Any], list[int]]],
+                      replicate: int = 0) -> dict[str, list[tuple[float, float]]]:
         """As :meth:`measure`, for whole render spec mappings instead of knob values."""
         specs, wanted, names = {}, {}, {}
         for cand, (spec, sizes) in todo.items():
@@ -125,7 +128,7 @@ class StudyMeasurer:
             specs[name] = spec
             wanted.setdefault(name, set()).update(sizes)
             names[cand] = name
-        plan = build_plan(self.config(specs), self.run_dir)
+        plan = build_plan(self.config(specs, replicate), self.run_dir)
         if plan.missing_data:
             raise UserError(plan.missing_data[0])
         sub = self._jobs(plan, wanted)
