@@ -709,3 +709,14 @@ def test_a_study_with_two_real_sizes_gets_eq2_verdict_in_output_json_and_report(
     assert f"real and synthetic sizes together (eq. 2): {grid['scenario']}" in text
     page = (tmp_path / "run" / "report" / "index.html").read_text()
     assert "Render more or label more (eq. 2, target error 0.5)" in page
+
+
+def test_numbers_in_exponent_form_are_numbers_in_a_config(tmp_path):
+    """`budget: 1e5` is a string to PyYAML (YAML 1.1) and was refused as 'not a valid
+    number'; settings files read it as YAML 1.2 does. PyYAML's own loader is untouched."""
+    raw = {k: v for k, v in _cfg().items() if k != "fit"}
+    p = tmp_path / "study.yaml"
+    p.write_text(yaml.safe_dump(raw) + "fit: {target: 5E-1, budget: 1e5}\n")
+    cfg = load_config(p)
+    assert cfg.fit.budget == 100_000.0 and cfg.fit.target == 0.5
+    assert yaml.safe_load("a: 1e5") == {"a": "1e5"}

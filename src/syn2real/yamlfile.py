@@ -1,8 +1,11 @@
 """Reading settings files: YAML that must be a mapping, with duplicate keys refused (PyYAML
-silently keeps the last one) and an empty file refused (it would mean "all defaults")."""
+silently keeps the last one) and an empty file refused (it would mean "all defaults").
+Numbers in exponent form without a dot (``budget: 1e5``) are numbers, as in YAML 1.2 (PyYAML
+follows YAML 1.1, where they are strings, and a config then refused "1e5" as not a number)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,20 @@ def _loader() -> type:
                 seen[key] = line
             return super().construct_mapping(node, deep=deep)
 
+    # YAML 1.2's floats (1e5, 2E-3 as well as 1.5e5); the resolver lists are copied so that
+    # PyYAML's own SafeLoader is left as it is
+    UniqueKeyLoader.yaml_implicit_resolvers = {
+        k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    UniqueKeyLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
     return UniqueKeyLoader
+
+
+_FLOAT_12 = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X)
 
 
 def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
