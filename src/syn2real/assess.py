@@ -125,6 +125,8 @@ class AssessSettings:
             raise ValueError(f"unknown law {self.law!r}; choose one of {list(LAWS)}")
         if self.D is not None and self.law != "transfer":
             raise ValueError("--D applies to the transfer law only")
+        if isinstance(self.D, str) and self.D not in ("shared", "joint"):
+            raise ValueError(f"D must be a number, 'shared', 'joint' or None, got {self.D!r}")
         if self.intervals not in INTERVALS:
             raise ValueError(f"--intervals must be auto, profile, wald or none, got "
                              f"{self.intervals!r}")
@@ -367,13 +369,10 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
     elif len(labels) != len(curves):
         raise ValueError(f"{len(labels)} labels for {len(curves)} curves")
     bounds = law_bounds(s, cs.metric)
-    notes = list(cs.notes)
     kwargs: dict[str, Any] = {"loss": s.loss, "bounds": bounds or None}
     shared = None
     D = s.D
     if isinstance(D, str):
-        if D not in ("shared", "joint"):
-            raise ValueError(f"D must be a number, 'shared', 'joint' or None, got {D!r}")
         how = shared_D_iterated if D == "shared" else joint_shared_D
         shared = how([{"n": g["n"].to_numpy(), "err": g["err"].to_numpy()} for _, g in curves],
                      loss=s.loss, bounds=bounds or None)
@@ -383,15 +382,13 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
     data = [{**curve_arrays(g, s=s.two_inputs), "kind": s.curve_kind} for _, g in curves]
     laws = fit_estimators(LAWS[s.law](**kwargs), data)  # one vectorised search for all
     method = interval_method(s.intervals, len(curves), sum(len(g) for _, g in curves))
+    how_ci = "wald" if method == "wald" else "profile"
     summaries, cis = [], []
     for law, (group, _), label in zip(laws, curves, labels, strict=True):
-        d = law.to_dict(level=s.level, intervals=method != "none",
-                        method="wald" if method == "wald" else "profile")
-        d["group"] = group
-        d["label"] = label
-        summaries.append(d)
-        cis.append(law.conf_int(s.level, "wald" if method == "wald" else "profile")
-                   if method != "none" and law.dof_ > 0 else {})
+        # conf_int is cached by the law: the summary's intervals are the same computation
+        cis.append(law.conf_int(s.level, how_ci) if method != "none" and law.dof_ > 0 else {})
+        summaries.append({**law.to_dict(level=s.level, intervals=method != "none",
+                                        method=how_ci), "group": group, "label": label})
         if on_curve is not None:
             on_curve()
     eq1 = not s.two_inputs
@@ -411,6 +408,9 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
                                  laws=[law if isinstance(law, TransferLaw) else None
                                        for law in laws])
         advice = [against_baseline(a, b) for a, b in zip(advice, baselines, strict=True)]
+    points_of: dict[str, list[Mapping[str, Any]]] = {}
+    for p in points:
+        points_of.setdefault(p["label"], []).append(p)
     results = []
     for i, ((group, _), label) in enumerate(zip(curves, labels, strict=True)):
         arrays = data[i]
@@ -422,14 +422,14 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
                       if eq1 and i < s.backtest_curves else None),
             holdout=tuple(holdout_checks(group, label, preds[i], held, cs.groups, s.level))
             if held is not None and preds[i] is not None else (),
-            points=tuple(p for p in points if p["label"] == label)))
+            points=tuple(points_of.get(label, ()))))
     full = tuple(full_laws(cs, by, s.loss)) if s.full_law and cs.has_s else ()
     grid = (tuple(grid_verdicts(cs, by, s)) if s.s_budget is not None and s.target is not None
             else ())
     return Assessment(source=cs.source, schema=cs.schema, metric=cs.metric, settings=s,
                       curves=tuple(results), interval_method=method,
-                      D=D if isinstance(D, float) else None, shared=shared, full=full,
-                      grid=grid, notes=tuple(notes))
+                      D=None if D is None else float(D), shared=shared, full=full,
+                      grid=grid, notes=tuple(cs.notes))
 
 
 def setting_columns(cs: CurveSet, by: Sequence[str] | None) -> list[str]:
@@ -474,8 +474,8 @@ def holdout_checks(group: Mapping[str, Any], label: str, pred: CurvePredictor,
     return out
 
 
-def backtest(arrays: Mapping[str, Any], label: str, *, cutoff: float | None, D: Any,
-             loss: str, bounds: Any, level: float) -> dict[str, Any] | None:
+def backtest(arrays: Mapping[str, Any], label: str, *, cutoff: float | None,
+             D: float | None, loss: str, bounds: Any, level: float) -> dict[str, Any] | None:
     """The extrapolation back-test of one curve: fit the sizes below the split (with the
     curve's weights), predict the held-out ones with eq. 1, the power law and the predictive
     distribution (None where the curve has too few sizes on either side).
@@ -495,8 +495,7 @@ def backtest(arrays: Mapping[str, Any], label: str, *, cutoff: float | None, D: 
         return None
     n_tr, e_tr = n[train], err[train]
     w_tr = None if w is None else np.asarray(w)[train]
-    d = D if isinstance(D, float) else None
-    law = TransferLaw(D=d, loss=loss, bounds=bounds).fit(n_tr, e_tr, weights=w_tr)
+    law = TransferLaw(D=D, loss=loss, bounds=bounds).fit(n_tr, e_tr, weights=w_tr)
     pw = PowerLaw(loss=loss).fit(n_tr, e_tr, weights=w_tr)
     pred = CurvePredictor().fit(n_tr, e_tr, w_tr)
     test = ~train

@@ -106,6 +106,11 @@ def _internal(exc: Exception) -> None:
 D_DEFAULT = "free"
 
 
+def pct(p: float) -> str:
+    """A probability for a verdict line ("n/a" where none can be given)."""
+    return f"{p:.0%}" if math.isfinite(p) else "n/a"
+
+
 def parse_D(text: str, words: tuple[str, ...] = ()) -> float | str | None:
     """``--D``: ``free`` (None), a positive number, or one of ``words`` (e.g. ``shared``)."""
     t = text.strip().lower()

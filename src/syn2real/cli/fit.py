@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -24,6 +23,7 @@ from .common import (
     friendly,
     out,
     parse_D,
+    pct,
     progress,
     write_json,
 )
@@ -190,15 +190,6 @@ def fit(
     from ..assess import AssessSettings, assess, interval_method, shared_note
     from ..law import LAWS
 
-    if law not in LAWS:
-        raise ValueError(f"unknown law {law!r}; choose one of {list(LAWS)}")
-    cs = table.load(file)
-    two_inputs = "s" in LAWS[law].family.inputs
-    # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
-    by_cols = _by(cs, by) if by is not None or not two_inputs else [
-        c for c in cs.groups if c != "fratio"]
-    if not two_inputs:
-        by_cols = _per_s(cs, by_cols)
     bounds = None
     if alpha_bounds:
         try:
@@ -206,14 +197,22 @@ def fit(
         except ValueError:
             raise ValueError(f"--alpha-bounds must be LOW,HIGH, got {alpha_bounds!r}") from None
         bounds = (lo, hi)
+    # the question's checks (law, D, intervals) before the table is read
     settings = AssessSettings(law=law, D=parse_D(D, ("shared", "joint")), loss=loss,
                               level=level, intervals=intervals, alpha_bounds=bounds)
+    cs = table.load(file)
+    # laws of (n, s): a curve spans every fine-tuning size, so fratio is no grouping column
+    by_cols = _by(cs, by) if by is not None or not settings.two_inputs else [
+        c for c in cs.groups if c != "fratio"]
+    if not settings.two_inputs:
+        by_cols = _per_s(cs, by_cols)
     curves = cs.curves(by_cols)
     points = sum(len(g) for _, g in curves)
-    method = interval_method(intervals, len(curves), points)
-    with progress(len(curves) if method == "profile" and len(curves) > 20 else 0,
+    profile = interval_method(intervals, len(curves), points) == "profile"
+    with progress(len(curves) if profile and len(curves) > 20 else 0,
                   "profile intervals") as tick:
         a = assess(cs, settings, by=by_cols, on_curve=tick)
+    method = a.interval_method
     cls = LAWS[law]
     if a.shared is not None:
         name = ("App. D iterated medians" if settings.D == "shared"
@@ -312,7 +311,7 @@ def advise(
         for g in assess(cs, settings, by=by_cols).grid:
             adv = g.advice
             out.print(f"[bold]{escape(g.label)}[/] {adv.scenario} "
-                      f"(P(reach) {_pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
+                      f"(P(reach) {pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
             results.append(g.to_dict())
     elif cost_synthetic is not None:
         if not cs.has_s:
@@ -344,15 +343,10 @@ def advise(
             colour = {"reachable": "green", "reached": "green", "floor": "red",
                       "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]
             out.print(f"[bold]{escape(c.label)}[/] [{colour}]{adv.scenario}[/] "
-                      f"(P(reach) {_pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
+                      f"(P(reach) {pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
             results.append({"group": c.group, "advice": adv.to_dict()})
     if json_out:
         write_json(json_out, json_safe(results))
-
-
-def _pct(p: float) -> str:
-    """A probability for the verdict line ("n/a" where none can be given)."""
-    return f"{p:.0%}" if math.isfinite(p) else "n/a"
 
 
 @friendly

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..atomic import atomic_write, json_safe
 from ..errors import UserError
-from .common import err, friendly, out, write_json
+from .common import err, friendly, out, pct, write_json
 
 if TYPE_CHECKING:
     from ..sweep.finish import StudyOutcome
@@ -236,7 +236,7 @@ def _print_results(res: StudyOutcome) -> None:
     for g in res.assessment.grid if res.assessment is not None else ():
         adv = g.advice
         out.print(f"  {escape(g.label)}, real and synthetic sizes together (eq. 2): "
-                  f"{adv.scenario} (P(reach) {adv.p_reach:.0%}): {escape(adv.verdict)}",
+                  f"{adv.scenario} (P(reach) {pct(adv.p_reach)}): {escape(adv.verdict)}",
                   highlight=False)
     t = Table(title="transfer law per curve (profile intervals)")
     for col in ("curve", "alpha", "C (transfer gap)", "D", "P(reach)", "verdict"):

@@ -253,8 +253,7 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
         for c in live:
             c.points = sorted(got.get(c.name, []))
         pool = [c for c in state.candidates if c.status in ("live", "finished")]
-        verdicts = judge({c.name: ([p[0] for p in c.points], [p[1] for p in c.points])
-                          for c in pool}, n_max)
+        verdicts = _judge(pool, n_max)
         last = j == len(rungs) - 1
         going: list[Candidate] = []
         for c in live:
@@ -264,9 +263,7 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
                 c.stopped_at = max(sizes)
                 _tell(study, c.number, None)
                 continue
-            c.judgements.append({"n": max(sizes), "predicted": v.predicted, "low": v.low,
-                                 "high": v.high, "p_better": v.p_better,
-                                 "incumbent": v.incumbent})
+            c.judgements.append(_judgement(v, max(sizes)))
             if last:
                 c.status = "finished"
                 _tell(study, c.number, v.predicted)
@@ -303,6 +300,18 @@ def run_halving(space: dict[str, Knob], settings: SearchSettings, measurer: Meas
     return state
 
 
+def _judge(cands: list[Candidate], n_max: float) -> dict[str, Any]:
+    """:func:`~.judge.judge` of these candidates' curves, in one batch."""
+    return judge({c.name: ([p[0] for p in c.points], [p[1] for p in c.points])
+                  for c in cands}, n_max)
+
+
+def _judgement(v: Any, n: int, **extra: Any) -> dict[str, Any]:
+    """What a candidate's record keeps of one verdict (measured up to ``n``)."""
+    return {"n": n, "predicted": v.predicted, "low": v.low, "high": v.high,
+            "p_better": v.p_better, "incumbent": v.incumbent, **extra}
+
+
 def race_cost(measurer: Measurer, settings: SearchSettings) -> float:
     """Compute the final race takes (priced at the start's knobs)."""
     return settings.race * measurer.cost({}, race_sizes(settings)) if settings.race else 0.0
@@ -333,14 +342,11 @@ def _race(state: SearchState, settings: SearchSettings, measurer: Measurer,
         got = measurer.measure({c.name: (c.params, sizes) for c in fin}, replicate=1)
         for c in fin:
             c.points = sorted(c.points + got.get(c.name, []))
-        verdicts = judge({c.name: ([p[0] for p in c.points], [p[1] for p in c.points])
-                          for c in fin}, float(settings.n_max))
+        verdicts = _judge(fin, float(settings.n_max))
         for c in fin:
             v = verdicts.get(c.name)
             if v is not None:
-                c.judgements.append({"n": max(sizes), "predicted": v.predicted, "low": v.low,
-                                     "high": v.high, "p_better": v.p_better,
-                                     "incumbent": v.incumbent, "race": True})
+                c.judgements.append(_judgement(v, max(sizes), race=True))
     state.raced = True
     save_state(state, state_path)
 

@@ -254,7 +254,9 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                      f"measured ({target:.4g})")
     backtests = 0  # the report's figures back-test the curves they show
     if report:
-        from ..report.html import MAX_FIGURE_CURVES as backtests
+        from ..report.html import MAX_FIGURE_CURVES
+
+        backtests = MAX_FIGURE_CURVES
     # each curve fitted once, here: the fits, verdicts (the predictive engine, whatever law
     # the table shows), held-out checks and the report all read this assessment
     a = assess(cs, AssessSettings(law=fc.law, D=fc.D if fc.law == "transfer" else None,

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..registry import task_info
-from . import metrics
+from . import datasets, metrics
 
 
 class Task:
@@ -135,11 +135,10 @@ class SingleLabel(_Classification):
 
     def real_sets(self, train_set, test_set, idx, *, size, seed, data_seed, boards, resize,
                   user_data):
-        from .datasets import RealClassification
-
-        return (RealClassification(train_set.images[idx], train_set.labels[idx], size,
-                                   flip=False, seed=seed, resize=resize),
-                RealClassification(test_set.images, test_set.labels, size, resize=resize))
+        return (datasets.RealClassification(train_set.images[idx], train_set.labels[idx], size,
+                                            flip=False, seed=seed, resize=resize),
+                datasets.RealClassification(test_set.images, test_set.labels, size,
+                                            resize=resize))
 
     def loss(self, model, x, y):
         return nn.functional.cross_entropy(model(x), y)
@@ -148,7 +147,9 @@ class SingleLabel(_Classification):
 class _Dense(Task):
     """A task of real images with per-object ground truth (detection, segmentation): the
     user's data as nested, seeded prefixes of its images (1% ⊂ 2% ⊂ ...); the bundled sets'
-    digits composed into boards."""
+    digits composed into boards (``real_dataset``: the torch dataset of the user's data)."""
+
+    real_dataset: ClassVar[type]
 
     def real_subset(self, train_set, *, count, fraction, seed, user_data):
         if not user_data:
@@ -160,10 +161,8 @@ class _Dense(Task):
 
     def real_sets(self, train_set, test_set, idx, *, size, seed, data_seed, boards, resize,
                   user_data):
-        from . import datasets
-
         if user_data:
-            real = getattr(datasets, self.real_dataset)
+            real = self.real_dataset
             return real(train_set, idx), real(test_set, np.arange(len(test_set)))
         from ..data import compose_boards
 
@@ -174,7 +173,7 @@ class _Dense(Task):
 
 class Segmentation(_Dense):
     name, metric, decay = "semseg", "mIoU", "poly"
-    real_dataset = "RealSegmentation"
+    real_dataset = datasets.RealSegmentation
 
     def build(self, arch, num_classes, stem, size):
         from .models import DenseModel, build_backbone
@@ -243,7 +242,7 @@ class SurfaceNormals(Task):
 
 class Detection(_Dense):
     name, metric = "objdet", "mAP"
-    real_dataset = "RealDetection"
+    real_dataset = datasets.RealDetection
 
     def build(self, arch, num_classes, stem, size):
         from .models import Detector, build_backbone
