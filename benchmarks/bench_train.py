@@ -47,7 +47,7 @@ def main() -> None:
         spec = preset("lv7", size=args.size, shard_size=200)
         render_dataset(spec, root, 400)
         ds = ShardDataset(root)
-        n_cls = ds.spec.n_classes
+        n_cls = len(ds.class_names)
         data = SyntheticTask(ds, "mulclass", 0, 400, flip=True)
 
         def loader() -> DataLoader:

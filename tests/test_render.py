@@ -109,6 +109,31 @@ def test_coco_annotations_load_and_evaluate(small):
     assert ap_of_ground_truth_as_detections(coco) == pytest.approx(1.0)
 
 
+def test_the_reader_takes_its_header_from_the_manifest_and_names_a_bad_field(small, tmp_path):
+    """The reader needs no render package: image side, views, shard size and classes come
+    from the manifest; a broken field is one line naming the file and the field."""
+    from syn2real.data.verify import DataFolderError
+
+    spec, root = small
+    ds = ShardDataset(root)
+    assert (ds.image_size, ds.header.views, ds.header.shard_size) == \
+        (spec.size, spec.views, spec.shard_size)
+    assert tuple(ds.class_names) == spec.class_names and ds.scene_id(spec.views) == "1"
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    m = json.loads((copy / "manifest.json").read_text())
+    m["spec"]["views"] = 0
+    (copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DataFolderError, match=r"manifest\.json: spec\.views is 0, not a "
+                                              r"positive integer\. Fix: render the data again"):
+        ShardDataset(copy)
+    m["spec"]["views"] = spec.views
+    del m["classes"]
+    (copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DataFolderError, match=r"no list of class names"):
+        ShardDataset(copy)
+
+
 def test_same_spec_gives_identical_bytes_with_any_worker_count(small, tmp_path):
     spec, root = small
     render_dataset(spec, tmp_path / "two", 40, workers=2)

@@ -66,7 +66,7 @@ def _untrained_error(task, shards, arch_kwargs, start, stop, size=32):
     from syn2real.train.datasets import SyntheticTask, collate
 
     ds = ShardDataset(shards)
-    num = ds.spec.n_classes + (1 if task == "semseg" else 0)
+    num = len(ds.class_names) + (1 if task == "semseg" else 0)
     torch.manual_seed(0)
     model = build_model(task, "resnet18", num, image_size=size, **arch_kwargs)
     loader = DataLoader(SyntheticTask(ds, task, start, stop), batch_size=20,

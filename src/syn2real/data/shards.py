@@ -4,6 +4,7 @@ writes them): memory-mapped arrays, any prefix of whole shards is a dataset."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,40 @@ Array = np.ndarray
 FILES = ("rgb.npy", "instance.npy", "semantic.npy", "normal.npy", "depth.npy", "labels.npy",
          "coco.json")
 RAW_FORMAT = "syn2real-shards/1"
+
+
+@dataclass(frozen=True)
+class ShardHeader:
+    """What a reader needs of the renders' description (the manifest's ``spec``, written by
+    :mod:`syn2real.render.shards`; the full typed description is
+    :class:`syn2real.render.spec.DatasetSpec`): image side, views per scene, images per shard
+    and the class names (the manifest's ``classes``)."""
+
+    size: int
+    views: int
+    shard_size: int
+    classes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, manifest: dict[str, Any], root: Path) -> ShardHeader:
+        """Read it from a manifest; a missing or non-positive field is one
+        :class:`~syn2real.data.verify.DataFolderError` naming the folder and the field."""
+        from .verify import DataFolderError
+
+        spec, values = manifest["spec"], {}
+        for key in ("size", "views", "shard_size"):
+            v = spec.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise DataFolderError(f"{root}/manifest.json: spec.{key} is {v!r}, not a "
+                                      "positive integer. Fix: render the data again (syn2real "
+                                      "render with the same spec and --out)")
+            values[key] = v
+        classes = manifest.get("classes")
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise DataFolderError(f"{root}/manifest.json: no list of class names ('classes'). "
+                                  "Fix: render the data again (syn2real render with the same "
+                                  "spec and --out)")
+        return cls(classes=tuple(classes), **values)
 
 
 def files_of(manifest: dict) -> tuple[str, ...]:
@@ -28,7 +63,7 @@ class ShardDataset:
     :class:`~syn2real.data.sources.DataSource`.
 
     ``ds[i]`` returns a dict with ``rgb``, ``instance``, ``semantic``, ``normal``, ``depth``
-    and ``labels`` of image ``i``. Every shard but the last holds ``spec.shard_size`` images;
+    and ``labels`` of image ``i``. Every shard but the last holds ``header.shard_size`` images;
     the last may be short (a render of any count).
     """
 
@@ -38,7 +73,6 @@ class ShardDataset:
         """``verify``: also recompute the checksums of the shards used (sizes are always
         checked); a bad or missing file is one :class:`~syn2real.data.verify.DataFolderError`
         naming it and the repair."""
-        from ..render.spec import DatasetSpec  # the renders' own description
         from .verify import DataFolderError, read_manifest
 
         self.root = Path(root)
@@ -46,19 +80,19 @@ class ShardDataset:
             raise DataFolderError(f"{self.root}: no such dataset folder. Fix: render the data "
                                   "first (syn2real render ...) or check the path")
         self.manifest = read_manifest(self.root)
-        self.spec = DatasetSpec(**self.manifest["spec"])
+        self.header = ShardHeader.of(self.manifest, self.root)
         shards = self.manifest["shards"]
         available = 0
         k = 0
         while str(k) in shards:  # contiguous shards; a short one ends the dataset
-            count = int(shards[str(k)].get("images", self.spec.shard_size))
+            count = int(shards[str(k)].get("images", self.header.shard_size))
             available += count
             k += 1
-            if count < self.spec.shard_size:
+            if count < self.header.shard_size:
                 break
-        self.class_names = list(self.manifest.get("classes", self.spec.class_names))
+        self.class_names = list(self.header.classes)
         self.compressed = files_of(self.manifest) != FILES
-        self.image_size = self.spec.size
+        self.image_size = self.header.size
         self.n = available if n is None else n
         if self.n > available:
             raise ValueError(f"{self.root} has {available} contiguous images, {self.n} asked")
@@ -86,8 +120,8 @@ class ShardDataset:
         return str(self.manifest["spec_hash"])
 
     def scene_id(self, i: int) -> str:
-        """Images of one scene (``spec.views`` consecutive views) share it."""
-        return str(i // self.spec.views)
+        """Images of one scene (``views`` consecutive views) share it."""
+        return str(i // self.header.views)
 
     def shard(self, k: int) -> Any:
         """Shard ``k``: memory-mapped arrays (raw) or a :class:`~.tarshards.TarShard`."""
@@ -105,7 +139,7 @@ class ShardDataset:
     def __getitem__(self, i: int) -> dict[str, Array]:
         if not 0 <= i < self.n:
             raise IndexError(i)
-        k, j = divmod(i, self.spec.shard_size)
+        k, j = divmod(i, self.header.shard_size)
         s = self.shard(k)
         if self.compressed:
             return s[j]
