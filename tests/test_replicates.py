@@ -71,8 +71,15 @@ def _cg_frame(pseeds: int, spread: float) -> pd.DataFrame:
 
 
 def test_reader_attaches_standard_errors_and_the_predictor_takes_them():
-    cs = curves_from_frame(_cg_frame(3, 0.05))
+    frame = _cg_frame(3, 0.05)
+    cs = curves_from_frame(frame)
     assert {"se", "pretrains"} <= set(cs.data.columns)
+    # the runs the points came from, one row each, in the table's order, errors as errors
+    assert list(cs.runs["seed"]) == list(frame["seed"])
+    assert cs.runs["err"].to_numpy() == pytest.approx(1 - frame["value"].to_numpy())
+    assert list(cs.runs["n"]) == list(frame["pretrain.data"].astype(float))
+    means = cs.runs.groupby("n")["err"].mean().to_numpy()
+    assert cs.data["err"].to_numpy() == pytest.approx(means)
     assert (cs.data["pretrains"] == 3).all() and (cs.data["weight"] == 6).all()
     (_, g), = cs.curves()
     c = curve_arrays(g)

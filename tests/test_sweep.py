@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -447,10 +448,10 @@ def test_point_noise_counts_the_spread_between_pretrainings():
             ("b", 20): {"0/0": 0.5}, ("b", 40): {"0/0": 0.40, "0/1": 0.42}}
     base = {"pscale": 60, "ptask": "mulclass", "fdata": "mnist", "fratio": 1.0,
             "ftask": "sinclass", "model": "r18"}
-    rows = [{**base, "pdata": s, "pretrain.data": n, "value": 1 - e, "seed": seed}
+    rows = [{**base, "pdata": s, "n": float(n), "err": e, "seed": seed}
             for (s, n), es in runs.items() for seed, e in es.items()]
     curves = [({"pdata": "a", "model": "r18"}, None), ({"pdata": "b"}, None)]
-    pts = point_noise(curves, ["A", "B"], rows, held_out=[40])
+    pts = point_noise(curves, ["A", "B"], pd.DataFrame(rows), held_out=[40])
     by = {(p["label"], p["n"]): p for p in pts}
     assert set(by) == {("A", 20.0), ("A", 40.0), ("B", 20.0), ("B", 40.0)}
     a20, a40 = by[("A", 20.0)], by[("A", 40.0)]

@@ -20,6 +20,7 @@ fitted, and reported.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import io
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,11 @@ class CurveSet:
     source : str
     notes : list of str
         Everything the reader changed or set aside (aggregations, baselines).
+    runs : pandas.DataFrame or None
+        From a table with a ``seed`` column: one row per run (the grouping columns, ``n``,
+        ``s`` where known, ``seed`` and ``err``; from-scratch runs included), in the table's
+        order — what the points' means and standard errors were computed from. None
+        otherwise.
     """
 
     data: pd.DataFrame
@@ -73,6 +79,7 @@ class CurveSet:
     metric: str
     source: str
     notes: list[str] = field(default_factory=list)
+    runs: pd.DataFrame | None = None
 
     @property
     def has_s(self) -> bool:
@@ -404,6 +411,8 @@ def _read_cg(df: pd.DataFrame, src: str, metric: str, select: str) -> CurveSet:
                  notes)
     if runs is not None:
         cs = _with_replicate_noise(cs, runs)
+        cols = [*groups, "n", *(["s"] if "s" in runs else []), "seed", "err"]
+        cs = dataclasses.replace(cs, runs=runs[cols].sort_index().reset_index(drop=True))
     return cs
 
 
@@ -412,8 +421,6 @@ def _with_replicate_noise(cs: CurveSet, runs: pd.DataFrame) -> CurveSet:
     fine-tuning variance: :mod:`~syn2real.curves.replicates`) and ``pretrains`` (distinct
     pre-trainings among its runs) to ``cs.data`` and ``cs.baseline``; a note says when no point
     has two pre-trainings (then ``se`` counts fine-tuning seeds only)."""
-    import dataclasses
-
     from .replicates import PointReplicates, pooled_noise
 
     keys = list(cs.groups) + ["n"] + (["s"] if "s" in cs.data.columns else [])

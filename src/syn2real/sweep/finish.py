@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..assess import Assessment
 from ..curves import CG_GROUPS, DataError
@@ -102,42 +103,40 @@ def study_labels(cfg: StudyConfig, curves: list[tuple[dict[str, Any], Any]]) -> 
 
 
 def point_noise(curves: list[tuple[dict[str, Any], Any]], labels: list[str],
-                rows: list[dict[str, Any]], held_out: Collection[float] = ()
+                runs: pd.DataFrame, held_out: Collection[float] = ()
                 ) -> list[dict[str, Any]]:
     """Per curve and size: the mean error over the runs, its standard error counting the
     spread between pre-trainings, and the two variance components; ``held_out``: the sizes
     kept out of the fit (marked).
 
-    ``rows`` are :func:`~.results.study_rows` (one per fine-tune, ``seed`` = ``"p/f"``). The
-    runs of a point are nested (fine-tuning seeds inside pre-training seeds); the relative
-    variances are pooled over the curve's pre-trained sizes
-    (:func:`~syn2real.curves.replicates.pooled_noise`; the from-scratch point on its own).
-    Keys: ``mean``, ``sd`` (of one run, all runs), ``se`` (of the mean), ``sd_pretrain`` and
-    ``sd_finetune`` (the components of one run, absolute at that mean; nan where not
-    measured), ``runs``, ``pretrains``, ``held_out``. A fitted curve's group names some of
-    the :data:`~syn2real.curves.CG_GROUPS` columns; it gathers every row that agrees on them.
+    ``runs`` is the curve set's :attr:`~syn2real.curves.CurveSet.runs` (one row per
+    fine-tune, ``seed`` = ``"p/f"``); a fitted curve's group names some of its grouping
+    columns and gathers every run that has those values. The runs of a point are nested
+    (fine-tuning seeds inside pre-training seeds); the relative variances are pooled over the
+    curve's pre-trained sizes (:func:`~syn2real.curves.replicates.pooled_noise`; the
+    from-scratch point on its own). Keys: ``mean``, ``sd`` (of one run, all runs), ``se`` (of
+    the mean), ``sd_pretrain`` and ``sd_finetune`` (the components of one run, absolute at
+    that mean; nan where not measured), ``runs``, ``pretrains``, ``held_out``.
     """
     from ..curves.replicates import PointReplicates, pooled_noise
 
     held = {float(n) for n in held_out}
-    by_curve = [(dict(zip(CG_GROUPS, key, strict=True)), by_n)
-                for key, by_n in runs_by_curve(rows).items()]
     out = []
     for (group, _), label in zip(curves, labels, strict=True):
-        runs: dict[float, tuple[list[float], list[str]]] = defaultdict(lambda: ([], []))
-        for g, by_n in by_curve:  # every row curve that agrees on the fitted group
-            if all(str(g[c]) == str(v) for c, v in group.items()):
-                for n, (errs, seeds) in by_n.items():
-                    runs[n][0].extend(errs)
-                    runs[n][1].extend(seeds)
-        sizes = sorted(runs)
-        reps = {n: PointReplicates.of(*runs[n]) for n in sizes}
+        mine = np.ones(len(runs), bool)
+        for col, value in group.items():
+            mine &= (runs[col] == value).to_numpy() | (runs[col].isna().to_numpy()
+                                                        & bool(pd.isna(value)))
+        by_n = {float(n): g for n, g in runs[mine].groupby("n", sort=True)}
+        sizes = sorted(by_n)
+        reps = {n: PointReplicates.of(by_n[n]["err"].to_numpy(), by_n[n]["seed"].tolist())
+                for n in sizes}
         for part in ([n for n in sizes if n == 0], [n for n in sizes if n > 0]):
             if not part:
                 continue
             cn = pooled_noise([reps[n] for n in part])
             for n, se in zip(part, cn.se, strict=True):
-                e = np.asarray(runs[n][0])
+                e = by_n[n]["err"].to_numpy()
                 m = reps[n].mean
                 out.append({"label": label, "n": n, "mean": m,
                             "sd": float(e.std(ddof=1)) if len(e) > 1 else math.nan,
@@ -266,7 +265,7 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
                                   backtest_curves=backtests,
                                   full_law=report),
                labels=labels, held=held_rows,
-               points=point_noise(curves, labels, rows, fc.holdout))
+               points=point_noise(curves, labels, cs.runs, fc.holdout))
     complexity = complexity_rows(cfg, store, [c.summary for c in a.curves], keys)
     effects = None
     if complexity and len({r["pdata"] for r in complexity}) >= 3:
