@@ -32,7 +32,7 @@ def measured_graph() -> dict[str, set[str]]:
         if is_init:
             parts = parts[:-1]
         here = _unit(".".join(parts))
-        graph[here]  # noqa: B018  (every unit is a node)
+        graph.setdefault(here, set())  # every unit is a node
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.ImportFrom):
                 if node.level:

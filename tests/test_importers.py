@@ -142,8 +142,23 @@ def test_bop_format_round_trip_depth_in_metres_and_no_normals(rendered, tmp_path
     pytest.importorskip("torch")
     from syn2real.train.api import pretrain
 
-    with pytest.raises(UserError, match="bop data has no surface normals"):
+    with pytest.raises(UserError, match=r"bop data has no surface normals \(in some or all "
+                                        r"frames\)\. Fix: pre-train on mulclass, semseg or "
+                                        "objdet, or render normals"):
         pretrain(out, 4, "normal", out=tmp_path / "ck", iters=1, batch=2, val_images=2)
+    # the check reads the task's registered needs: a new task needing normals is refused too
+    from syn2real import registry
+    from syn2real.data.sources import check_source_for_task
+
+    registry.register_task(registry.TaskInfo("relight", "x:Y", pretrain=True,
+                                             needs=("normals",)))
+    try:
+        with pytest.raises(UserError, match=r"no surface normals \(in some or all frames\)\. "
+                                            "Fix: pre-train on mulclass, semseg or objdet"):
+            check_source_for_task(imp, "relight", out)
+        check_source_for_task(ds, "relight", out)  # syn2real's renders have normals
+    finally:
+        registry._TASKS.pop("relight")
     (out / "train_pbr" / "000001" / "mask_visib" / "000002_000000.png").unlink()
     with pytest.raises(ImportedDataError, match=r"000002_000000\.png: missing.*calc_mask_info"):
         imp[6]
@@ -292,6 +307,9 @@ def test_blenderproc_float_colours_missing_and_nan_normals(rendered, tmp_path):
             ref["instance"], 0)) > 0).sum()  # the objects are all still there
         _, valid = task.synthetic_target(got)
         assert not bool(valid.any())  # no normal known: nothing to train the normal task on
+    # a frame without normals: the source says so, and the normal task is refused up front
+    assert imp.has_normals is False and open_source(write_blenderproc(
+        ds, tmp_path / "bp2", 2, scene_folders=False)).has_normals is True
     with h5py.File(frames[0], "r+") as f:
         del f["colors"]
         f.create_dataset("colors", data=np.full((32, 32, 3), 7.5, np.float32))
@@ -367,7 +385,8 @@ def test_semantics_without_the_instance_annotator(rendered, tmp_path):
                    val_images=2, threads=1)
     assert np.isfinite(row["metrics"]["val_error_best"])
     for where in ("sem", "bp"):
-        with pytest.raises(UserError, match=r"no instance masks or boxes.*mulclass or semseg"):
+        with pytest.raises(UserError, match=r"no instance masks or boxes.*mulclass, semseg or "
+                                            "normal"):
             pretrain(tmp_path / where, 8, "objdet", out=tmp_path / f"ck-x{where}", iters=1,
                      batch=2, val_images=2, threads=1)
 
@@ -484,3 +503,28 @@ def test_a_layout_registered_from_its_own_module_works_end_to_end(rendered, tmp_
             parse_config(study)
     finally:
         sources._LAYOUTS.pop("toy", None)
+
+
+def test_sources_without_normals_say_so_and_the_normal_task_is_refused_not_diverged(
+        rendered, tmp_path):
+    """Replicator, Kubric and cg-transfer write normals only when asked: a folder missing them
+    in some frame says ``has_normals = False`` and pre-training ``normal`` on it is one line
+    naming the data (it used to train on zero vectors and stop as a diverged loss)."""
+    pytest.importorskip("torch")
+    from syn2real.train.api import pretrain
+
+    ds, _ = rendered
+    names = list(ds.class_names)
+    folders = {"replicator": (write_replicator(ds, tmp_path / "rep", N, names), "normals_*.npy"),
+               "kubric": (write_kubric(ds, tmp_path / "kb", N, names), "*/normal_*.png"),
+               "cg_transfer": (write_cg_transfer(ds, tmp_path / "cg", N, names),
+                               "*/normal.npy")}
+    for fmt, (out, pattern) in folders.items():
+        assert open_source(out).has_normals is True, fmt
+        victim = sorted(out.glob(pattern))[1]
+        victim.unlink()
+        assert open_source(out).has_normals is False, fmt
+    with pytest.raises(UserError, match=r"rep: replicator data has no surface normals .*Fix: "
+                                        r"pre-train on mulclass, semseg or objdet"):
+        pretrain(folders["replicator"][0], 8, "normal", out=tmp_path / "ck", iters=1, batch=2,
+                 val_images=2)

@@ -36,6 +36,10 @@ class TaskInfo:
     real_layouts : tuple of str
         The real-data layouts (:data:`syn2real.data.realspec.REAL_KINDS`) that hold its
         ground truth (fine-tuning tasks).
+    needs : tuple of str
+        Ground truth a rendered source may lack that the task reads (pre-training tasks):
+        names of :data:`syn2real.data.sources.GROUND_TRUTH` (``"normals"``, ``"boxes"``); a
+        source saying ``has_<name> = False`` is refused for it before training.
     """
 
     name: str
@@ -44,6 +48,7 @@ class TaskInfo:
     finetune: bool = False
     cost: float = 1.0
     real_layouts: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
 
 
 #: the built-in tasks (paper Sec. 4.1): four pre-training tasks on rendered images, three
@@ -54,9 +59,10 @@ BUILTIN_TASKS = (
              real_layouts=("imagefolder", "hf")),
     TaskInfo("semseg", "syn2real.tasks.task:Segmentation", pretrain=True, finetune=True,
              cost=3.0, real_layouts=("coco", "ade20k")),
-    TaskInfo("normal", "syn2real.tasks.task:SurfaceNormals", pretrain=True, cost=3.0),
+    TaskInfo("normal", "syn2real.tasks.task:SurfaceNormals", pretrain=True, cost=3.0,
+             needs=("normals",)),
     TaskInfo("objdet", "syn2real.tasks.task:Detection", pretrain=True, finetune=True,
-             cost=4.0, real_layouts=("coco",)),
+             cost=4.0, real_layouts=("coco",), needs=("boxes",)),
 )
 _TASKS: dict[str, TaskInfo] = {t.name: t for t in BUILTIN_TASKS}
 

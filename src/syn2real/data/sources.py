@@ -23,8 +23,10 @@ and ``scene_id(i)`` (images of one scene share it: n-prefixes and subsets are dr
 scenes). syn2real's own shards (:class:`~syn2real.data.shards.ShardDataset`) are one source;
 :mod:`syn2real.data.importers` reads what BlenderProc (HDF5, BOP and COCO writers), Omniverse
 Replicator, Kubric, Unity Perception (SOLO) and the paper's own renderer write, one module per
-layout; :func:`register_layout` adds one. A source without normals says
-``has_normals = False``. :func:`open_source` detects the layout of a folder.
+layout; :func:`register_layout` adds one. A source without normals in every frame says
+``has_normals = False`` (without boxes or instance masks, ``has_boxes = False``); a
+task's registered ``needs`` name what it reads (:func:`check_source_for_task`).
+:func:`open_source` detects the layout of a folder.
 """
 
 from __future__ import annotations
@@ -179,17 +181,33 @@ def labels_of(semantic: Array, n_classes: int) -> Array:
     return out
 
 
-def check_source_for_task(source: Any, task: str, where: str | Path) -> None:
-    """Refuse, in one line, a pre-training task whose ground truth the source lacks
-    (normals for ``normal``; instance masks or the writer's boxes for ``objdet``)."""
-    fmt = getattr(source, "format", "this")
-    if task == "normal" and not getattr(source, "has_normals", True):
-        raise UserError(f"{where}: {fmt} data has no surface normals. Fix: pre-train on "
-                        "mulclass, objdet or semseg, or render normals")
-    if task == "objdet" and not getattr(source, "has_boxes", True):
-        raise UserError(f"{where}: {fmt} data has no instance masks or boxes (written without "
-                        "the instance annotator), so objects cannot be told apart. Fix: "
-                        "pre-train on mulclass or semseg, or write instances (Replicator: "
-                        "instance_segmentation=True or bounding_box_2d_tight=True; BlenderProc: "
-                        "map_by=['category_id', 'instance', 'name'])")
+#: Ground truth a source may lack (:attr:`syn2real.registry.TaskInfo.needs`): what a source
+#: without it says (``has_<name> = False``) and how to get it.
+GROUND_TRUTH = {
+    "normals": ("surface normals (in some or all frames)", "render normals"),
+    "boxes": ("instance masks or boxes (written without the instance annotator), so objects "
+              "cannot be told apart", "write instances (Replicator: "
+              "instance_segmentation=True or bounding_box_2d_tight=True; BlenderProc: "
+              "map_by=['category_id', 'instance', 'name'])"),
+}
 
+
+def check_source_for_task(source: Any, task: str, where: str | Path) -> None:
+    """Refuse, in one line, a pre-training task whose ground truth the source lacks (the
+    task's registered :attr:`~syn2real.registry.TaskInfo.needs`; a source without an item
+    says ``has_<item> = False``); the fix names the pre-training tasks the source serves."""
+    from ..registry import task_info, task_names
+
+    def lacks(name: str) -> list[str]:
+        return [g for g in task_info(name).needs if not getattr(source, f"has_{g}", True)]
+
+    missing = lacks(task)
+    if not missing:
+        return
+    what, how = GROUND_TRUTH.get(missing[0],
+                                 (missing[0], f"give the data its {missing[0]}"))
+    usable = [t for t in task_names(pretrain=True) if not lacks(t)]
+    choice = (", ".join(usable[:-1]) + f" or {usable[-1]}" if len(usable) > 1
+              else "".join(usable))
+    raise UserError(f"{where}: {getattr(source, 'format', 'this')} data has no {what}. Fix: "
+                    + (f"pre-train on {choice}, or {how}" if usable else how))

@@ -53,7 +53,10 @@ class BlenderProcSource(_FrameSource):
         if not self.frames:
             raise ImportedDataError(f"{self.root}: no .hdf5 frames. Fix: point at BlenderProc's "
                                     "output folder (bproc.writer.write_hdf5)")
+        self._with_normals: set[Path] = set()  # filled by _attributes
         self._attrs = {p: self._attributes(p) for p in self.frames}  # read once, at open
+        # normals are optional (RendererUtility.enable_normals_output): every frame or none
+        self.has_normals = len(self._with_normals) == len(self.frames)
         # written with map_by=["category_id"] only: classes, no objects told apart (mulclass
         # and semseg need no more; detection is refused)
         self.has_instances = self.has_boxes = all(a is not None for a in self._attrs.values())
@@ -72,8 +75,11 @@ class BlenderProcSource(_FrameSource):
                                     "frame") from None
 
     def _attributes(self, p: Path) -> dict[int, int] | None:
-        """instance idx -> category id of one frame (``None``: only category ids written)."""
+        """instance idx -> category id of one frame (``None``: only category ids written);
+        notes whether the frame has normals."""
         with self._open(p) as f:
+            if "normals" in f:
+                self._with_normals.add(p)
             if "instance_attribute_maps" not in f:
                 if "category_id_segmaps" in f:
                     return None

@@ -51,6 +51,7 @@ class CgTransferSource(_FrameSource):
         cats = _json(self.frames[0] / "annotations.json").get("categories", [])
         self.categories, self.class_names = _coco_categories(cats)
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
+        self.has_normals = all((d / "normal.npy").exists() for d in self.frames)
 
     def __getitem__(self, i: int) -> Sample:
         d = self.frames[self._index(i)]

@@ -107,6 +107,7 @@ class KubricSource(_FrameSource):
             self.frames += [(s, f) for f in frames]
         self.class_names = sorted(names)
         self._cls = {c: i for i, c in enumerate(self.class_names)}
+        self.has_normals = all((s / f"normal_{f:05d}.png").exists() for s, f in self.frames)
 
     @staticmethod
     def _category(inst: dict) -> str:

@@ -64,6 +64,8 @@ class ReplicatorSource(_FrameSource):
             self._box_labels = {k: self._box_label_map(k) for k in self.frames}
             names |= {v for m in self._box_labels.values() for v in m.values()}
         self.has_boxes = self.has_instances or bool(self._box_labels)
+        # the normals annotator is optional: a frame without it has no normals to learn from
+        self.has_normals = all((self.root / f"normals_{k}.npy").exists() for k in self.frames)
         self.class_names = sorted(names - _BACKGROUND)
         self._cls = {c: i for i, c in enumerate(self.class_names)}
 
