@@ -633,15 +633,24 @@ def test_a_registered_backend_runs_a_study_without_editing_any_list(tmp_path):
         from syn2real.sweep.jobs import run_job
         from syn2real.sweep.runners import Runner, register_runner
 
+        from pydantic import BaseModel, ConfigDict
+
+        class InlineSettings(BaseModel):
+            model_config = ConfigDict(extra="forbid")
+            label: str = "inline"
+
         class InlineRunner(Runner):
             """Runs each job in this process as it is submitted."""
             ran = []
+            labels = []
+            settings_model = InlineSettings
 
             def __init__(self, threads):
                 self.slots, self.threads, self._out = 1, threads, {}
 
             @classmethod
             def create(cls, settings):
+                cls.labels.append(settings.ec.block("inline").label)
                 return cls(settings.threads)
 
             def submit(self, job, threads):
@@ -658,11 +667,19 @@ def test_a_registered_backend_runs_a_study_without_editing_any_list(tmp_path):
     backend = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(backend)
     try:
-        cfg = parse_config(tiny(executor={"kind": "inline", "threads": 1}))
+        cfg = parse_config(tiny(executor={"kind": "inline", "threads": 1,
+                                          "inline": {"label": "mine"}}))
         plan = build_plan(cfg, tmp_path / "run")
         store = Store(tmp_path / "run" / "results.sqlite")
         summary = execute(plan, store)
         assert summary.ok and sorted(backend.InlineRunner.ran) == sorted(plan.jobs)
+        assert backend.InlineRunner.labels == ["mine"]  # its own settings block reached it
+        # its block is validated with its model; without one, the model's defaults
+        with pytest.raises(ConfigError, match=r"in executor\.inline, 'lable': unknown key"):
+            parse_config(tiny(executor={"kind": "inline", "inline": {"lable": "x"}}))
+        assert parse_config(tiny(executor={"kind": "inline"})).executor.block(
+            "inline").label == "inline"
+        assert parse_config(tiny()).executor.block("slurm").partition is None
         assert len(store.rows("finetune")) == len(plan.by_kind("finetune"))
         with pytest.raises(ConfigError, match=r"unknown executor 'nope'; choose .*inline"):
             parse_config(tiny(executor={"kind": "nope"}))

@@ -294,6 +294,17 @@ class RayConfig(_Strict):
 BACKEND_BLOCKS: dict[str, type[_Strict]] = {"slurm": SlurmConfig, "ray": RayConfig}
 
 
+def _backend_block(name: str, model: type, raw: Any) -> Any:
+    """A registered backend's settings block validated with its model (one line if not)."""
+    if raw is not None and not isinstance(raw, dict):
+        raise ValueError(f"executor.{name} must be a mapping of its settings, got {raw!r}")
+    try:
+        return model(**(raw or {}))
+    except ValidationError as exc:
+        raise ValueError(f"in executor.{name}, " + describe_validation(exc.errors())) \
+            from None
+
+
 class ExecutorConfig(_Strict):
     """Where jobs run: ``local`` (process pool), ``ray`` (a Ray cluster), ``slurm`` (Slurm
     jobs through submitit) or a registered backend (:mod:`syn2real.sweep.runners`).
@@ -315,14 +326,36 @@ class ExecutorConfig(_Strict):
                               "(GPUs: 4-8, pinned memory)")
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
+    others: dict[str, Any] = Field(default_factory=dict, description="settings blocks of "
+                                   "registered backends with a settings_model, written as "
+                                   "executor.<name> (validated with that model)")
+
+    def block(self, name: str) -> Any:
+        """The settings block of backend ``name`` (None: it has none)."""
+        if name in BACKEND_BLOCKS:
+            return getattr(self, name)
+        return self.others.get(name)
 
     @model_validator(mode="before")
     @classmethod
     def _flat_backend_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        from .runners import settings_model
+
         kind = data.get("kind", "local")
         out = dict(data)
+        if "others" in out:
+            raise ValueError("executor.others is not a setting. Fix: write a backend's block "
+                             "as executor.<its name>")
+        for name in [k for k in out if k not in cls.model_fields]:
+            model = settings_model(name)
+            if model is not None:  # a registered backend's own block
+                out.setdefault("others", {})[name] = _backend_block(name, model,
+                                                                    out.pop(name))
+        model = settings_model(kind)
+        if model is not None and kind not in out.get("others", {}):
+            out.setdefault("others", {})[kind] = _backend_block(kind, model, {})
         for block, model in BACKEND_BLOCKS.items():
             flat = [k for k in out if k in model.model_fields and k not in cls.model_fields]
             if not flat:

@@ -14,6 +14,10 @@ Built in: ``local`` (a process pool, :mod:`.local`), ``ray`` (:mod:`.ray`) and `
 
     register_runner("mine", MyRunner)      # then: executor: {kind: mine}
 
+Its own settings: a pydantic model as ``MyRunner.settings_model``; a study's
+``executor: {kind: mine, mine: {...}}`` is validated with it (a wrong key is one clear error)
+and ``create`` reads it as ``settings.ec.block("mine")``.
+
 The config's allowed values, the command line's choices and ``execute`` all read this map.
 """
 
@@ -25,7 +29,7 @@ from ...errors import UserError
 from .base import Runner, RunnerSettings, cpu_count
 
 __all__ = ["Runner", "RunnerSettings", "cpu_count", "register_runner", "runner_class",
-           "runner_names"]
+           "runner_names", "settings_model"]
 
 #: name -> the class, or "module:Class" of a built-in (imported on first use)
 _RUNNERS: dict[str, type[Runner] | str] = {
@@ -40,6 +44,13 @@ def register_runner(name: str, cls: type[Runner]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Runner)):
         raise TypeError(f"{cls!r} is not a Runner subclass")
     _RUNNERS[name] = cls
+
+
+def settings_model(name: str) -> type | None:
+    """The settings model of a registered backend that is already imported (built-ins keep
+    theirs in :data:`syn2real.sweep.config.BACKEND_BLOCKS`); None otherwise."""
+    entry = _RUNNERS.get(name)
+    return None if entry is None or isinstance(entry, str) else entry.settings_model
 
 
 def runner_names() -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["Runner", "RunnerSettings", "cpu_count"]
 
@@ -46,6 +46,10 @@ class Runner:
     slots: int
     #: torch threads each job gets (the settings' by default)
     threads: int = 1
+    #: the backend's own settings block (a pydantic model): ``executor.<name>`` in a study is
+    #: validated with it and reaches :meth:`create` as ``settings.ec.block(name)``; None: the
+    #: backend takes no settings of its own
+    settings_model: ClassVar[type[Any] | None] = None
 
     @classmethod
     def create(cls, settings: RunnerSettings) -> Runner:
