@@ -56,6 +56,11 @@ def test_full_law_recovers_and_derives_gamma():
     assert law.beta_ == pytest.approx(0.32, abs=1e-5)
     assert law.gamma_ == pytest.approx(0.5, rel=1e-4)
     assert law.C_of(1e4) == pytest.approx(40 * 0.5 * 1e4 ** -0.32, rel=1e-4)
+    # at a fixed s, eq. 2 is eq. 1 with D = D_of(s) and C = C_of(s)
+    assert law.D_of(1e4) == pytest.approx(40 * 1e4 ** -0.32, rel=1e-4)
+    m = np.array([3e3, 5e4])
+    assert law.predict(m, np.full(2, 1e4)) == pytest.approx(
+        law.D_of(1e4) * m ** -law.alpha_ + law.C_of(1e4), rel=1e-9)
 
 
 def test_broken_power_law_fits_a_bend():

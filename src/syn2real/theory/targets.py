@@ -86,11 +86,6 @@ class HarmonicTarget:
     def __call__(self, x: Array) -> Array:
         return evaluate(self.dirs, self.degrees, self.coef[None], x)
 
-    @property
-    def l2_norm(self) -> float:
-        """Exact L2 norm (distinct degrees are orthogonal; equal degrees are not used)."""
-        return float(np.sqrt(np.sum(self.coef**2)))
-
 
 def evaluate(dirs: Array, degrees: Array, coef: Array, x: Array) -> Array:
     """Evaluate targets with per-row coefficients: coef (R, J), x (R, d) → (R,)."""
