@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from studies import tiny
 from syn2real.cli.app import app
-from syn2real.curves import DataError, read_curves
+from syn2real.curves import CurveTableError, read_curves
 from syn2real.curves.collect import collect
 
 NS = [1000, 2000, 4000, 8000, 16000]
@@ -45,7 +45,8 @@ def test_a_dataframe_gives_the_same_fit_as_the_same_csv(tmp_path):
 def test_a_step_column_is_never_a_curve_of_its_own():
     df = pd.DataFrame({"n": NS * 2, "error": [0.3] * 5 + [0.2] * 5,
                        "epoch": [1] * 5 + [2] * 5})
-    with pytest.raises(DataError, match=r"column 'epoch' looks like a step.*--step-col epoch"):
+    with pytest.raises(CurveTableError,
+                       match=r"column 'epoch' looks like a step.*--step-col epoch"):
         read_curves(df)
     best = read_curves(df.assign(error=[0.3, 0.28, 0.26, 0.25, 0.24] * 2), step="epoch",
                        select="best")
@@ -189,12 +190,12 @@ def test_collect_bad_inputs_are_one_line(tmp_path):
     _ultralytics(tmp_path / "b", 1000)
     (tmp_path / "b" / "train1000").rename(tmp_path / "b" / "other")
     (tmp_path / "a" / "train1000").rename(tmp_path / "a" / "x")
-    with pytest.raises(DataError, match=r"both have n = 1000.*--allow-repeats"):
+    with pytest.raises(CurveTableError, match=r"both have n = 1000.*--allow-repeats"):
         collect(tmp_path, metric="metrics/mAP50-95(B)", n_from="config:syn.images")
-    with pytest.raises(DataError, match=r"no key 'syn\.count'"):
+    with pytest.raises(CurveTableError, match=r"no key 'syn\.count'"):
         collect(tmp_path, metric="metrics/mAP50-95(B)", n_from="config:syn.count")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no run folder found"):
+    with pytest.raises(CurveTableError, match="no run folder found"):
         collect(tmp_path / "empty", metric="m", n_from=r"regex:(\d+)")
 
 
@@ -338,7 +339,7 @@ def test_collect_decides_units_per_run_and_names_impossible_values(tmp_path):
     assert np.allclose(d2["error"], [0.992, 0.985])
     for bad, what in ((-1.0, "-1.0"), (1e308, "1e+308")):
         _set_map(tmp_path / "mix" / "n4000" / "results.csv", bad)
-        with pytest.raises(DataError, match=rf"n4000: metrics/mAP50-95\(B\) is "
+        with pytest.raises(CurveTableError, match=rf"n4000: metrics/mAP50-95\(B\) is "
                                             rf"{re.escape(what)}.*sentinel"):
             collect(tmp_path / "mix", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
 
@@ -348,10 +349,10 @@ def test_collect_refuses_a_size_read_from_inside_a_default_run_name(tmp_path):
     a match glued inside a word is refused, an anchored one or a real name is accepted."""
     for name in ("train2", "train9"):
         _ultralytics_by_hand(_mk(tmp_path / "detect" / name), 1000)
-    with pytest.raises(DataError, match=r"matches 'n2' inside the word 'train2'.*anchor"):
+    with pytest.raises(CurveTableError, match=r"matches 'n2' inside the word 'train2'.*anchor"):
         collect(tmp_path / "detect", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
     _ultralytics_by_hand(_mk(tmp_path / "detect" / "train"), 1000)   # the first, unnumbered
-    with pytest.raises(DataError, match=r"detect/train: --n-from regex .* does not match"):
+    with pytest.raises(CurveTableError, match=r"detect/train: --n-from regex .* does not match"):
         collect(tmp_path / "detect", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
     for n in (1000, 2000):
         _ultralytics_by_hand(_mk(tmp_path / "ok" / f"synth_n{n}"), n)
@@ -401,7 +402,7 @@ def test_collect_sets_aside_incomplete_runs_and_reads_checkpoints_as_one_run(tmp
     assert any("n1000 (20 of 30 steps)" in x for x in notes)
     (tmp_path / "u" / "n2000" / "args.yaml").write_text("epochs: 50\n")
     (tmp_path / "u" / "n4000" / "args.yaml").write_text("epochs: 50\n")
-    with pytest.raises(DataError, match="every run is incomplete"):
+    with pytest.raises(CurveTableError, match="every run is incomplete"):
         collect(tmp_path / "u", metric="metrics/mAP50-95(B)", n_from=r"regex:n(\d+)")
 
 
@@ -424,7 +425,8 @@ def test_error_rates_in_percent_are_divided_losses_are_not(tmp_path):
     state = json.loads(bad.read_text())
     state["log_history"][0]["eval_wer"] = 250.0
     bad.write_text(json.dumps(state))
-    with pytest.raises(DataError, match=r"eval_wer reaches 250 .* neither in \[0, 1\] nor in"):
+    with pytest.raises(CurveTableError,
+                       match=r"eval_wer reaches 250 .* neither in \[0, 1\] nor in"):
         collect(tmp_path / "hf", metric="eval_wer", n_from=r"regex:n(\d+)")
 
 
@@ -466,9 +468,9 @@ def test_n_and_s_from_config_values_mmengine_config_py_and_a_grid(tmp_path):
              "config:train_dataloader.dataset.indices")]:
         got, _ = collect(tmp_path / sub, metric=metric, n_from=n_from, s_from=s_from)
         assert sorted(zip(got["n"], got["s"], strict=True)) == sorted(grid), sub
-    with pytest.raises(DataError, match=r"pattern '_m\(\\d\+\)' finds no number in data ="):
+    with pytest.raises(CurveTableError, match=r"pattern '_m\(\\d\+\)' finds no number in data ="):
         collect(tmp_path / "ul", metric="metrics/mAP50-95(B)", n_from=r"config:data~_m(\d+)")
-    with pytest.raises(DataError, match=r"train and train2 both have n = 1000, s = 1\."):
+    with pytest.raises(CurveTableError, match=r"train and train2 both have n = 1000, s = 1\."):
         collect(tmp_path / "ul", metric="metrics/mAP50-95(B)", n_from=r"config:data~_n(\d+)",
                 s_from="config:epochs")  # every run has epochs 1: not s
     out = tmp_path / "grid.csv"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from syn2real.curves import DataError, example_path, make_example, read_curves
+from syn2real.curves import CurveTableError, example_path, make_example, read_curves
 
 GOOD = "n,error,setting\n1000,0.5,a\n2000,0.45,a\n4000,0.42,a\n8000,0.41,a\n"
 
@@ -36,7 +36,7 @@ def test_plain_schema_reads_groups(tmp_path):
     ("n;error\n1000;0.5\n2000;0.4\n4000;0.3\n", "pass --sep ';'"),
 ])
 def test_bad_tables_give_one_clear_line(tmp_path, text, where):
-    with pytest.raises(DataError) as exc:
+    with pytest.raises(CurveTableError) as exc:
         read_curves(_write(tmp_path, text))
     msg = str(exc.value)
     assert where in msg
@@ -47,7 +47,7 @@ def test_wrong_encoding_names_row(tmp_path):
     text = "n,error,setting\n" + "".join(f"{n},{e},caf\u00e9\n" for n, e in
                                          ((1000, 0.5), (2000, 0.4), (4000, 0.3)))
     p = _write(tmp_path, text, encoding="latin-1")
-    with pytest.raises(DataError, match=r"row 2: cannot decode .* --encoding latin-1"):
+    with pytest.raises(CurveTableError, match=r"row 2: cannot decode .* --encoding latin-1"):
         read_curves(p)
     cs = read_curves(p, encoding="latin-1")
     assert len(cs.data) == 3 and cs.data["setting"].iloc[0] == "caf\u00e9"
@@ -55,7 +55,7 @@ def test_wrong_encoding_names_row(tmp_path):
 
 def test_loss_metric_allows_values_above_one(tmp_path):
     p = _write(tmp_path, "n,loss\n1000,2.5\n2000,2.1\n4000,1.9\n")
-    with pytest.raises(DataError, match="--metric loss"):
+    with pytest.raises(CurveTableError, match="--metric loss"):
         read_curves(p)
     assert read_curves(p, metric="loss").data["err"].max() == 2.5
 
@@ -87,7 +87,7 @@ def test_where_filters(tmp_path):
     text = GOOD + "".join(f"{n},{e},b\n" for n, e in ((1000, 0.6), (2000, 0.5), (4000, 0.45)))
     cs = read_curves(_write(tmp_path, text), where=["setting=b"])
     assert set(cs.data["setting"]) == {"b"}
-    with pytest.raises(DataError, match="bad filter"):
+    with pytest.raises(CurveTableError, match="bad filter"):
         read_curves(_write(tmp_path, text), where=["nope=1"])
 
 

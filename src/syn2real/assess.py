@@ -28,7 +28,7 @@ from .advise import GridAdvice, advise_grid, advise_legacy, advise_many, against
 from .advise.advice import Advice
 from .atomic import json_safe
 from .curves import CurveSet, baseline_error, curve_arrays, curve_label, curve_labels
-from .curves.read import DataError
+from .curves.read import CurveTableError
 from .law import (
     LAWS,
     BaseLaw,
@@ -359,11 +359,12 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
     s = settings
     curves = cs.curves(by)
     if s.two_inputs and not cs.has_s:
-        raise DataError(f"{cs.source}: law '{s.law}' needs the fine-tuning size s. Fix: add an "
-                        "'s' column (or fratio and fdata in the cg-transfer schema)")
+        raise CurveTableError(f"{cs.source}: law '{s.law}' needs the fine-tuning size s. Fix: "
+                              "add an 's' column (or fratio and fdata in the cg-transfer "
+                              "schema)")
     if s.s_budget is not None and not cs.has_s:
-        raise DataError(f"{cs.source}: --s-budget needs the fine-tuning size s. Fix: add "
-                        "an 's' column (or fratio + fdata, or --s-col), or drop --s-budget")
+        raise CurveTableError(f"{cs.source}: --s-budget needs the fine-tuning size s. Fix: add "
+                              "an 's' column (or fratio + fdata, or --s-col), or drop --s-budget")
     if labels is None:
         labels = curve_labels([grp for grp, _ in curves])
     elif len(labels) != len(curves):

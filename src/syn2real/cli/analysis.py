@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ..atomic import json_safe
-from .common import D_DEFAULT, err, friendly, out, parse_D, write_json
+from .common import D_DEFAULT, friendly, out, parse_D, stderr, write_json
 
 
 @friendly
@@ -47,7 +47,7 @@ def modelsize(
 
     cs = read_curves(file, where=where or [])
     for note in cs.notes:
-        err.print(f"[dim]note: {note}[/]", highlight=False)
+        stderr.print(f"[dim]note: {note}[/]", highlight=False)
     study = model_size_study(cs, D=parse_D(D), level=level)
     for s in study:
         t = Table(title=s["label"] or "all curves")

@@ -20,7 +20,7 @@ from ..atomic import atomic_write
 from ..errors import UserError
 
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 LOSS_HELP = "Fitting loss: linear (authors' notebook), log (paper text) or huber."
 
@@ -65,29 +65,29 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except typer.Exit:  # an exit code chosen on purpose (a RuntimeError in click)
             raise
-        except ValueError as exc:  # UserError (DataError, ConfigError) and our input checks
+        except ValueError as exc:  # UserError (CurveTableError, ConfigError), our own checks
             if not isinstance(exc, UserError) and not raised_by_syn2real(exc):
                 return _internal(exc)
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                      soft_wrap=True)
+            stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                         soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as exc:
             if exc.filename is None or DEBUG:
                 raise
             what = exc.strerror or type(exc).__name__
-            err.print(f"[bold red]error:[/] {escape(str(exc.filename))}: {escape(what)}",
-                      highlight=False, soft_wrap=True)
+            stderr.print(f"[bold red]error:[/] {escape(str(exc.filename))}: {escape(what)}",
+                         highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             if fn.__name__ in SINGLE_TRAININGS:  # one training: nothing to resume from
-                err.print("interrupted: a single training is not resumed, running the "
-                          "command again starts it over (pretrain keeps its best model so "
-                          "far as a partial checkpoint in --out: finetune --allow-partial "
-                          "uses it); a study (syn2real run) resumes job by job",
-                          highlight=False)
+                stderr.print("interrupted: a single training is not resumed, running the "
+                             "command again starts it over (pretrain keeps its best model so "
+                             "far as a partial checkpoint in --out: finetune --allow-partial "
+                             "uses it); a study (syn2real run) resumes job by job",
+                             highlight=False)
             else:
-                err.print("interrupted: finished work is kept; run the same command again "
-                          "to resume", highlight=False)
+                stderr.print("interrupted: finished work is kept; run the same command again "
+                             "to resume", highlight=False)
             raise typer.Exit(130) from None
         except Exception as exc:
             return _internal(exc)
@@ -97,9 +97,9 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _internal(exc: Exception) -> None:
     if DEBUG:
         raise exc
-    err.print(f"[bold red]internal error[/] ({type(exc).__name__}: "
-              f"{escape(str(exc))}). Rerun with syn2real --debug ... for the "
-              "traceback, and please report it.", highlight=False, soft_wrap=True)
+    stderr.print(f"[bold red]internal error[/] ({type(exc).__name__}: "
+                 f"{escape(str(exc))}). Rerun with syn2real --debug ... for the "
+                 "traceback, and please report it.", highlight=False, soft_wrap=True)
     raise typer.Exit(1) from None
 
 
@@ -135,7 +135,7 @@ def write_json(path: str, payload: Any) -> None:
         sys.stdout.write(text + "\n")
         return
     p = atomic_write(path, text + "\n")
-    err.print(f"wrote {p}")
+    stderr.print(f"wrote {p}")
 
 
 def json_default(o: Any) -> Any:
@@ -181,7 +181,7 @@ def progress(total: int, what: str, unit: str = "steps", every: float = 30.0
     if not total:
         yield lambda k=1: None
         return
-    if err.is_terminal:
+    if stderr.is_terminal:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -194,7 +194,7 @@ def progress(total: int, what: str, unit: str = "steps", every: float = 30.0
         with Progress(f"[progress.description]{escape(what)}", BarColumn(),
                       MofNCompleteColumn(), TaskProgressColumn(),
                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                      console=err) as prog:
+                      console=stderr) as prog:
             task = prog.add_task(what, total=total, rate="")
             t0 = time.perf_counter()
             done = [0]
@@ -214,8 +214,8 @@ def progress(total: int, what: str, unit: str = "steps", every: float = 30.0
         dt = time.perf_counter() - t0
         rate = state["done"] / dt if dt > 0 else 0.0
         eta = (total - state["done"]) / rate if rate > 0 else float("inf")
-        err.print(f"{what}: {state['done']:,}/{total:,} {unit}, {rate:.2f} {unit}/s, "
-                  f"ETA {_fmt_seconds(eta)}", highlight=False)
+        stderr.print(f"{what}: {state['done']:,}/{total:,} {unit}, {rate:.2f} {unit}/s, "
+                     f"ETA {_fmt_seconds(eta)}", highlight=False)
 
     def advance(k: int = 1) -> None:
         nonlocal last

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import err, friendly, out
+from .common import friendly, out, stderr
 
 
 def _parse_sizes(text: str) -> list[int]:
@@ -49,8 +49,8 @@ def export_data(
     if size < 0:
         raise ValueError(f"--val must be >= 0 images, got {size}")
     if size == 0:
-        err.print("note: --val 0: no validation split; a trainer pointed at this export "
-                  "validates on its training images", highlight=False)
+        stderr.print("note: --val 0: no validation split; a trainer pointed at this export "
+                     "validates on its training images", highlight=False)
         res = run(src, output, fmt, range(total))
     else:
         train, held = scene_split(src, range(total), size)

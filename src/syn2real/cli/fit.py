@@ -14,17 +14,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..atomic import json_safe
-from ..curves import CurveSet, DataError, curve_label, read_curves
+from ..curves import CurveSet, CurveTableError, curve_label, read_curves
 from ..law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
 from .common import (
     D_DEFAULT,
     LOSS_HELP,
-    err,
     friendly,
     out,
     parse_D,
     pct,
     progress,
+    stderr,
     write_json,
 )
 
@@ -76,7 +76,7 @@ class TableOptions:
                          error=error_col, score=score_col, s=self.s_col,
                          group=self.group_col or None, step=self.step_col)
         for note in cs.notes:
-            err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+            stderr.print(f"[dim]note: {escape(note)}[/]", highlight=False)
         return cs
 
 
@@ -139,8 +139,8 @@ def _by(cs: CurveSet, by: str | None) -> list[str]:
     cols = [c.strip() for c in by.split(",") if c.strip()]
     for c in cols:
         if c not in cs.data.columns:
-            raise DataError(f"{cs.source}: --by column '{c}' not found. Fix: use some of "
-                            f"{cs.groups}")
+            raise CurveTableError(f"{cs.source}: --by column '{c}' not found. Fix: use some of "
+                                  f"{cs.groups}")
     return cols
 
 
@@ -153,9 +153,9 @@ def _per_s(cs: CurveSet, by_cols: list[str]) -> list[str]:
     if not many:
         return by_cols
     k = int(cs.data["s"].nunique())
-    err.print(f"note: {k} fine-tuning sizes s in one curve: eq. 1 is fitted per s (a law "
-              "of both sizes: --law full, or advise --s-budget / --cost-synthetic)",
-              highlight=False)
+    stderr.print(f"note: {k} fine-tuning sizes s in one curve: eq. 1 is fitted per s (a law "
+                 "of both sizes: --law full, or advise --s-budget / --cost-synthetic)",
+                 highlight=False)
     return [*by_cols, "s"]
 
 
@@ -217,13 +217,13 @@ def fit(
     if a.shared is not None:
         name = ("App. D iterated medians" if settings.D == "shared"
                 else "joint least squares")
-        err.print(f"shared D ({name}): D = {a.shared.D:.4f}; {a.shared.note}")
+        stderr.print(f"shared D ({name}): D = {a.shared.D:.4f}; {a.shared.note}")
     if intervals == "auto" and method == "wald":
         why = (f"{len(curves):,} curves" if len(curves) > PROFILE_CURVES_MAX else
                f"{points:,} points (a profile refits every point many times: about 1 s per "
                "1,000)")
-        err.print(f"note: {why}: Wald intervals (estimate ± t·SE); --intervals profile "
-                  "gives profile-likelihood ones", highlight=False)
+        stderr.print(f"note: {why}: Wald intervals (estimate ± t·SE); --intervals profile "
+                     "gives profile-likelihood ones", highlight=False)
     rows = [c.summary for c in a.curves]
     ci_name = {"profile": "profile CI", "wald": "Wald CI", "none": "no CI"}[method]
     table = Table(title=f"{cls.__name__} fits ({loss} loss, {int(level * 100)}% {ci_name})")
@@ -248,7 +248,7 @@ def fit(
         cells.append(", ".join(d["flags"]))
         table.add_row(*cells)
     # with --json - the JSON owns stdout: the table goes to stderr
-    shown = err if json_out == "-" else out
+    shown = stderr if json_out == "-" else out
     shown.print(table)
     if len(rows) > TABLE_MAX:
         shown.print(f"(the first {TABLE_MAX} of {len(rows):,} curves; --json writes all)",
@@ -315,8 +315,9 @@ def advise(
             results.append(g.to_dict())
     elif cost_synthetic is not None:
         if not cs.has_s:
-            raise DataError(f"{cs.source}: the cost-optimal mix needs the fine-tuning size s. "
-                            "Fix: add an 's' column (or fratio + fdata), or drop the costs")
+            raise CurveTableError(f"{cs.source}: the cost-optimal mix needs the fine-tuning "
+                                  "size s. Fix: add an 's' column (or fratio + fdata), or "
+                                  "drop the costs")
         by_cols = _by(cs, by) if by is not None else [
             c for c in cs.groups if c not in ("fratio",)]
         for group, g in cs.curves(by_cols):
@@ -331,13 +332,13 @@ def advise(
         curves = cs.curves(by_cols)
         longest = max(len(g) for _, g in curves)
         if longest > PROFILE_POINTS_MAX:  # per-step logs: say what the wait is
-            err.print(f"note: a curve of {longest:,} points: the fit and the next-run search "
-                      f"take about {max(1, round(longest / 4000))} s on 2 cores",
-                      highlight=False)
+            stderr.print(f"note: a curve of {longest:,} points: the fit and the next-run search "
+                         f"take about {max(1, round(longest / 4000))} s on 2 cores",
+                         highlight=False)
         if method == "predictive" and len(curves) > PROFILE_CURVES_MAX:
-            err.print(f"note: {len(curves):,} curves: eq. 1's α and C get Wald intervals "
-                      "(estimate ± t·SE, flag intervals:wald); syn2real fit --intervals "
-                      "profile gives profile-likelihood ones", highlight=False)
+            stderr.print(f"note: {len(curves):,} curves: eq. 1's α and C get Wald intervals "
+                         "(estimate ± t·SE, flag intervals:wald); syn2real fit --intervals "
+                         "profile gives profile-likelihood ones", highlight=False)
         for c in assess(cs, settings, by=by_cols).curves:
             adv = c.advice
             colour = {"reachable": "green", "reached": "green", "floor": "red",
@@ -430,7 +431,7 @@ def collect(
                              lower_is_better=lower_is_better, allow_repeats=allow_repeats,
                              allow_incomplete=allow_incomplete, s_from=s_from)
     for note in notes:
-        err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+        stderr.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     cols = ["n"] + (["s"] if s_from is not None else []) + ["error"]
     # 12 significant digits: what trainers log, without the noise of 1 - score
     atomic_write(output, df[cols].to_csv(index=False, float_format="%.12g"))

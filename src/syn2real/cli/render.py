@@ -9,7 +9,7 @@ import typer
 
 from ..errors import UserError
 from ..yamlfile import load_yaml_mapping
-from .common import build_settings, err, friendly, out, progress
+from .common import build_settings, friendly, out, progress, stderr
 
 
 @friendly
@@ -77,8 +77,8 @@ def verify(
                   f"present, {what} match")
         return
     for p in problems:
-        err.print(f"[red]bad[/] {data}/{p}", highlight=False)
+        stderr.print(f"[red]bad[/] {data}/{p}", highlight=False)
     shards = len({p.shard for p in problems})
-    err.print(f"{data}: {shards} of {n_shards} shards bad. Fix: rerun syn2real render with "
-              "the same spec and --out: it re-renders exactly those shards", highlight=False)
+    stderr.print(f"{data}: {shards} of {n_shards} shards bad. Fix: rerun syn2real render with "
+                 "the same spec and --out: it re-renders exactly those shards", highlight=False)
     raise typer.Exit(1)

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from ..atomic import json_safe
-from .common import err, friendly, out, write_json
+from .common import friendly, out, stderr, write_json
 
 
 def _rung_line(info: dict[str, Any]) -> str:
@@ -63,16 +63,16 @@ def search(
 
     def progress(plan: Any, store: Any) -> Any:
         view = _Progress(plan, store, workers or study.executor.workers)
-        err.print(f"[dim]{escape(view.expectation())}[/]", highlight=False)
+        stderr.print(f"[dim]{escape(view.expectation())}[/]", highlight=False)
         return view.shown()
 
     with folder_lock(folder, "syn2real search"):
         res = run_search(loaded, run_dir=folder, executor=executor, workers=workers,
                          threads=threads, address=address, progress=progress,
-                         on_rung=lambda i: err.print(escape(_rung_line(i)), highlight=False),
-                         say=lambda m: err.print(escape(m), highlight=False))
+                         on_rung=lambda i: stderr.print(escape(_rung_line(i)), highlight=False),
+                         say=lambda m: stderr.print(escape(m), highlight=False))
     for label, msg in res.failures.items():
-        err.print(f"[red]failed[/] {escape(label)}: {escape(msg)}", highlight=False)
+        stderr.print(f"[red]failed[/] {escape(label)}: {escape(msg)}", highlight=False)
     _print(res)
     if report:
         from ..report.search_page import write_search_report

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..atomic import atomic_write, json_safe
 from ..errors import UserError
-from .common import err, friendly, out, pct, write_json
+from .common import friendly, out, pct, stderr, write_json
 
 if TYPE_CHECKING:
     from ..sweep.finish import StudyOutcome
@@ -48,7 +48,7 @@ def plan(
     run_dir = _run_dir(cfg, config, out_dir)
     p = build_plan(cfg, run_dir)
     for why in p.missing_data:  # the plan is shown; syn2real run refuses to start
-        err.print(f"[yellow]warning:[/] {escape(why)}", highlight=False)
+        stderr.print(f"[yellow]warning:[/] {escape(why)}", highlight=False)
     db = run_dir / "results.sqlite"
     status = Store(db).status() if db.exists() else {}
     history = Store(db).seconds_per_unit() if db.exists() else {}
@@ -123,11 +123,11 @@ def _plan_time_limit(p: Any, est: dict[str, float], limits: dict[str, int],
         basis = ("the times measured in this run folder" if measured else
                  "the built-in 2-core CPU figures: on GPUs they are far too long, so run one "
                  "job first and plan again (its measured time replaces them)")
-        err.print(f"[yellow]warning:[/] {len(secs)} {kind} job(s) are estimated above the Slurm "
-                  f"time limit of {limit_min} min (longest ~{_fmt_s(max(secs))}; from "
-                  f"{basis}). Fix: raise executor.slurm.time (or executor.slurm.resources."
-                  f"{kind}.time), or give those jobs less work",
-                  highlight=False)
+        stderr.print(f"[yellow]warning:[/] {len(secs)} {kind} job(s) are estimated above the Slurm "
+                     f"time limit of {limit_min} min (longest ~{_fmt_s(max(secs))}; from "
+                     f"{basis}). Fix: raise executor.slurm.time (or executor.slurm.resources."
+                     f"{kind}.time), or give those jobs less work",
+                     highlight=False)
 
 
 def _fmt_bytes(b: float) -> str:
@@ -188,7 +188,7 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
     atomic_write(run_dir / "config.yaml", Path(config).read_text())
     store = Store(run_dir / "results.sqlite")
     view = _Progress(p, store, workers or cfg.executor.workers, forced=rerun_keys(p, rerun))
-    err.print(view.expectation(), highlight=False)
+    stderr.print(view.expectation(), highlight=False)
     t0 = time.perf_counter()
     try:
         with view.shown() as on_event:
@@ -197,26 +197,26 @@ def _run_locked(cfg: Any, config: Path, run_dir: Path, *, executor: str | None,
                               on_event=on_event)
     except Interrupted as stop:
         s = stop.summary
-        err.print(f"interrupted: {len(s.ran)} job(s) finished in this run and are recorded "
-                  f"({len(s.cached)} were already done); {len(s.stopped)} running job(s) "
-                  "stopped. Run the same command again to resume.", highlight=False)
+        stderr.print(f"interrupted: {len(s.ran)} job(s) finished in this run and are recorded "
+                     f"({len(s.cached)} were already done); {len(s.stopped)} running job(s) "
+                     "stopped. Run the same command again to resume.", highlight=False)
         raise typer.Exit(130) from None
     for key, msg in summary.stale.items():
-        err.print(f"[yellow]rerun[/] {escape(p.jobs[key].label)}: {escape(msg)}",
-                  highlight=False)
+        stderr.print(f"[yellow]rerun[/] {escape(p.jobs[key].label)}: {escape(msg)}",
+                     highlight=False)
     for key, msg in summary.failed.items():
-        err.print(f"[red]failed[/] {escape(p.jobs[key].label)}: {escape(msg.splitlines()[0])}",
-                  highlight=False)
+        stderr.print(f"[red]failed[/] {escape(p.jobs[key].label)}: {escape(msg.splitlines()[0])}",
+                     highlight=False)
     if summary.blocked:
-        err.print(f"{len(summary.blocked)} job(s) not run because a job they need failed")
-    err.print(f"jobs: {len(summary.ran)} ran, {len(summary.cached)} cached, "
-              f"{len(summary.failed)} failed, {len(summary.blocked)} blocked "
-              f"({_fmt_s(time.perf_counter() - t0)})", highlight=False)
+        stderr.print(f"{len(summary.blocked)} job(s) not run because a job they need failed")
+    stderr.print(f"jobs: {len(summary.ran)} ran, {len(summary.cached)} cached, "
+                 f"{len(summary.failed)} failed, {len(summary.blocked)} blocked "
+                 f"({_fmt_s(time.perf_counter() - t0)})", highlight=False)
     if not store.rows("finetune"):
         raise ValueError("no fine-tuning result yet: nothing to fit (see the failures above)")
     res = finish(cfg, run_dir, store, keys=p.jobs.keys(), report=report)
     for note in res.notes:
-        err.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+        stderr.print(f"[dim]note: {escape(note)}[/]", highlight=False)
     _print_results(res)
     if json_out:
         write_json(json_out, json_safe(res.to_dict()))
@@ -406,10 +406,10 @@ class _Progress:
     @contextmanager
     def shown(self) -> Iterator[Callable[[str, Any, dict | None], None]]:
         """Show progress while the body runs; yields the ``on_event`` callback."""
-        if err.is_terminal:
+        if stderr.is_terminal:
             from rich.live import Live
 
-            with Live(self.render(), console=err, refresh_per_second=2,
+            with Live(self.render(), console=stderr, refresh_per_second=2,
                       transient=False) as live:
                 def on_event(what: str, job: Any, info: dict | None) -> None:
                     self.update(what, job, info)
@@ -421,7 +421,7 @@ class _Progress:
 
         def tick() -> None:  # a line every `every` seconds, whatever the jobs' lengths
             while not stop.wait(self.every):
-                err.print(self.line(), highlight=False)
+                stderr.print(self.line(), highlight=False)
 
         ticker = threading.Thread(target=tick, daemon=True)
         ticker.start()
@@ -430,7 +430,7 @@ class _Progress:
         finally:
             stop.set()
             ticker.join()
-            err.print(self.line(), highlight=False)
+            stderr.print(self.line(), highlight=False)
 
 
 @friendly
@@ -456,6 +456,6 @@ def export(
 
         keys = set(build_plan(load_config(cfg_path), run_dir).jobs)
     else:
-        err.print(f"note: {cfg_path} not found: exporting every fine-tuning row of the store")
+        stderr.print(f"note: {cfg_path} not found: exporting every fine-tuning row of the store")
     path = export_cg(Store(db), output or run_dir / "results.csv", keys)
     out.print(f"wrote {path}")

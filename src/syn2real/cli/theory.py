@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..atomic import atomic_write, json_safe
 from ..yamlfile import load_yaml_mapping
-from .common import build_settings, err, friendly, out, write_json
+from .common import build_settings, friendly, out, stderr, write_json
 
 app = typer.Typer(no_args_is_help=True, help="The theory of App. E: simulation and rates.")
 
@@ -66,7 +66,7 @@ def simulate(
         raw["seeds"] = seeds
     cfg = build_settings(SimulationConfig, raw, config or "settings")
     output.mkdir(parents=True, exist_ok=True)
-    res = run(cfg, progress=lambda m: err.print(f"[dim]{m}[/]"))
+    res = run(cfg, progress=lambda m: stderr.print(f"[dim]{m}[/]"))
     rows = res["rows"]
     lines = ["n,s,phi1_norm,seed,error"] + [
         f"{n},{s},{nm},{sd},{e:.8g}" for n, s, nm, sd, e in

@@ -10,7 +10,7 @@ import typer
 from ..atomic import json_safe
 from ..data.sources import LAYOUT_NAMES
 from ..errors import UserError
-from .common import err, friendly, out, progress, write_json
+from .common import friendly, out, progress, stderr, write_json
 
 LAYOUT_HELP = " | ".join(LAYOUT_NAMES)
 
@@ -21,8 +21,8 @@ def _say_expected(kind: str, spec: object, image_size: int) -> None:
 
     s = estimate_spec_seconds(kind, spec, image_size=image_size)
     if s >= 60:
-        err.print(f"{kind}: {spec.iters:,} iterations, about {s / 60:.0f} min on 2 CPU cores "
-                  "(built-in estimate; the bar below measures)", highlight=False)
+        stderr.print(f"{kind}: {spec.iters:,} iterations, about {s / 60:.0f} min on 2 CPU cores "
+                     "(built-in estimate; the bar below measures)", highlight=False)
 
 
 @friendly

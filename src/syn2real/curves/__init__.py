@@ -6,6 +6,7 @@ from .read import (
                    CG_GROUPS,
                    DATASET_SIZES,
                    CurveSet,
+                   CurveTableError,
                    DataError,
                    baseline_error,
                    curve_arrays,
@@ -16,7 +17,8 @@ from .read import (
                    read_curves,
 )
 
-__all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "DataError",
+__all__ = ["CG_COLUMNS", "CG_GROUPS", "DATASET_SIZES", "CurveSet", "CurveTableError",
+           "DataError",
            "baseline_error", "curve_arrays",
            "curve_label", "curve_labels", "curves_from_frame", "example_path", "make_example",
            "model_name", "read_curves"]

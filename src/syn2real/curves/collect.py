@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from .read import DataError
+from .read import CurveTableError
 
 #: metric names that are errors or losses (lower is better); anything else is a score
 LOWER_IS_BETTER = re.compile(r"(loss|error|err\b|wer|cer|perplexity|ppl)", re.IGNORECASE)
@@ -110,10 +110,11 @@ def _from_rows(rows: list[dict[str, Any]], step_key: str) -> dict[str, list[tupl
     return series
 
 
-def _unreadable(path: Path, exc: Exception) -> DataError:
-    return DataError(f"{path}: not readable as this trainer writes it ({type(exc).__name__}: "
-                     f"{exc}). Fix: a run killed while writing leaves such a file: rerun that "
-                     "run, or move its folder out of the runs folder")
+def _unreadable(path: Path, exc: Exception) -> CurveTableError:
+    return CurveTableError(f"{path}: not readable as this trainer writes it "
+                           f"({type(exc).__name__}: {exc}). Fix: a run killed while writing "
+                           "leaves such a file: rerun that run, or move its folder out of the "
+                           "runs folder")
 
 
 def _text(path: Path) -> str:
@@ -146,9 +147,9 @@ def _json_lines(path: Path, step_key: str) -> dict[str, list[tuple[float, float]
             try:
                 rows.append(json.loads(line))
             except ValueError:
-                raise DataError(f"{path}, line {i}: not a JSON line. Fix: check the file "
-                                "(a run killed while writing leaves a partial last line; "
-                                "delete that line)") from None
+                raise CurveTableError(f"{path}, line {i}: not a JSON line. Fix: check the file "
+                                      "(a run killed while writing leaves a partial last line; "
+                                      "delete that line)") from None
     return _from_rows(rows, step_key)
 
 
@@ -156,8 +157,8 @@ def _tensorboard(folder: Path) -> dict[str, list[tuple[float, float]]]:
     try:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     except ImportError:
-        raise DataError(f"{folder}: TensorBoard event files need tensorboard: pip install "
-                        "tensorboard") from None
+        raise CurveTableError(f"{folder}: TensorBoard event files need tensorboard: pip install "
+                              "tensorboard") from None
     acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     acc.Reload()
     return {tag: [(float(e.step), float(e.value)) for e in acc.Scalars(tag)]
@@ -213,7 +214,7 @@ def find_runs(root: str | Path) -> list[Run]:
     copies are skipped)."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"{root}: no such folder. Fix: give the folder that holds the runs")
+        raise CurveTableError(f"{root}: no such folder. Fix: give the folder that holds the runs")
     runs: list[Run] = []
     seen: set[Path] = set()
 
@@ -264,7 +265,7 @@ def _python_config(p: Path) -> dict[str, Any]:
     try:
         tree = ast.parse(_text(p), filename=str(p))
     except (SyntaxError, ValueError) as exc:
-        raise DataError(f"{p}: not a readable Python config ({exc})") from None
+        raise CurveTableError(f"{p}: not a readable Python config ({exc})") from None
     out: dict[str, Any] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and \
@@ -287,7 +288,7 @@ def _config(folder: Path) -> dict[str, Any]:
                 data = (json.loads(_text(p)) if p.suffix == ".json"
                         else yaml.safe_load(_text(p)))
             except (ValueError, yaml.YAMLError) as exc:
-                raise DataError(f"{p}: not readable ({exc})") from None
+                raise CurveTableError(f"{p}: not readable ({exc})") from None
             if isinstance(data, dict):
                 merged = {**data, **merged}
     py: dict[str, Any] = {}
@@ -300,8 +301,9 @@ def _search(pattern: str, text: str, flag: str) -> re.Match[str] | None:
     try:
         return re.search(pattern, text)
     except re.error as exc:
-        raise DataError(f"{flag}: '{pattern}' is not a valid regular expression ({exc}). Fix: "
-                        r"e.g. 'n(\d+)' (quote it in the shell)") from None
+        raise CurveTableError(f"{flag}: '{pattern}' is not a valid regular expression "
+                              f"({exc}). Fix: " r"e.g. 'n(\d+)' (quote it in the shell)") \
+            from None
 
 
 def run_n(run: Run, n_from: str, root: Path, flag: str = "--n-from") -> float:
@@ -318,43 +320,43 @@ def run_n(run: Run, n_from: str, root: Path, flag: str = "--n-from") -> float:
             if not isinstance(v, dict) or part not in v:
                 files = [n for n in CONFIG_FILES if (run.path / n).is_file()] + [
                     str(p.relative_to(run.path)) for p in _python_configs(run.path)]
-                raise DataError(f"{run.path}: no key '{key}' in its configuration "
-                                f"({', '.join(files) or 'no config file'}). Fix: give the key "
-                                "that holds the size, or use "
-                                f"{flag} regex:PATTERN on the folder name")
+                raise CurveTableError(f"{run.path}: no key '{key}' in its configuration "
+                                      f"({', '.join(files) or 'no config file'}). Fix: give "
+                                      "the key that holds the size, or use "
+                                      f"{flag} regex:PATTERN on the folder name")
             v = v[part]
         raw: Any = v
         if tilde:
             text = " ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
             m = _search(pattern, text, flag)
             if m is None or not m.groups():
-                raise DataError(f"{run.path}: {flag} pattern '{pattern}' finds no number in "
-                                f"{key} = {text!r}. Fix: a pattern with one group around the "
-                                r"number, e.g. '_n(\d+)'")
+                raise CurveTableError(f"{run.path}: {flag} pattern '{pattern}' finds no number in "
+                                      f"{key} = {text!r}. Fix: a pattern with one group around the "
+                                      r"number, e.g. '_n(\d+)'")
             raw = m.group(1)
     elif how == "regex" and what:
         rel = str(run.path.relative_to(root))
         m = _search(what, rel, flag)
         if m is None or not m.groups():
-            raise DataError(f"{run.path}: {flag} regex {what!r} does not match its path (or "
-                            "has no group). Fix: a pattern with one group around the number, "
-                            r"e.g. 'n(\d+)'")
+            raise CurveTableError(f"{run.path}: {flag} regex {what!r} does not match its path (or "
+                                  "has no group). Fix: a pattern with one group around the number, "
+                                  r"e.g. 'n(\d+)'")
         i = m.start()
         if i > 0 and rel[i].isalpha() and rel[i - 1].isalpha():
             word = re.search(r"[A-Za-z0-9]*$", rel[:i]).group(0) + m.group(0)
-            raise DataError(f"{run.path}: {flag} regex {what!r} matches {m.group(0)!r} "
-                            f"inside the word {word!r}, so the number is ambiguous (trainers "
-                            "number their default run folders: train, train2, ...). Fix: "
-                            r"anchor the pattern, e.g. '(?:^|[/_-])n(\d+)', or use "
-                            f"{flag} config:KEY")
+            raise CurveTableError(f"{run.path}: {flag} regex {what!r} matches {m.group(0)!r} "
+                                  f"inside the word {word!r}, so the number is ambiguous (trainers "
+                                  "number their default run folders: train, train2, ...). Fix: "
+                                  r"anchor the pattern, e.g. '(?:^|[/_-])n(\d+)', or use "
+                                  f"{flag} config:KEY")
         raw = m.group(1)
     else:
-        raise DataError(f"{flag} must be config:KEY[~PATTERN] or regex:PATTERN, got "
-                        f"{n_from!r}")
+        raise CurveTableError(f"{flag} must be config:KEY[~PATTERN] or regex:PATTERN, got "
+                              f"{n_from!r}")
     n = _num(raw)
     if n is None or n <= 0:
-        raise DataError(f"{run.path}: the size read by {flag} {n_from!r} is {raw!r}, not a "
-                        "positive number")
+        raise CurveTableError(f"{run.path}: the size read by {flag} {n_from!r} is {raw!r}, not a "
+                              "positive number")
     return n
 
 
@@ -370,25 +372,25 @@ def _unit(run: Run, metric: str, points: list[tuple[float, float]], lower: bool)
     if lower:
         bad += [v for v in vals if v < 0]
         if bad:
-            raise DataError(f"{run.path}: {metric} is {bad[0]!r} in this {run.layout} run, "
-                            "not a loss or error (they are finite and >= 0). Fix: drop or "
-                            "rerun that run, or choose another --metric")
+            raise CurveTableError(f"{run.path}: {metric} is {bad[0]!r} in this {run.layout} run, "
+                                  "not a loss or error (they are finite and >= 0). Fix: drop or "
+                                  "rerun that run, or choose another --metric")
         # an error rate in percent (Hugging Face's speech examples log eval_wer = 100·WER)
         if RATE_METRICS.search(metric) and not LOSS_LIKE.search(metric) and \
                 max(vals) > RATE_PERCENT_ABOVE:
             if max(vals) > 100:
-                raise DataError(f"{run.path}: {metric} reaches {max(vals):g} in this "
-                                f"{run.layout} run, an error rate neither in [0, 1] nor in "
-                                "percent. Fix: check what the trainer logs, or pass "
-                                "--lower-is-better with a loss metric")
+                raise CurveTableError(f"{run.path}: {metric} reaches {max(vals):g} in this "
+                                      f"{run.layout} run, an error rate neither in [0, 1] nor in "
+                                      "percent. Fix: check what the trainer logs, or pass "
+                                      "--lower-is-better with a loss metric")
             return 100.0
         return 1.0
     bad += [v for v in vals if v < 0 or v > 100]
     if bad:
-        raise DataError(f"{run.path}: {metric} is {bad[0]!r} in this {run.layout} run, "
-                        "not a score in [0, 1] or in percent (a sentinel such as COCO's -1 "
-                        "for 'no ground truth', or a diverged run). Fix: drop or rerun that "
-                        "run, or choose another --metric")
+        raise CurveTableError(f"{run.path}: {metric} is {bad[0]!r} in this {run.layout} run, "
+                              "not a score in [0, 1] or in percent (a sentinel such as COCO's -1 "
+                              "for 'no ground truth', or a diverged run). Fix: drop or rerun that "
+                              "run, or choose another --metric")
     rule = PERCENT_METRICS.get(run.layout)
     if rule is not None and rule.search(metric):
         return 100.0
@@ -417,9 +419,9 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
     root = Path(root)
     runs = find_runs(root)
     if not runs:
-        raise DataError(f"{root}: no run folder found. Fix: point at the folder holding the "
-                        "runs (Ultralytics, timm, detectron2, mmengine, Hugging Face Trainer "
-                        "or TensorBoard event files)")
+        raise CurveTableError(f"{root}: no run folder found. Fix: point at the folder holding the "
+                              "runs (Ultralytics, timm, detectron2, mmengine, Hugging Face Trainer "
+                              "or TensorBoard event files)")
     lower = (bool(LOWER_IS_BETTER.search(metric)) if lower_is_better is None
              else lower_is_better)
     rows, notes, percent, short = [], [], [], []
@@ -430,8 +432,9 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
                          f"{prog[2]})")
             continue
         if metric not in run.series:
-            raise DataError(f"{run.path}: no metric {metric!r} in this {run.layout} run. Fix: "
-                            f"--metric one of {', '.join(run.metrics()) or '(none)'}")
+            raise CurveTableError(f"{run.path}: no metric {metric!r} in this {run.layout} "
+                                  f"run. Fix: --metric one of "
+                                  f"{', '.join(run.metrics()) or '(none)'}")
         points = run.series[metric]
         scale = _unit(run, metric, points, lower)
         if scale != 1.0:
@@ -442,7 +445,7 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
         elif select == "best":
             step, value = (min if lower else max)(points, key=lambda p: p[1])
         else:
-            raise DataError(f"--select must be last or best, got {select!r}")
+            raise CurveTableError(f"--select must be last or best, got {select!r}")
         row = {"n": run_n(run, n_from, root), "value": value, "step": step,
                "layout": run.layout, "run": str(run.path.relative_to(root))}
         if s_from is not None:
@@ -453,8 +456,8 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
                      f"record: {'; '.join(short)}. Rerun them, or pass --allow-incomplete "
                      "if they ended early on purpose (early stopping)")
     if not rows:
-        raise DataError(f"{root}: every run is incomplete ({'; '.join(short[:3])}). Fix: "
-                        "let them finish, or pass --allow-incomplete")
+        raise CurveTableError(f"{root}: every run is incomplete ({'; '.join(short[:3])}). Fix: "
+                              "let them finish, or pass --allow-incomplete")
     df = pd.DataFrame(rows)
     if percent:
         notes.append(f"{metric} in percent in {len(percent)} of {len(df)} runs (divided by "
@@ -470,9 +473,10 @@ def collect(root: str | Path, *, metric: str, n_from: str, select: str = "last",
     if len(dup) and not allow_repeats:
         first = dup.sort_values(keys).iloc[:2]
         at = ", ".join(f"{k} = {first[k].iloc[0]:g}" for k in keys)
-        raise DataError(f"runs {first['run'].iloc[0]} and {first['run'].iloc[1]} both have "
-                        f"{at}. Fix: check --n-from{' / --s-from' if s_from else ''}, or pass "
-                        "--allow-repeats when they are repeats (seeds) to be averaged")
+        raise CurveTableError(f"runs {first['run'].iloc[0]} and {first['run'].iloc[1]} both have "
+                              f"{at}. Fix: check --n-from{' / --s-from' if s_from else ''}, "
+                              "or pass --allow-repeats when they are repeats (seeds) to be "
+                              "averaged")
     notes.insert(0, f"{len(df)} runs ({', '.join(sorted(set(df['layout'])))})")
     return df.sort_values(keys).reset_index(drop=True)[
         keys + ["error", "step", "layout", "run"]], notes

@@ -41,8 +41,13 @@ DATASET_SIZES = {"imagenet": 1_281_167, "coco": 118_287, "ade20k": 20_210}
 ERROR_NAMES = ("error", "err", "loss")
 
 
-class DataError(UserError):
-    """Bad input table: the message names the file, the row, the column and the fix."""
+class CurveTableError(UserError):
+    """Bad learning-curve table: the message names the file, the row, the column and the
+    fix."""
+
+
+#: the earlier name of :class:`CurveTableError` (kept for code that catches it)
+DataError = CurveTableError
 
 
 @dataclass
@@ -127,7 +132,7 @@ def curve_arrays(g: pd.DataFrame, s: bool = False) -> dict[str, np.ndarray]:
 
 
 def _fail(path: str, msg: str, row: int | None = None, column: str | None = None,
-          fix: str | None = None) -> DataError:
+          fix: str | None = None) -> CurveTableError:
     where = path
     if row is not None:
         where += f", row {row}"
@@ -136,20 +141,21 @@ def _fail(path: str, msg: str, row: int | None = None, column: str | None = None
     text = f"{where}: {msg}"
     if fix:
         text += f". Fix: {fix}"
-    return DataError(text)
+    return CurveTableError(text)
 
 
 def _read_text(path: Path, encoding: str) -> str:
-    raw = read_input(path, "CSV", DataError)
+    raw = read_input(path, "CSV", CurveTableError)
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}, row {line}: cannot decode byte 0x{raw[exc.start]:02x} as "
-                        f"{encoding}. Fix: save the file as UTF-8 or pass --encoding latin-1"
-                        ) from None
+        raise CurveTableError(f"{path}, row {line}: cannot decode byte 0x{raw[exc.start]:02x} as "
+                              f"{encoding}. Fix: save the file as UTF-8 or pass --encoding latin-1"
+                              ) from None
     except LookupError:
-        raise DataError(f"unknown encoding {encoding!r}. Fix: use e.g. utf-8 or latin-1") from None
+        raise CurveTableError(f"unknown encoding {encoding!r}. Fix: use e.g. utf-8 or "
+                              "latin-1") from None
 
 
 def read_curves(path: str | Path | pd.DataFrame, *, sep: str = ",",
@@ -186,7 +192,7 @@ def read_curves(path: str | Path | pd.DataFrame, *, sep: str = ",",
 
     Raises
     ------
-    DataError
+    CurveTableError
         With file, row, column and fix, for every problem found.
     """
     cols = Columns(n=n, error=error, score=score, s=s,
@@ -196,9 +202,10 @@ def read_curves(path: str | Path | pd.DataFrame, *, sep: str = ",",
     p = Path(path)
     src = str(path)
     if metric not in ("error", "loss"):
-        raise DataError(f"unknown metric {metric!r}. Fix: use --metric error or --metric loss")
+        raise CurveTableError(f"unknown metric {metric!r}. Fix: use --metric error or "
+                              "--metric loss")
     if select not in ("last", "best"):
-        raise DataError(f"unknown selection {select!r}. Fix: use --select last or best")
+        raise CurveTableError(f"unknown selection {select!r}. Fix: use --select last or best")
     text = _read_text(p, encoding)
     if not text.strip():
         raise _fail(src, "the file is empty", fix="write a header row 'n,error' (or the "
@@ -232,9 +239,9 @@ def curves_from_frame(df: pd.DataFrame, *, source: str = "DataFrame", metric: st
     are (no text round trip of the numbers beyond their exact ``repr``).
     """
     if metric not in ("error", "loss"):
-        raise DataError(f"unknown metric {metric!r}. Fix: use metric='error' or 'loss'")
+        raise CurveTableError(f"unknown metric {metric!r}. Fix: use metric='error' or 'loss'")
     if select not in ("last", "best"):
-        raise DataError(f"unknown selection {select!r}. Fix: use select='last' or 'best'")
+        raise CurveTableError(f"unknown selection {select!r}. Fix: use select='last' or 'best'")
     text = df.copy()
     text.columns = [str(c) for c in text.columns]
     for c in text.columns:  # the reader's input is text, as from a file; repr is exact
@@ -333,7 +340,7 @@ def _numeric(df: pd.DataFrame, col: str, src: str) -> pd.Series:
 
 
 def _missing(src: str, have: Sequence[str], need: str,
-             alternatives: Sequence[str] = ()) -> DataError:
+             alternatives: Sequence[str] = ()) -> CurveTableError:
     names = [need, *alternatives]
     close = difflib.get_close_matches(need, list(have), n=1, cutoff=0.6)
     hint = f" (did you mean '{close[0]}'?)" if close else ""

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..assess import Assessment
-from ..curves import CG_GROUPS, DataError
+from ..curves import CG_GROUPS, CurveTableError
 from .config import StudyConfig
 from .plan import build_plan
 from .results import export_cg, study_curves, study_rows
@@ -223,13 +223,13 @@ def finish(cfg: StudyConfig, run_dir: str | Path, store: Store, *,
     keys = set(build_plan(cfg, run_dir).jobs if keys is None else keys)
     try:
         rows = study_rows(store, keys)
-    except DataError as exc:
+    except CurveTableError as exc:
         return StudyOutcome(None, None, cfg.fit.target, notes=[f"no law fitted: {exc}"])
     csv_path = export_cg(store, run_dir / "results.csv", keys, rows=rows)
     margins = transfer_margins(rows)
     try:
         cs = study_curves(store, keys, rows=rows)
-    except DataError as exc:  # e.g. failed jobs left a curve with fewer than 3 sizes
+    except CurveTableError as exc:  # e.g. failed jobs left a curve with fewer than 3 sizes
         return StudyOutcome(str(csv_path), None, cfg.fit.target, margins=margins,
                             notes=[f"no law fitted: {exc}"])
     fc = cfg.fit

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_open
-from ..curves import CG_COLUMNS, CurveSet, DataError, curves_from_frame
+from ..curves import CG_COLUMNS, CurveSet, CurveTableError, curves_from_frame
 from ..data.realspec import dataset_label
 from ..registry import backbone_millions, short_model
 from .store import Store
@@ -54,8 +54,8 @@ def study_rows(store: Store, keys: Collection[str] | None = None) -> list[dict[s
     and :func:`study_curves` hold)."""
     rows = cg_rows(store, keys)
     if not rows:
-        raise DataError(f"{store.path}: no finished fine-tuning job yet. Fix: run the study "
-                        "(syn2real run) until some fine-tunes finish")
+        raise CurveTableError(f"{store.path}: no finished fine-tuning job yet. Fix: run the study "
+                              "(syn2real run) until some fine-tunes finish")
     return _with_scratch_per_setting(rows)
 
 
