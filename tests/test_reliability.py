@@ -8,9 +8,12 @@ manifests, hostile names, many groups, ``--json -`` and file permissions (in tes
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from contextlib import contextmanager
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 try:  # torch's LLVM (Triton) before Mesa's: this file renders and trains in one process
@@ -848,3 +851,57 @@ def test_a_reader_in_another_process_sees_whole_rows_while_the_driver_writes(tmp
     distinct, last = map(int, r.stdout.split())
     assert last == 300 and distinct >= 2  # it read while the writer wrote
     assert not (tmp_path / "results.sqlite-wal").exists()
+
+
+@pytest.mark.parametrize("case", ["duplicate header", "target as percent", "baseline above 1",
+                                  "repeated seeds", "repeated counts"])
+def test_inputs_that_would_silently_mean_something_else_are_refused(tmp_path, case):
+    """A fourth adversarial pass (this round): a CSV header naming ``n`` twice had its copy
+    renamed ``n.1`` by pandas and taken as a grouping column (the error then spoke of a curve
+    'n.1=1'); ``--target 1.5`` on errors answered 'already there'; a study's repeated seeds or
+    counts ran once each, silently fewer runs than written."""
+    curve = tmp_path / "c.csv"
+    curve.write_text("n,error\n1000,0.5\n2000,0.4\n4000,0.35\n8000,0.32\n")
+    study = {"name": "s", "render": {"presets": ["lv0"]}, "pretrain": {"n": [20, 40, 60]},
+             "finetune": [{"task": "sinclass", "dataset": "digits", "counts": [10]}]}
+    if case == "duplicate header":
+        curve.write_text("n,n,error\n1000,1,0.5\n2000,2,0.4\n4000,3,0.3\n")
+        args, want = ["fit", str(curve)], r"row 1: column 'n' appears 2 times in the header"
+    elif case == "target as percent":
+        args, want = (["advise", str(curve), "--target", "1.5", "--budget", "1e6"],
+                      r"--target 1\.5 is not an error below 1 .*an error in percent / 100")
+    elif case == "baseline above 1":
+        args, want = (["advise", str(curve), "--target", "0.2", "--baseline", "2"],
+                      r"--baseline 2 is not an error below 1")
+    else:
+        if case == "repeated seeds":
+            study["seeds"] = [0, 1, 0]
+            want = r"'seeds': pre-training seed 0 is listed twice.*list distinct"
+        else:
+            study["finetune"][0]["counts"] = [10, 20, 10]
+            want = r"'finetune\.0\.counts': count 10 is listed twice"
+        path = tmp_path / "study.yaml"
+        path.write_text(yaml.safe_dump(study))
+        args = ["plan", str(path), "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(app, args)
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "internal error" not in text, res.output
+    import re
+
+    assert re.search(want, text), text
+
+
+def test_an_empty_argument_is_refused_not_taken_as_the_current_folder(tmp_path):
+    """``report FILE -o ''`` wrote index.html into the current folder (``Path('')`` is
+    ``.``); every command now refuses an empty argument before it runs."""
+    from syn2real.cli.app import empty_argument
+
+    assert empty_argument(["report", "c.csv", "-o", "out"]) is None
+    assert "the value of -o is empty" in empty_argument(["report", "c.csv", "-o", ""])
+    assert "the value of --out is empty" in empty_argument(["run", "s.yaml", "--out="])
+    curve = tmp_path / "c.csv"
+    curve.write_text("n,error\n1000,0.5\n2000,0.4\n4000,0.35\n8000,0.32\n")
+    res = subprocess.run([sys.executable, "-m", "syn2real.cli.app", "report", str(curve), "-o",
+                          ""], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 2 and "the value of -o is empty" in res.stderr
+    assert not (tmp_path / "index.html").exists()

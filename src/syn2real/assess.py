@@ -358,6 +358,13 @@ def assess(cs: CurveSet, settings: AssessSettings, *, by: Sequence[str] | None =
     """
     s = settings
     curves = cs.curves(by)
+    if cs.metric == "error":  # errors are fractions: a target or baseline of 1 or more
+        for what, v in (("--target", s.target), ("--baseline", s.baseline)):  # is a unit slip
+            if v is not None and v >= 1:
+                raise CurveTableError(f"{cs.source}: {what} {v:g} is not an error below 1 "
+                                      "(the table's errors are fractions in [0, 1]). Fix: give "
+                                      "it as a fraction (an error in percent / 100), or pass "
+                                      "--metric loss for a loss")
     if s.two_inputs and not cs.has_s:
         raise CurveTableError(f"{cs.source}: law '{s.law}' needs the fine-tuning size s. Fix: "
                               "add an 's' column (or fratio and fdata in the cg-transfer "

@@ -52,8 +52,29 @@ def version() -> None:
     out.print(__version__)
 
 
+def empty_argument(argv: list[str]) -> str | None:
+    """The one-line error for an empty argument (``-o ''`` would mean the current folder,
+    ``--where ''`` nothing at all), or None."""
+    for i, arg in enumerate(argv):
+        opt = arg[:-1] if arg.startswith("-") and arg.endswith("=") else None
+        if arg == "" or opt:
+            after = opt or (argv[i - 1] if i and argv[i - 1].startswith("-") else None)
+            what = f"the value of {after}" if after else f"argument {i + 1}"
+            return (f"{what} is empty (a path would mean the current folder). Fix: give a "
+                    "value, or leave the option out")
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
+    import sys
+
+    msg = empty_argument(sys.argv[1:])
+    if msg is not None:
+        from .common import stderr
+
+        stderr.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+        raise SystemExit(2)
     app()
 
 

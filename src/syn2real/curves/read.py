@@ -220,6 +220,11 @@ def read_curves(path: str | Path | pd.DataFrame, *, sep: str = ",",
             shown = "\\t" if guess == "\t" else guess
             raise _fail(src, f"the header is not {sep!r}-separated but looks "
                         f"{shown!r}-separated", row=1, fix=f"pass --sep '{shown}'")
+    names = [c.strip() for c in next(csv.reader([header], delimiter=sep))]
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:  # pandas would rename the second to 'n.1' and take it as a grouping column
+        raise _fail(src, f"column {twice[0]!r} appears {names.count(twice[0])} times in the "
+                    "header", row=1, fix="give every column its own name, or drop the copy")
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                          skipinitialspace=True)

@@ -183,6 +183,17 @@ class PretrainConfig(_Strict):
         return sorted(v)
 
 
+def _distinct(v: list[Any] | None, what: str) -> list[Any] | None:
+    """``v`` unchanged; a repeated value is refused (it would be trained once, silently
+    fewer runs than written)."""
+    if v is not None:
+        twice = sorted({x for x in v if v.count(x) > 1})
+        if twice:
+            raise ValueError(f"{what} {twice[0]!r} is listed twice: each is trained once. Fix: "
+                             f"list distinct {what}s")
+    return v
+
+
 class FinetuneConfig(_Strict):
     """One fine-tuning setting: task, real dataset, sizes s and budget."""
 
@@ -212,6 +223,12 @@ class FinetuneConfig(_Strict):
     evals: int = Field(1, ge=1, description="test-set evaluations during fine-tuning (the "
                        "last one is the reported error; more give error_best too)")
     data_path: str | None = None
+
+    @field_validator("counts", "fractions", "seeds")
+    @classmethod
+    def _no_repeats(cls, v: list[Any] | None, info: Any) -> list[Any] | None:
+        return _distinct(v, {"counts": "count", "fractions": "fraction",
+                             "seeds": "fine-tuning seed"}[info.field_name])
 
     @model_validator(mode="after")
     def _sizes(self) -> FinetuneConfig:
@@ -465,6 +482,11 @@ class StudyConfig(_Strict):
     fit: FitConfig = Field(default_factory=FitConfig)
     complexity: ComplexityConfig | None = None
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @field_validator("seeds")
+    @classmethod
+    def _no_repeated_seeds(cls, v: list[int]) -> list[int]:
+        return _distinct(v, "pre-training seed")  # type: ignore[return-value]
 
     @model_validator(mode="after")
     def _holdout(self) -> StudyConfig:
