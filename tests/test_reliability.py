@@ -854,7 +854,7 @@ def test_a_reader_in_another_process_sees_whole_rows_while_the_driver_writes(tmp
 
 
 @pytest.mark.parametrize("case", ["duplicate header", "target as percent", "baseline above 1",
-                                  "repeated seeds", "repeated counts"])
+                                  "repeated seeds", "repeated counts", "filter leaves nothing"])
 def test_inputs_that_would_silently_mean_something_else_are_refused(tmp_path, case):
     """A fourth adversarial pass (this round): a CSV header naming ``n`` twice had its copy
     renamed ``n.1`` by pandas and taken as a grouping column (the error then spoke of a curve
@@ -870,6 +870,12 @@ def test_inputs_that_would_silently_mean_something_else_are_refused(tmp_path, ca
     elif case == "target as percent":
         args, want = (["advise", str(curve), "--target", "1.5", "--budget", "1e6"],
                       r"--target 1\.5 is not an error below 1 .*an error in percent / 100")
+    elif case == "filter leaves nothing":  # was "internal error (TypeError ...)"
+        curve.write_text("n_eval,value,pretrain.data,pscale,pdata\n9,0.5,1000,64k,a\n"
+                         "9,0.6,2000,64k,a\n9,0.65,4000,64k,a\n")
+        args, want = (["modelsize", str(curve), "--where", "pscale=8k"],
+                      r"column 'pscale': no row is left by the filter 'pscale=8k'\. Fix: .*"
+                      r"pscale = '64k'")
     elif case == "baseline above 1":
         args, want = (["advise", str(curve), "--target", "0.2", "--baseline", "2"],
                       r"--baseline 2 is not an error below 1")

@@ -95,12 +95,15 @@ def task_names(*, pretrain: bool | None = None, finetune: bool | None = None
                  and (finetune is None or t.finetune == finetune))
 
 
+_KIND_WORDS = {"pretrain": "pre-training", "finetune": "fine-tuning"}
+
+
 def _kind_checker(kind: str) -> AfterValidator:
     def check(name: str) -> str:
         allowed = task_names(**{kind: True})
         if name not in allowed:
             raise ValueError(f"Input should be {' or '.join(repr(t) for t in allowed)} "
-                             f"(a registered {kind}-training task), got {name!r}")
+                             f"(a registered {_KIND_WORDS[kind]} task), got {name!r}")
         return name
     return AfterValidator(check)
 

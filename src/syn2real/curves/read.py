@@ -325,7 +325,13 @@ def _apply_where(df: pd.DataFrame, expr: str, src: str) -> pd.DataFrame:
     vals = [v.strip() for v in val.split("|")]
     col = df[key].str.strip()
     mask = col.isin(vals)
-    return df[~mask] if neg else df[mask]
+    kept = df[~mask] if neg else df[mask]
+    if kept.empty and not df.empty:
+        have = sorted(col.unique())
+        shown = ", ".join(repr(v) for v in have[:10]) + (" ..." if len(have) > 10 else "")
+        raise _fail(src, f"no row is left by the filter {expr!r}", column=key,
+                    fix=f"the rows left by the filters before it have {key} = {shown}")
+    return kept
 
 
 def _numeric(df: pd.DataFrame, col: str, src: str) -> pd.Series:
