@@ -317,6 +317,86 @@ def test_bar_quantiles_of_many_rows_equal_row_by_row():
     rows = np.concatenate([bar_quantiles(P[r:r + 1], lv) for r in range(len(P))])
     assert np.array_equal(bar_quantiles(P, lv), rows)
     assert np.all(np.diff(rows, axis=1) >= 0)
+    # against the definition, row by row: the bar holding each level, linear inside it
+    w = BINS[1] - BINS[0]
+    for r in range(len(P)):
+        C = np.concatenate([[0.0], np.cumsum(P[r])])
+        j = np.clip(np.searchsorted(C, lv, side="left"), 1, len(C) - 1)
+        gap = C[j] - C[j - 1]
+        frac = np.where(gap > 0, (lv - C[j - 1]) / np.where(gap > 0, gap, 1.0), 0.5)
+        assert np.array_equal(rows[r], BINS[j - 1] + np.clip(frac, 0, 1) * w)
+    # levels in any order, and more rows than one block
+    big = rng.dirichlet(np.ones(len(BINS) - 1), size=2500)
+    shuffled = rng.permutation(lv)
+    assert np.array_equal(bar_quantiles(big, shuffled)[:, np.argsort(shuffled)],
+                          bar_quantiles(big, lv))
+
+
+def test_crossings_of_many_predictors_equal_one_at_a_time():
+    """advise_many finds n* and its interval for all curves in two network batches, at the
+    two table columns each quantile interpolates (no full tables kept)."""
+    import importlib
+
+    predictive = importlib.import_module("syn2real.law.predictive")
+    curves = [_curve(alpha=a, C=c, sd=0.02, seed=s) for s, (a, c) in
+              enumerate([(0.3, 0.1), (0.5, 0.05), (0.2, 0.2), (0.4, 0.0), (0.6, 0.1)])]
+    preds = fit_predictors([{"n": n, "err": y} for n, y in curves])
+    targets = [float(y.min()) * 0.8 for _, y in curves]
+    qs, tops = [0.5, 0.05, 0.95], [1e9] * len(preds)
+    batch = predictive.crossings_many(preds, targets, qs, tops)
+    alone = np.array([[p.crossing(t, q, n_max=h) for q in qs]
+                      for p, t, h in zip(preds, targets, tops, strict=True)])
+    assert np.array_equal(np.isfinite(batch), np.isfinite(alone))
+    assert np.isfinite(alone).sum() >= 6 and batch[np.isfinite(batch)] == pytest.approx(
+        alone[np.isfinite(alone)], rel=1e-5)  # float32 rounding of one batch only
+    # a column subset is exactly those columns of the full table
+    grid = preds[0]._crossing_grid(1e9)[1:]
+    full = predictive._quantile_functions([preds[0]], [grid], "observation")[0]
+    cols = np.array([19, 20, 199, 200, 379, 380])
+    part = predictive._quantile_functions([preds[0]], [grid], "observation", cols)[0]
+    assert np.array_equal(part, full[:, cols])
+
+
+def test_a_refitted_predictor_forgets_the_tables_of_its_earlier_fit():
+    n, y = _curve(alpha=0.4, C=0.1, sd=0.01, seed=1)
+    p = CurvePredictor().fit(n, y)
+    before = p.predict([4 * n[-1]])[0]  # kept in its memo
+    p.fit(n, y * 1.5)
+    assert p.predict([4 * n[-1]])[0] == pytest.approx(1.5 * before, rel=0.2)
+    assert p.predict([4 * n[-1]])[0] == CurvePredictor().fit(n, y * 1.5).predict(
+        [4 * n[-1]])[0]
+
+
+def test_next_run_refits_in_worker_processes_give_the_same_numbers(monkeypatch):
+    """Above PARALLEL_REFITS augmented curves the pre-posterior refits run in one worker
+    process per core, in contiguous parts: the same p_reach as in this process."""
+    import importlib
+
+    predictive = importlib.import_module("syn2real.law.predictive")
+    curves = [_curve(alpha=0.2 + 0.05 * s, C=0.05, sd=0.02, seed=s) for s in range(9)]
+    data = [{"n": n, "err": y} for n, y in curves]
+    target = float(np.median([y.min() for _, y in curves])) * 0.7
+    ats = [[64 * N[-1]]] * len(data)
+    here = predictive.p_reach_refitted(data, [target] * 9, [64 * N[-1]] * 9, ats, workers=1)
+    monkeypatch.setattr(predictive, "PARALLEL_REFITS", 2)
+    split = predictive.p_reach_refitted(data, [target] * 9, [64 * N[-1]] * 9, ats, workers=2)
+    assert np.array_equal(here, split) and len(set(np.round(here, 6))) > 3
+
+
+def test_wald_confidence_that_c_is_above_a_value():
+    n, y = _curve(alpha=0.4, C=0.2, D=1.0, sd=0.01, seed=2)
+    law = TransferLaw().fit(n, y)
+    from scipy import stats
+
+    C, se = law.params_["C"], law.se_["C"]
+    v = C + 0.5 * se
+    assert law.confidence_probability("C", v, method="wald") == pytest.approx(
+        1 - stats.t.cdf(0.5, law.dof_))
+    # near the estimate both methods agree roughly; far out, both are near 0 / 1
+    assert abs(law.confidence_probability("C", v) - law.confidence_probability(
+        "C", v, method="wald")) < 0.15
+    with pytest.raises(ValueError, match="method must be"):
+        law.confidence_probability("C", v, method="bayes")
 
 
 def test_the_predictor_reports_its_eq1_member_and_rise_line_publicly():

@@ -39,15 +39,19 @@ from ..law import TransferLaw
 from ..law.predictive import (
     PRACTICAL_FACTOR,
     CurvePredictor,
+    crossings_many,
     fit_predictors,
     p_reach_many,
-    prime_crossings,
+    p_reach_refitted,
+    prime_quantiles,
 )
 from ..law.uncertainty import PROFILE_CURVES_MAX, PROFILE_POINTS_MAX
 from .advice import NO_DECISIVE_RUN, Advice, NextRun, check_question, fmt_n
 from .legacy import advise_legacy
 
 N_DRAWS = 8
+#: "not handed in" (None is a valid next run: no size left to try)
+_UNSET: Any = object()
 MAX_CANDIDATES = 5
 
 
@@ -138,51 +142,85 @@ def next_run(pred: CurvePredictor, target: float, budget: float, *, confidence: 
     NextRun or None
         ``None`` when no size between the largest run and the budget exists.
     """
-    n_max = float(pred.n_[-1])
-    cand = _candidates(n_max, budget)
-    if len(cand) == 0:
-        return None
+    return next_runs([pred], [target], [budget], confidence=confidence, n_draws=n_draws)[0]
+
+
+def next_runs(preds: list[CurvePredictor], targets: Any, budgets: Any, *,
+              confidence: float = 0.9, n_draws: int = N_DRAWS,
+              p0: Any = None) -> list[NextRun | None]:
+    """:func:`next_run` of many curves, their pre-posterior refits in one batch.
+
+    For each curve, each candidate size between its largest run and the budget gets
+    ``n_draws`` simulated measurements (stratified quantiles of its predictive); a draw above
+    the target is appended to the curve, which is refitted — every such augmented curve of
+    every curve in one :func:`~syn2real.law.predictive.fit_predictors` call, their
+    ``p_reach`` in one :func:`~syn2real.law.predictive.p_reach_many` call. ``p0``: each
+    curve's ``p_reach`` now, when the caller has it.
+    """
+    B = len(preds)
+    tg = np.broadcast_to(np.asarray(targets, float), (B,))
+    bud = np.broadcast_to(np.asarray(budgets, float), (B,))
+    nmax = [float(p.n_[-1]) for p in preds]
+    if p0 is None:
+        p0 = p_reach_many(preds, tg, bud, [schedule(m, b) for m, b in zip(nmax, bud,
+                                                                          strict=True)])
     qs = (np.arange(n_draws) + 0.5) / n_draws
-    p0 = pred.p_reach(target, budget, at=schedule(n_max, budget))
-    draws = pred.quantile(np.repeat(cand, n_draws), np.tile(qs, len(cand))
-                          ).reshape(len(cand), n_draws)                  # (candidates, draws)
+    cands = [_candidates(m, float(b)) for m, b in zip(nmax, bud, strict=True)]
+    sizes = [np.repeat(c, n_draws) for c in cands]
+    have = [k for k in range(B) if len(cands[k])]
+    prime_quantiles([preds[k] for k in have], [sizes[k] for k in have], "observation")
+    draws = {k: preds[k].quantile(sizes[k], np.tile(qs, len(cands[k])))
+             .reshape(len(cands[k]), n_draws) for k in have}            # (candidates, draws)
     # a draw at or below the target settles it (reached, nc <= budget): only the others
     # need the predictor refitted
-    open_ = [(i, j) for i in range(len(cand)) for j in range(n_draws) if draws[i, j] > target]
-    fitted = fit_predictors([{"n": np.append(pred.n_, cand[i]),
-                              "err": np.append(pred.err_, draws[i, j]),
-                              "weights": np.append(pred.counts_, 1.0), "kind": pred.kind_,
-                              **({"noise": pred.noise_} if "noise:measured" in pred.flags_
-                                 else {})}
-                             for i, j in open_],
-                            prior=pred.prior, extrapolator=pred.extrapolator_, pool=pred.pool
-                            ) if open_ else []
-    reach = dict(zip(open_, p_reach_many(fitted, target, budget,
-                                         [schedule(float(cand[i]), budget) for i, _ in open_]),
-                     strict=True)) if open_ else {}
-    rows = []
+    open_ = [(k, i, j) for k in have for i in range(len(cands[k])) for j in range(n_draws)
+             if draws[k][i, j] > tg[k]]
+    reach: dict[tuple[int, int, int], float] = {}
+    by_setup: dict[tuple[int, str, str], list[tuple[int, int, int]]] = {}
+    for key in open_:  # curves refitted alike (prior, extrapolator, pool) share a batch
+        p = preds[key[0]]
+        by_setup.setdefault((id(p.prior), p.extrapolator_, p.pool), []).append(key)
+    for keys in by_setup.values():
+        p = preds[keys[0][0]]
+        got = p_reach_refitted(
+            [{"n": np.append(preds[k].n_, cands[k][i]),
+              "err": np.append(preds[k].err_, draws[k][i, j]),
+              "weights": np.append(preds[k].counts_, 1.0), "kind": preds[k].kind_,
+              **({"noise": preds[k].noise_} if "noise:measured" in preds[k].flags_ else {})}
+             for k, i, j in keys], [tg[k] for k, _, _ in keys], [bud[k] for k, _, _ in keys],
+            [schedule(float(cands[k][i]), float(bud[k])) for k, i, _ in keys],
+            prior=p.prior, extrapolator=p.extrapolator_, pool=p.pool)
+        reach.update(zip(keys, (float(v) for v in got), strict=True))
     lo, hi = 1 - confidence, confidence
-    for i, nc in enumerate(cand):
-        dec, wrong = [], []
-        for j in range(n_draws):
-            if (i, j) not in reach:  # measured at or below the target: reached
-                dec.append(True)
-                wrong.append(0.0)
-                continue
-            pr = float(reach[i, j])
-            dec.append(pr >= hi or pr <= lo)
-            wrong.append(min(pr, 1 - pr))
-        cost = float(nc / n_max)
-        gain = min(p0, 1 - p0) - float(np.mean(wrong))
-        rows.append({"n": float(nc), "p_decide": float(np.mean(dec)),
-                     "p_wrong_after": float(np.mean(wrong)), "cost": cost,
-                     "value": gain / cost})
-    # the most for its cost among the runs likely enough to settle it (a cheap run that
-    # settles nothing is not named while a larger one would)
-    pool = [r for r in rows if r["p_decide"] >= NO_DECISIVE_RUN] or rows
-    best = max(pool, key=lambda r: (round(r["value"], 12), -r["n"]))
-    return NextRun(best["n"], best["p_decide"], float(min(p0, 1 - p0)), best["p_wrong_after"],
-                   best["cost"], rows)
+    out: list[NextRun | None] = []
+    for k in range(B):
+        if not len(cands[k]):
+            out.append(None)
+            continue
+        p_now = float(p0[k])
+        rows = []
+        for i, nc in enumerate(cands[k]):
+            dec, wrong = [], []
+            for j in range(n_draws):
+                if (k, i, j) not in reach:  # measured at or below the target: reached
+                    dec.append(True)
+                    wrong.append(0.0)
+                    continue
+                pr = reach[k, i, j]
+                dec.append(pr >= hi or pr <= lo)
+                wrong.append(min(pr, 1 - pr))
+            cost = float(nc / nmax[k])
+            gain = min(p_now, 1 - p_now) - float(np.mean(wrong))
+            rows.append({"n": float(nc), "p_decide": float(np.mean(dec)),
+                         "p_wrong_after": float(np.mean(wrong)), "cost": cost,
+                         "value": gain / cost})
+        # the most for its cost among the runs likely enough to settle it (a cheap run that
+        # settles nothing is not named while a larger one would)
+        pool = [r for r in rows if r["p_decide"] >= NO_DECISIVE_RUN] or rows
+        best = max(pool, key=lambda r: (round(r["value"], 12), -r["n"]))
+        out.append(NextRun(best["n"], best["p_decide"], float(min(p_now, 1 - p_now)),
+                           best["p_wrong_after"], best["cost"], rows))
+    return out
 
 
 def _budgets(pred: CurvePredictor, budget: float | None) -> tuple[float, float]:
@@ -196,7 +234,9 @@ def _budgets(pred: CurvePredictor, budget: float | None) -> tuple[float, float]:
 def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
            level: float = 0.9, confidence: float = 0.9, law: TransferLaw | None = None,
            with_next_run: bool = True, wald: bool = False,
-           _reach: tuple[float, float] | None = None) -> Advice:
+           _reach: tuple[float, float] | None = None,
+           _cross: tuple[float, float, float] | None = None,
+           _next: Any = _UNSET) -> Advice:
     """The verdict for reaching error ``target`` within ``budget`` images.
 
     Parameters
@@ -233,9 +273,9 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         p_any = pred.p_reach(target, practical, at=schedule(n_max, practical))
     else:
         p_reach, p_any = _reach
-    n_star = pred.crossing(target, 0.5, n_max=practical * 10)
-    n_ci = (pred.crossing(target, q, n_max=practical * 10),
-            pred.crossing(target, 1 - q, n_max=practical * 10))
+    if _cross is None:  # advise_many hands them in, found for every curve in one batch
+        _cross = tuple(crossings_many([pred], [target], [0.5, q, 1 - q], [practical * 10])[0])
+    n_star, n_ci = _cross[0], (_cross[1], _cross[2])
     err_best = float(err.min())
     med_now = float(pred.predict([n_max])[0])
     lo2, hi2 = pred.predict_interval([2 * n_max], level, kind="mean")
@@ -249,8 +289,9 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         wald_ci = wald or len(law.y_) > PROFILE_POINTS_MAX
         ci = law.conf_int(level, method="wald" if wald_ci else "profile")
         C_ci, a_ci = ci.get("C", (C, C)), ci.get("alpha", (a, a))
-        p_floor = law.confidence_probability("C", target) if "C" in law.free_params \
-            else float(C >= target)
+        p_floor = (law.confidence_probability("C", target,
+                                              method="wald" if wald_ci else "profile")
+                   if "C" in law.free_params else float(C >= target))
     else:  # eq. 1 as the predictor's member fitted it; p_floor from the predictive
         a, C = pred.transfer_["alpha"], pred.transfer_["C"]
         C_ci = a_ci = (float("nan"), float("nan"))
@@ -318,8 +359,9 @@ def decide(pred: CurvePredictor, target: float, *, budget: float | None = None,
         why = ("too few points to decide (fewer than four sizes)" if few
                else f"P(reached {budget_txt}) = {p_reach:.0%}")
         verdict = f"Undecided: {why}."
-        if with_next_run:
-            nxt = next_run(pred, target, eff_budget, confidence=confidence)
+        if with_next_run:  # advise_many hands it in, searched for every curve in one batch
+            nxt = (next_run(pred, target, eff_budget, confidence=confidence)
+                   if _next is _UNSET else _next)
         sure = (max(nxt.candidates, key=lambda c: (round(c["p_decide"], 9), -c["n"]))
                 if nxt is not None else None)
         if nxt is not None and sure["p_decide"] < NO_DECISIVE_RUN:
@@ -422,11 +464,14 @@ def advise_many(curves: list[dict[str, Any]], targets: Any, *, budgets: Any = No
     Notes
     -----
     What every verdict needs from the network — ``p_reach`` within the budget and at any
-    practical size, the quantile tables of n* and its interval — is evaluated for all curves
-    at once (in chunks); each verdict is the one :func:`decide` gives for its curve alone, up
+    practical size, n* and its interval (:func:`~syn2real.law.predictive.crossings_many`),
+    the gain of doubling n — is evaluated for all curves at once (in chunks, on every core),
+    and the undecided curves' next-run searches refit their augmented curves in one batch
+    (:func:`next_runs`); each verdict is the one :func:`decide` gives for its curve alone, up
     to the float32 rounding of the network (probabilities within ~1e-6). Above
     :data:`~syn2real.law.uncertainty.PROFILE_CURVES_MAX` curves eq. 1's α and C get Wald
-    intervals (flag ``intervals:wald``), as ``syn2real fit`` does.
+    intervals (flag ``intervals:wald``), as ``syn2real fit`` does, and the confidence that
+    C is above the target is the Wald one too (no refit per curve).
     """
     preds = predictors if predictors is not None else fit_predictors(curves)
     B = len(preds)
@@ -445,8 +490,24 @@ def advise_many(curves: list[dict[str, Any]], targets: Any, *, budgets: Any = No
                                                                           strict=True)])
     p_any = p_reach_many(preds, tg, practical, [schedule(m, e) for m, e in
                                                 zip(nmax, practical, strict=True)])
-    prime_crossings(preds, practical * 10)
+    q = (1 - level) / 2
+    cross = crossings_many(preds, tg, [0.5, q, 1 - q], practical * 10)
+    # the verdicts' single questions beyond the data (the gain of doubling n, its interval)
+    prime_quantiles(preds, [[2.0 * m] for m in nmax], "mean")
     wald = B > PROFILE_CURVES_MAX
-    return [decide(p, float(t), budget=b, level=level, confidence=confidence, law=lw,
-                   with_next_run=with_next_run, wald=wald, _reach=(float(r), float(a)))
-            for p, t, b, lw, r, a in zip(preds, tg, bud, laws, p_reach, p_any, strict=True)]
+
+    def one(k: int, **kw: Any) -> Advice:
+        c = cross[k]
+        return decide(preds[k], float(tg[k]), budget=bud[k], level=level,
+                      confidence=confidence, law=laws[k], wald=wald,
+                      _reach=(float(p_reach[k]), float(p_any[k])),
+                      _cross=(float(c[0]), float(c[1]), float(c[2])), **kw)
+
+    out = [one(k, with_next_run=False) for k in range(B)]
+    undecided = [k for k, a in enumerate(out) if a.scenario == "undecided"]
+    if with_next_run and undecided:  # their next-run searches in one batch
+        nxts = next_runs([preds[k] for k in undecided], tg[undecided], eff[undecided],
+                         confidence=confidence, p0=p_reach[undecided])
+        for k, nxt in zip(undecided, nxts, strict=True):
+            out[k] = one(k, with_next_run=True, _next=nxt)
+    return out

@@ -339,13 +339,16 @@ def advise(
             stderr.print(f"note: {len(curves):,} curves: eq. 1's α and C get Wald intervals "
                          "(estimate ± t·SE, flag intervals:wald); syn2real fit --intervals "
                          "profile gives profile-likelihood ones", highlight=False)
+        lines = []
         for c in assess(cs, settings, by=by_cols).curves:
             adv = c.advice
             colour = {"reachable": "green", "reached": "green", "floor": "red",
                       "infeasible": "yellow", "undecided": "cyan"}[adv.scenario]
-            out.print(f"[bold]{escape(c.label)}[/] [{colour}]{adv.scenario}[/] "
-                      f"(P(reach) {pct(adv.p_reach)}): {escape(adv.verdict)}", highlight=False)
+            lines.append(f"[bold]{escape(c.label)}[/] [{colour}]{adv.scenario}[/] "
+                         f"(P(reach) {pct(adv.p_reach)}): {escape(adv.verdict)}")
             results.append({"group": c.group, "advice": adv.to_dict()})
+        for i in range(0, len(lines), 1000):  # one print per thousand lines: same text
+            out.print("\n".join(lines[i:i + 1000]), highlight=False)
     if json_out:
         write_json(json_out, json_safe(results))
 

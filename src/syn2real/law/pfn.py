@@ -148,27 +148,43 @@ def _cum(probs: Array) -> Array:
 
 
 def bar_quantiles(probs: Array, levels: Any) -> Array:
-    """Quantiles at every level of ``levels`` per row of bar ``probs``: ``(rows, levels)``."""
-    C = _cum(probs)
+    """Quantiles at every level of ``levels`` per row of bar ``probs``: ``(rows, levels)``.
+
+    Each row's quantile function is linear inside a bar. Which bar a level falls in is
+    ``#{k : C[r, k] < level}`` (``C`` the row's cumulative probabilities; what
+    ``searchsorted(C[r], level, side="left")`` gives), counted for all rows at once: every
+    cumulative value is placed among the sorted levels, one histogram per row and its
+    running sum give the counts (exact; no per-row search). Rows go in blocks of
+    :data:`QUANTILE_BLOCK`, so the temporaries stay small.
+    """
+    probs = np.asarray(probs, float)
     lv = np.asarray(levels, float).ravel()
+    out = np.empty((len(probs), len(lv)))
+    order = np.argsort(lv, kind="stable")
+    for a in range(0, len(probs), QUANTILE_BLOCK):
+        out[a:a + QUANTILE_BLOCK] = _bar_quantiles(probs[a:a + QUANTILE_BLOCK], lv, order)
+    return out
+
+
+#: rows per block of :func:`bar_quantiles`
+QUANTILE_BLOCK = 1024
+
+
+def _bar_quantiles(probs: Array, lv: Array, order: Array) -> Array:
+    C = _cum(probs)
     w = BINS[1] - BINS[0]
     rows, m = C.shape
-    # one searchsorted for every row: row r's cumulative probabilities (in [0, 1]) and levels
-    # shifted by 3r make one sorted array, each row's levels landing in its own segment
-    off = 3.0 * np.arange(rows)[:, None]
-    pos = np.searchsorted((C + off).ravel(), (lv[None, :] + off).ravel(), side="left")
-    raw = pos.reshape(rows, len(lv)) - m * np.arange(rows)[:, None]
-    # the shift rounds away differences below ~1e-13: where a level sits that close to a
-    # row's cumulative values, that row is searched on its own (exact, as side="left")
-    below = np.take_along_axis(C, np.clip(raw - 1, 0, m - 1), axis=1)
-    above = np.take_along_axis(C, np.clip(raw, 0, m - 1), axis=1)
-    exact = ((raw == 0) | (below < lv[None, :])) & ((raw == m) | (above >= lv[None, :]))
-    for r in np.flatnonzero(~exact.all(axis=1)):
-        raw[r] = np.searchsorted(C[r], lv, side="left")
+    L = len(lv)
+    first = np.searchsorted(lv[order], C, side="right")               # (rows, m) in 0..L
+    flat = (first + (L + 1) * np.arange(rows)[:, None]).ravel()
+    counts = np.cumsum(np.bincount(flat, minlength=rows * (L + 1)).reshape(rows, L + 1),
+                       axis=1)[:, :L]
+    raw = np.empty_like(counts)
+    raw[:, order] = counts
     j = np.clip(raw, 1, m - 1)
-    lo = np.take_along_axis(C, j - 1, axis=1)
-    hi = np.take_along_axis(C, j, axis=1)
+    at = (m * np.arange(rows))[:, None] + j
+    Cf = C.ravel()
+    lo, hi = Cf[at - 1], Cf[at]
     gap = hi - lo
     frac = np.where(gap > 0, (lv[None, :] - lo) / np.where(gap > 0, gap, 1.0), 0.5)
     return BINS[j - 1] + np.clip(frac, 0.0, 1.0) * w
-

@@ -56,6 +56,7 @@ next-run search refits hundreds of hypothetical curves in one call.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,10 @@ _Q_COL = N_COARSE + N_FINE + 2  # the query-distance column of the network's fea
 #: for, and sizes inside the step that crosses on which it is refined (log-log between them).
 CROSSING_GRID = 64
 CROSSING_REFINE = 12
+#: quantile tables a predictor keeps for sizes it was asked about (a bounded memo)
+QF_MEMO_MAX = 64
+#: the predictor's cached tables, dropped when it is fitted again
+_CACHES = ("_qf_memo",)
 #: Curve kinds: separate runs per size, or checkpoints of one training run.
 KINDS = ("runs", "checkpoints")
 #: Checkpoints of one run: the local log-log slope is uncertain by its own size beyond the
@@ -381,11 +386,13 @@ def _level_of(Q: Array, v: Array) -> Array:
 NET_ROWS = 16_384
 
 
-def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], kind: str
-                        ) -> list[Array]:
+def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], kind: str,
+                        cols: Array | None = None) -> list[Array]:
     """Log-error quantiles at :data:`LEVELS` beyond the data, ``(len(n), L)`` per predictor
     and its sizes, the network evaluated once for all of them (in chunks of at most
-    :data:`NET_ROWS` rows, whole predictors each).
+    :data:`NET_ROWS` rows, whole predictors each). ``cols``: only these columns of the
+    tables (indices into :data:`LEVELS`; each column is computed on its own, so equal to the
+    full table's).
 
     ``pfn``: the network's; ``pfn+ensemble``: the average of the network's and the
     ensemble's quantile functions (quantile averaging, ``pool="quantile"``), or the
@@ -393,14 +400,25 @@ def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], ki
     measurement (``kind="observation"``) the network's bars are smeared by the noise.
     """
     if len(preds) > 1 and sum(len(n) for n in ns) > NET_ROWS:
-        out: list[Array] = []
-        start = rows = 0
+        cuts = [0]
+        rows = 0
         for i, n in enumerate(ns):
             if rows and rows + len(n) > NET_ROWS:
-                out += _quantile_functions(preds[start:i], ns[start:i], kind)
-                start, rows = i, 0
+                cuts.append(i)
+                rows = 0
             rows += len(n)
-        return out + _quantile_functions(preds[start:], ns[start:], kind)
+        cuts.append(len(ns))
+        chunks = list(itertools.pairwise(cuts))
+        workers = min(len(chunks), _cores())
+        if workers > 1:  # numpy and scipy's ufuncs release the GIL on arrays this large
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(lambda c: _quantile_functions(
+                    preds[c[0]:c[1]], ns[c[0]:c[1]], kind, cols), chunks))
+        else:
+            parts = [_quantile_functions(preds[a:b], ns[a:b], kind, cols) for a, b in chunks]
+        return [Q for part in parts for Q in part]
     F = np.concatenate([np.repeat(p._pfn_row, len(n), axis=0) for p, n in zip(preds, ns,
                                                                                strict=True)])
     F[:, _Q_COL] = np.concatenate([np.log(n / p.n_[-1]) for p, n in zip(preds, ns,
@@ -409,26 +427,46 @@ def _quantile_functions(preds: Sequence[CurvePredictor], ns: Sequence[Array], ki
     bounds = np.cumsum([0] + [len(n) for n in ns])
     edges0 = np.concatenate([[-np.inf], BINS[1:-1], [np.inf]])
     mixed = []
+    ens_rows, ens_dof, ens_shift, ens_sd = [], [], [], []
     for i, (p, n) in enumerate(zip(preds, ns, strict=True)):
         P = P_all[bounds[i]:bounds[i + 1]]
         if kind == "observation":
             P = smear(P, p.noise_)
+        mixed.append(P)
         if p.extrapolator_ != "pfn" and p.pool == "probability":
             mu, sd = p._scale(n, kind)
-            T = stdtr(p.dof_, (edges0[None, :] + p._ly_last - mu[:, None]) / sd[:, None])
-            mixed.append(0.5 * P + 0.5 * np.diff(T, axis=1))
-        else:
-            mixed.append(P)
-    Q_all = bar_quantiles(np.concatenate(mixed), LEVELS)
+            ens_rows.append(np.arange(bounds[i], bounds[i + 1]))
+            ens_dof.append(np.full(len(n), float(p.dof_)))
+            ens_shift.append(p._ly_last - mu)
+            ens_sd.append(sd)
+    M = np.concatenate(mixed)
+    if ens_rows:  # the equal mixture with the ensemble's Student-t: one stdtr for all rows
+        rows = np.concatenate(ens_rows)
+        T = stdtr(np.concatenate(ens_dof)[:, None],
+                  (edges0[None, :] + np.concatenate(ens_shift)[:, None])
+                  / np.concatenate(ens_sd)[:, None])
+        M[rows] = 0.5 * M[rows] + 0.5 * np.diff(T, axis=1)
+    Q_all = bar_quantiles(M, LEVELS if cols is None else LEVELS[cols])
     out = []
     for i, (p, n) in enumerate(zip(preds, ns, strict=True)):
         Q = p._ly_last + Q_all[bounds[i]:bounds[i + 1]]
         if p.extrapolator_ != "pfn" and p.pool != "probability":
             mu, sd = p._scale(n, kind)
-            ens = mu[:, None] + _t_levels(float(p.dof_))[None, :] * sd[:, None]
+            tl = _t_levels(float(p.dof_))
+            ens = mu[:, None] + (tl if cols is None else tl[cols])[None, :] * sd[:, None]
             Q = 0.5 * Q + 0.5 * ens
         out.append(Q)
     return out
+
+
+def _cores() -> int:
+    """Cores this process may use (threads for the network's chunks)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
 
 
 def log_quantile_table(preds: Sequence[CurvePredictor], n: float, kind: str = "mean"
@@ -500,23 +538,126 @@ def p_reach_many(preds: Sequence[CurvePredictor], target: float | Sequence[float
     return out
 
 
-def prime_crossings(preds: Sequence[CurvePredictor], n_max: Sequence[float],
-                    kind: str = "observation") -> None:
-    """Fill the quantile tables that :meth:`CurvePredictor.crossing` reads (``n_max[i]`` its
-    ``n_max`` argument for ``preds[i]``) for many predictors at once: the network is
-    evaluated for all of them together instead of once per predictor; the tables equal the
-    per-predictor ones up to float32 rounding (a matrix product's rounding depends on the
-    rows it is computed with, ~1e-7)."""
-    net = [(p, float(h)) for p, h in zip(preds, n_max, strict=True)
-           if p.extrapolator_ != "ensemble"]
-    if not net:
+#: refits at least this many curves in worker processes (one per core), in equal parts
+PARALLEL_REFITS = 4000
+
+
+def p_reach_refitted(curves: Sequence[Mapping[str, Any]], targets: Sequence[float],
+                     budgets: Sequence[float], ats: Sequence[Any], *,
+                     prior: PredictivePrior | None = None,
+                     extrapolator: str = DEFAULT_EXTRAPOLATOR, pool: str = DEFAULT_POOL,
+                     workers: int | None = None) -> Array:
+    """``p_reach`` of freshly fitted curves (:func:`fit_predictors` then
+    :func:`p_reach_many`), what a next-run search asks of its augmented curves.
+
+    From :data:`PARALLEL_REFITS` curves on they are split into ``workers`` contiguous parts
+    (default: the cores this process may use), each fitted and evaluated in a worker
+    process: every curve is fitted on its own (the batch only vectorises), so the numbers
+    do not depend on the split (tested)."""
+    B = len(curves)
+    workers = _cores() if workers is None else max(1, int(workers))
+    if B < PARALLEL_REFITS or workers < 2:
+        return _p_reach_part((list(curves), list(targets), list(budgets), list(ats), prior,
+                              extrapolator, pool))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    cuts = np.linspace(0, B, workers + 1).round().astype(int)
+    parts = [(list(curves[a:b]), list(targets[a:b]), list(budgets[a:b]), list(ats[a:b]), prior,
+              extrapolator, pool) for a, b in itertools.pairwise(cuts)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as ex:
+        return np.concatenate(list(ex.map(_p_reach_part, parts)))
+
+
+def _p_reach_part(args: tuple) -> Array:
+    curves, targets, budgets, ats, prior, extrapolator, pool = args
+    fitted = fit_predictors(curves, prior=prior, extrapolator=extrapolator, pool=pool)
+    return p_reach_many(fitted, targets, budgets, ats)
+
+
+def prime_quantiles(preds: Sequence[CurvePredictor], ns: Sequence[Any], kind: str) -> None:
+    """Evaluate the quantile tables of many predictors beyond their data (``ns[i]`` the
+    sizes of ``preds[i]``) in one batch and keep them for their later single questions
+    (``predict``, ``quantile``, ``predict_interval``, ``cdf`` at those sizes)."""
+    todo = []
+    for p, n in zip(preds, ns, strict=True):
+        n, far = p._split(n)
+        if far.all() and len(n):
+            todo.append((p, n))
+    if not todo:
         return
-    grids = [p._crossing_grid(h) for p, h in net]
-    Qs = _quantile_functions([p for p, _ in net], [g[1:] for g in grids], kind)
-    for (p, h), g, Q in zip(net, grids, Qs, strict=True):
-        cache = p.__dict__.setdefault("_grid_q", {})
-        cache.clear()
-        cache[(h, kind)] = (g, Q)
+    Qs = _quantile_functions([p for p, _ in todo], [n for _, n in todo], kind)
+    for (p, n), Q in zip(todo, Qs, strict=True):
+        memo = p.__dict__.setdefault("_qf_memo", {})
+        if len(memo) >= QF_MEMO_MAX:
+            memo.clear()
+        memo[(n.tobytes(), kind)] = Q
+
+
+def _level_cols(q: float) -> tuple[int, int, float]:
+    """The two columns of :data:`LEVELS` that :func:`_at_levels` interpolates for level
+    ``q``, and the weight of the second."""
+    pos = float(np.clip(q * len(LEVELS) - 0.5, 0.0, len(LEVELS) - 1.0))
+    j = min(int(pos), len(LEVELS) - 2)
+    return j, j + 1, pos - j
+
+
+def crossings_many(preds: Sequence[CurvePredictor], targets: Sequence[float],
+                   qs: Sequence[float], n_max: Sequence[float], kind: str = "observation"
+                   ) -> Array:
+    """:meth:`CurvePredictor.crossing` of many predictors at several quantiles:
+    ``(len(preds), len(qs))``, ``targets[i]`` and ``n_max[i]`` those of ``preds[i]``.
+
+    Each predictor's size grid (``CROSSING_GRID`` sizes up to its ``n_max``) is evaluated
+    by the network once for all predictors, at the two table levels each ``q`` interpolates
+    (the values are those of the full quantile tables); the crossing found on it is refined
+    inside the grid step that crosses (``CROSSING_REFINE`` sizes), the refinements of all
+    predictors and quantiles in one more batch."""
+    qs = [float(q) for q in qs]
+    out = np.full((len(preds), len(qs)), np.inf)
+    brackets = [_level_cols(q) for q in qs]
+    cols = np.unique([c for j, k, _ in brackets for c in (j, k)])
+    where = {int(c): i for i, c in enumerate(cols)}
+    net = [i for i, p in enumerate(preds) if p.extrapolator_ != "ensemble"]
+    grids = {i: preds[i]._crossing_grid(float(n_max[i])) for i in net}
+    tables = dict(zip(net, _quantile_functions([preds[i] for i in net],
+                                               [grids[i][1:] for i in net], kind, cols),
+                      strict=True)) if net else {}
+
+    def at(Q: Array, b: int) -> Array:  # _at_levels' interpolation on the kept columns
+        j, k, frac = brackets[b]
+        lo, hi = Q[:, where[j]], Q[:, where[k]]
+        return lo + frac * (hi - lo)
+
+    jobs: list[tuple[int, int, Array, float, float]] = []
+    for i, (p, t, h) in enumerate(zip(preds, targets, n_max, strict=True)):
+        p.check_is_fitted()
+        if p.extrapolator_ == "ensemble":
+            grid = np.geomspace(p.n_[-1], max(h, p.n_[-1] * 1.01), 600)
+            out[i] = [first_crossing(grid, p.quantile(grid, q, kind), t, log_values=True)
+                      for q in qs]
+            continue
+        grid, Q = grids[i], tables[i]
+        mu0, sd0 = p._scale(grid[:1], kind)
+        for b, q in enumerate(qs):
+            first = mu0 + stats.t.ppf(q, p.dof_) * sd0  # the data's end: the ensemble
+            vals = np.exp(np.concatenate([first, at(Q, b)]))
+            coarse = first_crossing(grid, vals, t, log_values=True)
+            if not np.isfinite(coarse) or coarse <= grid[0]:
+                out[i, b] = coarse
+                continue
+            k = int(np.searchsorted(grid, coarse))
+            fine = np.geomspace(grid[k - 1], grid[min(k, len(grid) - 1)], CROSSING_REFINE)
+            jobs.append((i, b, fine, float(vals[k - 1]), coarse))
+    if jobs:
+        Qs = _quantile_functions([preds[i] for i, *_ in jobs], [f[1:] for _, _, f, *_ in jobs],
+                                 kind, cols)
+        for (i, b, fine, lo_v, coarse), Qf in zip(jobs, Qs, strict=True):
+            fv = np.exp(at(Qf, b))
+            got = first_crossing(fine, np.concatenate([[lo_v], fv]), targets[i],
+                                 log_values=True)
+            out[i, b] = got if np.isfinite(got) else coarse
+    return out
 
 
 # --------------------------------------------------------------------------- predictor
@@ -594,6 +735,8 @@ class CurvePredictor:
         fitted = fit_predictors([c if noise is None else {**c, "noise": noise}],
                                 prior=self.prior, extrapolator=self.extrapolator,
                                 pool=self.pool)[0]
+        for cache in _CACHES:  # tables of an earlier fit must not answer for this one
+            self.__dict__.pop(cache, None)
         self.__dict__.update(fitted.__dict__)
         return self
 
@@ -656,8 +799,15 @@ class CurvePredictor:
 
     def _qf(self, n: Array, kind: str) -> Array:
         """Log-error quantiles at :data:`LEVELS` for sizes beyond the data ``(sizes, L)``
-        (see :func:`_quantile_functions`)."""
-        return _quantile_functions([self], [n], kind)[0]
+        (see :func:`_quantile_functions`); a size asked before (or primed for many
+        predictors at once, :func:`prime_quantiles`) is not evaluated again."""
+        memo = self.__dict__.setdefault("_qf_memo", {})
+        key = (np.asarray(n, float).tobytes(), kind)
+        if key not in memo:
+            if len(memo) >= QF_MEMO_MAX:
+                memo.clear()
+            memo[key] = _quantile_functions([self], [n], kind)[0]
+        return memo[key]
 
     def _log_quantile(self, n: Any, q: Any, kind: str) -> Array:
         if kind not in ("observation", "mean"):
@@ -744,29 +894,7 @@ class CurvePredictor:
         """
         self.check_is_fitted()
         hi = n_max if n_max is not None else self.n_[-1] * PRACTICAL_FACTOR * 1e3
-        if self.extrapolator_ == "ensemble":
-            grid = np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), 600)
-            return first_crossing(grid, self.quantile(grid, q, kind), target, log_values=True)
-        key = (float(hi), kind)  # n* and its interval ask the same grid: its quantile table once
-        cache = self.__dict__.setdefault("_grid_q", {})
-        if key not in cache:
-            grid = self._crossing_grid(hi)
-            cache.clear()
-            cache[key] = (grid, self._qf(grid[1:], kind))
-        grid, Q = cache[key]
-        mu0, sd0 = self._scale(grid[:1], kind)
-        first = mu0 + stats.t.ppf(q, self.dof_) * sd0  # the data's end: the ensemble
-        vals = np.exp(np.concatenate([first, _at_levels(Q, np.full(len(Q), q))]))
-        coarse = first_crossing(grid, vals, target, log_values=True)
-        if not np.isfinite(coarse) or coarse <= grid[0]:
-            return coarse
-        # refined inside the grid step that crosses
-        k = int(np.searchsorted(grid, coarse))
-        fine = np.geomspace(grid[k - 1], grid[min(k, len(grid) - 1)], CROSSING_REFINE)
-        lo_v = vals[k - 1]
-        fv = np.exp(_at_levels(self._qf(fine[1:], kind), np.full(len(fine) - 1, q)))
-        got = first_crossing(fine, np.concatenate([[lo_v], fv]), target, log_values=True)
-        return got if np.isfinite(got) else coarse
+        return float(crossings_many([self], [target], [q], [hi], kind)[0, 0])
 
     def _crossing_grid(self, hi: float) -> Array:
         return np.geomspace(self.n_[-1], max(hi, self.n_[-1] * 1.01), CROSSING_GRID)
@@ -787,7 +915,7 @@ class CurvePredictor:
         self.check_is_fitted()
         other = CurvePredictor(prior, self.extrapolator, self.pool)
         other.__dict__.update({k: v for k, v in self.__dict__.items()
-                               if k not in ("prior", "_grid_q")})
+                               if k != "prior" and k not in _CACHES})
         other._apply_prior(prior)
         return other
 

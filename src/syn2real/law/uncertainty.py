@@ -193,14 +193,19 @@ class IntervalsMixin:
         self._ci_cache[key] = ci
         return dict(ci)
 
-    def confidence_probability(self, param: str, value: float) -> float:
-        """Confidence that ``param >= value``, from the signed profile root.
+    def confidence_probability(self, param: str, value: float, method: str = "profile"
+                               ) -> float:
+        """Confidence that ``param >= value``.
 
-        Uses the confidence distribution ``H(v) = F_t(sign(v - est) * sqrt(tau^2(v)))`` with
-        ``dof`` degrees of freedom, consistent with :meth:`profile_interval` (a frequentist
-        confidence, not a Bayesian posterior probability).
+        ``profile``: from the signed profile root, the confidence distribution
+        ``H(v) = F_t(sign(v - est) * sqrt(tau^2(v)))`` with ``dof`` degrees of freedom,
+        consistent with :meth:`profile_interval`; ``wald``: ``H(v) = F_t((v - est) / se)``,
+        consistent with the Wald intervals of :meth:`conf_int` (no refit: what many curves
+        get). A frequentist confidence, not a Bayesian posterior probability.
         """
         self.check_is_fitted()
+        if method not in ("profile", "wald"):
+            raise ValueError(f"method must be 'profile' or 'wald', got {method!r}")
         est = self.params_[param]
         lo_b, hi_b = self._bounds()[param]
         if self.dof_ <= 0:
@@ -209,6 +214,11 @@ class IntervalsMixin:
             return 1.0
         if value > hi_b:
             return 0.0
+        if method == "wald":
+            se = self.se_.get(param, np.nan)
+            if not (np.isfinite(se) and se > 0):
+                return float(est >= value)
+            return 1.0 - float(stats.t.cdf((value - est) / se, self.dof_))
         obj = self._refit_objective({param: np.array([float(value)])})[0]
         tau = np.sqrt(max(2.0 * (obj - self.objective_) / self.sigma_**2, 0.0))
         h = float(stats.t.cdf(np.sign(value - est) * tau, self.dof_))
