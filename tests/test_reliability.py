@@ -778,13 +778,21 @@ def test_render_settings_are_strict(tmp_path, value):
     assert not (tmp_path / "d").exists()
 
 
-def test_a_report_of_many_curves_shows_its_progress(tmp_path):
+def test_a_report_of_many_curves_shows_its_progress(tmp_path, monkeypatch):
     """Issue 29 item 13: report on 100 groups ran 82 s with no output."""
     path = _many_groups(tmp_path / "many.csv", 24, 5)
     res = CliRunner().invoke(app, ["report", str(path), "-o", str(tmp_path / "rep")])
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "report of 24 curves" in text and "24/24" in text, text
+    # Fig. 8 (a row per curve) shows at most MAX_PARAM_ROWS curves and says so (10,000
+    # curves made a figure 3,500 inches tall); the tables list all
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("syn2real.report.html"), "MAX_PARAM_ROWS", 10)
+    res = CliRunner().invoke(app, ["report", str(path), "-o", str(tmp_path / "rep2")])
+    page = (tmp_path / "rep2" / "index.html").read_text()
+    assert res.exit_code == 0 and "The first 10 of 24 curves (the tables list all)" in page
 
 
 # --- issue 28 item 6: a results store on shared storage ------------------------------------

@@ -71,6 +71,8 @@ window.addEventListener('load', function () {
 
 #: per-curve figures show at most this many curves (the tables list every curve)
 MAX_FIGURE_CURVES = 12
+#: rows of Fig. 8 (α and C per curve; 10,000 curves made a figure 3,500 inches tall)
+MAX_PARAM_ROWS = 60
 
 
 def build_report(assessment: Assessment, output: str | Path, *,
@@ -127,9 +129,11 @@ def build_report(assessment: Assessment, output: str | Path, *,
     figs.append(("curves", save_figure(fig_curves(shown, level), out, "fig1_curves"),
                  "Fig. 1: fine-tuning error against the number of synthetic pre-training "
                  "images, with the fitted law and its confidence band for the mean." + more))
-    figs.append(("params", save_figure(fig_params(fits, level), out, "fig8_params"),
+    rows = fits[:MAX_PARAM_ROWS]  # one row per curve: a page, not a poster
+    figs.append(("params", save_figure(fig_params(rows, level), out, "fig8_params"),
                  f"Fig. 8: pre-training rate α and transfer gap C with {ci_name} "
-                 "intervals."))
+                 "intervals." + (f" The first {len(rows)} of {len(fits)} curves (the tables "
+                                 "list all)." if len(rows) < len(fits) else "")))
     figs.append(("linear", save_figure(fig_linearised(shown), out, "fig10_linearised"),
                  "Fig. 10: L − Ĉ in log-log space; eq. 1 predicts straight lines." + more))
     items = [c.backtest for c in a.curves[:max_figure_curves] if c.backtest is not None]
