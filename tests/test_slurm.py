@@ -219,3 +219,50 @@ def test_a_cancelled_job_is_recorded_failed_and_retry_failed_reruns_it(slurm, tm
                            timeout=900)
     assert retry.returncode == 0, retry.stderr[-3000:]
     assert not Store(db).rows(status="failed")
+
+
+def test_a_preempted_pretraining_is_requeued_and_goes_on_from_its_state(slurm, tmp_path):
+    """Issue 28 item 1: USR2 (what Slurm sends before preempting or at the time limit, as
+    submitit asks) makes submitit requeue the job; the pre-training goes on from its last
+    resumable state, not from iteration 0, and ends with the bytes of a run never stopped."""
+    import hashlib
+
+    from syn2real.sweep.runners.slurm import job_states
+    from syn2real.train.pretrain import run_pretrain
+
+    raw = yaml.safe_load(yaml.safe_dump(STUDY))
+    raw["pretrain"]["iters"] = 150
+    raw["executor"]["state_every"] = 0.5
+    cfg = _write(tmp_path, raw)
+    run = tmp_path / "run"
+    plan = build_plan(load_config(cfg), run)
+    proc = subprocess.Popen(_driver(cfg, run), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    db = run / "results.sqlite"
+    victim = None
+    deadline = time.time() + 300
+    while time.time() < deadline and victim is None:  # a pre-training with a saved state
+        if db.exists():
+            pre = {k: v[0] for k, v in Store(db).submissions("slurm").items()
+                   if k.startswith("pr-")}
+            states = job_states(list(pre.values()))
+            victim = next(((k, j) for k, j in pre.items() if states.get(j) == "RUNNING"
+                           and (Path(plan.jobs[k].spec.out) / "train_state.pt").exists()),
+                          None)
+        time.sleep(0.2)
+    assert victim is not None
+    key, job_id = victim
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    row = next(r for r in Store(db).rows("pretrain") if r["key"] == key)
+    assert row["attempts"] == 1 and (row["result"]["timings"]["resumed_from"] or 0) > 0
+    assert Store(db).submissions("slurm")[key][0] == job_id  # the same job, requeued
+    spec = plan.jobs[key].spec
+    again = run_pretrain(spec.model_copy(update={"out": str(tmp_path / "again")}), 1)
+    assert again["timings"]["resumed_from"] is None
+
+    def sha(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    assert sha(Path(spec.out) / "backbone.pt") == sha(tmp_path / "again" / "backbone.pt")

@@ -282,6 +282,53 @@ def test_a_diverged_training_fails_as_such_and_an_infinite_lr_is_refused(shards,
     assert all(".partial." in name for name in left), left   # nothing marked finished
 
 
+def test_an_interrupted_pretraining_goes_on_from_its_state_to_the_same_bytes(shards, tmp_path):
+    """Issue 28 item 1: a pre-training killed at iteration 7 of 12 (in its second epoch)
+    goes on from its saved state and ends with the checkpoint bytes, history and metrics of
+    a run never interrupted; a state of other settings is not taken."""
+    import hashlib
+
+    from syn2real.jobspecs import PretrainJob
+    from syn2real.train.pretrain import run_pretrain
+
+    kw = dict(data=str(shards), n=40, task="mulclass", iters=12, batch=8, val_images=20,
+              stem="imagenet", val_every=3, state_every=0)
+    whole = run_pretrain(PretrainJob.make(**kw, out=str(tmp_path / "a")), 1)
+
+    class Killed(Exception):
+        pass
+
+    steps = []
+
+    def kill_at_7(k: int) -> None:
+        steps.append(k)
+        if len(steps) == 7:
+            raise Killed
+
+    job = PretrainJob.make(**kw, out=str(tmp_path / "b"))
+    with pytest.raises(Killed):
+        run_pretrain(job, 1, on_step=kill_at_7)
+    assert (tmp_path / "b" / "train_state.pt").is_file()
+    assert not (tmp_path / "b" / "backbone.pt").exists()
+    again = run_pretrain(job, 1)
+    assert again["timings"]["resumed_from"] == 7 and whole["timings"]["resumed_from"] is None
+
+    def sha(p):
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    assert sha(tmp_path / "a" / "backbone.pt") == sha(tmp_path / "b" / "backbone.pt")
+    assert again["metrics"] == whole["metrics"] and again["history"] == whole["history"]
+    assert not (tmp_path / "b" / "train_state.pt").exists()  # done: the state is gone
+    # a state left by other settings (another learning rate) is not gone on from
+    other = PretrainJob.make(**{**kw, "lr": 0.04}, out=str(tmp_path / "c"))
+    steps.clear()
+    with pytest.raises(Killed):
+        run_pretrain(other, 1, on_step=kill_at_7)
+    fresh = run_pretrain(PretrainJob.make(**kw, out=str(tmp_path / "c")), 1)
+    assert fresh["timings"]["resumed_from"] is None
+    assert sha(tmp_path / "c" / "backbone.pt") == sha(tmp_path / "a" / "backbone.pt")
+
+
 def test_real_images_larger_than_the_input_are_refused_or_resized():
     from syn2real.tasks.datasets import to_tensor
     from syn2real.train.api import finetune

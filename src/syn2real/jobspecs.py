@@ -123,7 +123,11 @@ class PretrainJob(JobSpec):
     device: str = "auto"
     data_workers: int = Field(0, ge=0, description="DataLoader worker processes (pinned "
                               "memory on CUDA)")
-    RUNTIME: ClassVar[tuple[str, ...]] = ("device", "data_workers")
+    state_every: float = Field(300.0, ge=0, allow_inf_nan=False,
+                               description="seconds of training between two resumable "
+                               "states (train_state.pt; 0: every iteration): a preempted, "
+                               "timed-out or killed run goes on from the last one")
+    RUNTIME: ClassVar[tuple[str, ...]] = ("device", "data_workers", "state_every")
     ADDED: ClassVar[dict[str, Any]] = {"data_format": None, "data_hash": None, "fp16": False}
 
     @property

@@ -50,6 +50,7 @@ def raised_by_syn2real(exc: BaseException) -> bool:
 
 
 #: Commands that run one training (Ctrl-C loses it; a study resumes job by job).
+#: commands that run one training (what Ctrl-C says differs from a study's)
 SINGLE_TRAININGS = ("pretrain", "finetune")
 
 
@@ -79,11 +80,15 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
                          highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            if fn.__name__ in SINGLE_TRAININGS:  # one training: nothing to resume from
-                stderr.print("interrupted: a single training is not resumed, running the "
-                             "command again starts it over (pretrain keeps its best model so "
-                             "far as a partial checkpoint in --out: finetune --allow-partial "
-                             "uses it); a study (syn2real run) resumes job by job",
+            if fn.__name__ == "pretrain":  # goes on from its last resumable state
+                stderr.print("interrupted: running the same command again goes on from the "
+                             "last saved training state in --out (train_state.pt, every "
+                             "--state-every seconds); the best model so far is the partial "
+                             "checkpoint there (finetune --allow-partial uses it)",
+                             highlight=False)
+            elif fn.__name__ in SINGLE_TRAININGS:  # a fine-tuning is short: starts over
+                stderr.print("interrupted: a fine-tuning is not resumed, running the command "
+                             "again starts it over; a study (syn2real run) resumes job by job",
                              highlight=False)
             else:
                 stderr.print("interrupted: finished work is kept; run the same command again "

@@ -51,6 +51,9 @@ def pretrain(
     channels_last: bool = typer.Option(False, help="channels_last memory format."),
     threads: int | None = typer.Option(None, help="torch threads (threads x processes <= "
                                        "cores)."),
+    state_every: float = typer.Option(300.0, help="Seconds between resumable training "
+                                      "states in --out (0: every iteration): the same "
+                                      "command after a kill goes on from the last one."),
     json_out: str | None = typer.Option(None, "--json", help="Also write the row here."),
 ) -> None:
     """Pre-train a backbone on the first N rendered images; prints one JSON row."""
@@ -63,7 +66,8 @@ def pretrain(
                            model=model, out=str(out_dir), iters=iters, batch=batch, lr=lr,
                            val_images=val_images, stem=stem_name(stem), seed=seed, bf16=bf16,
                            fp16=fp16, data_workers=data_workers,
-                           channels_last=channels_last, device=device)
+                           channels_last=channels_last, device=device,
+                           state_every=state_every)
     source = open_source(data, data_format)  # opened once: the estimate and the run
     _say_expected("pretrain", job, source.image_size)
     with progress(job.iters, f"pretrain {task} {model} n={n:,}", "it") as tick:

@@ -288,6 +288,9 @@ class SlurmConfig(_Strict):
     mem: str | None = Field(None, pattern=r"^[0-9]+[KMGT]?$", description="Slurm memory per "
                             "job (e.g. 8G)")
     array_parallelism: int = Field(64, ge=1, description="Slurm: array tasks running at once")
+    requeues: int = Field(10, ge=0, description="Slurm: time-outs after which a job is not "
+                          "requeued again (a preempted job always is; each goes on from its "
+                          "last resumable state)")
     account: str | None = None
     qos: str | None = None
     setup: list[str] = Field(default_factory=list, description="Slurm: shell lines run "
@@ -341,6 +344,10 @@ class ExecutorConfig(_Strict):
     gpus_per_job: float = Field(0.0, ge=0, description="GPUs per training job (Ray, Slurm)")
     data_workers: int = Field(0, ge=0, description="DataLoader processes per training job "
                               "(GPUs: 4-8, pinned memory)")
+    state_every: float = Field(300.0, ge=0, allow_inf_nan=False, description="seconds of "
+                               "pre-training between two resumable states: a job preempted, "
+                               "timed out, lost with its node or killed goes on from the "
+                               "last one (0: every iteration)")
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     others: dict[str, Any] = Field(default_factory=dict, description="settings blocks of "

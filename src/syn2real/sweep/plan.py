@@ -225,7 +225,8 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                             iters=pc.iters_for(n), batch=pc.batch, lr=pc.lr, stem=pc.stem,
                             val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
                             channels_last=pc.channels_last, out="",
-                            data_workers=cfg.executor.data_workers)
+                            data_workers=cfg.executor.data_workers,
+                            state_every=cfg.executor.state_every)
                         pkey = add("pretrain", pspec, deps,
                                    f"pretrain {name}{how} {task} {model} n={n} seed={seed}",
                                    out_in=run_dir / "pretrain",

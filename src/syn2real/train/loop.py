@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import DivergedError
 from ..tasks.task import Task
+from .resume import TrainState
 
 
 def schedule(task: Task, iters: int, warmup: int) -> Callable[[int], float]:
@@ -36,14 +37,23 @@ def schedule(task: Task, iters: int, warmup: int) -> Callable[[int], float]:
     return f
 
 
-def _cycle(loader: DataLoader) -> Iterator:
-    epoch = 0
+def _epochs(loader: DataLoader, epoch: int, skip: int,
+            gen_state: torch.Tensor | None) -> Iterator[tuple[int, int, Any, Any]]:
+    """``(epoch, batch, x, y)`` for ever, from ``epoch`` on; the first epoch's order comes
+    from the loader generator's state ``gen_state`` (its state when that epoch began) and its
+    first ``skip`` batches are passed over (a resumed run has trained on them)."""
+    g = loader.generator
     while True:
         ds = loader.dataset
         if hasattr(ds, "epoch"):
             ds.epoch = epoch
-        yield from loader
-        epoch += 1
+        if gen_state is not None and g is not None:
+            g.set_state(gen_state)
+        start = g.get_state() if g is not None else None
+        for b, (x, y) in enumerate(loader):
+            if b >= skip:
+                yield epoch, b, start, (x, y)
+        epoch, skip, gen_state = epoch + 1, 0, None
 
 
 def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: float,
@@ -51,20 +61,25 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
           channels_last: bool = False, reg_lambda: float = 0.0,
           validate: Callable[[nn.Module], dict[str, float]] | None = None,
           val_every: int = 0, on_best: Callable[[nn.Module, dict, int], None] | None = None,
-          on_step: Callable[[int], None] | None = None, fp16: bool = False) -> dict[str, Any]:
+          on_step: Callable[[int], None] | None = None, fp16: bool = False,
+          resume: TrainState | None = None) -> dict[str, Any]:
     """Train for a fixed number of iterations; returns the history and timings.
 
     ``validate`` (every ``val_every`` iterations and at the end) feeds
     ``on_best(model, metrics, iteration)`` whenever the validation error improves
     (best-checkpoint selection); ``on_step(1)`` after every iteration (progress).
     ``bf16``: bfloat16 autocast (CPU or CUDA); ``fp16``: float16 autocast with a gradient
-    scaler (CUDA only).
+    scaler (CUDA only). ``resume``: save the run's state now and then and, when a saved
+    state of this run exists, go on from it (:class:`~syn2real.train.resume.TrainState`;
+    the loader needs a ``generator`` so the data order can be replayed).
     """
     device = device or torch.device("cpu")
     if fp16 and device.type != "cuda":
         raise ValueError("fp16 autocast needs a CUDA device (on CPU use bf16)")
     if fp16 and bf16:
         raise ValueError("choose bf16 or fp16, not both")
+    if resume is not None and loader.generator is None:
+        raise ValueError("a resumable run needs a DataLoader with a generator")
     amp_dtype = torch.float16 if fp16 else torch.bfloat16
     scaler = torch.amp.GradScaler("cuda", enabled=fp16)
     model.to(device)
@@ -77,11 +92,22 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
     anchor = [p.detach().clone() for p in params] if reg_lambda > 0 else None
     history: list[dict[str, float]] = []
     best = math.inf
-    it = 0
-    seen = 0
+    it = seen = 0
+    epoch, skip, gen_state = 0, 0, None
+    saved = resume.load() if resume is not None else None
+    if saved is not None:  # go on where the saved run stopped
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        scaler.load_state_dict(saved["scaler"])
+        history, best, it, seen = saved["history"], saved["best"], saved["it"], saved["seen"]
+        epoch, skip, gen_state = saved["epoch"], saved["batch"], saved["epoch_gen"]
+        if anchor is not None:
+            anchor = [a.to(device) for a in saved["anchor"]]
+        TrainState.restore_rng(saved)
     t0 = time.perf_counter()
     model.train()
-    for x, y in _cycle(loader):
+    for ep, b, start, (x, y) in _epochs(loader, epoch, skip, gen_state):
         if it >= iters:
             break
         x = x.to(device, non_blocking=True)
@@ -113,11 +139,17 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
                 if on_best is not None:
                     on_best(model, v, it)
         history.append(rec)
+        if resume is not None and it < iters and resume.due():
+            resume.save(it=it, epoch=ep, batch=b + 1, epoch_gen=start, seen=seen, best=best,
+                        history=history, model=model.state_dict(), opt=opt.state_dict(),
+                        sched=sched.state_dict(), scaler=scaler.state_dict(),
+                        anchor=[a.cpu() for a in anchor] if anchor is not None else None)
         if on_step is not None:
             on_step(1)
     dt = time.perf_counter() - t0
-    return {"history": history, "seconds": dt, "images_per_s": seen / dt, "best_val_error": best}
-
+    return {"history": history, "seconds": dt, "images_per_s": seen / max(dt, 1e-9),
+            "best_val_error": best,
+            "resumed_from": None if resume is None else resume.resumed_from}
 
 
 def thin_history(history: list[dict[str, float]], max_points: int = 200

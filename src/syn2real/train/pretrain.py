@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from ..errors import DivergedError
+from ..hashing import stable_hash
 from ..jobspecs import PretrainJob
 from ..registry import task_names
 from ..tasks.models import stem_name
@@ -16,6 +18,7 @@ from ..tasks.task import get_task
 from .checkpoint import partial_path, save_backbone, snapshot
 from .datasets import SyntheticTask
 from .loop import thin_history, train
+from .resume import STATE, TrainState
 from .runtime import device_for, seed_all, versions
 
 
@@ -25,7 +28,7 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
              stem: bool | str = "small", seed: int = 0, device: str = "auto", bf16: bool = False,
              channels_last: bool = False, threads: int | None = None,
              val_every: int = 0, data_format: str | None = None,
-             on_step: Any = None) -> dict[str, Any]:
+             state_every: float = 300.0, on_step: Any = None) -> dict[str, Any]:
     """Pre-train a backbone on the first ``n`` images of a rendered dataset.
 
     Takes a :class:`~syn2real.jobspecs.PretrainJob` (``pretrain(job)``) or its fields as
@@ -42,7 +45,8 @@ def pretrain(data: str | Path | PretrainJob, n: int | None = None, task: str = "
                                model=arch, out=str(out),
                           iters=iters, batch=batch, lr=lr, val_images=val_images,
                           stem=stem_name(stem), seed=seed, bf16=bf16,
-                          channels_last=channels_last, val_every=val_every, device=device)
+                          channels_last=channels_last, val_every=val_every, device=device,
+                          state_every=state_every)
     return run_pretrain(job, threads, on_step=on_step)
 
 
@@ -87,7 +91,11 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
 
     meta = {"arch": job.model, "stem": job.stem, "task": job.task, "config": config,
             "iters": job.iters}
-    best: dict[str, Any] = {}
+    # the best model so far travels with the resumable state: a resumed run knows it
+    resume = TrainState(Path(job.out) / STATE, stable_hash({"job": job.identity(),
+                                                            "data": config["spec_hash"]}),
+                        every=job.state_every)
+    best = resume.extra
     partial = partial_path(job.out)
 
     def on_best(m: torch.nn.Module, v: dict, iteration: int) -> None:
@@ -98,18 +106,22 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
                       **meta)
 
     t0 = time.perf_counter()
-    res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev, bf16=job.bf16,
-                fp16=job.fp16,
-                channels_last=job.channels_last,
-                validate=lambda m: task.evaluate(m, val_loader, num, dev),
-                val_every=job.val_every or max(1, job.iters // 4), on_best=on_best,
-                on_step=on_step)
+    try:
+        res = train(task, model, loader, iters=job.iters, lr=job.lr, device=dev,
+                    bf16=job.bf16, fp16=job.fp16, channels_last=job.channels_last,
+                    validate=lambda m: task.evaluate(m, val_loader, num, dev),
+                    val_every=job.val_every or max(1, job.iters // 4), on_best=on_best,
+                    on_step=on_step, resume=resume)
+    except DivergedError:
+        resume.done()  # going on from a state would diverge the same way
+        raise
     if not best:
         raise RuntimeError(f"pre-training never produced a finite validation error "
                            f"({res['best_val_error']}); nothing to save (lower --lr?)")
     info = save_backbone(ckpt, best["weights"], val=best["val"], complete=True,
                          iteration=best["iteration"], **meta)
     partial.unlink(missing_ok=True)
+    resume.done()
     return {"kind": "pretrain", "config": config, "checkpoint": str(ckpt),
             "checkpoint_file": info,
             "metrics": {"val_error_best": res["best_val_error"],
@@ -117,5 +129,6 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
                         "loss_last": res["history"][-1]["loss"]},
             "history": thin_history(res["history"]),
             "timings": {"seconds": time.perf_counter() - t0,
-                        "train_images_per_s": res["images_per_s"]},
+                        "train_images_per_s": res["images_per_s"],
+                        "resumed_from": res["resumed_from"]},
             "versions": versions()}

@@ -7,8 +7,10 @@ unsafe across hosts on network file systems); a Slurm job returns its row throug
 submitit's result file. Each submission's job id is kept in the store, so a driver that was
 killed and started again reattaches to the jobs still queued or running, and records those
 that finished meanwhile, instead of submitting them again. A job that is preempted or
-reaches its time limit is requeued by submitit (it reruns whole: job outputs appear
-atomically). A job that ends without a result (cancelled, node failure, out of memory) is
+reaches its time limit is requeued by submitit (``executor.slurm.requeues`` time-outs at
+most; preemptions always) and a pre-training goes on from its last resumable state
+(:mod:`syn2real.train.resume`, every ``executor.state_every`` seconds); job outputs appear
+atomically. A job that ends without a result (cancelled, node failure, out of memory) is
 recorded as failed with its Slurm state and the tail of its stderr.
 
 Job states come from ``squeue`` and ``scontrol`` (they work without Slurm accounting, which
@@ -122,7 +124,8 @@ class SlurmRunner(Runner):
         return cls(settings.run_dir / "slurm", settings.ec, settings.store)
 
     def _executor(self, kind: str) -> Any:
-        ex = self._submitit.SlurmExecutor(folder=self.folder / "%j")
+        ex = self._submitit.SlurmExecutor(folder=self.folder / "%j",
+                                          max_num_timeout=self.ec.slurm.requeues)
         res = slurm_resources(self.ec, kind)
         ex.update_parameters(job_name=f"syn2real-{kind}", nodes=1, ntasks_per_node=1,
                              array_parallelism=self.ec.slurm.array_parallelism,
