@@ -8,6 +8,7 @@ manifests, hostile names, many groups, ``--json -`` and file permissions (in tes
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -862,7 +863,8 @@ def test_a_reader_in_another_process_sees_whole_rows_while_the_driver_writes(tmp
 
 
 @pytest.mark.parametrize("case", ["duplicate header", "target as percent", "baseline above 1",
-                                  "repeated seeds", "repeated counts", "filter leaves nothing"])
+                                  "repeated seeds", "repeated counts", "filter leaves nothing",
+                                  "power law on a loss"])
 def test_inputs_that_would_silently_mean_something_else_are_refused(tmp_path, case):
     """A fourth adversarial pass (this round): a CSV header naming ``n`` twice had its copy
     renamed ``n.1`` by pandas and taken as a grouping column (the error then spoke of a curve
@@ -884,6 +886,13 @@ def test_inputs_that_would_silently_mean_something_else_are_refused(tmp_path, ca
         args, want = (["modelsize", str(curve), "--where", "pscale=8k"],
                       r"column 'pscale': no row is left by the filter 'pscale=8k'\. Fix: .*"
                       r"pscale = '64k'")
+    elif case == "power law on a loss":  # C >= 0 was imposed on a law without a C
+        res = CliRunner().invoke(app, ["fit", str(curve), "--metric", "loss", "--law", "power",
+                                       "--json", str(tmp_path / "p.json")])
+        assert res.exit_code == 0, res.output
+        fit = json.loads((tmp_path / "p.json").read_text())
+        assert "C" not in fit[0] and fit[0]["law"] == "power" and fit[0]["alpha"] > 0
+        return
     elif case == "baseline above 1":
         args, want = (["advise", str(curve), "--target", "0.2", "--baseline", "2"],
                       r"--baseline 2 is not an error below 1")

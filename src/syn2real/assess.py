@@ -320,8 +320,10 @@ def interval_method(requested: str, curves: int, points: int) -> str:
 
 
 def law_bounds(settings: AssessSettings, metric: str) -> dict[str, tuple[float, float]]:
-    """The law's parameter bounds: C ≥ 0 for a loss (unbounded above), α's if given."""
-    bounds = {"C": (0.0, math.inf)} if metric == "loss" else {}
+    """The law's parameter bounds: C ≥ 0 for a loss (unbounded above) where the law has a
+    C, α's if given."""
+    has_c = "C" in LAWS[settings.law].family.params
+    bounds = {"C": (0.0, math.inf)} if metric == "loss" and has_c else {}
     if settings.alpha_bounds is not None:
         bounds["alpha"] = tuple(settings.alpha_bounds)
     return bounds
