@@ -197,3 +197,61 @@ def test_real_search_resumes_after_a_kill_without_training_again(tmp_path: Path)
     res3 = search(path, run_dir=run)
     assert {r["key"] for r in store.rows()} == set(again)
     assert res3.best.name == res.best.name and res3.predicted == res.predicted
+
+
+def _with_folder(tmp_path: Path, **search: Any) -> Path:
+    """The search files of :func:`_search_files` plus an imported folder ("other": a render
+    of another preset) that competes with the renderer."""
+    from syn2real.render import preset, render_dataset
+
+    render_dataset(preset("lv4", size=32, classes=3, shard_size=30), tmp_path / "other", 180)
+    path = _search_files(tmp_path, **search)
+    study = yaml.safe_load((tmp_path / "study.yaml").read_text())
+    study["render"]["imported"] = {"other": {"path": str(tmp_path / "other"),
+                                             "format": "syn2real"}}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    raw = yaml.safe_load(path.read_text())
+    raw["imported"] = ["other"]
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.slow  # a real search with three candidates (about a minute on 2 cores)
+def test_imported_folders_compete_with_the_renderer(tmp_path: Path) -> None:
+    """Issue 27: the study's imported folders listed under ``imported`` are one more
+    categorical knob, ``source``; a candidate drawn with a folder is trained on that folder
+    as it is (its render knobs do not apply), and one folder is one rendering however the
+    other knobs were drawn."""
+    from syn2real.search.halving import rendering_key
+    from syn2real.search.run import search
+    from syn2real.search.study import StudyMeasurer
+
+    path = _with_folder(tmp_path, candidates=3, seed=1, check=False)
+    cfg, study, base = load_search(path)
+    assert cfg.space["source"].choices == ["render", "other"]
+    assert rendering_key({"source": "other", "camera.roll": 0.0}) == \
+        rendering_key({"camera.roll": 90.0, "source": "other"})
+    assert rendering_key({"source": "render", "camera.roll": 90.0}) == \
+        rendering_key({"camera.roll": 90.0})
+    m = StudyMeasurer(study, base, tmp_path / "m", [10, 20, 40, 80, 160])
+    assert m.spec({"source": "other", "camera.roll": 90.0}) == {"imported": "other"}
+    res = search(path, run_dir=tmp_path / "run")
+    folder = [c for c in res.state.candidates if c.params.get("source") == "other"]
+    assert folder and all(len({n for n, _ in c.points}) >= 3 for c in folder)
+    trained = {r["params"]["setting"] for r in Store(tmp_path / "run" /
+                                                     "results.sqlite").rows("pretrain")}
+    assert "i-other" in trained  # the folder itself was pre-trained on
+    best = yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())
+    if res.best.params.get("source") == "other":
+        assert best == {"name": "other", "imported": {"path": str(tmp_path / "other"),
+                                                      "format": "syn2real"}}
+        assert res.describe(res.best) == "imported folder other"
+    else:
+        DatasetSpec(**best["spec"])
+    # a name that is not an imported folder of the study: one line
+    raw = yaml.safe_load(path.read_text())
+    raw["imported"] = ["nope"]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SearchError, match=r"imported: 'nope' is not an imported folder of "
+                                          r".*render\.imported: other"):
+        load_search(path)

@@ -88,9 +88,7 @@ def _print(res: Any) -> None:
 
     n = f"{res.n_max:,}"
     lo, hi = res.interval
-    knobs = ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
-                      for k, v in sorted(res.best.params.items()))
-    what = (f"{res.best.name} ({knobs})" if res.best.params else
+    what = (f"{res.best.name} ({res.describe(res.best)})" if res.best.params else
             "the starting rendering: no proposal is predicted better")
     out.print(f"[bold]best rendering[/]: {escape(what)}; predicted error at n = {n}: "
               f"{res.predicted:.3f} [{lo:.3f}, {hi:.3f}] (90%)", highlight=False)
@@ -125,4 +123,7 @@ def _print(res: Any) -> None:
     if res.importances:
         out.print("knob importance (fANOVA): " + ", ".join(
             f"{k} {v:.2f}" for k, v in res.importances.items()), highlight=False)
-    out.print(f"rendering spec: {res.run_dir / 'best.yaml'}", highlight=False)
+    from ..search.space import imported_source
+
+    out.print(f"{'the chosen folder' if imported_source(res.best.params) else 'rendering spec'}"
+              f": {res.run_dir / 'best.yaml'}", highlight=False)

@@ -70,11 +70,9 @@ def fig_search(res: Any) -> plt.Figure:
     return fig
 
 
-def _row(c: Any) -> str:
+def _row(c: Any, knobs: str) -> str:
     rungs = " → ".join(f"n={j['n']:,}: {j['predicted']:.3f} (P better {j['p_better']:.2f})"
                        for j in c.judgements)
-    knobs = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
-                      for k, v in sorted(c.params.items())) or "the starting rendering"
     return (f"<tr><td>{c.bracket + 1}</td><td>{html.escape(c.name)}</td>"
             f"<td>{html.escape(knobs)}</td><td>{c.status}</td><td>{html.escape(rungs)}</td></tr>")
 
@@ -100,7 +98,7 @@ def write_search_report(res: Any, out: str | Path) -> Path:
         f"<li>reference {html.escape(c['candidate'])}: measured {c['measured']:.3f} over "
         f"{c['runs']} run(s)</li>"
         for c in res.check if np.isfinite(c["measured"]))
-    rows = "".join(_row(c) for c in res.state.candidates)
+    rows = "".join(_row(c, res.describe(c)) for c in res.state.candidates)
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>rendering search</title><style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}
 td,th{{padding:2px 8px;border-bottom:1px solid #ddd;font-size:13px}}</style></head><body>

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from ..atomic import atomic_write, json_safe
 from ..errors import UserError
 from .judge import judge
-from .space import Knob, SearchSettings
+from .space import SOURCE, Knob, SearchSettings, imported_source
 
 __all__ = ["Candidate", "Measurer", "SearchState", "bracket_cost", "run_halving"]
 
@@ -111,8 +111,12 @@ class SearchState:
 
 
 def rendering_key(params: dict[str, Any]) -> str:
-    """One key per rendering (knob values), whatever order they come in."""
-    return json.dumps(params, sort_keys=True)
+    """One key per rendering (knob values), whatever order they come in; an imported folder
+    (its ``source``) is one rendering whatever the render knobs drawn with it."""
+    folder = imported_source(params)
+    if folder is not None:
+        return json.dumps({SOURCE: folder})
+    return json.dumps({k: v for k, v in params.items() if k != SOURCE}, sort_keys=True)
 
 
 def rungs_of(settings: SearchSettings) -> list[list[int]]:

@@ -4,7 +4,8 @@ The run folder holds everything needed to resume and to inspect: ``state.json`` 
 candidate, its points and the law's judgement at each rung), ``optuna.db`` (Optuna's SQLite
 storage: ``optuna-dashboard sqlite:///RUN/optuna.db`` opens it), ``results.sqlite`` (the study
 jobs), and at the end ``best.yaml`` (the chosen rendering as a render spec) and
-``result.json``.
+``result.json``; when an imported folder wins, ``best.yaml`` names it (``imported: {path,
+format}``) instead of a render spec.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from .halving import (
     run_halving,
     save_state,
 )
-from .space import LoadedSearch, SearchConfig, load_search, reference_specs
+from .space import (
+    LoadedSearch,
+    SearchConfig,
+    describe,
+    imported_source,
+    load_search,
+    reference_specs,
+)
 from .study import StudyMeasurer, setting_name
 
 __all__ = ["SearchResult", "expected_seconds", "search"]
@@ -79,6 +87,11 @@ class SearchResult:
     spent: float
     run_dir: Path | None = None
     failures: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def describe(c: Candidate) -> str:
+        """A candidate in words (its knobs, or the imported folder it is)."""
+        return describe(c.params)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the candidates in full)."""
@@ -210,8 +223,11 @@ def search(config: str | Path | LoadedSearch, *, run_dir: str | Path | None = No
     advice = (decide(preds[best.name], study.fit.target, level=0.9)
               if study.fit.target is not None else None)
     spec = measurer.spec(best.params)
+    folder_pick = imported_source(best.params)
     atomic_write(folder / "best.yaml", yaml.safe_dump(
-        {"name": setting_name(spec), "spec": spec, "knobs": best.params}, sort_keys=False))
+        {"name": setting_name(spec), "spec": spec, "knobs": best.params} if folder_pick is None
+        else {"name": folder_pick, "imported": study.render.imported[folder_pick].model_dump(
+            mode="json")}, sort_keys=False))
     ostudy = optuna.load_study(study_name=cfg.name, storage=storage)
     last = best.last or {}
     bl = base_c.last if base_c is not None else None

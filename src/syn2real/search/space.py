@@ -15,6 +15,11 @@ render spec (:class:`~syn2real.render.spec.DatasetSpec`): a field (``light``,
       camera.roll: {low: 0, high: 180, step: 15}
       background: {choices: [fixed, random]}
     search: {n_min: 80, n_max: 1280, candidates: 6, budget_seconds: 1200, seed: 0}
+
+Folders another generator wrote (the study's ``render.imported`` settings) compete with the
+renderer when listed under ``imported``: the space then has one more categorical knob,
+``source`` (``render`` or one of those names); a candidate drawn with an imported source is that
+folder as it is (the render knobs do not apply to it).
 """
 
 from __future__ import annotations
@@ -28,8 +33,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import UserError, describe_validation
 
-__all__ = ["Knob", "LoadedSearch", "SearchConfig", "SearchError", "SearchSettings", "apply_params",
-           "knob_paths", "load_search", "parse_search"]
+__all__ = ["SOURCE", "Knob", "LoadedSearch", "SearchConfig", "SearchError", "SearchSettings",
+           "apply_params", "describe", "imported_source", "knob_paths", "load_search",
+           "parse_search"]
+
+#: the knob choosing between the renderer and the imported folders (``render`` or a name)
+SOURCE = "source"
+RENDER = "render"
+
+
+def imported_source(params: dict[str, Any]) -> str | None:
+    """The imported folder a candidate is (its ``source``), or None for a rendering."""
+    src = params.get(SOURCE, RENDER)
+    return None if src == RENDER else str(src)
 
 
 class SearchError(UserError):
@@ -156,8 +172,28 @@ class SearchConfig(_Strict):
     references: list[str] = Field(default_factory=list, description="further rendering "
                                   "settings of the study measured at n_max in the final "
                                   "check, beside the pick and the start")
-    space: dict[str, Knob] = Field(..., min_length=1)
+    imported: list[str] = Field(default_factory=list, description="imported folders of the "
+                                "study (render.imported) that compete with the renderer: the "
+                                "space's 'source' knob chooses render or one of them")
+    space: dict[str, Knob] = Field(default_factory=dict)
     search: SearchSettings
+
+    @model_validator(mode="after")
+    def _something_to_search(self) -> SearchConfig:
+        if not self.space and not self.imported:
+            raise ValueError("nothing to search: list knobs under space (and/or imported "
+                             "folders under imported)")
+        return self
+
+
+def describe(params: dict[str, Any]) -> str:
+    """A candidate in words: its knob values, or the imported folder it is."""
+    folder = imported_source(params)
+    if folder is not None:
+        return f"imported folder {folder}"
+    return ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
+                     for k, v in sorted(params.items()) if k != SOURCE) \
+        or "the starting rendering"
 
 
 def knob_paths() -> list[str]:
@@ -179,6 +215,8 @@ def apply_params(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
 
     spec = copy.deepcopy(base)
     for path, value in sorted(params.items()):
+        if path == SOURCE:  # which data, not a field of the rendering
+            continue
         parts = path.split(".")
         if parts[0] != "camera":
             spec[parts[0]] = value
@@ -240,7 +278,8 @@ def parse_search(raw: dict[str, Any], source: str = "search", root: Path | None 
     known = knob_paths()
     for path in cfg.space:
         if path not in known:
-            raise _fail(source, f"space: unknown knob {path!r}. Knobs: {', '.join(known)}")
+            raise _fail(source, f"space: unknown knob {path!r}. Knobs: {', '.join(known)}"
+                        + (f" ({SOURCE!r} is added by 'imported')" if path == SOURCE else ""))
     study_path = Path(cfg.study)
     if not study_path.is_absolute() and root is not None:
         study_path = root / study_path
@@ -255,8 +294,20 @@ def parse_search(raw: dict[str, Any], source: str = "search", root: Path | None 
             raise _fail(source, f"{'base' if name == cfg.base else 'references'}: {name!r} "
                         f"is not a rendering setting of {study_path} (settings: "
                         f"{', '.join(rc.settings()) or 'none'})")
+    for name in cfg.imported:
+        if name not in rc.imported:
+            raise _fail(source, f"imported: {name!r} is not an imported folder of "
+                        f"{study_path} (render.imported: {', '.join(rc.imported) or 'none'}). "
+                        "Fix: add it there as {path, format}")
+    if len(set(cfg.imported)) != len(cfg.imported):
+        raise _fail(source, f"imported: {cfg.imported} lists a folder twice")
     base = rc.spec(cfg.base).model_dump(mode="json")
+    if cfg.imported:  # the renderer or one of the folders
+        cfg = cfg.model_copy(update={"space": {**cfg.space, SOURCE: Knob(
+            choices=[RENDER, *cfg.imported])}})
     for path, knob in cfg.space.items():
+        if path == SOURCE:
+            continue
         for value in knob.corners():
             try:
                 DatasetSpec(**apply_params(base, {path: value}))

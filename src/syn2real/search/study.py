@@ -21,16 +21,23 @@ from ..errors import UserError
 from ..render.spec import DatasetSpec
 from ..sweep import Plan, Store, StudyConfig, build_plan, execute
 from ..sweep.config import RenderConfig
-from .space import apply_params
+from .space import apply_params, imported_source
 
-__all__ = ["StudyMeasurer", "setting_name"]
+__all__ = ["IMPORTED", "StudyMeasurer", "setting_name"]
 
 #: ``progress(plan, store)`` -> a context manager yielding the executor's ``on_event``
 Progress = Callable[[Plan, Store], AbstractContextManager[Any]]
 
 
+#: the spec mapping that stands for an imported folder: ``{IMPORTED: name}``
+IMPORTED = "imported"
+
+
 def setting_name(spec: dict[str, Any]) -> str:
-    """A rendering's setting name in the search's store: its content hash."""
+    """A rendering's setting name in the search's store: its content hash (an imported
+    folder: ``i-`` and its name in the study)."""
+    if set(spec) == {IMPORTED}:
+        return f"i-{spec[IMPORTED]}"
     return "r" + DatasetSpec(**spec).spec_hash()[:12]
 
 
@@ -70,7 +77,11 @@ class StudyMeasurer:
         self._costs: dict[tuple[str, tuple[int, ...]], float] = {}
 
     def spec(self, params: dict[str, Any]) -> dict[str, Any]:
-        """The full render spec mapping of a candidate."""
+        """The full render spec mapping of a candidate (``{"imported": name}`` for one of the
+        study's imported folders)."""
+        folder = imported_source(params)
+        if folder is not None:
+            return {IMPORTED: folder}
         return apply_params(self.base, params)
 
     def config(self, specs: dict[str, dict[str, Any]], replicate: int = 0) -> StudyConfig:
@@ -78,8 +89,11 @@ class StudyMeasurer:
         > 0 moves every training seed by ``1000 * replicate`` (``seed_offset``: the same
         renders, other pre-trainings and fine-tunings)."""
         s = self.study
-        render = RenderConfig(presets=[], specs=specs, overrides={}, workers=s.render.workers,
-                              storage=s.render.storage)
+        rendered = {k: v for k, v in specs.items() if set(v) != {IMPORTED}}
+        imported = {k: s.render.imported[v[IMPORTED]] for k, v in specs.items()
+                    if set(v) == {IMPORTED}}
+        render = RenderConfig(presets=[], specs=rendered, imported=imported, overrides={},
+                              workers=s.render.workers, storage=s.render.storage)
         return s.model_copy(update={
             "render": render, "scratch": False, "complexity": None,
             "pretrain": s.pretrain.model_copy(update={"n": self.n_sizes}),
