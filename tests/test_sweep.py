@@ -738,3 +738,30 @@ def test_numbers_in_exponent_form_are_numbers_in_a_config(tmp_path):
     cfg = load_config(p)
     assert cfg.fit.budget == 100_000.0 and cfg.fit.target == 0.5
     assert yaml.safe_load("a: 1e5") == {"a": "1e5"}
+
+
+def test_plan_cluster_shows_each_stage_with_its_gpu_and_cpu_hours(tmp_path):
+    """Issue 28 item 5: ``plan --cluster``: per stage the jobs, hours, the longest job
+    against its Slurm time limit, GPU-hours and CPU core-hours, and the estimates' basis."""
+    raw = _cfg(**{"executor": {"kind": "slurm", "gpus_per_job": 2, "slurm": {
+        "cpus_per_job": 4, "time": 1, "resources": {"render": {"cpus": 8, "time": 600}}}}})
+    res = _invoke(["plan", str(_write(tmp_path, raw)), "--out", str(tmp_path / "run"),
+                   "--cluster", "--json", str(tmp_path / "plan.json")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "stages (estimates from built-in 2-core CPU figures" in text
+    stages = {r["stage"]: r for r in json.loads((tmp_path / "plan.json").read_text())["stages"]}
+    plan = build_plan(parse_config(raw), tmp_path / "run")
+    est = plan.estimate_seconds()
+    for kind, r in stages.items():
+        keys = [k for k, j in plan.jobs.items() if j.kind == kind]
+        assert r["jobs"] == r["to_do"] == len(keys)
+        assert r["hours"] == pytest.approx(sum(est[k] for k in keys) / 3600)
+        assert r["cpu_core_hours"] == pytest.approx(r["hours"] * r["cpus"])
+        assert r["gpu_hours"] == pytest.approx(r["hours"] * r["gpus"])
+    assert stages["render"]["cpus"] == 8 and stages["render"]["gpus"] == 0
+    assert stages["pretrain"]["gpus"] == 2 and stages["pretrain"]["time_limit_min"] == 1
+    assert stages["render"]["over_limit"] == 0
+    assert stages["pretrain"]["over_limit"] == sum(
+        est[k] > 60 for k, j in plan.jobs.items() if j.kind == "pretrain")
+    assert "pretrain" in text and "over time limit" in text

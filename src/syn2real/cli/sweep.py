@@ -40,6 +40,10 @@ def plan(
     config: Path = typer.Argument(..., help="Experiment YAML."),
     out_dir: Path | None = typer.Option(None, "--out", help="Run folder (default runs/NAME)."),
     json_out: str | None = typer.Option(None, "--json", help="Write the DAG as JSON."),
+    cluster: bool = typer.Option(False, "--cluster", help="One row per stage instead of one "
+                                 "per job: jobs, hours, the longest job against its time "
+                                 "limit, GPU-hours and CPU core-hours, from the times measured "
+                                 "in the run folder where there are some."),
 ) -> None:
     """Print the job DAG and its estimated cost; runs nothing."""
     from ..sweep import Store, build_plan, load_config
@@ -64,7 +68,8 @@ def plan(
             todo_keys.append(j.key)
         needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.waits_on) or "-"
         table.add_row(escape(j.label), needs, st, _fmt_s(est[j.key]))
-    out.print(table)
+    stages = _stages(cfg, p, est, set(todo_keys))
+    out.print(_stage_table(stages, bool(history)) if cluster else table)
     kinds = Counter(j.kind for j in p.order())
     if cfg.executor.kind == "slurm":
         from ..sweep.runners.slurm import slurm_resources
@@ -87,7 +92,56 @@ def plan(
     if json_out:
         write_json(json_out, json_safe({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
                                                                       p.order()],
-                                    "estimate_s": est}))
+                                    "estimate_s": est, "stages": stages,
+                                    "estimates_measured": bool(history)}))
+
+
+def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dict[str, Any]]:
+    """Per job kind: jobs (and still to do), estimated hours (to do), the longest job, what
+    one job asks for (cpus, gpus, Slurm time limit), GPU-hours and CPU core-hours to do."""
+    from ..sweep.runners import cpu_count
+
+    ec = cfg.executor
+    rows = []
+    for kind in dict.fromkeys(j.kind for j in p.order()):
+        keys = [j.key for j in p.order() if j.kind == kind]
+        left = [k for k in keys if k in todo]
+        if ec.kind == "slurm":
+            from ..sweep.runners.slurm import slurm_resources
+
+            res = slurm_resources(ec, kind)
+            cpus, gpus, limit = res["cpus_per_task"], res["gpus_per_node"], res["time"]
+        else:
+            cpus = ec.threads or max(1, cpu_count() // ec.workers)
+            gpus = ec.gpus_per_job if kind in ("pretrain", "finetune", "backbone") else 0.0
+            limit = None
+        hours = sum(est[k] for k in left) / 3600
+        longest = max((est[k] for k in keys), default=0.0)
+        rows.append({"stage": kind, "jobs": len(keys), "to_do": len(left), "hours": hours,
+                     "longest_s": longest, "cpus": cpus, "gpus": gpus,
+                     "time_limit_min": limit, "gpu_hours": hours * gpus,
+                     "cpu_core_hours": hours * cpus,
+                     "over_limit": 0 if limit is None else
+                     sum(est[k] > limit * 60 for k in keys)})
+    return rows
+
+
+def _stage_table(stages: list[dict[str, Any]], measured: bool) -> Table:
+    """``plan --cluster``: one row per stage (see :func:`_stages`)."""
+    basis = ("times measured in this run folder" if measured else "built-in 2-core CPU "
+             "figures: on GPUs far too long; run one job of each stage and plan again")
+    table = Table(title=f"stages (estimates from {basis})")
+    for c in ("stage", "jobs (to do)", "hours to do", "longest job", "one job asks",
+              "GPU-hours", "CPU core-hours", "over time limit"):
+        table.add_column(c)
+    for r in stages:
+        ask = f"{r['cpus']} cpu, {r['gpus']:g} gpu" + (
+            f", {r['time_limit_min']} min" if r["time_limit_min"] is not None else "")
+        table.add_row(r["stage"], f"{r['jobs']:,} ({r['to_do']:,})", f"{r['hours']:,.1f}",
+                      _fmt_s(r["longest_s"]), ask, f"{r['gpu_hours']:,.1f}",
+                      f"{r['cpu_core_hours']:,.1f}",
+                      "-" if r["time_limit_min"] is None else str(r["over_limit"]))
+    return table
 
 
 def _plan_storage(p: Any) -> None:
