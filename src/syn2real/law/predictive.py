@@ -554,12 +554,14 @@ def p_reach_refitted(curves: Sequence[Mapping[str, Any]], targets: Sequence[floa
     (default: the cores this process may use), each fitted and evaluated in a worker
     process: every curve is fitted on its own (the batch only vectorises), so the numbers
     do not depend on the split (tested)."""
+    import multiprocessing
+
     B = len(curves)
     workers = _cores() if workers is None else max(1, int(workers))
-    if B < PARALLEL_REFITS or workers < 2:
+    if B < PARALLEL_REFITS or workers < 2 or \
+            "fork" not in multiprocessing.get_all_start_methods():  # e.g. Windows: here
         return _p_reach_part((list(curves), list(targets), list(budgets), list(ats), prior,
                               extrapolator, pool))
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     cuts = np.linspace(0, B, workers + 1).round().astype(int)

@@ -39,9 +39,10 @@ def schedule(task: Task, iters: int, warmup: int) -> Callable[[int], float]:
 
 def _epochs(loader: DataLoader, epoch: int, skip: int,
             gen_state: torch.Tensor | None) -> Iterator[tuple[int, int, Any, Any]]:
-    """``(epoch, batch, x, y)`` for ever, from ``epoch`` on; the first epoch's order comes
-    from the loader generator's state ``gen_state`` (its state when that epoch began) and its
-    first ``skip`` batches are passed over (a resumed run has trained on them)."""
+    """``(epoch, batch, generator state at the epoch's start, (x, y))`` for ever, from
+    ``epoch`` on; the first epoch's order comes from the loader generator's state
+    ``gen_state`` (its state when that epoch began) and its first ``skip`` batches are read
+    but passed over (a resumed run has trained on them; reading them replays the order)."""
     g = loader.generator
     while True:
         ds = loader.dataset

@@ -8,8 +8,9 @@ epoch and how many batches of the epoch were used), torch's random state and wha
 the caller keeps (``extra``: the best model so far) are written to ``train_state.pt`` in the
 job's folder atomically, every ``every`` seconds of training (0: every iteration). On CPU a
 resumed run ends with the same numbers and checkpoint bytes as one never interrupted
-(tested). A state written for other settings (its ``key``: the job's identity) is ignored
-and replaced; it is deleted when the run completes.
+(tested). A resumed run reads the batches of its epoch it had already trained on once more,
+without training on them, to replay the data order. A state written for other settings (its
+``key``: the job's identity) is ignored and replaced; it is deleted when the run completes.
 """
 
 from __future__ import annotations
