@@ -68,7 +68,7 @@ def plan(
             todo_keys.append(j.key)
         needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.waits_on) or "-"
         table.add_row(escape(j.label), needs, st, _fmt_s(est[j.key]))
-    stages = _stages(cfg, p, est, set(todo_keys))
+    stages = _stages(cfg, p, est, set(todo_keys)) if cluster or json_out else []
     out.print(_stage_table(stages, bool(history)) if cluster else table)
     kinds = Counter(j.kind for j in p.order())
     if cfg.executor.kind == "slurm":
@@ -102,9 +102,11 @@ def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dic
     from ..sweep.runners import cpu_count
 
     ec = cfg.executor
+    by_kind: dict[str, list[str]] = {}
+    for j in p.order():
+        by_kind.setdefault(j.kind, []).append(j.key)
     rows = []
-    for kind in dict.fromkeys(j.kind for j in p.order()):
-        keys = [j.key for j in p.order() if j.kind == kind]
+    for kind, keys in by_kind.items():
         left = [k for k in keys if k in todo]
         if ec.kind == "slurm":
             from ..sweep.runners.slurm import slurm_resources

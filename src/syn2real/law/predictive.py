@@ -590,10 +590,7 @@ def prime_quantiles(preds: Sequence[CurvePredictor], ns: Sequence[Any], kind: st
         return
     Qs = _quantile_functions([p for p, _ in todo], [n for _, n in todo], kind)
     for (p, n), Q in zip(todo, Qs, strict=True):
-        memo = p.__dict__.setdefault("_qf_memo", {})
-        if len(memo) >= QF_MEMO_MAX:
-            memo.clear()
-        memo[(n.tobytes(), kind)] = Q
+        p._remember(n, kind, Q)
 
 
 def _level_cols(q: float) -> tuple[int, int, float]:
@@ -803,13 +800,17 @@ class CurvePredictor:
         """Log-error quantiles at :data:`LEVELS` for sizes beyond the data ``(sizes, L)``
         (see :func:`_quantile_functions`); a size asked before (or primed for many
         predictors at once, :func:`prime_quantiles`) is not evaluated again."""
+        Q = self.__dict__.get("_qf_memo", {}).get((np.asarray(n, float).tobytes(), kind))
+        return Q if Q is not None else self._remember(
+            n, kind, _quantile_functions([self], [n], kind)[0])
+
+    def _remember(self, n: Any, kind: str, Q: Array) -> Array:
+        """Keep the quantile table ``Q`` of sizes ``n`` (a bounded memo); returns it."""
         memo = self.__dict__.setdefault("_qf_memo", {})
-        key = (np.asarray(n, float).tobytes(), kind)
-        if key not in memo:
-            if len(memo) >= QF_MEMO_MAX:
-                memo.clear()
-            memo[key] = _quantile_functions([self], [n], kind)[0]
-        return memo[key]
+        if len(memo) >= QF_MEMO_MAX:
+            memo.clear()
+        memo[(np.asarray(n, float).tobytes(), kind)] = Q
+        return Q
 
     def _log_quantile(self, n: Any, q: Any, kind: str) -> Array:
         if kind not in ("observation", "mean"):

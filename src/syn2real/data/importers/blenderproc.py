@@ -53,10 +53,10 @@ class BlenderProcSource(_FrameSource):
         if not self.frames:
             raise ImportedDataError(f"{self.root}: no .hdf5 frames. Fix: point at BlenderProc's "
                                     "output folder (bproc.writer.write_hdf5)")
-        self._with_normals: set[Path] = set()  # filled by _attributes
-        self._attrs = {p: self._attributes(p) for p in self.frames}  # read once, at open
+        info = {p: self._frame_info(p) for p in self.frames}  # read once, at open
+        self._attrs = {p: attrs for p, (attrs, _) in info.items()}
         # normals are optional (RendererUtility.enable_normals_output): every frame or none
-        self.has_normals = len(self._with_normals) == len(self.frames)
+        self.has_normals = all(normals for _, normals in info.values())
         # written with map_by=["category_id"] only: classes, no objects told apart (mulclass
         # and semseg need no more; detection is refused)
         self.has_instances = self.has_boxes = all(a is not None for a in self._attrs.values())
@@ -74,15 +74,14 @@ class BlenderProcSource(_FrameSource):
             raise ImportedDataError(f"{p}: not a readable HDF5 file ({exc}). Fix: re-render this "
                                     "frame") from None
 
-    def _attributes(self, p: Path) -> dict[int, int] | None:
-        """instance idx -> category id of one frame (``None``: only category ids written);
-        notes whether the frame has normals."""
+    def _frame_info(self, p: Path) -> tuple[dict[int, int] | None, bool]:
+        """Of one frame: instance idx -> category id (``None``: only category ids written),
+        and whether it has normals."""
         with self._open(p) as f:
-            if "normals" in f:
-                self._with_normals.add(p)
+            normals = "normals" in f
             if "instance_attribute_maps" not in f:
                 if "category_id_segmaps" in f:
-                    return None
+                    return None, normals
                 raise ImportedDataError(f"{p}: no instance_attribute_maps or "
                                         "category_id_segmaps. Fix: render with "
                                         "bproc.renderer.enable_segmentation_output(map_by=["
@@ -90,7 +89,7 @@ class BlenderProcSource(_FrameSource):
             raw = np.array(f["instance_attribute_maps"]).tobytes().decode("utf-8")
         try:
             items = json.loads(raw)
-            return {int(d["idx"]): int(d["category_id"]) for d in items}
+            return {int(d["idx"]): int(d["category_id"]) for d in items}, normals
         except (ValueError, KeyError, TypeError) as exc:
             raise ImportedDataError(f"{p}: instance_attribute_maps is not BlenderProc's JSON list "
                                     f"of {{idx, category_id}} ({exc}). Fix: re-render this frame") \
