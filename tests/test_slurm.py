@@ -266,3 +266,35 @@ def test_a_preempted_pretraining_is_requeued_and_goes_on_from_its_state(slurm, t
         return hashlib.sha256(p.read_bytes()).hexdigest()
 
     assert sha(Path(spec.out) / "backbone.pt") == sha(tmp_path / "again" / "backbone.pt")
+
+
+def test_a_pretraining_on_two_slurm_tasks_trains_one_model_with_ddp(slurm, tmp_path):
+    """Issue 28 item 2 on the test Slurm: ``resources.pretrain.tasks: 2`` makes one job of
+    two tasks that join one gloo group through the variables submitit exports; the runner
+    gets rank 0's row, and the losses are those of one process that accumulates the same
+    global batch in 2 micro-batches."""
+    from types import SimpleNamespace
+
+    from syn2real.jobspecs import PretrainJob
+    from syn2real.render import preset, render_dataset
+    from syn2real.sweep.runners.slurm import SlurmRunner, slurm_resources
+    from syn2real.train.pretrain import run_pretrain
+
+    data = tmp_path / "data"
+    render_dataset(preset("lv0", size=32, classes=3, shard_size=30), data, 60)
+    raw = tiny(name="ddp", executor={"kind": "slurm", "time": 10, "slurm": {
+        "resources": {"pretrain": {"tasks": 2, "cpus": 1}}}})
+    cfg = load_config(_write(tmp_path, raw))
+    assert slurm_resources(cfg.executor, "pretrain")["ntasks_per_node"] == 2
+    kw = dict(data=str(data), n=40, task="mulclass", iters=4, batch=8, val_images=20,
+              stem="imagenet", val_every=4)
+    job = PretrainJob.make(**kw, out=str(tmp_path / "ddp"))
+    runner = SlurmRunner(tmp_path / "slurm", cfg.executor, Store(tmp_path / "r.sqlite"))
+    (h,) = runner.submit_many([SimpleNamespace(kind="pretrain", spec=job, key="k")], 1)
+    _, outcome = runner.wait([h])
+    assert "error" not in outcome, outcome.get("error")
+    row = outcome["result"]  # run_job's value of rank 0
+    assert row["timings"]["processes"] == 2 and (tmp_path / "ddp" / "backbone.pt").is_file()
+    one = run_pretrain(PretrainJob.make(**kw, accumulate=2, out=str(tmp_path / "one")), 1)
+    assert [r["loss"] for r in row["history"]] == pytest.approx(
+        [r["loss"] for r in one["history"]], rel=1e-4)

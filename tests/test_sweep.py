@@ -534,7 +534,7 @@ def test_slurm_resources_per_stage_reach_the_sbatch_script(tmp_path):
     pytest.importorskip("submitit")
     from submitit.slurm.slurm import _make_sbatch_string
 
-    from syn2real.sweep.runners.slurm import slurm_resources
+    from syn2real.sweep.runners.slurm import processes, slurm_resources
 
     raw = _cfg()
     raw["executor"] = {
@@ -560,6 +560,16 @@ def test_slurm_resources_per_stage_reach_the_sbatch_script(tmp_path):
     text = " ".join(res.output.split())
     assert "slurm render jobs ask for: cpus_per_task=32, time=120, gpus_per_node=0, " \
            "partition=cpu, mem=64G" in text
+    # a pre-training on 2 nodes x 8 GPUs: one DDP task per GPU, 16 processes
+    raw["executor"]["resources"]["pretrain"].update(gpus=8, nodes=2)
+    raw["pretrain"]["batch"] = 16  # one global batch shared by the 16 processes
+    cfg = load_config(_write(tmp_path, raw))
+    pre = slurm_resources(cfg.executor, "pretrain")
+    assert (pre["nodes"], pre["ntasks_per_node"], pre["gpus_per_node"]) == (2, 8, 8)
+    assert processes(pre) == 16 and processes(slurm_resources(cfg.executor, "render")) == 1
+    script = _make_sbatch_string(command="true", folder=str(tmp_path), **pre).splitlines()
+    assert {"#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=8",
+            "#SBATCH --gpus-per-node=8"} <= set(script), script
 
 
 @pytest.mark.parametrize("resources, words", [
@@ -568,6 +578,9 @@ def test_slurm_resources_per_stage_reach_the_sbatch_script(tmp_path):
     ({"pretrain": {"extra": ["exclusive"]}}, ["'exclusive' is not an sbatch option",
                                               "--flag"]),
     ({"pretrain": {"gpu": 1}}, ["'executor.slurm.resources.pretrain.gpu'"]),
+    ({"finetune": {"nodes": 2}}, ["resources.finetune.nodes is 2",
+                                  "only pre-training runs on several nodes"]),
+    ({"render": {"gpus": 4}}, ["resources.render.gpus is 4", "one process on one GPU"]),
 ])
 def test_stage_resources_refuse_what_slurm_would_not_read(tmp_path, resources, words):
     raw = _cfg()
@@ -756,12 +769,35 @@ def test_plan_cluster_shows_each_stage_with_its_gpu_and_cpu_hours(tmp_path):
     for kind, r in stages.items():
         keys = [k for k, j in plan.jobs.items() if j.kind == kind]
         assert r["jobs"] == r["to_do"] == len(keys)
-        assert r["hours"] == pytest.approx(sum(est[k] for k in keys) / 3600)
+        ddp = 2 if kind == "pretrain" else 1  # 2 GPUs: 2 DDP processes share the work
+        assert r["hours"] == pytest.approx(sum(est[k] for k in keys) / ddp / 3600)
         assert r["cpu_core_hours"] == pytest.approx(r["hours"] * r["cpus"])
         assert r["gpu_hours"] == pytest.approx(r["hours"] * r["gpus"])
     assert stages["render"]["cpus"] == 8 and stages["render"]["gpus"] == 0
     assert stages["pretrain"]["gpus"] == 2 and stages["pretrain"]["time_limit_min"] == 1
     assert stages["render"]["over_limit"] == 0
     assert stages["pretrain"]["over_limit"] == sum(
-        est[k] > 60 for k, j in plan.jobs.items() if j.kind == "pretrain")
+        est[k] / 2 > 60 for k, j in plan.jobs.items() if j.kind == "pretrain")
+    assert stages["pretrain"]["cpus"] == 8 and stages["finetune"]["cpus"] == 4
     assert "pretrain" in text and "over time limit" in text
+
+
+def test_a_ddp_pretraining_needs_whole_batches_shared_equally(tmp_path):
+    """Issue 28 item 2: a study whose pre-training runs as several DDP processes (or
+    accumulates) is refused at load time, not on the cluster, when its batch cannot be
+    shared equally or a size is below one batch; planned, its jobs carry the accumulation."""
+    raw = _cfg()
+    raw["pretrain"].update(batch=10)
+    raw["executor"] = {"kind": "slurm", "resources": {"pretrain": {"gpus": 4}}}
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        load_config(_write(tmp_path, raw))
+    raw["pretrain"].update(batch=12, accumulate=2)
+    with pytest.raises(ConfigError, match="multiple of 8"):
+        load_config(_write(tmp_path, raw))
+    raw["pretrain"].update(batch=16, n=[8, 32, 64])
+    with pytest.raises(ConfigError, match=r"pretrain.n \[8\] smaller than pretrain.batch 16"):
+        load_config(_write(tmp_path, raw))
+    raw["pretrain"].update(n=[16, 32, 64])
+    cfg = load_config(_write(tmp_path, raw))
+    jobs = [j for j in build_plan(cfg, tmp_path / "run").order() if j.kind == "pretrain"]
+    assert jobs and all(j.spec.accumulate == 2 for j in jobs)

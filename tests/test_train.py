@@ -402,3 +402,89 @@ def test_a_task_registered_from_its_own_module_works_end_to_end(shards, tmp_path
                    val_images=20, threads=1)
     assert row["config"]["task"] == "count" and row["config"]["num_classes"] == 8
     assert 0.0 <= row["metrics"]["val_error_best"] <= 1.0
+
+
+_RANK_SCRIPT = """
+import json, sys
+from syn2real.jobspecs import PretrainJob
+from syn2real.train.pretrain import run_pretrain
+row = run_pretrain(PretrainJob.model_validate_json(sys.argv[1]), 1)
+with open(sys.argv[2], "w") as fh:
+    json.dump(row, fh, default=str)
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_ddp_processes_take_the_step_of_one_process_on_the_global_batch(shards, tmp_path):
+    """Issue 28 item 2: two gloo processes (torchrun's variables), each on half of every
+    global batch of 8, train the model that one process computes with the same global batch
+    cut into 2 accumulated micro-batches: same losses and weights (float summation order
+    aside); rank 0 alone writes the checkpoint and returns the full row."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from syn2real.jobspecs import PretrainJob
+    from syn2real.train.checkpoint import load_checkpoint
+    from syn2real.train.pretrain import run_pretrain
+
+    kw = dict(data=str(shards), n=40, task="mulclass", iters=6, batch=8, val_images=20,
+              stem="imagenet", val_every=6, state_every=1e6)
+    one = run_pretrain(PretrainJob.make(**kw, accumulate=2, out=str(tmp_path / "one")), 1)
+    job = PretrainJob.make(**kw, out=str(tmp_path / "ddp"))
+    port = str(_free_port())
+    procs = []
+    for rank in range(2):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", _RANK_SCRIPT, job.model_dump_json(),
+             str(tmp_path / f"rank{rank}.json")], env=env, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+    rows = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert rows[0]["timings"]["processes"] == 2 and rows[1]["rank"] == 1
+    assert "metrics" in rows[0] and "val_error_best" in rows[0]["metrics"]
+    assert "val_error_best" not in rows[1]["metrics"]  # rank 1 neither validates nor writes
+    losses = [h["loss"] for h in rows[0]["history"]]
+    assert losses == pytest.approx([h["loss"] for h in one["history"]], rel=1e-4)
+    assert rows[1]["metrics"]["loss_last"] == losses[-1]  # the loss is the mean over ranks
+    a = load_checkpoint(tmp_path / "one" / "backbone.pt")["model"]
+    b = load_checkpoint(tmp_path / "ddp" / "backbone.pt")["model"]
+    params = [k for k in a if "running" not in k and "num_batches" not in k]
+    assert params and set(a) == set(b)
+    for k in params:  # batch-norm buffers: rank 0's micro-batches (DDP broadcasts them)
+        assert torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-5), k
+    # and the step is not that of one process on a single micro-batch's worth of images
+    plain = run_pretrain(PretrainJob.make(**{**kw, "batch": 4}, out=str(tmp_path / "half")), 1)
+    assert [h["loss"] for h in plain["history"]] != pytest.approx(losses, rel=1e-3)
+
+
+def test_rank_batches_share_each_global_batch_once_and_refuse_uneven_shares():
+    from torch.utils.data import BatchSampler
+
+    from syn2real.errors import UserError
+    from syn2real.train.distributed import RankBatches, from_env
+
+    glob = BatchSampler(range(24), 8, drop_last=True)
+    parts = [list(RankBatches(glob, r, 2, 2)) for r in range(2)]
+    assert all(len(p) == 6 for p in parts) and all(len(m) == 2 for p in parts for m in p)
+    for k, batch in enumerate(glob):  # step k: ranks 0 and 1, 2 micro-batches each
+        got = [i for r in range(2) for a in range(2) for i in parts[r][2 * k + a]]
+        assert got == batch
+    with pytest.raises(UserError, match="multiple of 6"):
+        RankBatches(glob, 0, 3, 2)
+    assert from_env({}) is None and from_env({"WORLD_SIZE": "1"}) is None
+    with pytest.raises(UserError, match="MASTER_ADDR"):
+        from_env({"WORLD_SIZE": "2", "RANK": "0", "MASTER_PORT": "1"})
+    d = from_env({"WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "1"})
+    assert (d.rank, d.world, d.main) == (1, 2, False)

@@ -127,8 +127,11 @@ class PretrainJob(JobSpec):
                                description="seconds of training between two resumable "
                                "states (train_state.pt; 0: every iteration): a preempted, "
                                "timed-out or killed run goes on from the last one")
+    accumulate: int = Field(1, ge=1, description="micro-batches per optimiser step "
+                            "(gradient accumulation; batch stays the global batch)")
     RUNTIME: ClassVar[tuple[str, ...]] = ("device", "data_workers", "state_every")
-    ADDED: ClassVar[dict[str, Any]] = {"data_format": None, "data_hash": None, "fp16": False}
+    ADDED: ClassVar[dict[str, Any]] = {"data_format": None, "data_hash": None, "fp16": False,
+                                       "accumulate": 1}
 
     @property
     def checkpoint(self) -> Path:

@@ -57,6 +57,11 @@ def plan(
     status = Store(db).status() if db.exists() else {}
     history = Store(db).seconds_per_unit() if db.exists() else {}
     est = p.estimate_seconds(history)
+    ddp = _ddp_processes(cfg)
+    if ddp > 1 and "pretrain" not in history:  # built-in figures are for one process
+        for j in p.order():
+            if j.kind == "pretrain":
+                est[j.key] /= ddp
     workers = cfg.executor.workers
     table = Table(title=f"plan of {config} -> {run_dir}")
     for c in ("job", "needs", "state", "est."):
@@ -88,7 +93,7 @@ def plan(
         from ..sweep.runners.slurm import slurm_resources
 
         limits = {kind: int(slurm_resources(cfg.executor, kind)["time"]) for kind in kinds}
-        _plan_time_limit(p, est, limits, bool(history))
+        _plan_time_limit(p, est, limits, bool(history), cfg.executor.slurm.requeues)
     if json_out:
         write_json(json_out, json_safe({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
                                                                       p.order()],
@@ -96,9 +101,19 @@ def plan(
                                     "estimates_measured": bool(history)}))
 
 
+def _ddp_processes(cfg: Any) -> int:
+    """The DDP processes of one Slurm pre-training job (1 when not on Slurm)."""
+    if cfg.executor.kind != "slurm":
+        return 1
+    from ..sweep.runners.slurm import processes, slurm_resources
+
+    return processes(slurm_resources(cfg.executor, "pretrain"))
+
+
 def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dict[str, Any]]:
     """Per job kind: jobs (and still to do), estimated hours (to do), the longest job, what
-    one job asks for (cpus, gpus, Slurm time limit), GPU-hours and CPU core-hours to do."""
+    one job asks for (nodes, and over them all cpus, gpus, Slurm time limit), GPU-hours and
+    CPU core-hours to do."""
     from ..sweep.runners import cpu_count
 
     ec = cfg.executor
@@ -112,15 +127,18 @@ def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dic
             from ..sweep.runners.slurm import slurm_resources
 
             res = slurm_resources(ec, kind)
-            cpus, gpus, limit = res["cpus_per_task"], res["gpus_per_node"], res["time"]
+            nodes, limit = int(res.get("nodes", 1)), res["time"]
+            cpus = res["cpus_per_task"] * res.get("ntasks_per_node", 1) * nodes
+            gpus = res["gpus_per_node"] * nodes
         else:
+            nodes = 1
             cpus = ec.threads or max(1, cpu_count() // ec.workers)
             gpus = ec.gpus_per_job if kind in ("pretrain", "finetune", "backbone") else 0.0
             limit = None
         hours = sum(est[k] for k in left) / 3600
         longest = max((est[k] for k in keys), default=0.0)
         rows.append({"stage": kind, "jobs": len(keys), "to_do": len(left), "hours": hours,
-                     "longest_s": longest, "cpus": cpus, "gpus": gpus,
+                     "longest_s": longest, "nodes": nodes, "cpus": cpus, "gpus": gpus,
                      "time_limit_min": limit, "gpu_hours": hours * gpus,
                      "cpu_core_hours": hours * cpus,
                      "over_limit": 0 if limit is None else
@@ -137,7 +155,8 @@ def _stage_table(stages: list[dict[str, Any]], measured: bool) -> Table:
               "GPU-hours", "CPU core-hours", "over time limit"):
         table.add_column(c)
     for r in stages:
-        ask = f"{r['cpus']} cpu, {r['gpus']:g} gpu" + (
+        ask = (f"{r['nodes']} nodes: " if r["nodes"] > 1 else "") + \
+            f"{r['cpus']} cpu, {r['gpus']:g} gpu" + (
             f", {r['time_limit_min']} min" if r["time_limit_min"] is not None else "")
         table.add_row(r["stage"], f"{r['jobs']:,} ({r['to_do']:,})", f"{r['hours']:,.1f}",
                       _fmt_s(r["longest_s"]), ask, f"{r['gpu_hours']:,.1f}",
@@ -166,9 +185,11 @@ def _plan_storage(p: Any) -> None:
 
 
 def _plan_time_limit(p: Any, est: dict[str, float], limits: dict[str, int],
-                     measured: bool) -> None:
+                     measured: bool, requeues: int = 0) -> None:
     """Slurm: the jobs whose estimate exceeds the time limit their stage asks for
-    (``limits``: minutes per job kind, ``executor.slurm.time`` or the stage's own)."""
+    (``limits``: minutes per job kind, ``executor.slurm.time`` or the stage's own); a
+    pre-training that ``requeues`` time-outs complete (it resumes from its state) is a
+    note, not a warning."""
     over: dict[str, list[float]] = {}
     for key, secs in est.items():
         kind = p.jobs[key].kind
@@ -179,6 +200,13 @@ def _plan_time_limit(p: Any, est: dict[str, float], limits: dict[str, int],
         basis = ("the times measured in this run folder" if measured else
                  "the built-in 2-core CPU figures: on GPUs they are far too long, so run one "
                  "job first and plan again (its measured time replaces them)")
+        if kind == "pretrain" and max(secs) <= limit_min * 60 * (requeues + 1):
+            stderr.print(f"note: {len(secs)} pretrain job(s) are estimated above the Slurm "
+                         f"time limit of {limit_min} min (longest ~{_fmt_s(max(secs))}; from "
+                         f"{basis}): each is requeued at its limit and goes on from its "
+                         f"resumable state (at most {requeues} time-outs: "
+                         "executor.slurm.requeues)", highlight=False)
+            continue
         stderr.print(f"[yellow]warning:[/] {len(secs)} {kind} job(s) are estimated above the Slurm "
                      f"time limit of {limit_min} min (longest ~{_fmt_s(max(secs))}; from "
                      f"{basis}). Fix: raise executor.slurm.time (or executor.slurm.resources."

@@ -54,9 +54,15 @@ def pretrain(
     state_every: float = typer.Option(300.0, help="Seconds between resumable training "
                                       "states in --out (0: every iteration): the same "
                                       "command after a kill goes on from the last one."),
+    accumulate: int = typer.Option(1, help="Micro-batches per step (gradient accumulation: "
+                                   "--batch stays the batch of one step)."),
     json_out: str | None = typer.Option(None, "--json", help="Also write the row here."),
 ) -> None:
-    """Pre-train a backbone on the first N rendered images; prints one JSON row."""
+    """Pre-train a backbone on the first N rendered images; prints one JSON row.
+
+    On several GPUs or nodes, start it with torchrun (``torchrun --nproc-per-node=8
+    $(which syn2real) pretrain ...``): the processes share each batch of --batch images
+    (DDP) and rank 0 writes --out and prints the row."""
     from ..data.sources import open_source
     from ..jobspecs import PretrainJob
     from ..tasks.models import stem_name
@@ -67,8 +73,14 @@ def pretrain(
                            val_images=val_images, stem=stem_name(stem), seed=seed, bf16=bf16,
                            fp16=fp16, data_workers=data_workers,
                            channels_last=channels_last, device=device,
-                           state_every=state_every)
+                           state_every=state_every, accumulate=accumulate)
+    from ..train.distributed import from_env
+
+    dist = from_env()
     source = open_source(data, data_format)  # opened once: the estimate and the run
+    if dist is not None and not dist.main:  # rank 0 shows the progress and the row
+        run_pretrain(job, threads, source=source)
+        return
     _say_expected("pretrain", job, source.image_size)
     with progress(job.iters, f"pretrain {task} {model} n={n:,}", "it") as tick:
         row = run_pretrain(job, threads, on_step=tick, source=source)

@@ -166,6 +166,9 @@ class PretrainConfig(_Strict):
     bf16: bool = False
     fp16: bool = Field(False, description="float16 autocast + gradient scaler (CUDA GPUs)")
     channels_last: bool = False
+    accumulate: int = Field(1, ge=1, description="micro-batches per step (gradient "
+                            "accumulation; batch stays the batch of one step, shared by the "
+                            "DDP processes of a multi-GPU job)")
 
     def iters_for(self, n: int) -> int:
         """SGD steps of the pre-training at ``n`` images (``iters``, more with ``epochs``)."""
@@ -254,8 +257,14 @@ class StageResources(_Strict):
     default). ``extra``: further ``sbatch`` options, each ``--name=value`` or ``--flag``."""
 
     partition: str | None = None
-    gpus: int | None = Field(None, ge=0, description="GPUs per job (per node)")
-    cpus: int | None = Field(None, ge=1, description="CPUs per job (the job's torch threads)")
+    gpus: int | None = Field(None, ge=0, description="GPUs per node (pre-training on more "
+                             "than one: one DDP process per GPU)")
+    nodes: int | None = Field(None, ge=1, description="nodes per job (pre-training only: "
+                              "DDP over nodes x gpus processes)")
+    tasks: int | None = Field(None, ge=1, description="DDP processes per node of a "
+                              "pre-training (default: one per GPU; on CPU nodes: gloo)")
+    cpus: int | None = Field(None, ge=1, description="CPUs per job, per process of a "
+                             "multi-GPU pre-training (the torch threads)")
     mem: str | None = Field(None, pattern=r"^[0-9]+[KMGT]?$")
     time: int | None = Field(None, ge=1, description="time limit, minutes")
     account: str | None = None
@@ -298,6 +307,20 @@ class SlurmConfig(_Strict):
     resources: dict[Literal[STAGES], StageResources] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="Slurm: per stage (render, pretrain, finetune, "
         "backbone, complexity) what its jobs ask for instead of the defaults above")
+
+    @model_validator(mode="after")
+    def _one_process_stages(self) -> SlurmConfig:
+        for stage, res in self.resources.items():
+            if stage != "pretrain" and (res.tasks or 1) > 1:
+                raise ValueError(f"resources.{stage}.tasks is {res.tasks}: only pre-training "
+                                 "runs as several processes (DDP)")
+            if stage != "pretrain" and (res.nodes or 1) > 1:
+                raise ValueError(f"resources.{stage}.nodes is {res.nodes}: only pre-training "
+                                 "runs on several nodes (DDP); other jobs are one process")
+            if stage != "pretrain" and (res.gpus or 0) > 1:
+                raise ValueError(f"resources.{stage}.gpus is {res.gpus}: a {stage} job is one "
+                                 "process on one GPU; only pre-training uses several (DDP)")
+        return self
 
 
 class RayConfig(_Strict):
@@ -468,6 +491,21 @@ class TrackingConfig(_Strict):
                                     "loss and evaluations")
 
 
+def pretrain_processes(ec: ExecutorConfig) -> tuple[int, int]:
+    """``(nodes, processes per node)`` of one pre-training job: on Slurm, one DDP process
+    per GPU (``resources.pretrain``: ``gpus``, ``nodes``, ``tasks``) when it asks for more
+    than one GPU, node or task; else ``(1, 1)``."""
+    if ec.kind != "slurm":
+        return 1, 1
+    stage = ec.slurm.resources.get("pretrain")
+    gpus = int(stage.gpus if stage is not None and stage.gpus is not None else ec.gpus_per_job)
+    nodes = stage.nodes if stage is not None and stage.nodes else 1
+    tasks = stage.tasks if stage is not None else None
+    if gpus > 1 or nodes > 1 or tasks:
+        return nodes, tasks or max(1, gpus)
+    return nodes, 1
+
+
 class StudyConfig(_Strict):
     """A whole study: rendering, pre-training, fine-tuning, seeds, executor, fit."""
 
@@ -504,6 +542,24 @@ class StudyConfig(_Strict):
                              "be trained")
         if len(set(self.pretrain.n) - held) < 3:
             raise ValueError("fit.holdout leaves fewer than 3 sizes to fit")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_batches(self) -> StudyConfig:
+        nodes, tasks = pretrain_processes(self.executor)
+        parts = nodes * tasks * self.pretrain.accumulate
+        if parts == 1:
+            return self
+        b = self.pretrain.batch
+        if b % parts:
+            raise ValueError(f"pretrain.batch {b} cannot be shared equally by {nodes * tasks} "
+                             f"DDP process(es) x {self.pretrain.accumulate} accumulation "
+                             f"step(s). Fix: make it a multiple of {parts}")
+        small = [n for n in self.pretrain.n if n < b]
+        if small:
+            raise ValueError(f"pretrain.n {small} smaller than pretrain.batch {b}: a "
+                             "pre-training shared by processes or accumulated trains on whole "
+                             "batches. Fix: lower pretrain.batch or drop those sizes")
         return self
 
     @model_validator(mode="after")

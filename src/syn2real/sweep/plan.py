@@ -224,7 +224,8 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                             data=data, **data_fields, n=n, task=task, model=model, seed=seed,
                             iters=pc.iters_for(n), batch=pc.batch, lr=pc.lr, stem=pc.stem,
                             val_images=pc.val_images, bf16=pc.bf16, fp16=pc.fp16,
-                            channels_last=pc.channels_last, out="",
+                            channels_last=pc.channels_last, accumulate=pc.accumulate,
+                            out="",
                             data_workers=cfg.executor.data_workers,
                             state_every=cfg.executor.state_every)
                         pkey = add("pretrain", pspec, deps,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import DivergedError
 from ..tasks.task import Task
+from .distributed import Dist
 from .resume import TrainState
 
 
@@ -63,7 +65,8 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
           validate: Callable[[nn.Module], dict[str, float]] | None = None,
           val_every: int = 0, on_best: Callable[[nn.Module, dict, int], None] | None = None,
           on_step: Callable[[int], None] | None = None, fp16: bool = False,
-          resume: TrainState | None = None) -> dict[str, Any]:
+          resume: TrainState | None = None, accumulate: int = 1,
+          dist: Dist | None = None) -> dict[str, Any]:
     """Train for a fixed number of iterations; returns the history and timings.
 
     ``validate`` (every ``val_every`` iterations and at the end) feeds
@@ -73,12 +76,19 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
     scaler (CUDA only). ``resume``: save the run's state now and then and, when a saved
     state of this run exists, go on from it (:class:`~syn2real.train.resume.TrainState`;
     the loader needs a ``generator`` so the data order can be replayed).
+    ``accumulate``: loader batches (micro-batches) per optimiser step, their gradients
+    averaged. ``dist``: one process of a data-parallel run
+    (:mod:`~syn2real.train.distributed`; the loader yields this process's micro-batches):
+    the model is wrapped in DDP, the logged loss is the mean over the processes, and only
+    rank 0 should be given ``validate`` and save the resumable state.
     """
     device = device or torch.device("cpu")
     if fp16 and device.type != "cuda":
         raise ValueError("fp16 autocast needs a CUDA device (on CPU use bf16)")
     if fp16 and bf16:
         raise ValueError("choose bf16 or fp16, not both")
+    if accumulate < 1:
+        raise ValueError(f"accumulate must be >= 1, got {accumulate}")
     if resume is not None and loader.generator is None:
         raise ValueError("a resumable run needs a DataLoader with a generator")
     amp_dtype = torch.float16 if fp16 else torch.bfloat16
@@ -106,6 +116,10 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
         if anchor is not None:
             anchor = [a.to(device) for a in saved["anchor"]]
         TrainState.restore_rng(saved)
+    net = model if dist is None else dist.wrap(model, device)
+    main = dist is None or dist.main
+    world = 1 if dist is None else dist.world
+    micro, total = 0, None
     t0 = time.perf_counter()
     model.train()
     for ep, b, start, (x, y) in _epochs(loader, epoch, skip, gen_state):
@@ -115,19 +129,31 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = task.to_device(y, device)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=bf16 or fp16):
-            loss = task.loss(model, x, y)
-        if anchor is not None:
-            loss = loss + reg_lambda * sum(((p - a) ** 2).sum() for p, a in zip(params, anchor,
-                                                                            strict=True))
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        micro += 1
+        last = micro == accumulate
+        # DDP averages the gradients on the last micro-batch's backward only
+        with nullcontext() if dist is None or last else net.no_sync():
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=bf16 or fp16):
+                loss = task.loss(net, x, y)
+            if anchor is not None:
+                loss = loss + reg_lambda * sum(((p - a) ** 2).sum()
+                                               for p, a in zip(params, anchor, strict=True))
+            if micro == 1:
+                opt.zero_grad(set_to_none=True)
+            scaler.scale(loss if accumulate == 1 else loss / accumulate).backward()
+        total = loss.detach() if total is None else total + loss.detach()
+        seen += len(x) * world
+        if not last:
+            continue
         scaler.step(opt)
         scaler.update()
         sched.step()
         it += 1
-        seen += len(x)
-        rec = {"iter": it, "loss": float(loss.detach())}
+        step_loss = total if accumulate == 1 else total / accumulate
+        if dist is not None:
+            step_loss = dist.mean(step_loss)
+        micro, total = 0, None
+        rec = {"iter": it, "loss": float(step_loss)}
         if not fp16 and not math.isfinite(rec["loss"]):   # fp16: the scaler skips such steps
             raise DivergedError(f"training diverged at iteration {it} of {iters}: the loss is "
                                 f"{rec['loss']} (learning rate {lr:g}). Fix: lower the learning "
@@ -140,7 +166,7 @@ def train(task: Task, model: nn.Module, loader: DataLoader, *, iters: int, lr: f
                 if on_best is not None:
                     on_best(model, v, it)
         history.append(rec)
-        if resume is not None and it < iters and resume.due():
+        if resume is not None and main and it < iters and resume.due():
             resume.save(it=it, epoch=ep, batch=b + 1, epoch_gen=start, seen=seen, best=best,
                         history=history, model=model.state_dict(), opt=opt.state_dict(),
                         sched=sched.state_dict(), scaler=scaler.state_dict(),

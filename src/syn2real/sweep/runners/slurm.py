@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ..config import pretrain_processes
 from ..jobs import run_job
 from .base import Runner, RunnerSettings
 
@@ -42,6 +43,8 @@ def _task_class() -> type:
         ``checkpoint`` (inherited) and requeues the same call."""
 
         def __call__(self, kind: str, spec: Any, threads: int | None) -> dict[str, Any]:
+            if submitit.JobEnvironment().num_tasks > 1:  # one DDP process per GPU
+                submitit.helpers.TorchDistributedEnvironment().export(overwrite=True)
             return run_job(kind, spec, threads)
 
     return SlurmTask
@@ -50,7 +53,10 @@ def _task_class() -> type:
 def slurm_resources(ec: Any, kind: str) -> dict[str, Any]:
     """What one job of ``kind`` asks Slurm for (``syn2real plan`` shows it): the executor's
     defaults (``executor.slurm``; no GPU for render and complexity jobs), then what
-    ``executor.slurm.resources[kind]`` sets; as submitit's ``SlurmExecutor`` parameters."""
+    ``executor.slurm.resources[kind]`` sets; as submitit's ``SlurmExecutor`` parameters.
+    A pre-training on several GPUs or nodes runs one task (DDP process) per GPU:
+    ``nodes`` and ``ntasks_per_node`` (= GPUs per node) are set, ``cpus_per_task`` is per
+    process; other jobs are one task on one node."""
     sc = ec.slurm
     gpus = int(ec.gpus_per_job) if kind not in ("render", "complexity") else 0
     res: dict[str, Any] = {"cpus_per_task": sc.cpus_per_job, "time": sc.time,
@@ -61,7 +67,7 @@ def slurm_resources(ec: Any, kind: str) -> dict[str, Any]:
     stage = sc.resources.get(kind)
     if stage is not None:
         names = {"cpus": "cpus_per_task", "gpus": "gpus_per_node"}
-        for key in ("partition", "gpus", "cpus", "mem", "time", "account", "qos",
+        for key in ("partition", "gpus", "nodes", "cpus", "mem", "time", "account", "qos",
                     "constraint", "comment"):
             if getattr(stage, key) is not None:
                 res[names.get(key, key)] = getattr(stage, key)
@@ -69,7 +75,16 @@ def slurm_resources(ec: Any, kind: str) -> dict[str, Any]:
             res["additional_parameters"] = dict(
                 (opt[2:].partition("=")[0].replace("-", "_"), opt.partition("=")[2] or True)
                 for opt in stage.extra)
+    if kind == "pretrain":
+        nodes, tasks = pretrain_processes(ec)
+        if nodes * tasks > 1:
+            res["nodes"], res["ntasks_per_node"] = nodes, tasks
     return res
+
+
+def processes(res: dict[str, Any]) -> int:
+    """The processes (DDP ranks) of one job asking for ``res`` (:func:`slurm_resources`)."""
+    return int(res.get("nodes", 1)) * int(res.get("ntasks_per_node", 1))
 
 
 def job_states(job_ids: list[str]) -> dict[str, str]:
@@ -126,8 +141,8 @@ class SlurmRunner(Runner):
     def _executor(self, kind: str) -> Any:
         ex = self._submitit.SlurmExecutor(folder=self.folder / "%j",
                                           max_num_timeout=self.ec.slurm.requeues)
-        res = slurm_resources(self.ec, kind)
-        ex.update_parameters(job_name=f"syn2real-{kind}", nodes=1, ntasks_per_node=1,
+        res = {"nodes": 1, "ntasks_per_node": 1, **slurm_resources(self.ec, kind)}
+        ex.update_parameters(job_name=f"syn2real-{kind}",
                              array_parallelism=self.ec.slurm.array_parallelism,
                              setup=list(self.ec.slurm.setup), **res)
         return ex
@@ -188,6 +203,7 @@ class SlurmRunner(Runner):
                 (jobs[i].key, str(sj.job_id), str(sj.paths.folder))
                 for i, sj in zip(idx, subs, strict=True)])
             for i, sj in zip(idx, subs, strict=True):
+                sj = sj.task(0)  # a DDP job's result is rank 0's (the others return none)
                 self._jobs[sj] = str(sj.job_id)
                 handles[i] = sj
         return handles
