@@ -182,13 +182,19 @@ def test_paper_example_is_a_valid_plan(tmp_path):
     res = runner.invoke(app, ["plan", "examples/paper.yaml", "--out", str(tmp_path / "p")])
     assert res.exit_code == 0, res.output
     # the paper's grid: 396 pre-trainings, 1197 fine-tunes; each of the 3 settings rendered
-    # as a chain of prefix chunks, one per distinct shard-rounded n + validation images
+    # in parts: between two distinct shard-rounded n + validation images, parts of at most
+    # render.part_images (64,000) images, then one check of the whole folder
     from syn2real.sweep import load_config
 
     cfg = load_config("examples/paper.yaml")
     pc = cfg.pretrain
-    chunks = sum(len({-(-(n + pc.val_images) // cfg.render.spec(s).shard_size) for n in pc.n})
-                 for s in cfg.render.settings())
+    chunks = 0
+    for s in cfg.render.settings():
+        ss = cfg.render.spec(s).shard_size
+        needs = sorted({-(-(n + pc.val_images) // ss) * ss for n in pc.n})
+        gaps = zip([0, *needs[:-1]], needs, strict=True)
+        chunks += sum(-(-(b - a) // 64000) for a, b in gaps) + 1
+    assert chunks == 3 * (11 + 1 + 3 + 7 + 1)  # 11 ranges; the last three in 2, 4, 8 parts
     total = chunks + 396 + 1197
     assert (f"{total} jobs ({chunks} render, 396 pretrain, 1197 finetune)"
             in res.output.replace("\n", " "))

@@ -398,3 +398,51 @@ def test_shard_folders_follow_the_umask_not_mkdtemp(small, tmp_path):
             os.umask(old)
         shard = next(out.glob("shard-*"))
         assert stat.S_IMODE(shard.stat().st_mode) == want
+
+
+_PART = """
+import sys
+from syn2real.render import render_dataset
+from syn2real.render.spec import DatasetSpec
+render_dataset(DatasetSpec.model_validate_json(sys.argv[1]), sys.argv[2], 60, shards_from=3)
+"""
+
+
+def test_parts_of_one_folder_render_at_once_and_keep_each_others_shards(tmp_path):
+    """Issue 28 item 4: a job rendering shards 3.. of a folder runs (another process) while
+    a render of shards 0-2 holds the folder, between two of its shards; neither loses the
+    other's manifest entries, the folder is the bytes of one render of all 60 images, and a
+    check of the whole folder afterwards renders nothing. A second job on the same shards
+    is refused in one line."""
+    import subprocess
+    import sys
+
+    from syn2real.locking import FolderInUse, folder_lock
+    from syn2real.render.shards import read_manifest
+
+    spec = preset("lv0", size=32, classes=3, shard_size=10)
+    root = tmp_path / "d"
+    parts: list[int] = []
+
+    def other_part_meanwhile(entry: dict) -> None:
+        parts.append(entry["index"])
+        if len(parts) == 1:
+            subprocess.run([sys.executable, "-c", _PART, spec.model_dump_json(), str(root)],
+                           check=True, capture_output=True)
+
+    first = render_dataset(spec, root, 30, on_shard=other_part_meanwhile)
+    assert parts == [0, 1, 2] and sorted(map(int, first["shards"])) == list(range(6))
+    manifest = read_manifest(root)
+    assert manifest["images"] == 60 and sorted(map(int, manifest["shards"])) == list(range(6))
+    once = render_dataset(spec, tmp_path / "once", 60)
+    assert ({k: v["sha256"] for k, v in manifest["shards"].items()}
+            == {k: v["sha256"] for k, v in once["shards"].items()})
+    stamps = {p: p.stat().st_mtime_ns for p in root.glob("shard-*/*")}
+    rendered: list[dict] = []
+    render_dataset(spec, root, 60, on_shard=rendered.append)  # the check of the whole
+    assert rendered == [] and stamps == {p: p.stat().st_mtime_ns for p in root.glob("shard-*/*")}
+    with folder_lock(root, "a part", name=".syn2real.shards-3-6.lock"):
+        with pytest.raises(FolderInUse, match="in use by a part"):
+            render_dataset(spec, root, 60, shards_from=3)
+    with pytest.raises(ValueError, match="outside the 6 shard"):
+        render_dataset(spec, root, 60, shards_from=6)

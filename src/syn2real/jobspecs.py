@@ -76,7 +76,8 @@ class JobSpec(BaseModel):
 
 
 class RenderJob(JobSpec):
-    """Render (or complete) ``n_images`` of ``spec`` into ``out``."""
+    """Render (or complete) ``n_images`` of ``spec`` into ``out``; with ``shards_from``,
+    only shards ``shards_from ..`` of them, beside other such jobs on the same folder."""
 
     kind: ClassVar[str] = "render"
     PATHS: ClassVar[tuple[str, ...]] = ("out",)
@@ -88,7 +89,14 @@ class RenderJob(JobSpec):
     workers: int = Field(1, ge=1, le=256)
     storage: Literal["npy", "tar"] = Field("npy", description="raw arrays or compressed tar "
                                            "shards")
-    ADDED: ClassVar[dict[str, Any]] = {"storage": "npy"}
+    shards_from: int | None = Field(None, ge=0, description="render only shards from this "
+                                    "index on (None: the whole dataset)")
+    ADDED: ClassVar[dict[str, Any]] = {"storage": "npy", "shards_from": None}
+
+    @property
+    def images_rendered(self) -> int:
+        """The images this job renders (all, or those of its shards)."""
+        return self.n_images - (self.shards_from or 0) * self.spec.shard_size
 
     @property
     def manifest(self) -> Path:

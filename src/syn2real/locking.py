@@ -42,23 +42,45 @@ class FolderInUse(UserError):
 
 
 @contextmanager
-def folder_lock(folder: str | Path, what: str) -> Iterator[Path]:
-    """Hold the lock of ``folder`` (created if needed) for the ``with`` block."""
+def folder_lock(folder: str | Path, what: str, name: str = LOCK_NAME,
+                wait: float = 0.0) -> Iterator[Path]:
+    """Hold the lock ``name`` of ``folder`` (created if needed) for the ``with`` block.
+
+    ``wait``: seconds to keep trying while another process holds it (0: fail at once with
+    :class:`FolderInUse`); for short critical sections such as a manifest update."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_NAME
+    path = folder / name
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with _held(folder, path, what) as lock:
+                yield lock
+            return
+        except _Busy as busy:
+            if time.monotonic() >= deadline:
+                raise FolderInUse(str(busy)) from None
+            time.sleep(0.05)
+
+
+class _Busy(Exception):
+    """The lock is held by another process (the message names it)."""
+
+
+@contextmanager
+def _held(folder: Path, path: Path, what: str) -> Iterator[Path]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     held = None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise FolderInUse(f"{folder}: in use by {_holder(path)}. Fix: wait for it to "
-                              "finish (or stop it), or choose another folder") from None
+            raise _Busy(f"{folder}: in use by {_holder(path)}. Fix: wait for it to "
+                        "finish (or stop it), or choose another folder") from None
         except OSError as exc:
             if exc.errno not in NO_FLOCK:
                 raise
-            held = _exclusive_file(folder, what)
+            held = _exclusive_file(folder, what, path.with_name(path.name + ".held"))
         info = _note(what)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
@@ -74,10 +96,10 @@ def _note(what: str) -> dict:
             "since": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def _exclusive_file(folder: Path, what: str) -> Path:
+def _exclusive_file(folder: Path, what: str, held: Path | None = None) -> Path:
     """The lock as a file created with O_EXCL (file systems without flock); a stale one
     left by a dead process of this host is taken over."""
-    held = folder / HELD_NAME
+    held = folder / HELD_NAME if held is None else held
     for _ in range(2):
         try:
             fd = os.open(held, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -89,13 +111,13 @@ def _exclusive_file(folder: Path, what: str) -> Path:
             where = ("" if info.get("host") == socket.gethostname() else
                      f"; if that process is gone, remove {held} (this file system has no "
                      "flock, so a lock of a process that died on another host stays)")
-            raise FolderInUse(f"{folder}: in use by {_holder(held)}. Fix: wait for it to "
-                              f"finish (or stop it), or choose another folder{where}") from None
+            raise _Busy(f"{folder}: in use by {_holder(held)}. Fix: wait for it to "
+                        f"finish (or stop it), or choose another folder{where}") from None
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(_note(what)))
         return held
-    raise FolderInUse(f"{folder}: another process took the lock at the same moment. Fix: "
-                      "run one command per folder")
+    raise _Busy(f"{folder}: another process took the lock at the same moment. Fix: "
+                "run one command per folder")
 
 
 def _alive(pid: object) -> bool:

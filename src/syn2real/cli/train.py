@@ -31,7 +31,8 @@ def pretrain(
                               "generator's output (layout detected; see --format)."),
     data_format: str | None = typer.Option(None, "--format", help=f"{LAYOUT_HELP} (default: "
                                            "detected)."),
-    n: int = typer.Option(..., help="Synthetic images used for pre-training (a prefix)."),
+    n: int = typer.Option(..., "--n", "-n", help="Synthetic images used for pre-training (a "
+                          "prefix; -n under torchrun, whose parser takes --n for its own)."),
     task: str = typer.Option("mulclass", help="mulclass | objdet | semseg | normal."),
     model: str = typer.Option("resnet18", help="resnet18 | 34 | 50 | 101 | 152."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for backbone.pt."),

@@ -233,9 +233,16 @@ def _check_room(spec: DatasetSpec, root: Path, n: int, storage: str) -> None:
                            + (", or --storage tar (5-10x smaller)" if storage == "npy" else ""))
 
 
+#: The lock of a dataset folder's manifest (held for each short read-merge-write).
+MANIFEST_LOCK = ".syn2real.manifest.lock"
+#: Seconds a manifest update waits for another job's update to finish.
+MANIFEST_WAIT = 600.0
+
+
 def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1,
                    on_shard: Callable[[dict], None] | None = None,
-                   verify: bool = True, storage: str = "npy") -> dict[str, Any]:
+                   verify: bool = True, storage: str = "npy",
+                   shards_from: int | None = None) -> dict[str, Any]:
     """Render (or complete, or repair) a dataset of ``n`` images; good shards are kept.
 
     Parameters
@@ -259,11 +266,16 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
         Raw memory-mappable arrays, or compressed WebDataset-style tar shards (PNG; normals
         8-bit; see :mod:`syn2real.data.tarshards`). A folder keeps the storage it was
         rendered with.
+    shards_from : int, optional
+        Render only shards ``shards_from ..`` of the ``n`` images: one of several jobs that
+        render parts of one folder at the same time (a study's render jobs on several
+        nodes). Such a job locks its own shards, not the folder; every job merges its
+        shards into ``manifest.json`` under the manifest's lock, so none loses another's.
 
     Returns
     -------
     dict
-        The manifest.
+        The manifest (with every job's shards merged so far).
     """
     root = Path(root)
     if n <= 0:
@@ -272,27 +284,70 @@ def render_dataset(spec: DatasetSpec, root: str | Path, n: int, workers: int = 1
         raise ValueError(f"workers must be >= 1, got {workers}")
     if storage not in ("npy", "tar"):
         raise ValueError(f"storage must be 'npy' or 'tar', got {storage!r}")
+    stop = len(shard_counts(spec, n))
+    if shards_from is not None and not 0 <= shards_from < stop:
+        raise ValueError(f"shards_from {shards_from} is outside the {stop} shard(s) of "
+                         f"{n} images")
     if root.exists() and not root.is_dir():
         raise UserError(f"{root}: exists and is not a folder. Fix: choose another --out")
     _check_room(spec, root, n, storage)
-    with folder_lock(root, "syn2real render"):
-        return _render_locked(spec, root, n, workers, on_shard, verify, storage)
+    if shards_from is None:
+        lock = folder_lock(root, "syn2real render")
+    else:
+        lock = folder_lock(root, f"syn2real render (shards {shards_from}-{stop - 1})",
+                           name=f".syn2real.shards-{shards_from}-{stop}.lock")
+    with lock:
+        return _render_locked(spec, root, n, workers, on_shard, verify, storage,
+                              shards_from or 0)
+
+
+def _update_manifest(root: Path, fresh: dict[str, Any], add: list[dict] = (),
+                     drop: list[int] = ()) -> dict[str, Any]:
+    """Merge shard entries into ``root/manifest.json`` (``drop``: entries removed) under the
+    manifest lock, and return it: read, changed and written atomically in one critical
+    section, so jobs rendering other shards of the folder never lose each other's entries.
+    An unreadable or missing manifest starts from ``fresh`` and the shards found in place."""
+    path = root / "manifest.json"
+    with folder_lock(root, "syn2real render (manifest)", name=MANIFEST_LOCK,
+                     wait=MANIFEST_WAIT):
+        manifest = None
+        if path.exists():
+            try:
+                manifest = read_manifest(root)
+            except ValueError:  # unreadable: rebuilt from the shards' own entries
+                manifest = None
+        if manifest is None:
+            manifest = json.loads(json.dumps(fresh))
+            for d in sorted(root.glob("shard-*")):
+                if (d / "entry.json").exists():
+                    entry = json.loads((d / "entry.json").read_text())
+                    manifest["shards"][str(entry["index"])] = entry
+        for entry in add:
+            manifest["shards"][str(entry["index"])] = entry
+        for k in drop:
+            manifest["shards"].pop(str(k), None)
+        manifest["images"] = sum(int(e.get("images", fresh["spec"]["shard_size"]))
+                                 for e in manifest["shards"].values())
+        _write_json_atomic(path, manifest)
+        return manifest
 
 
 def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
                    on_shard: Callable[[dict], None] | None, verify: bool,
-                   storage: str = "npy") -> dict[str, Any]:
-    manifest_path = root / "manifest.json"
+                   storage: str = "npy", first: int = 0) -> dict[str, Any]:
+    """Shards ``first ..`` of ``n`` images (``first`` 0: all), their lock held."""
     fmt = TAR_FORMAT if storage == "tar" else RAW_FORMAT
     files = TAR_FILES if storage == "tar" else FILES
-    manifest: dict[str, Any] = {"format": fmt, "spec": spec.model_dump(),
-                                "spec_hash": spec.spec_hash(),
-                                "classes": list(spec.class_names),
-                                "licences": LICENCES, "shards": {}}
-    if manifest_path.exists():
+    fresh: dict[str, Any] = {"format": fmt, "spec": spec.model_dump(),
+                             "spec_hash": spec.spec_hash(),
+                             "classes": list(spec.class_names),
+                             "licences": LICENCES, "shards": {}}
+    counts = shard_counts(spec, n)
+    mine = range(first, len(counts))  # the shards this call renders, checks and repairs
+    if (root / "manifest.json").exists():
         try:
             old = read_manifest(root)
-        except ValueError:  # unreadable: rebuilt below from the shards' own entries
+        except ValueError:  # unreadable: rebuilt from the shards' own entries
             old = None
         if old is not None:
             if old.get("spec_hash") != spec.spec_hash():
@@ -302,19 +357,19 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
             if old.get("format", RAW_FORMAT) != fmt:
                 raise ValueError(f"{root} holds {old.get('format', RAW_FORMAT)} shards, not "
                                  f"{fmt}; choose another --out or the same --storage")
-            manifest = old
+    for k in mine:  # half-written leftovers of a killed run (only this call's shards)
+        for tmp in root.glob(f".shard-{k:05d}.*"):
+            shutil.rmtree(tmp, ignore_errors=True)
     # shards renamed into place but not yet in the manifest (interrupted run, lost manifest)
-    for d in sorted(root.glob("shard-*")):
-        k = int(d.name.split("-")[1])
-        if str(k) not in manifest["shards"] and (d / "entry.json").exists():
-            manifest["shards"][str(k)] = json.loads((d / "entry.json").read_text())
-    for tmp in root.glob(".shard-*"):
-        shutil.rmtree(tmp, ignore_errors=True)  # half-written leftovers of a killed run
-    for key in sorted(manifest["shards"], key=int):  # repair: bad shards are rendered again
-        if check_shard(root, manifest["shards"][key], full=verify, files=files):
-            del manifest["shards"][key]
-            shutil.rmtree(root / f"shard-{int(key):05d}", ignore_errors=True)
-    counts = shard_counts(spec, n)
+    placed = [json.loads((root / f"shard-{k:05d}" / "entry.json").read_text()) for k in mine
+              if (root / f"shard-{k:05d}" / "entry.json").exists()]
+    manifest = _update_manifest(root, fresh, add=placed)
+    bad = [k for k in mine if str(k) in manifest["shards"] and
+           check_shard(root, manifest["shards"][str(k)], full=verify, files=files)]
+    for k in bad:  # repair: bad shards are rendered again
+        shutil.rmtree(root / f"shard-{k:05d}", ignore_errors=True)
+    if bad:
+        manifest = _update_manifest(root, fresh, drop=bad)
 
     def have(k: int) -> int:
         e = manifest["shards"].get(str(k))
@@ -322,20 +377,14 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
 
     # missing shards, and a short last shard that must grow (a longer one is kept: any
     # prefix of it is valid)
-    todo = [(k, c) for k, c in enumerate(counts) if have(k) < c]
-
-    def total() -> int:
-        return sum(int(e.get("images", spec.shard_size)) for e in manifest["shards"].values())
+    todo = [(k, counts[k]) for k in mine if have(k) < counts[k]]
 
     def done(entry: dict) -> None:
-        manifest["shards"][str(entry["index"])] = entry
-        manifest["images"] = total()
-        _write_json_atomic(manifest_path, manifest)
+        nonlocal manifest
+        manifest = _update_manifest(root, fresh, add=[entry])
         if on_shard:
             on_shard(entry)
 
-    manifest["images"] = total()
-    _write_json_atomic(manifest_path, manifest)
     if workers == 1 or len(todo) <= 1:
         for k, c in todo:
             done(write_shard(spec, k, root, c, storage))
@@ -355,6 +404,7 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
             raise
         finally:
             pool.join()
-            for tmp in root.glob(".shard-*"):
-                shutil.rmtree(tmp, ignore_errors=True)
+            for k, _ in todo:
+                for tmp in root.glob(f".shard-{k:05d}.*"):
+                    shutil.rmtree(tmp, ignore_errors=True)
     return manifest

@@ -88,6 +88,10 @@ class RenderConfig(_Strict):
     workers: int = Field(2, ge=1, le=256, description="render processes per dataset")
     storage: Literal["npy", "tar"] = Field("npy", description="npy: raw memory-mapped arrays; "
                                            "tar: compressed PNG tar shards (paper scale)")
+    part_images: int | None = Field(None, ge=1, description="at most this many images per "
+                                    "render job (whole shards): a large render split into "
+                                    "parts that run at once on several nodes (default: one "
+                                    "part per range between two pre-training sizes)")
     titles: dict[str, str] = Field(default_factory=dict, description="how results name a "
                                    "setting, e.g. {front: 'digit glyphs, front views'} "
                                    "(default: 'NAME renders')")

@@ -57,7 +57,10 @@ def _render(job: RenderJob) -> dict[str, Any]:
 
     workers = min(job.workers, os.cpu_count() or 1)
     manifest = render_dataset(job.spec, job.out, job.n_images, workers=workers,
-                              storage=job.storage)
+                              storage=job.storage, shards_from=job.shards_from)
+    if job.shards_from is not None:  # a part of the folder: what it rendered (the folder's
+        return {"data": job.out, "images": job.images_rendered,  # total depends on timing)
+                "shards_from": job.shards_from, "spec_hash": job.spec.spec_hash()}
     return {"data": job.out, "images": manifest["images"], "spec_hash": job.spec.spec_hash()}
 
 

@@ -6,11 +6,14 @@ reruns only what depends on it (e.g. a fine-tuning learning rate reruns the fine
 pre-training).
 
 Rendering writes one folder per setting, the largest ``n`` plus the validation images; smaller
-``n`` are prefixes of the same shards. It runs as a chain of jobs, each extending the folder to
-the prefix the next sizes need, so the pre-training at a small ``n`` starts as soon as its
-images exist instead of waiting for the whole render. Shards are deterministic, so a prefix is
-the same bytes whichever job wrote it: a pre-training's key hashes the full render's key (one
-identity per dataset), and only its scheduling waits on the chunk that covers it.
+``n`` are prefixes of the same shards. It runs as independent jobs, one per range of shards
+between two sizes' needs (``RenderJob.shards_from``: the first all images up to the smallest
+need, the others images ``[previous need, need)``), which run at once on as many workers or
+nodes as there are; a pre-training at ``n`` starts as soon as the parts covering its prefix
+are done. One more job checks the whole folder once every part is there: its key is the
+dataset's identity (the same key a single whole render had), which a pre-training's key
+hashes; the parts are only its scheduling. Shards are deterministic, so a shard is the same
+bytes whichever job wrote it.
 """
 
 from __future__ import annotations
@@ -62,9 +65,8 @@ class Job:
     label: str = ""
     tags: dict[str, Any] = field(default_factory=dict)
     #: the jobs whose completion makes this job's inputs available, when not its ``deps``:
-    #: a pre-training reads a prefix of a dataset, ready once the render chunk covering it
-    #: is done; a render chunk appends to the folder after the previous chunk. Not part of
-    #: the key.
+    #: a pre-training reads a prefix of a dataset, ready once the render parts covering it
+    #: are done; the check of a whole dataset waits on its parts. Not part of the key.
     ready_after: list[str] = field(default_factory=list)
 
     @property
@@ -127,6 +129,11 @@ class Plan:
         return {k: _estimate(j, history or {}) for k, j in self.jobs.items()}
 
 
+#: Reading and hashing an image's shard files, as a share of rendering it (a dataset whose
+#: parts were rendered by separate jobs is checked whole by one more job).
+CHECK_PER_RENDER = 0.02
+
+
 def _train_seconds_per_image(stem: str, size: int) -> float:
     """Built-in seconds per image-step of a ResNet-18 classification step (see
     ``_TRAIN_S_PER_IMAGE``); an unknown stem costs as the small-pool one."""
@@ -145,7 +152,10 @@ def work_units(job: Job) -> float:
     weighted by model, task, stem and resolution)."""
     p = job.params
     if job.kind == "render":
-        return p["n_images"] * (p["spec"]["size"] / 64) ** 2
+        if p.get("shards_from") is None and job.ready_after:  # the parts rendered it: a check
+            return p["n_images"] * (p["spec"]["size"] / 64) ** 2 * CHECK_PER_RENDER
+        rendered = p["n_images"] - (p.get("shards_from") or 0) * p["spec"]["shard_size"]
+        return rendered * (p["spec"]["size"] / 64) ** 2
     if job.kind == "complexity":  # a forward pass costs about a third of a training step
         return p["images"] / 3 * _MODEL_COST.get(p["model"], 1.0) * (p["image_size"] / 32) ** 2
     size = p["image_size"]
@@ -170,6 +180,20 @@ def estimate_spec_seconds(kind: str, spec: JobSpec, **tags: Any) -> float:
     """Built-in 2-core estimate of one job outside a study (``tags``: e.g. ``image_size``),
     what ``syn2real pretrain`` says before it starts."""
     return _estimate(Job("", kind, spec, [], "", dict(tags)), {})
+
+
+def _part_ends(needs: list[int], shard_size: int, most: int | None) -> list[int]:
+    """Where the render parts of a folder end: at each size's need, and between two needs
+    every ``most`` images (rounded down to whole shards, at least one) when given."""
+    if most is None:
+        return needs
+    step = max(1, most // shard_size) * shard_size
+    ends, begin = [], 0
+    for need in needs:
+        ends.extend(range(begin + step, need, step))
+        ends.append(need)
+        begin = need
+    return ends
 
 
 def job_key(kind: str, identity: dict[str, Any], deps: list[str]) -> str:
@@ -212,9 +236,9 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
     datasets: list[str] = []  # each rendered setting's full render job
 
     def pretrain_grid(name: str, data: str, deps: list[str], digest: str, image_size: int,
-                      ready: dict[int, str] | None = None, **data_fields: Any) -> None:
+                      ready: dict[int, list[str]] | None = None, **data_fields: Any) -> None:
         """Every (task, model, seed, n) pre-training of one setting's data (``ready``: the
-        render chunk each n waits on)."""
+        render parts each n waits on)."""
         how = f" ({data_fields['data_format']})" if "data_format" in data_fields else ""
         for task in pc.tasks:
             for model in pc.models:
@@ -231,7 +255,7 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
                         pkey = add("pretrain", pspec, deps,
                                    f"pretrain {name}{how} {task} {model} n={n} seed={seed}",
                                    out_in=run_dir / "pretrain",
-                                   ready_after=[ready[n]] if ready else None, setting=name,
+                                   ready_after=ready[n] if ready else None, setting=name,
                                    spec_hash=digest, image_size=image_size)
                         backbones.append((pkey, {"setting": name, "ptask": task,
                                                  "model": model, "n": n, "stem": pc.stem,
@@ -247,20 +271,34 @@ def build_plan(cfg: StudyConfig, run_dir: str | Path) -> Plan:
         spec = cfg.render.spec(name)
         data_dir = run_dir / "data" / f"{name}-{spec.spec_hash()}"
         need = {n: _round_up(n + pc.val_images, spec.shard_size) for n in pc.n}
-        chunk: dict[int, str] = {}
-        for n_images in sorted(set(need.values())):
-            last = n_images == max(need.values())
-            chunk[n_images] = add(
-                "render", RenderJob(spec=spec, n_images=n_images, out=str(data_dir),
-                                    workers=cfg.render.workers, storage=cfg.render.storage),
-                [], f"render {name} ({n_images} images)" if last else
-                f"render {name} (first {n_images} images)",
-                ready_after=[chunk[max(chunk)]] if chunk else None, setting=name,
-                spec_hash=spec.spec_hash())
-        rkey = chunk[max(chunk)]  # the whole dataset: what a pre-training's key names
-        datasets.append(rkey)
+        ends = _part_ends(sorted(set(need.values())), spec.shard_size,
+                          cfg.render.part_images)
+        chunk: dict[int, str] = {}  # images [previous end, end): independent jobs
+        for i, end in enumerate(ends):
+            begin = ends[i - 1] if i else 0
+            if len(ends) == 1:
+                label = f"render {name} ({end} images)"
+            elif i == 0:
+                label = f"render {name} (first {end} images)"
+            else:
+                label = f"render {name} (images {begin}-{end - 1})"
+            chunk[end] = add(
+                "render", RenderJob(spec=spec, n_images=end, out=str(data_dir),
+                                    workers=cfg.render.workers, storage=cfg.render.storage,
+                                    shards_from=begin // spec.shard_size if i else None),
+                [], label, setting=name, spec_hash=spec.spec_hash())
+        if len(ends) == 1:
+            rkey = chunk[ends[0]]
+        else:  # the whole dataset, once every part is there: checked, the manifest whole
+            rkey = add("render", RenderJob(spec=spec, n_images=ends[-1], out=str(data_dir),
+                                           workers=cfg.render.workers,
+                                           storage=cfg.render.storage),
+                       [], f"render {name} ({ends[-1]} images: check the parts)",
+                       ready_after=list(chunk.values()), setting=name,
+                       spec_hash=spec.spec_hash())
+        datasets.append(rkey)  # what a pre-training's key names (one identity per dataset)
         pretrain_grid(name, str(data_dir), [rkey], spec.spec_hash(), spec.size,
-                      ready={n: chunk[need[n]] for n in pc.n})
+                      ready={n: [chunk[e] for e in ends if e <= need[n]] for n in pc.n})
     for name, imp in cfg.render.imported.items():
         from ..data.sources import check_source_for_task, open_source
 
