@@ -857,6 +857,10 @@ def test_plan_cluster_shows_each_stage_with_its_gpu_and_cpu_hours(tmp_path):
         est[k] / 2 > 60 for k, j in plan.jobs.items() if j.kind == "pretrain")
     assert stages["pretrain"]["cpus"] == 8 and stages["finetune"]["cpus"] == 4
     assert "pretrain" in text and "over time limit" in text
+    # the remaining work on Slurm: jobs and job-hours (the stages' sum), not "1 worker"
+    hours = sum(r["hours"] for r in stages.values())
+    assert (f"Remaining: {len(plan.jobs)} jobs, ~{hours:,.1f} job-hours (built-in 2-core "
+            "figures), up to 64 of a stage at once") in text and "worker(s)" not in text
 
 
 def test_a_ddp_pretraining_needs_whole_batches_shared_equally(tmp_path):

@@ -84,10 +84,15 @@ def plan(
             out.print(f"slurm {kind} jobs ask for: " + ", ".join(
                 f"{k}={v}" for k, v in res.items()), highlight=False)
     src = "measured in this run folder" if history else "built-in 2-core figures"
+    if cfg.executor.kind == "slurm":  # Slurm decides how many run at once, not workers
+        left = (f"{len(todo_keys):,} jobs, ~{sum(est[k] for k in todo_keys) / 3600:,.1f} "
+                f"job-hours ({src}), up to {cfg.executor.slurm.array_parallelism} of a stage "
+                "at once as Slurm schedules them (plan --cluster: GPU-hours per stage)")
+    else:
+        left = (f"~{_fmt_s(p.wall_seconds(todo_keys, history, workers))} with {workers} "
+                f"worker(s) ({src})")
     out.print(f"{len(p.jobs)} jobs ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
-              f"then fit -> advise -> report. Remaining: "
-              f"~{_fmt_s(p.wall_seconds(todo_keys, history, workers))} with {workers} "
-              f"worker(s) ({src}).", highlight=False)
+              f"then fit -> advise -> report. Remaining: {left}.", highlight=False)
     _plan_storage(p)
     if cfg.executor.kind == "slurm":
         from ..sweep.runners.slurm import slurm_resources
