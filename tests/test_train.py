@@ -405,13 +405,43 @@ def test_a_task_registered_from_its_own_module_works_end_to_end(shards, tmp_path
 
 
 _RANK_SCRIPT = """
-import json, sys
+import json, os, sys
 from syn2real.jobspecs import PretrainJob
 from syn2real.train.pretrain import run_pretrain
-row = run_pretrain(PretrainJob.model_validate_json(sys.argv[1]), 1)
+die_at = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+steps = []
+def step(k):
+    steps.append(k)
+    if len(steps) == die_at:
+        os._exit(3)  # killed (preempted) after the state of this iteration was written
+row = run_pretrain(PretrainJob.model_validate_json(sys.argv[1]), 1, on_step=step)
 with open(sys.argv[2], "w") as fh:
     json.dump(row, fh, default=str)
 """
+
+
+def _ddp_run(job, tmp_path, *extra: str) -> list[int]:
+    """Run ``job`` as 2 gloo processes with torchrun's variables; their exit codes (rows in
+    ``tmp_path/rank<r>.json``)."""
+    import os
+    import subprocess
+    import sys
+
+    port = str(_free_port())
+    procs = []
+    for rank in range(2):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", _RANK_SCRIPT, job.model_dump_json(),
+             str(tmp_path / f"rank{rank}.json"), *extra], env=env, stderr=subprocess.PIPE,
+            text=True))
+    codes = []
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode in (0, 3), err[-2000:]
+        codes.append(p.returncode)
+    return codes
 
 
 def _free_port() -> int:
@@ -426,11 +456,10 @@ def test_two_ddp_processes_take_the_step_of_one_process_on_the_global_batch(shar
     """Issue 28 item 2: two gloo processes (torchrun's variables), each on half of every
     global batch of 8, train the model that one process computes with the same global batch
     cut into 2 accumulated micro-batches: same losses and weights (float summation order
-    aside); rank 0 alone writes the checkpoint and returns the full row."""
+    aside); rank 0 alone writes the checkpoint and returns the full row. Both processes
+    killed after iteration 4 and started again go on from rank 0's state to the bytes of
+    the uninterrupted run (item 1 with DDP)."""
     import json
-    import os
-    import subprocess
-    import sys
 
     from syn2real.jobspecs import PretrainJob
     from syn2real.train.checkpoint import load_checkpoint
@@ -440,17 +469,7 @@ def test_two_ddp_processes_take_the_step_of_one_process_on_the_global_batch(shar
               stem="imagenet", val_every=6, state_every=1e6)
     one = run_pretrain(PretrainJob.make(**kw, accumulate=2, out=str(tmp_path / "one")), 1)
     job = PretrainJob.make(**kw, out=str(tmp_path / "ddp"))
-    port = str(_free_port())
-    procs = []
-    for rank in range(2):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-c", _RANK_SCRIPT, job.model_dump_json(),
-             str(tmp_path / f"rank{rank}.json")], env=env, stderr=subprocess.PIPE, text=True))
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err[-2000:]
+    assert _ddp_run(job, tmp_path) == [0, 0]
     rows = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     assert rows[0]["timings"]["processes"] == 2 and rows[1]["rank"] == 1
     assert "metrics" in rows[0] and "val_error_best" in rows[0]["metrics"]
@@ -467,6 +486,17 @@ def test_two_ddp_processes_take_the_step_of_one_process_on_the_global_batch(shar
     # and the step is not that of one process on a single micro-batch's worth of images
     plain = run_pretrain(PretrainJob.make(**{**kw, "batch": 4}, out=str(tmp_path / "half")), 1)
     assert [h["loss"] for h in plain["history"]] != pytest.approx(losses, rel=1e-3)
+    # both processes killed at iteration 4 (rank 0 had written the state) and started
+    # again: every rank takes the state up, and the run ends as the uninterrupted one did
+    cut = PretrainJob.make(**{**kw, "state_every": 0}, out=str(tmp_path / "cut"))
+    (tmp_path / "k").mkdir()
+    assert _ddp_run(cut, tmp_path / "k", "4") == [3, 3]
+    assert (tmp_path / "cut" / "train_state.pt").is_file()
+    assert _ddp_run(cut, tmp_path / "k") == [0, 0]
+    again = json.loads((tmp_path / "k" / "rank0.json").read_text())
+    assert again["timings"]["resumed_from"] == 4 and again["history"] == rows[0]["history"]
+    assert (tmp_path / "cut" / "backbone.pt").read_bytes() == \
+        (tmp_path / "ddp" / "backbone.pt").read_bytes()
 
 
 def test_rank_batches_share_each_global_batch_once_and_refuse_uneven_shares():
