@@ -331,6 +331,36 @@ def test_plan_command_shows_state_and_estimate(finished_run):
     assert "done" in text and "measured in this run folder" in text
 
 
+def test_plan_calibrated_by_a_pilot_run_uses_its_measured_speeds(finished_run, tmp_path):
+    """Issue 28 item 5: ``plan --calibrate PILOT`` estimates a larger study from the seconds
+    per unit of work measured in a finished run (the cost model's calibration), says so,
+    and refuses a folder with nothing measured in one line."""
+    from syn2real.sweep.plan import work_units
+
+    tmp, _, _ = finished_run
+    big = _cfg(**{"pretrain.n": [20, 40, 60, 120, 240], "pretrain.iters": 20})
+    big["executor"] = {"kind": "slurm", "slurm": {"time": 600}}
+    cfg = _write(tmp_path, big)
+    res = _invoke(["plan", str(cfg), "--out", str(tmp_path / "big"), "--cluster",
+                   "--calibrate", str(tmp / "run"), "--json", str(tmp_path / "p.json")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert f"stages (estimates from times measured in {tmp / 'run'})" in text
+    speed = Store(tmp / "run" / "results.sqlite").seconds_per_unit()
+    assert {"render", "pretrain", "finetune"} <= set(speed)
+    plan = build_plan(parse_config(big), tmp_path / "big")
+    stages = {r["stage"]: r for r in json.loads((tmp_path / "p.json").read_text())["stages"]}
+    for kind, r in stages.items():
+        want = sum(work_units(j) * speed[kind] for j in plan.by_kind(kind)) / 3600
+        assert r["hours"] == pytest.approx(want), kind
+    uncal = build_plan(parse_config(big), tmp_path / "big").estimate_seconds()
+    assert stages["pretrain"]["hours"] != pytest.approx(
+        sum(uncal[j.key] for j in plan.by_kind("pretrain")) / 3600)
+    (tmp_path / "empty").mkdir()
+    bad = _invoke(["plan", str(cfg), "--calibrate", str(tmp_path / "empty")])
+    assert bad.exit_code == 2 and "no results.sqlite there" in bad.output
+
+
 def test_plan_says_the_storage_of_the_renders_and_jobs_over_the_time_limit(tmp_path):
     from syn2real.render.shards import NPY_BYTES_PER_PIXEL
 

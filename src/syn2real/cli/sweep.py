@@ -44,6 +44,12 @@ def plan(
                                  "per job: jobs, hours, the longest job against its time "
                                  "limit, GPU-hours and CPU core-hours, from the times measured "
                                  "in the run folder where there are some."),
+    calibrate: Path | None = typer.Option(None, "--calibrate", help="Another run folder "
+                                          "(or its results.sqlite) with jobs run on the same "
+                                          "machines, e.g. a small pilot study: its measured "
+                                          "seconds per unit of work replace the built-in "
+                                          "figures for the job kinds it ran (this run "
+                                          "folder's own measurements come first)."),
 ) -> None:
     """Print the job DAG and its estimated cost; runs nothing."""
     from ..sweep import Store, build_plan, load_config
@@ -55,7 +61,20 @@ def plan(
         stderr.print(f"[yellow]warning:[/] {escape(why)}", highlight=False)
     db = run_dir / "results.sqlite"
     status = Store(db).status() if db.exists() else {}
-    history = Store(db).seconds_per_unit() if db.exists() else {}
+    history: dict[str, float] = {}
+    where = "this run folder"
+    if calibrate is not None:
+        pilot = calibrate / "results.sqlite" if calibrate.is_dir() else calibrate
+        if not pilot.is_file():
+            raise UserError(f"--calibrate {calibrate}: no results.sqlite there. Fix: give a "
+                            "run folder where syn2real run has finished jobs")
+        history.update(Store(pilot).seconds_per_unit())
+        if not history:
+            raise UserError(f"--calibrate {calibrate}: no finished job to measure. Fix: let "
+                            "a job of each stage finish there first")
+        where = f"{calibrate}" + (" and this run folder" if db.exists() else "")
+    if db.exists():
+        history.update(Store(db).seconds_per_unit())
     est = p.estimate_seconds(history)
     ddp = _ddp_processes(cfg)
     if ddp > 1 and "pretrain" not in history:  # built-in figures are for one process
@@ -74,7 +93,8 @@ def plan(
         needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.waits_on) or "-"
         table.add_row(escape(j.label), needs, st, _fmt_s(est[j.key]))
     stages = _stages(cfg, p, est, set(todo_keys)) if cluster or json_out else []
-    out.print(_stage_table(stages, bool(history)) if cluster else table)
+    basis = f"measured in {where}" if history else ""
+    out.print(_stage_table(stages, basis) if cluster else table)
     kinds = Counter(j.kind for j in p.order())
     if cfg.executor.kind == "slurm":
         from ..sweep.runners.slurm import slurm_resources
@@ -83,7 +103,7 @@ def plan(
             res = slurm_resources(cfg.executor, kind)
             out.print(f"slurm {kind} jobs ask for: " + ", ".join(
                 f"{k}={v}" for k, v in res.items()), highlight=False)
-    src = "measured in this run folder" if history else "built-in 2-core figures"
+    src = basis or "built-in 2-core figures"
     if cfg.executor.kind == "slurm":  # Slurm decides how many run at once, not workers
         left = (f"{len(todo_keys):,} jobs, ~{sum(est[k] for k in todo_keys) / 3600:,.1f} "
                 f"job-hours ({src}), up to {cfg.executor.slurm.array_parallelism} of a stage "
@@ -98,12 +118,13 @@ def plan(
         from ..sweep.runners.slurm import slurm_resources
 
         limits = {kind: int(slurm_resources(cfg.executor, kind)["time"]) for kind in kinds}
-        _plan_time_limit(p, est, limits, bool(history), cfg.executor.slurm.requeues)
+        _plan_time_limit(p, est, limits, basis, cfg.executor.slurm.requeues)
     if json_out:
         write_json(json_out, json_safe({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
                                                                       p.order()],
                                     "estimate_s": est, "stages": stages,
-                                    "estimates_measured": bool(history)}))
+                                    "estimates_measured": bool(history),
+                                    "estimates_basis": basis or "built-in 2-core figures"}))
 
 
 def _ddp_processes(cfg: Any) -> int:
@@ -151,9 +172,9 @@ def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dic
     return rows
 
 
-def _stage_table(stages: list[dict[str, Any]], measured: bool) -> Table:
+def _stage_table(stages: list[dict[str, Any]], measured: str) -> Table:
     """``plan --cluster``: one row per stage (see :func:`_stages`)."""
-    basis = ("times measured in this run folder" if measured else "built-in 2-core CPU "
+    basis = (f"times {measured}" if measured else "built-in 2-core CPU "
              "figures: on GPUs far too long; run one job of each stage and plan again")
     table = Table(title=f"stages (estimates from {basis})")
     for c in ("stage", "jobs (to do)", "hours to do", "longest job", "one job asks",
@@ -190,7 +211,7 @@ def _plan_storage(p: Any) -> None:
 
 
 def _plan_time_limit(p: Any, est: dict[str, float], limits: dict[str, int],
-                     measured: bool, requeues: int = 0) -> None:
+                     measured: str, requeues: int = 0) -> None:
     """Slurm: the jobs whose estimate exceeds the time limit their stage asks for
     (``limits``: minutes per job kind, ``executor.slurm.time`` or the stage's own); a
     pre-training that ``requeues`` time-outs complete (it resumes from its state) is a
@@ -202,7 +223,7 @@ def _plan_time_limit(p: Any, est: dict[str, float], limits: dict[str, int],
             over.setdefault(kind, []).append(secs)
     for kind, secs in sorted(over.items()):
         limit_min = limits[kind]
-        basis = ("the times measured in this run folder" if measured else
+        basis = (f"the times {measured}" if measured else
                  "the built-in 2-core CPU figures: on GPUs they are far too long, so run one "
                  "job first and plan again (its measured time replaces them)")
         if kind == "pretrain" and max(secs) <= limit_min * 60 * (requeues + 1):
