@@ -863,6 +863,8 @@ def test_numbers_in_exponent_form_are_numbers_in_a_config(tmp_path):
 def test_plan_cluster_shows_each_stage_with_its_gpu_and_cpu_hours(tmp_path):
     """Issue 28 item 5: ``plan --cluster``: per stage the jobs, hours, the longest job
     against its Slurm time limit, GPU-hours and CPU core-hours, and the estimates' basis."""
+    from syn2real.sweep.plan import estimate_spec_seconds
+
     raw = _cfg(**{"executor": {"kind": "slurm", "gpus_per_job": 2, "slurm": {
         "cpus_per_job": 4, "time": 1, "resources": {"render": {"cpus": 8, "time": 600}}}}})
     res = _invoke(["plan", str(_write(tmp_path, raw)), "--out", str(tmp_path / "run"),
@@ -873,18 +875,20 @@ def test_plan_cluster_shows_each_stage_with_its_gpu_and_cpu_hours(tmp_path):
     stages = {r["stage"]: r for r in json.loads((tmp_path / "plan.json").read_text())["stages"]}
     plan = build_plan(parse_config(raw), tmp_path / "run")
     est = plan.estimate_seconds()
+    for k, j in plan.jobs.items():  # 2 GPUs: 2 DDP processes share a pre-training's work
+        if j.kind == "pretrain":
+            assert est[k] == pytest.approx(estimate_spec_seconds(j.kind, j.spec, **j.tags) / 2)
     for kind, r in stages.items():
         keys = [k for k, j in plan.jobs.items() if j.kind == kind]
         assert r["jobs"] == r["to_do"] == len(keys)
-        ddp = 2 if kind == "pretrain" else 1  # 2 GPUs: 2 DDP processes share the work
-        assert r["hours"] == pytest.approx(sum(est[k] for k in keys) / ddp / 3600)
+        assert r["hours"] == pytest.approx(sum(est[k] for k in keys) / 3600)
         assert r["cpu_core_hours"] == pytest.approx(r["hours"] * r["cpus"])
         assert r["gpu_hours"] == pytest.approx(r["hours"] * r["gpus"])
     assert stages["render"]["cpus"] == 8 and stages["render"]["gpus"] == 0
     assert stages["pretrain"]["gpus"] == 2 and stages["pretrain"]["time_limit_min"] == 1
     assert stages["render"]["over_limit"] == 0
     assert stages["pretrain"]["over_limit"] == sum(
-        est[k] / 2 > 60 for k, j in plan.jobs.items() if j.kind == "pretrain")
+        est[k] > 60 for k, j in plan.jobs.items() if j.kind == "pretrain")
     assert stages["pretrain"]["cpus"] == 8 and stages["finetune"]["cpus"] == 4
     assert "pretrain" in text and "over time limit" in text
     # the remaining work on Slurm: jobs and job-hours (the stages' sum), not "1 worker"

@@ -76,11 +76,6 @@ def plan(
     if db.exists():
         history.update(Store(db).seconds_per_unit())
     est = p.estimate_seconds(history)
-    ddp = _ddp_processes(cfg)
-    if ddp > 1 and "pretrain" not in history:  # built-in figures are for one process
-        for j in p.order():
-            if j.kind == "pretrain":
-                est[j.key] /= ddp
     workers = cfg.executor.workers
     table = Table(title=f"plan of {config} -> {run_dir}")
     for c in ("job", "needs", "state", "est."):
@@ -92,17 +87,18 @@ def plan(
             todo_keys.append(j.key)
         needs = ", ".join(p.jobs[d].label.split(" (")[0] for d in j.waits_on) or "-"
         table.add_row(escape(j.label), needs, st, _fmt_s(est[j.key]))
-    stages = _stages(cfg, p, est, set(todo_keys)) if cluster or json_out else []
-    basis = f"measured in {where}" if history else ""
-    out.print(_stage_table(stages, basis) if cluster else table)
     kinds = Counter(j.kind for j in p.order())
+    resources: dict[str, dict[str, Any]] = {}  # per job kind, what one Slurm job asks for
     if cfg.executor.kind == "slurm":
         from ..sweep.runners.slurm import slurm_resources
 
-        for kind in kinds:
-            res = slurm_resources(cfg.executor, kind)
-            out.print(f"slurm {kind} jobs ask for: " + ", ".join(
-                f"{k}={v}" for k, v in res.items()), highlight=False)
+        resources = {kind: slurm_resources(cfg.executor, kind) for kind in kinds}
+    stages = _stages(cfg, p, est, set(todo_keys), resources) if cluster or json_out else []
+    basis = f"measured in {where}" if history else ""
+    out.print(_stage_table(stages, basis) if cluster else table)
+    for kind, res in resources.items():
+        out.print(f"slurm {kind} jobs ask for: " + ", ".join(
+            f"{k}={v}" for k, v in res.items()), highlight=False)
     src = basis or "built-in 2-core figures"
     if cfg.executor.kind == "slurm":  # Slurm decides how many run at once, not workers
         left = (f"{len(todo_keys):,} jobs, ~{sum(est[k] for k in todo_keys) / 3600:,.1f} "
@@ -114,10 +110,8 @@ def plan(
     out.print(f"{len(p.jobs)} jobs ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
               f"then fit -> advise -> report. Remaining: {left}.", highlight=False)
     _plan_storage(p)
-    if cfg.executor.kind == "slurm":
-        from ..sweep.runners.slurm import slurm_resources
-
-        limits = {kind: int(slurm_resources(cfg.executor, kind)["time"]) for kind in kinds}
+    if resources:
+        limits = {kind: int(res["time"]) for kind, res in resources.items()}
         _plan_time_limit(p, est, limits, basis, cfg.executor.slurm.requeues)
     if json_out:
         write_json(json_out, json_safe({"run_dir": str(run_dir), "jobs": [j.to_dict() for j in
@@ -127,19 +121,12 @@ def plan(
                                     "estimates_basis": basis or "built-in 2-core figures"}))
 
 
-def _ddp_processes(cfg: Any) -> int:
-    """The DDP processes of one Slurm pre-training job (1 when not on Slurm)."""
-    if cfg.executor.kind != "slurm":
-        return 1
-    from ..sweep.runners.slurm import processes, slurm_resources
-
-    return processes(slurm_resources(cfg.executor, "pretrain"))
-
-
-def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dict[str, Any]]:
+def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str],
+            resources: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Per job kind: jobs (and still to do), estimated hours (to do), the longest job, what
-    one job asks for (nodes, and over them all cpus, gpus, Slurm time limit), GPU-hours and
-    CPU core-hours to do."""
+    one job asks for (nodes, and over them all cpus, gpus, Slurm time limit: ``resources``,
+    what one Slurm job of each kind asks for, empty off Slurm), GPU-hours and CPU core-hours
+    to do."""
     from ..sweep.runners import cpu_count
 
     ec = cfg.executor
@@ -149,12 +136,12 @@ def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dic
     rows = []
     for kind, keys in by_kind.items():
         left = [k for k in keys if k in todo]
-        if ec.kind == "slurm":
-            from ..sweep.runners.slurm import slurm_resources
+        if resources:
+            from ..sweep.runners.slurm import processes
 
-            res = slurm_resources(ec, kind)
+            res = resources[kind]
             nodes, limit = int(res.get("nodes", 1)), res["time"]
-            cpus = res["cpus_per_task"] * res.get("ntasks_per_node", 1) * nodes
+            cpus = res["cpus_per_task"] * processes(res)
             gpus = res["gpus_per_node"] * nodes
         else:
             nodes = 1
@@ -173,7 +160,8 @@ def _stages(cfg: Any, p: Any, est: dict[str, float], todo: set[str]) -> list[dic
 
 
 def _stage_table(stages: list[dict[str, Any]], measured: str) -> Table:
-    """``plan --cluster``: one row per stage (see :func:`_stages`)."""
+    """``plan --cluster``: one row per stage (see :func:`_stages`); ``measured``: where the
+    times come from ("measured in ..."), empty for the built-in figures."""
     basis = (f"times {measured}" if measured else "built-in 2-core CPU "
              "figures: on GPUs far too long; run one job of each stage and plan again")
     table = Table(title=f"stages (estimates from {basis})")

@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +306,8 @@ def _update_manifest(root: Path, fresh: dict[str, Any], add: list[dict] = (),
     """Merge shard entries into ``root/manifest.json`` (``drop``: entries removed) under the
     manifest lock, and return it: read, changed and written atomically in one critical
     section, so jobs rendering other shards of the folder never lose each other's entries.
-    An unreadable or missing manifest starts from ``fresh`` and the shards found in place."""
+    A manifest of another spec or storage is refused; an unreadable or missing one starts
+    from ``fresh`` and the shards found in place."""
     path = root / "manifest.json"
     with folder_lock(root, "syn2real render (manifest)", name=MANIFEST_LOCK,
                      wait=MANIFEST_WAIT):
@@ -318,10 +319,14 @@ def _update_manifest(root: Path, fresh: dict[str, Any], add: list[dict] = (),
                 manifest = None
         if manifest is None:
             manifest = json.loads(json.dumps(fresh))
-            for d in sorted(root.glob("shard-*")):
-                if (d / "entry.json").exists():
-                    entry = json.loads((d / "entry.json").read_text())
-                    manifest["shards"][str(entry["index"])] = entry
+            add = [*_placed(root, (int(d.name[6:]) for d in root.glob("shard-*"))), *add]
+        elif manifest.get("spec_hash") != fresh["spec_hash"]:
+            raise ValueError(f"{root} holds a dataset of another spec (hash "
+                             f"{manifest.get('spec_hash')} != {fresh['spec_hash']}); choose "
+                             "another --out or the same settings")
+        elif manifest.get("format", RAW_FORMAT) != fresh["format"]:
+            raise ValueError(f"{root} holds {manifest.get('format', RAW_FORMAT)} shards, not "
+                             f"{fresh['format']}; choose another --out or the same --storage")
         for entry in add:
             manifest["shards"][str(entry["index"])] = entry
         for k in drop:
@@ -330,6 +335,20 @@ def _update_manifest(root: Path, fresh: dict[str, Any], add: list[dict] = (),
                                  for e in manifest["shards"].values())
         _write_json_atomic(path, manifest)
         return manifest
+
+
+def _placed(root: Path, shards: Iterable[int]) -> list[dict]:
+    """The entries of the shards among ``shards`` whose folders are in place (renamed there
+    whole: a shard's ``entry.json`` is written before its folder is)."""
+    found = (root / f"shard-{k:05d}" / "entry.json" for k in sorted(shards))
+    return [json.loads(e.read_text()) for e in found if e.exists()]
+
+
+def _clear_temp(root: Path, shards: Iterable[int]) -> None:
+    """Remove the half-written folders of ``shards`` (a killed or failed render's)."""
+    for k in shards:
+        for tmp in root.glob(f".shard-{k:05d}.*"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
@@ -344,26 +363,10 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
                              "licences": LICENCES, "shards": {}}
     counts = shard_counts(spec, n)
     mine = range(first, len(counts))  # the shards this call renders, checks and repairs
-    if (root / "manifest.json").exists():
-        try:
-            old = read_manifest(root)
-        except ValueError:  # unreadable: rebuilt from the shards' own entries
-            old = None
-        if old is not None:
-            if old.get("spec_hash") != spec.spec_hash():
-                raise ValueError(f"{root} holds a dataset of another spec (hash "
-                                 f"{old.get('spec_hash')} != {spec.spec_hash()}); choose "
-                                 "another --out or the same settings")
-            if old.get("format", RAW_FORMAT) != fmt:
-                raise ValueError(f"{root} holds {old.get('format', RAW_FORMAT)} shards, not "
-                                 f"{fmt}; choose another --out or the same --storage")
-    for k in mine:  # half-written leftovers of a killed run (only this call's shards)
-        for tmp in root.glob(f".shard-{k:05d}.*"):
-            shutil.rmtree(tmp, ignore_errors=True)
-    # shards renamed into place but not yet in the manifest (interrupted run, lost manifest)
-    placed = [json.loads((root / f"shard-{k:05d}" / "entry.json").read_text()) for k in mine
-              if (root / f"shard-{k:05d}" / "entry.json").exists()]
-    manifest = _update_manifest(root, fresh, add=placed)
+    # shards renamed into place but not yet in the manifest (interrupted run, lost manifest);
+    # a folder of another spec or storage is refused here, before anything in it is touched
+    manifest = _update_manifest(root, fresh, add=_placed(root, mine))
+    _clear_temp(root, mine)
     bad = [k for k in mine if str(k) in manifest["shards"] and
            check_shard(root, manifest["shards"][str(k)], full=verify, files=files)]
     for k in bad:  # repair: bad shards are rendered again
@@ -404,7 +407,5 @@ def _render_locked(spec: DatasetSpec, root: Path, n: int, workers: int,
             raise
         finally:
             pool.join()
-            for k, _ in todo:
-                for tmp in root.glob(f".shard-{k:05d}.*"):
-                    shutil.rmtree(tmp, ignore_errors=True)
+            _clear_temp(root, (k for k, _ in todo))
     return manifest

@@ -315,15 +315,12 @@ class SlurmConfig(_Strict):
     @model_validator(mode="after")
     def _one_process_stages(self) -> SlurmConfig:
         for stage, res in self.resources.items():
-            if stage != "pretrain" and (res.tasks or 1) > 1:
-                raise ValueError(f"resources.{stage}.tasks is {res.tasks}: only pre-training "
-                                 "runs as several processes (DDP)")
-            if stage != "pretrain" and (res.nodes or 1) > 1:
-                raise ValueError(f"resources.{stage}.nodes is {res.nodes}: only pre-training "
-                                 "runs on several nodes (DDP); other jobs are one process")
-            if stage != "pretrain" and (res.gpus or 0) > 1:
-                raise ValueError(f"resources.{stage}.gpus is {res.gpus}: a {stage} job is one "
-                                 "process on one GPU; only pre-training uses several (DDP)")
+            for key in ("tasks", "nodes", "gpus"):
+                value = getattr(res, key)
+                if stage != "pretrain" and value is not None and value > 1:
+                    raise ValueError(f"resources.{stage}.{key} is {value}: a {stage} job is "
+                                     "one process on one GPU and one node; only pre-training "
+                                     "runs on several nodes, GPUs or tasks (DDP)")
         return self
 
 
@@ -499,15 +496,12 @@ def pretrain_processes(ec: ExecutorConfig) -> tuple[int, int]:
     """``(nodes, processes per node)`` of one pre-training job: on Slurm, one DDP process
     per GPU (``resources.pretrain``: ``gpus``, ``nodes``, ``tasks``) when it asks for more
     than one GPU, node or task; else ``(1, 1)``."""
-    if ec.kind != "slurm":
+    stage = ec.slurm.resources.get("pretrain", StageResources())
+    gpus = int(ec.gpus_per_job if stage.gpus is None else stage.gpus)
+    nodes = stage.nodes or 1
+    if ec.kind != "slurm" or not (gpus > 1 or nodes > 1 or stage.tasks):
         return 1, 1
-    stage = ec.slurm.resources.get("pretrain")
-    gpus = int(stage.gpus if stage is not None and stage.gpus is not None else ec.gpus_per_job)
-    nodes = stage.nodes if stage is not None and stage.nodes else 1
-    tasks = stage.tasks if stage is not None else None
-    if gpus > 1 or nodes > 1 or tasks:
-        return nodes, tasks or max(1, gpus)
-    return nodes, 1
+    return nodes, stage.tasks or max(1, gpus)
 
 
 class StudyConfig(_Strict):

@@ -112,8 +112,8 @@ def run_pretrain(job: PretrainJob, threads: int | None = None,
 
     meta = {"arch": job.model, "stem": job.stem, "task": job.task, "config": config,
             "iters": job.iters}
-    # the best model so far travels with the resumable state: a resumed run knows it
-    # a state of another number of processes cut the batches differently: not taken up
+    # the best model so far travels with the resumable state (a resumed run knows it); a
+    # state of another number of processes cut the batches differently: not taken up
     resume = TrainState(Path(job.out) / STATE, stable_hash(
         {"job": job.identity(), "data": config["spec_hash"]}
         | ({"world": world} if world > 1 else {})), every=job.state_every)

@@ -67,8 +67,8 @@ def slurm_resources(ec: Any, kind: str) -> dict[str, Any]:
     stage = sc.resources.get(kind)
     if stage is not None:
         names = {"cpus": "cpus_per_task", "gpus": "gpus_per_node"}
-        for key in ("partition", "gpus", "nodes", "cpus", "mem", "time", "account", "qos",
-                    "constraint", "comment"):
+        for key in ("partition", "gpus", "cpus", "mem", "time", "account", "qos",
+                    "constraint", "comment"):  # nodes and tasks: pretrain_processes
             if getattr(stage, key) is not None:
                 res[names.get(key, key)] = getattr(stage, key)
         if stage.extra:
