@@ -158,6 +158,17 @@ def test_a_bad_space_is_one_clear_line(tmp_path: Path, space: dict, words: str) 
     assert words in res.output and not (tmp_path / "run").exists()
 
 
+def test_an_imported_folder_listed_twice_is_one_clear_line(tmp_path: Path) -> None:
+    path = _search_files(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["imported"] = ["other", "other"]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SearchError) as e:
+        load_search(path)
+    assert "imported folder 'other' is listed twice" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
 def test_apply_params_sets_one_end_of_a_range() -> None:
     spec = apply_params({"camera": {"elevation": [5.0, 89.0]}}, {"camera.elevation.1": 30.0,
                                                                   "light": "random"})

@@ -49,8 +49,8 @@ def raised_by_syn2real(exc: BaseException) -> bool:
     return last is not None and last.tb_frame.f_code.co_filename.startswith(_PACKAGE)
 
 
-#: Commands that run one training (Ctrl-C loses it; a study resumes job by job).
-#: commands that run one training (what Ctrl-C says differs from a study's)
+#: Commands that run one training: what Ctrl-C says differs from a study's (a pre-training
+#: goes on from its saved state, a fine-tuning starts over; a study resumes job by job).
 SINGLE_TRAININGS = ("pretrain", "finetune")
 
 

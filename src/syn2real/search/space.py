@@ -29,9 +29,10 @@ import math
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UserError, describe_validation
+from ..sweep.config import distinct
 
 __all__ = ["SOURCE", "Knob", "LoadedSearch", "SearchConfig", "SearchError", "SearchSettings",
            "apply_params", "describe", "imported_source", "knob_paths", "load_search",
@@ -178,6 +179,11 @@ class SearchConfig(_Strict):
     space: dict[str, Knob] = Field(default_factory=dict)
     search: SearchSettings
 
+    @field_validator("imported")
+    @classmethod
+    def _each_folder_once(cls, v: list[str]) -> list[str]:
+        return distinct(v, "imported folder")  # type: ignore[return-value]
+
     @model_validator(mode="after")
     def _something_to_search(self) -> SearchConfig:
         if not self.space and not self.imported:
@@ -299,8 +305,6 @@ def parse_search(raw: dict[str, Any], source: str = "search", root: Path | None 
             raise _fail(source, f"imported: {name!r} is not an imported folder of "
                         f"{study_path} (render.imported: {', '.join(rc.imported) or 'none'}). "
                         "Fix: add it there as {path, format}")
-    if len(set(cfg.imported)) != len(cfg.imported):
-        raise _fail(source, f"imported: {cfg.imported} lists a folder twice")
     base = rc.spec(cfg.base).model_dump(mode="json")
     if cfg.imported:  # the renderer or one of the folders
         cfg = cfg.model_copy(update={"space": {**cfg.space, SOURCE: Knob(

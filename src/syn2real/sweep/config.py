@@ -190,7 +190,7 @@ class PretrainConfig(_Strict):
         return sorted(v)
 
 
-def _distinct(v: list[Any] | None, what: str) -> list[Any] | None:
+def distinct(v: list[Any] | None, what: str) -> list[Any] | None:
     """``v`` unchanged; a repeated value is refused (it would be trained once, silently
     fewer runs than written)."""
     if v is not None:
@@ -234,7 +234,7 @@ class FinetuneConfig(_Strict):
     @field_validator("counts", "fractions", "seeds")
     @classmethod
     def _no_repeats(cls, v: list[Any] | None, info: Any) -> list[Any] | None:
-        return _distinct(v, {"counts": "count", "fractions": "fraction",
+        return distinct(v, {"counts": "count", "fractions": "fraction",
                              "seeds": "fine-tuning seed"}[info.field_name])
 
     @model_validator(mode="after")
@@ -529,7 +529,7 @@ class StudyConfig(_Strict):
     @field_validator("seeds")
     @classmethod
     def _no_repeated_seeds(cls, v: list[int]) -> list[int]:
-        return _distinct(v, "pre-training seed")  # type: ignore[return-value]
+        return distinct(v, "pre-training seed")  # type: ignore[return-value]
 
     @model_validator(mode="after")
     def _holdout(self) -> StudyConfig:
